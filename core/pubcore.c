@@ -1,0 +1,245 @@
+/* pubcore.c — publisher slot bookkeeping: free list, loans, delivery to lanes,
+ * reclaim of returned slots. A slot is FREE -> LOANED -> PUBLISHED (held by
+ * the lanes it was delivered to) -> FREE when the last holder returns it. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pubcore.h"
+
+static uint64_t round_up(uint64_t v, uint64_t align)
+{
+	return (v + align - 1) / align * align;
+}
+
+uint32_t vdds__ring_size_for(uint32_t slot_count)
+{
+	uint32_t size = 1;
+
+	while (size < slot_count)
+		size <<= 1;
+	return size;
+}
+
+size_t vdds__topic_layout(struct vdds_topic_hdr *hdr, uint64_t slot_size,
+			  uint32_t slot_count, uint32_t max_subs)
+{
+	uint64_t stride = round_up(slot_size, slot_size >= 4096 ? 4096 : VDDS_CACHELINE);
+
+	memset(hdr, 0, sizeof(*hdr));
+	hdr->magic = VDDS_TOPIC_MAGIC;
+	hdr->layout_version = VDDS_LAYOUT_VERSION;
+	hdr->hdr_size = sizeof(*hdr);
+	hdr->slot_count = slot_count;
+	hdr->max_subs = max_subs;
+	hdr->slot_size = slot_size;
+	hdr->slot_stride = stride;
+	hdr->desc_offset = sizeof(*hdr);
+	hdr->data_offset = round_up(hdr->desc_offset +
+				    (uint64_t)slot_count * sizeof(struct vdds_desc), 4096);
+	hdr->segment_size = hdr->data_offset + stride * slot_count;
+	return hdr->segment_size;
+}
+
+int vdds__pubcore_init(struct vdds__pubcore *pc, struct vdds_topic_hdr *topic)
+{
+	memset(pc, 0, sizeof(*pc));
+	pc->topic = topic;
+	pc->slot_count = topic->slot_count;
+	pc->slot_size = topic->slot_size;
+	pc->slot_stride = topic->slot_stride;
+	pc->desc = (struct vdds_desc *)((uint8_t *)topic + topic->desc_offset);
+	pc->data = (uint8_t *)topic + topic->data_offset;
+	pc->state = calloc(pc->slot_count, sizeof(*pc->state));
+	pc->holders = calloc(pc->slot_count, sizeof(*pc->holders));
+	pc->free_ids = calloc(pc->slot_count, sizeof(*pc->free_ids));
+	if (!pc->state || !pc->holders || !pc->free_ids) {
+		vdds__pubcore_fini(pc);
+		return -ENOMEM;
+	}
+	/* pushed in reverse so that slot 0 is loaned first */
+	for (uint32_t i = 0; i < pc->slot_count; i++)
+		pc->free_ids[i] = pc->slot_count - 1 - i;
+	pc->n_free = pc->slot_count;
+	return 0;
+}
+
+void vdds__pubcore_fini(struct vdds__pubcore *pc)
+{
+	free(pc->state);
+	free(pc->holders);
+	free(pc->free_ids);
+	pc->state = NULL;
+	pc->holders = NULL;
+	pc->free_ids = NULL;
+}
+
+void vdds__lane_pub_init(struct vdds__lane_pub *lp, struct vdds_lane_hdr *shm,
+			 size_t shm_size, uint32_t id, uint32_t slot_count)
+{
+	uint32_t ring_size = vdds__ring_size_for(slot_count);
+
+	memset(lp, 0, sizeof(*lp));
+	lp->id = id;
+	lp->shm = shm;
+	lp->shm_size = shm_size;
+	lp->sock = lp->data_efd = lp->lane_fd = -1;
+	/* a new memfd is zero-filled: indices, wake_gen and pub_wait start at 0 */
+	shm->magic = VDDS_LANE_MAGIC;
+	shm->layout_version = VDDS_LAYOUT_VERSION;
+	shm->hdr_size = sizeof(*shm);
+	shm->lane_id = id;
+	shm->ring_size = ring_size;
+	shm->slot_count = slot_count;
+	shm->segment_size = shm_size;
+	vdds__ring_init(&lp->deliver, vdds__lane_deliver(shm), &shm->deliver_prod,
+			&shm->deliver_cons, ring_size);
+	vdds__ring_init(&lp->release, vdds__lane_release(shm, ring_size),
+			&shm->release_cons, &shm->release_prod, ring_size);
+}
+
+static void free_slot(struct vdds__pubcore *pc, uint32_t id)
+{
+	pc->state[id] = VDDS_SLOT_FREE;
+	pc->free_ids[pc->n_free++] = id;
+}
+
+/* Drop lane lp's hold on slot id; the slot is free once nobody holds it. */
+static void drop_hold(struct vdds__pubcore *pc, struct vdds__lane_pub *lp,
+		      uint32_t id)
+{
+	pc->holders[id] &= ~(1ull << lp->id);
+	lp->held--;
+	if (pc->holders[id] == 0 && pc->state[id] == VDDS_SLOT_PUBLISHED)
+		free_slot(pc, id);
+}
+
+static void mark_broken(struct vdds__pubcore *pc, struct vdds__lane_pub *lp)
+{
+	vdds__pubcore_detach(pc, lp);
+	lp->broken = 1;
+	lp->next = pc->broken;
+	pc->broken = lp;
+}
+
+int vdds__pubcore_loan(struct vdds__pubcore *pc)
+{
+	if (pc->n_free == 0 && vdds__pubcore_reclaim(pc) == 0)
+		return -EAGAIN;
+	uint32_t id = pc->free_ids[--pc->n_free];
+
+	pc->state[id] = VDDS_SLOT_LOANED;
+	pc->n_loaned++;
+	return (int)id;
+}
+
+int vdds__pubcore_loaned_id(const struct vdds__pubcore *pc, const void *buf)
+{
+	const uint8_t *p = buf;
+
+	if (p < pc->data)
+		return -EINVAL;
+	uint64_t off = (uint64_t)(p - pc->data);
+
+	if (off % pc->slot_stride != 0 || off / pc->slot_stride >= pc->slot_count)
+		return -EINVAL;
+	uint32_t id = (uint32_t)(off / pc->slot_stride);
+
+	return pc->state[id] == VDDS_SLOT_LOANED ? (int)id : -EINVAL;
+}
+
+void *vdds__pubcore_slot_data(const struct vdds__pubcore *pc, uint32_t id)
+{
+	return pc->data + (uint64_t)id * pc->slot_stride;
+}
+
+void vdds__pubcore_discard(struct vdds__pubcore *pc, uint32_t id)
+{
+	pc->n_loaned--;
+	free_slot(pc, id);
+}
+
+void vdds__pubcore_publish(struct vdds__pubcore *pc, uint32_t id, uint64_t len,
+			   uint64_t timestamp_ns)
+{
+	struct vdds_desc *d = &pc->desc[id];
+
+	/* plain stores: the release store of each lane's producer index below
+	 * publishes them together with the id */
+	d->seq = ++pc->seq;
+	d->timestamp_ns = timestamp_ns;
+	d->len = len;
+	pc->n_loaned--;
+	pc->state[id] = VDDS_SLOT_PUBLISHED;
+
+	for (uint32_t i = 0; i < pc->n_lanes;) {
+		struct vdds__lane_pub *lp = pc->lanes[i];
+
+		/* never full for an honest subscriber (ring >= slots, a slot is
+		 * in a lane at most once), so a failure is the peer's doing */
+		if (vdds__ring_push(&lp->deliver, id) < 0) {
+			mark_broken(pc, lp); /* swaps the last lane into i */
+			continue;
+		}
+		pc->holders[id] |= 1ull << lp->id;
+		lp->held++;
+		i++;
+	}
+	if (pc->holders[id] == 0)
+		free_slot(pc, id);
+}
+
+/* Drain one lane's release ring; -EBADMSG if the subscriber broke the rules. */
+static int reclaim_lane(struct vdds__pubcore *pc, struct vdds__lane_pub *lp)
+{
+	uint32_t id;
+	int err;
+
+	while ((err = vdds__ring_pop(&lp->release, &id)) == 0) {
+		if (id >= pc->slot_count || !(pc->holders[id] & (1ull << lp->id)))
+			return -EBADMSG; /* out of range, not held, or released twice */
+		drop_hold(pc, lp, id);
+	}
+	return err == -EAGAIN ? 0 : err;
+}
+
+uint32_t vdds__pubcore_reclaim(struct vdds__pubcore *pc)
+{
+	uint32_t before = pc->n_free;
+
+	for (uint32_t i = 0; i < pc->n_lanes;) {
+		struct vdds__lane_pub *lp = pc->lanes[i];
+
+		if (reclaim_lane(pc, lp) < 0) {
+			mark_broken(pc, lp); /* swaps the last lane into i */
+			continue;
+		}
+		i++;
+	}
+	return pc->n_free - before;
+}
+
+void vdds__pubcore_attach(struct vdds__pubcore *pc, struct vdds__lane_pub *lp)
+{
+	lp->attached = 1;
+	pc->lanes[pc->n_lanes++] = lp;
+}
+
+void vdds__pubcore_detach(struct vdds__pubcore *pc, struct vdds__lane_pub *lp)
+{
+	if (!lp->attached)
+		return;
+	lp->attached = 0;
+	for (uint32_t i = 0; i < pc->n_lanes; i++) {
+		if (pc->lanes[i] == lp) {
+			pc->lanes[i] = pc->lanes[--pc->n_lanes];
+			break;
+		}
+	}
+	uint64_t bit = 1ull << lp->id;
+
+	for (uint32_t id = 0; id < pc->slot_count && lp->held; id++) {
+		if (pc->holders[id] & bit)
+			drop_hold(pc, lp, id);
+	}
+}

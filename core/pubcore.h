@@ -1,0 +1,97 @@
+/* pubcore.h — the publisher's side of the vring, without syscalls: slot states,
+ * the free list, reference counts as per-slot holder masks, and one lane per
+ * subscriber. All of it is private to the publisher's process; nothing a
+ * subscriber writes is trusted. Used by one thread at a time. */
+#ifndef VDDS_PUBCORE_H
+#define VDDS_PUBCORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layout.h"
+#include "ring.h"
+
+/* The publisher's private view of one subscriber's lane. The fds belong to
+ * the notify layer; pubcore only reads and writes the shared memory. */
+struct vdds__lane_pub {
+	uint32_t id;                  /* bit in the slot holder masks */
+	struct vdds_lane_hdr *shm;
+	size_t shm_size;
+	struct vdds_ring deliver;     /* we produce */
+	struct vdds_ring release;     /* we consume */
+	uint64_t last_wake_gen;       /* wake_gen we last wrote the eventfd for */
+	uint32_t held;                /* slots this subscriber holds */
+	int attached;
+	int broken;                   /* broke the protocol: to be cut off */
+	struct vdds__lane_pub *next;  /* pubcore's list of broken lanes */
+	/* the notify layer's: fds and its join/leave/all-lanes lists */
+	int sock, data_efd, lane_fd;
+	struct vdds__lane_pub *join_next, *leave_next, *all_next, *all_prev;
+};
+
+enum vdds__slot_state { VDDS_SLOT_FREE, VDDS_SLOT_LOANED, VDDS_SLOT_PUBLISHED };
+
+struct vdds__pubcore {
+	struct vdds_topic_hdr *topic;
+	struct vdds_desc *desc;
+	uint8_t *data;
+	uint32_t slot_count;
+	uint64_t slot_size, slot_stride;
+	uint8_t *state;               /* enum vdds__slot_state per slot */
+	uint64_t *holders;            /* per slot: bit i = lane i holds it */
+	uint32_t *free_ids;           /* stack of free slot ids */
+	uint32_t n_free, n_loaned;
+	struct vdds__lane_pub *lanes[64]; /* attached lanes, packed */
+	uint32_t n_lanes;
+	struct vdds__lane_pub *broken;    /* detached for breaking the protocol */
+	uint64_t seq;
+};
+
+/* Lay out a topic segment for these parameters; returns its size and fills
+ * the offsets into *hdr (magic, version, sizes; not type or pid). */
+size_t vdds__topic_layout(struct vdds_topic_hdr *hdr, uint64_t slot_size,
+			  uint32_t slot_count, uint32_t max_subs);
+uint32_t vdds__ring_size_for(uint32_t slot_count);
+
+int vdds__pubcore_init(struct vdds__pubcore *pc, struct vdds_topic_hdr *topic);
+void vdds__pubcore_fini(struct vdds__pubcore *pc);
+
+/* Initialise a fresh lane's shared header and the publisher's view of it. */
+void vdds__lane_pub_init(struct vdds__lane_pub *lp, struct vdds_lane_hdr *shm,
+			 size_t shm_size, uint32_t id, uint32_t slot_count);
+
+/* Take a free slot (reclaiming returns first if none is free).
+ * Returns the slot id, or -EAGAIN. */
+int vdds__pubcore_loan(struct vdds__pubcore *pc);
+/* The slot id of a loaned buffer pointer, or -EINVAL. */
+int vdds__pubcore_loaned_id(const struct vdds__pubcore *pc, const void *buf);
+void *vdds__pubcore_slot_data(const struct vdds__pubcore *pc, uint32_t id);
+void vdds__pubcore_discard(struct vdds__pubcore *pc, uint32_t id);
+/* Stamp and deliver loaned slot id to every attached lane. */
+void vdds__pubcore_publish(struct vdds__pubcore *pc, uint32_t id, uint64_t len,
+			   uint64_t timestamp_ns);
+/* Drain every lane's release ring. Lanes that return an impossible id are
+ * detached and put on pc->broken. Returns the number of slots freed. */
+uint32_t vdds__pubcore_reclaim(struct vdds__pubcore *pc);
+
+void vdds__pubcore_attach(struct vdds__pubcore *pc, struct vdds__lane_pub *lp);
+/* Forget a lane and free every slot only it still held. */
+void vdds__pubcore_detach(struct vdds__pubcore *pc, struct vdds__lane_pub *lp);
+
+/* After a full fence following a publish: does this lane's subscriber sleep
+ * with a wake generation we have not yet answered? If so, records it and the
+ * caller writes the lane's eventfd: one write per sleep, however many samples
+ * arrive before the subscriber wakes. A stale generation costs at most one
+ * needless wakeup. */
+static inline int vdds__lane_pub_wants_wake(struct vdds__lane_pub *lp)
+{
+	uint64_t gen = vdds__load_relaxed(&lp->shm->wake_gen);
+
+	if (gen == 0 || gen == lp->last_wake_gen)
+		return 0;
+	lp->last_wake_gen = gen;
+	return 1;
+}
+
+
+#endif

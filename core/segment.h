@@ -1,0 +1,28 @@
+/* segment.h — sealed memfd segments: create, map, and check what a peer sent. */
+#ifndef VDDS_SEGMENT_H
+#define VDDS_SEGMENT_H
+
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define VDDS_SEALS_LANE (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+#define VDDS_SEALS_TOPIC (VDDS_SEALS_LANE | F_SEAL_FUTURE_WRITE)
+
+/* Create an anonymous memfd of `size` bytes and map it read-write.
+ * Returns the fd (O_CLOEXEC, sealing allowed) or -errno; *map is set. */
+int vdds__segment_create(const char *name, size_t size, void **map);
+
+/* Apply `seals` to fd. Returns 0 or -errno. */
+int vdds__segment_seal(int fd, unsigned seals);
+
+/* Check that fd is a memfd of exactly `size` bytes carrying at least
+ * `seals`, then map it (PROT_READ, or read-write if `writable`).
+ * Returns 0 or -EBADMSG (wrong kind, size or seals), or -errno from mmap. */
+int vdds__segment_map_peer(int fd, size_t size, unsigned seals, int writable,
+			   void **map);
+
+/* Size of a received memfd; -EBADMSG if fd is not a regular file. */
+int64_t vdds__segment_size(int fd);
+
+#endif

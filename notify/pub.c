@@ -1,0 +1,715 @@
+/* pub.c — the publisher: vdds_pub_* entry points. The data path (loan,
+ * publish) runs on the application's thread without locks; control work
+ * (accepting subscribers, noticing hang-ups) runs on the service thread or in
+ * vdds_pub_dispatch() and hands lanes over through a mutex-guarded list that
+ * the data path looks at only when an atomic flag says it changed. */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pubcore.h"
+#include "proto.h"
+#include "rundir.h"
+#include "segment.h"
+#include "service.h"
+#include "vdds.h"
+
+#define DEFAULT_SLOT_SIZE 4096
+#define DEFAULT_SLOT_COUNT 64
+#define DEFAULT_MAX_SUBS 32
+#define MAX_SLOT_COUNT (1u << 20)
+#define MAX_SLOT_SIZE (1ull << 32)
+#define MAX_HANDSHAKES 64 /* connections that have not said HELLO yet */
+
+/* A connection the control side watches: waiting for HELLO (lane == NULL),
+ * or a welcomed subscriber whose hang-up we wait for. */
+struct conn {
+	int fd;
+	struct vdds__lane_pub *lane;
+	struct conn *next;
+};
+
+struct vdds_pub {
+	struct vdds__pubcore core;    /* data path: the owner thread only */
+	uint64_t wakeups;
+
+	struct vdds_topic_hdr *topic;
+	size_t topic_size;
+	int topic_fd, ret_efd, lock_fd, listen_fd, ctl_epfd;
+	uint32_t max_subs;
+	int threaded;
+	char sock_path[108], lock_path[108];
+
+	struct conn *conns;           /* control side only */
+	uint32_t handshakes;
+
+	/* shared by both sides, under mu */
+	pthread_mutex_t mu;
+	_Atomic int pending;          /* joins or leaves are waiting */
+	struct vdds__lane_pub *joins, *leaves, *all;
+	uint64_t ids_in_use;
+	uint64_t disconnects, kicked;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void kick_efd(int fd)
+{
+	uint64_t one = 1;
+
+	/* EAGAIN only if the counter is saturated: a wakeup is pending anyway */
+	if (write(fd, &one, sizeof(one)) < 0) {
+	}
+}
+
+/* ---------------------------------------------------------- lane lifetime */
+
+static void lane_free(struct vdds_pub *p, struct vdds__lane_pub *lp)
+{
+	pthread_mutex_lock(&p->mu);
+	if (lp->all_prev)
+		lp->all_prev->all_next = lp->all_next;
+	else
+		p->all = lp->all_next;
+	if (lp->all_next)
+		lp->all_next->all_prev = lp->all_prev;
+	p->ids_in_use &= ~(1ull << lp->id);
+	pthread_mutex_unlock(&p->mu);
+	munmap(lp->shm, lp->shm_size);
+	close(lp->lane_fd);
+	close(lp->data_efd);
+	if (lp->sock >= 0)
+		close(lp->sock);
+	free(lp);
+}
+
+/* Control side: a lane for a new subscriber. Returns it, or NULL with *err. */
+static struct vdds__lane_pub *lane_new(struct vdds_pub *p, int sock, int *err)
+{
+	uint32_t id;
+
+	pthread_mutex_lock(&p->mu);
+	for (id = 0; id < p->max_subs; id++)
+		if (!(p->ids_in_use & (1ull << id)))
+			break;
+	if (id == p->max_subs) {
+		pthread_mutex_unlock(&p->mu);
+		*err = -ENOSPC;
+		return NULL;
+	}
+	p->ids_in_use |= 1ull << id;
+	pthread_mutex_unlock(&p->mu);
+
+	struct vdds__lane_pub *lp = calloc(1, sizeof(*lp));
+	uint32_t ring_size = vdds__ring_size_for(p->core.slot_count);
+	size_t size = vdds__lane_size(ring_size);
+	void *map = NULL;
+	int fd = lp ? vdds__segment_create("vdds-lane", size, &map) : -ENOMEM;
+
+	if (fd < 0) {
+		*err = fd;
+		goto err_release_id;
+	}
+	*err = vdds__segment_seal(fd, VDDS_SEALS_LANE);
+	int efd = *err ? -1 : eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	if (efd < 0) {
+		*err = *err ? *err : -errno;
+		munmap(map, size);
+		close(fd);
+		goto err_release_id;
+	}
+	vdds__lane_pub_init(lp, map, size, id, p->core.slot_count);
+	lp->lane_fd = fd;
+	lp->data_efd = efd;
+	lp->sock = sock;
+	pthread_mutex_lock(&p->mu);
+	lp->all_next = p->all;
+	if (p->all)
+		p->all->all_prev = lp;
+	p->all = lp;
+	pthread_mutex_unlock(&p->mu);
+	return lp;
+
+err_release_id:
+	free(lp);
+	pthread_mutex_lock(&p->mu);
+	p->ids_in_use &= ~(1ull << id);
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/* Control side -> data path. */
+static void hand_over(struct vdds_pub *p, struct vdds__lane_pub *lp, int join)
+{
+	pthread_mutex_lock(&p->mu);
+	if (join) {
+		lp->join_next = p->joins;
+		p->joins = lp;
+	} else {
+		lp->leave_next = p->leaves;
+		p->leaves = lp;
+		p->disconnects++;
+	}
+	/* release: the lists are complete before the data path sees the flag */
+	atomic_store_explicit(&p->pending, 1, memory_order_release);
+	pthread_mutex_unlock(&p->mu);
+	if (!join)
+		kick_efd(p->ret_efd); /* a loan waiting for slots may now get one */
+}
+
+/* Data path: adopt joins, reclaim leaves. Cheap when nothing changed. */
+static void apply_control(struct vdds_pub *p)
+{
+	/* acquire: pairs with hand_over's release */
+	if (!atomic_load_explicit(&p->pending, memory_order_acquire))
+		return;
+	pthread_mutex_lock(&p->mu);
+	struct vdds__lane_pub *joins = p->joins, *leaves = p->leaves;
+
+	p->joins = p->leaves = NULL;
+	atomic_store_explicit(&p->pending, 0, memory_order_relaxed);
+	pthread_mutex_unlock(&p->mu);
+
+	/* joins first: a lane's leave may come in the same batch as its join */
+	for (struct vdds__lane_pub *lp = joins; lp; lp = lp->join_next)
+		vdds__pubcore_attach(&p->core, lp);
+	while (leaves) {
+		struct vdds__lane_pub *lp = leaves;
+
+		leaves = lp->leave_next;
+		vdds__pubcore_detach(&p->core, lp);
+		lane_free(p, lp);
+	}
+}
+
+/* Data path: tell subscribers that broke the protocol why, and hang up on
+ * them; the control side sees the hang-up and hands the lane back to free. */
+static void cut_off_broken(struct vdds_pub *p)
+{
+	struct vdds_msg_reject bye;
+
+	vdds__msg_reject(&bye, VDDS_MSG_BYE, EBADMSG, "subscriber broke the lane protocol");
+	while (p->core.broken) {
+		struct vdds__lane_pub *lp = p->core.broken;
+
+		p->core.broken = lp->next;
+		vdds__msg_send(lp->sock, &bye, sizeof(bye), NULL, 0);
+		shutdown(lp->sock, SHUT_RDWR);
+		pthread_mutex_lock(&p->mu);
+		p->kicked++;
+		pthread_mutex_unlock(&p->mu);
+	}
+}
+
+/* ------------------------------------------------------------ control side */
+
+static void reject(int fd, int err, const char *reason)
+{
+	struct vdds_msg_reject m;
+
+	vdds__msg_reject(&m, VDDS_MSG_REJECT, err, reason);
+	vdds__msg_send(fd, &m, sizeof(m), NULL, 0);
+}
+
+static int peer_allowed(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return 0;
+	return cred.uid == geteuid() || cred.uid == 0;
+}
+
+static void conn_drop(struct vdds_pub *p, struct conn *c)
+{
+	for (struct conn **pc = &p->conns; *pc; pc = &(*pc)->next) {
+		if (*pc == c) {
+			*pc = c->next;
+			break;
+		}
+	}
+	free(c);
+}
+
+/* Check a HELLO against the topic; 0, or -errno with a reason. */
+static int check_hello(const struct vdds_pub *p, const union vdds_msg *m, int len,
+		       int nfds, const char **why)
+{
+	int kind = vdds__msg_parse(m, (size_t)len);
+
+	*why = "malformed hello";
+	if (kind == -EPROTO)
+		*why = "protocol version mismatch";
+	if (kind < 0)
+		return kind;
+	if (kind != VDDS_MSG_HELLO || nfds != 0)
+		return -EBADMSG;
+	if (m->hello.type_name[0] && strcmp(m->hello.type_name, p->topic->type_name)) {
+		*why = "type name mismatch";
+		return -EPROTO;
+	}
+	if (m->hello.type_size && m->hello.type_size != p->topic->type_size) {
+		*why = "type size mismatch";
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* The HELLO arrived (or the peer hung up): answer it. Consumes c. */
+static void serve_hello(struct vdds_pub *p, struct conn *c)
+{
+	union vdds_msg m;
+	int fds[VDDS_WELCOME_FDS], nfds;
+	int len = vdds__msg_recv(c->fd, &m, fds, VDDS_WELCOME_FDS, &nfds, MSG_DONTWAIT);
+	const char *why = "malformed hello";
+	int err;
+
+	if (len == -EAGAIN)
+		return; /* spurious: keep waiting */
+	epoll_ctl(p->ctl_epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	p->handshakes--;
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	if (len <= 0)
+		goto err_close;
+	err = check_hello(p, &m, len, nfds, &why);
+	if (err == 0 && !peer_allowed(c->fd)) {
+		err = -EACCES;
+		why = "user not allowed";
+	}
+	if (err < 0) {
+		reject(c->fd, err, why);
+		goto err_close;
+	}
+	struct vdds__lane_pub *lp = lane_new(p, c->fd, &err);
+
+	if (!lp) {
+		reject(c->fd, err, err == -ENOSPC ? "subscriber limit reached" : "out of resources");
+		goto err_close;
+	}
+	struct vdds_msg_welcome w;
+	int give[VDDS_WELCOME_FDS] = { p->topic_fd, lp->lane_fd, lp->data_efd, p->ret_efd };
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = c };
+
+	vdds__msg_welcome(&w, lp->id, p->topic_size, lp->shm_size);
+	c->lane = lp;
+	/* join before WELCOME: once the subscriber's open returns, every
+	 * publish that starts later reaches it */
+	hand_over(p, lp, 1);
+	if (epoll_ctl(p->ctl_epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
+		hand_over(p, lp, 0); /* the lane owns the socket now */
+		conn_drop(p, c);
+		return;
+	}
+	if (vdds__msg_send(c->fd, &w, sizeof(w), give, VDDS_WELCOME_FDS) < 0)
+		shutdown(c->fd, SHUT_RDWR); /* seen as a hang-up next */
+	return;
+
+err_close:
+	close(c->fd);
+	conn_drop(p, c);
+}
+
+/* A welcomed subscriber's socket is readable: it hung up, or sent something
+ * it never should. Either way it is gone; its lane goes back to the data path. */
+static void serve_leave(struct vdds_pub *p, struct conn *c)
+{
+	char byte;
+
+	if (recv(c->fd, &byte, 1, MSG_DONTWAIT | MSG_PEEK) > 0)
+		reject(c->fd, EBADMSG, "unexpected message");
+	epoll_ctl(p->ctl_epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	hand_over(p, c->lane, 0);
+	conn_drop(p, c);
+}
+
+static void serve_accept(struct vdds_pub *p)
+{
+	for (;;) {
+		int fd = accept4(p->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+		if (fd < 0)
+			return; /* EAGAIN, or a transient error: next time */
+		struct conn *c = calloc(1, sizeof(*c));
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
+
+		if (!c || p->handshakes >= MAX_HANDSHAKES) {
+			free(c);
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		ev.data.ptr = c;
+		if (epoll_ctl(p->ctl_epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			free(c);
+			close(fd);
+			continue;
+		}
+		c->next = p->conns;
+		p->conns = c;
+		p->handshakes++;
+	}
+}
+
+void vdds__pub_control(struct vdds_pub *p)
+{
+	struct epoll_event evs[32];
+	int n = epoll_wait(p->ctl_epfd, evs, 32, 0);
+
+	for (int i = 0; i < n; i++) {
+		struct conn *c = evs[i].data.ptr;
+
+		if (!c)
+			serve_accept(p);
+		else if (c->lane)
+			serve_leave(p, c);
+		else
+			serve_hello(p, c);
+	}
+}
+
+/* ------------------------------------------------------------------- open */
+
+static int check_opts(const struct vdds_pub_opts *o)
+{
+	if (o->slot_size > MAX_SLOT_SIZE || o->slot_count > MAX_SLOT_COUNT ||
+	    o->slot_count == 1 || o->max_subscribers > VDDS_MAX_SUBSCRIBERS)
+		return -EINVAL;
+	if (o->type_name && strlen(o->type_name) > VDDS_TYPE_NAME_MAX)
+		return -EINVAL;
+	return 0;
+}
+
+static int make_topic(struct vdds_pub *p, const struct vdds_pub_opts *o)
+{
+	struct vdds_topic_hdr hdr;
+	void *map;
+	uint64_t slot_size = o->slot_size ? o->slot_size : DEFAULT_SLOT_SIZE;
+	uint32_t slot_count = o->slot_count ? o->slot_count : DEFAULT_SLOT_COUNT;
+
+	p->max_subs = o->max_subscribers ? o->max_subscribers : DEFAULT_MAX_SUBS;
+	p->topic_size = vdds__topic_layout(&hdr, slot_size, slot_count, p->max_subs);
+	p->topic_fd = vdds__segment_create("vdds-topic", p->topic_size, &map);
+	if (p->topic_fd < 0)
+		return p->topic_fd;
+	p->topic = map;
+	hdr.publisher_pid = getpid();
+	hdr.type_size = o->type_size;
+	if (o->type_name)
+		strcpy(hdr.type_name, o->type_name);
+	memcpy(p->topic, &hdr, sizeof(hdr));
+	/* FUTURE_WRITE only after our own writable mapping exists: from now on
+	 * nobody can map the topic writable or write() it */
+	return vdds__segment_seal(p->topic_fd, VDDS_SEALS_TOPIC);
+}
+
+static int make_socket(struct vdds_pub *p, const char *dir, const char *topic)
+{
+	struct sockaddr_un addr;
+	int err = vdds__topic_addr(&addr, dir, topic, ".sock");
+
+	if (err < 0)
+		return err;
+	memcpy(p->sock_path, addr.sun_path, sizeof(p->sock_path));
+	p->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (p->listen_fd < 0)
+		return -errno;
+	/* we hold the topic lock: a socket file left here is a dead publisher's */
+	unlink(addr.sun_path);
+	if (bind(p->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+	    listen(p->listen_fd, 64) < 0)
+		return -errno;
+	p->ctl_epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (p->ctl_epfd < 0)
+		return -errno;
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+
+	return epoll_ctl(p->ctl_epfd, EPOLL_CTL_ADD, p->listen_fd, &ev) < 0 ? -errno : 0;
+}
+
+int vdds_pub_open(vdds_pub **pubp, const char *topic, const struct vdds_pub_opts *opts)
+{
+	static const struct vdds_pub_opts defaults;
+	char dir[108];
+	int err;
+
+	if (!pubp || vdds__topic_valid(topic) < 0)
+		return -EINVAL;
+	*pubp = NULL;
+	opts = opts ? opts : &defaults;
+	if ((err = check_opts(opts)) < 0)
+		return err;
+	if ((err = vdds__rundir(dir, sizeof(dir), 1)) < 0)
+		return err;
+
+	struct vdds_pub *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	p->topic_fd = p->ret_efd = p->listen_fd = p->ctl_epfd = -1;
+	pthread_mutex_init(&p->mu, NULL);
+	p->lock_fd = vdds__topic_lock(dir, topic);
+	if (p->lock_fd < 0) {
+		err = p->lock_fd;
+		goto err_free;
+	}
+	struct sockaddr_un lock_addr;
+
+	vdds__topic_addr(&lock_addr, dir, topic, ".lock"); /* fits: locked above */
+	memcpy(p->lock_path, lock_addr.sun_path, sizeof(p->lock_path));
+	if ((err = make_topic(p, opts)) < 0 ||
+	    (err = vdds__pubcore_init(&p->core, p->topic)) < 0)
+		goto err_close;
+	p->ret_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (p->ret_efd < 0) {
+		err = -errno;
+		goto err_close;
+	}
+	if ((err = make_socket(p, dir, topic)) < 0)
+		goto err_close;
+	p->threaded = !opts->no_service_thread;
+	if (p->threaded && (err = vdds__service_add(p, p->ctl_epfd)) < 0)
+		goto err_unlink;
+	*pubp = p;
+	return 0;
+
+err_unlink:
+	unlink(p->sock_path);
+err_close:
+	vdds__pubcore_fini(&p->core);
+	if (p->topic)
+		munmap(p->topic, p->topic_size);
+	if (p->ctl_epfd >= 0)
+		close(p->ctl_epfd);
+	if (p->listen_fd >= 0)
+		close(p->listen_fd);
+	if (p->ret_efd >= 0)
+		close(p->ret_efd);
+	if (p->topic_fd >= 0)
+		close(p->topic_fd);
+	unlink(p->lock_path);
+	close(p->lock_fd);
+err_free:
+	pthread_mutex_destroy(&p->mu);
+	free(p);
+	return err;
+}
+
+void vdds_pub_close(vdds_pub *p)
+{
+	if (!p)
+		return;
+	if (p->threaded)
+		vdds__service_remove(p, p->ctl_epfd);
+	/* from here on this thread is the only one touching p */
+	unlink(p->sock_path);
+	close(p->listen_fd);
+	close(p->ctl_epfd);
+	while (p->conns) {
+		struct conn *c = p->conns;
+
+		p->conns = c->next;
+		if (!c->lane)
+			close(c->fd); /* still in its handshake; else the lane's */
+		free(c);
+	}
+	while (p->all)
+		lane_free(p, p->all);  /* closes each subscriber's socket: EPIPE */
+	vdds__pubcore_fini(&p->core);
+	munmap(p->topic, p->topic_size);
+	close(p->topic_fd);
+	close(p->ret_efd);
+	/* unlink before unlocking: a new publisher locks a fresh file */
+	unlink(p->lock_path);
+	close(p->lock_fd);
+	pthread_mutex_destroy(&p->mu);
+	free(p);
+}
+
+/* -------------------------------------------------------------- data path */
+
+static void set_pub_wait(struct vdds_pub *p, uint32_t v)
+{
+	for (uint32_t i = 0; i < p->core.n_lanes; i++)
+		vdds__store_relaxed(&p->core.lanes[i]->shm->pub_wait, v);
+}
+
+/* Sleep until a slot may have come back, a subscriber left, or the deadline.
+ * Returns 0, or -ETIMEDOUT. */
+static int wait_for_return(struct vdds_pub *p, int timeout_ms, uint64_t deadline)
+{
+	struct pollfd pfd[2] = { { .fd = p->ret_efd, .events = POLLIN },
+				 { .fd = p->ctl_epfd, .events = POLLIN } };
+	int ms = -1;
+
+	if (timeout_ms > 0) {
+		uint64_t now = now_ns();
+
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		ms = (int)((deadline - now + 999999) / 1000000);
+	}
+	/* without a service thread, waiting is also when we serve subscribers:
+	 * the one holding our slots may be the one that just died */
+	int n = poll(pfd, p->threaded ? 1 : 2, ms);
+
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	if (pfd[0].revents) {
+		uint64_t count;
+
+		if (read(p->ret_efd, &count, sizeof(count)) < 0) {
+			/* EAGAIN: another reader took it; nothing lost */
+		}
+	}
+	if (!p->threaded && pfd[1].revents)
+		vdds__pub_control(p);
+	return n == 0 ? -ETIMEDOUT : 0;
+}
+
+int vdds_pub_loan(vdds_pub *p, void **buf, int timeout_ms)
+{
+	if (!p || !buf)
+		return -EINVAL;
+	apply_control(p);
+	int id = vdds__pubcore_loan(&p->core);
+	uint64_t deadline = timeout_ms > 0 ? now_ns() + (uint64_t)timeout_ms * 1000000ull : 0;
+
+	while (id < 0 && timeout_ms != 0) {
+		/* ask releasing subscribers to wake us, then look again: a slot
+		 * returned before they could see the flag is found here */
+		set_pub_wait(p, 1);
+		/* full fence: pub_wait stores before the release ring loads,
+		 * the mirror of vdds__subcore_release */
+		vdds__fence();
+		id = vdds__pubcore_loan(&p->core);
+		if (id >= 0)
+			break;
+		int err = wait_for_return(p, timeout_ms, deadline);
+
+		apply_control(p);
+		cut_off_broken(p);
+		id = vdds__pubcore_loan(&p->core);
+		if (err < 0 && id < 0) {
+			set_pub_wait(p, 0);
+			return err;
+		}
+	}
+	cut_off_broken(p);
+	if (id < 0)
+		return -EAGAIN;
+	if (timeout_ms != 0)
+		set_pub_wait(p, 0);
+	*buf = vdds__pubcore_slot_data(&p->core, (uint32_t)id);
+	return 0;
+}
+
+int vdds_pub_publish(vdds_pub *p, void *buf, size_t len)
+{
+	if (!p || !buf)
+		return -EINVAL;
+	int id = vdds__pubcore_loaned_id(&p->core, buf);
+
+	if (id < 0)
+		return id;
+	if (len > p->core.slot_size)
+		return -EMSGSIZE;
+	apply_control(p);
+	vdds__pubcore_publish(&p->core, (uint32_t)id, len, now_ns());
+	/* full fence: the ring pushes (release stores) before the wake_gen
+	 * loads; pairs with the subscriber's arm, fence, re-check */
+	vdds__fence();
+	for (uint32_t i = 0; i < p->core.n_lanes; i++) {
+		struct vdds__lane_pub *lp = p->core.lanes[i];
+
+		if (vdds__lane_pub_wants_wake(lp)) {
+			kick_efd(lp->data_efd);
+			p->wakeups++;
+		}
+	}
+	if (p->core.broken)
+		cut_off_broken(p);
+	return 0;
+}
+
+int vdds_pub_discard(vdds_pub *p, void *buf)
+{
+	if (!p || !buf)
+		return -EINVAL;
+	int id = vdds__pubcore_loaned_id(&p->core, buf);
+
+	if (id < 0)
+		return id;
+	vdds__pubcore_discard(&p->core, (uint32_t)id);
+	return 0;
+}
+
+int vdds_pub_write(vdds_pub *p, const void *data, size_t len, int timeout_ms)
+{
+	void *buf;
+
+	if (!p || (!data && len))
+		return -EINVAL;
+	if (len > p->core.slot_size)
+		return -EMSGSIZE;
+	int err = vdds_pub_loan(p, &buf, timeout_ms);
+
+	if (err < 0)
+		return err;
+	memcpy(buf, data, len);
+	return vdds_pub_publish(p, buf, len);
+}
+
+int vdds_pub_fd(vdds_pub *p)
+{
+	return p ? p->ctl_epfd : -EINVAL;
+}
+
+int vdds_pub_dispatch(vdds_pub *p)
+{
+	if (!p || p->threaded)
+		return -EINVAL;
+	vdds__pub_control(p);
+	apply_control(p);
+	vdds__pubcore_reclaim(&p->core);
+	cut_off_broken(p);
+	return 0;
+}
+
+int vdds_pub_stats(vdds_pub *p, struct vdds_pub_stats *st)
+{
+	if (!p || !st)
+		return -EINVAL;
+	apply_control(p);
+	vdds__pubcore_reclaim(&p->core);
+	cut_off_broken(p);
+	memset(st, 0, sizeof(*st));
+	st->slot_count = p->core.slot_count;
+	st->free_slots = p->core.n_free;
+	st->loaned_slots = p->core.n_loaned;
+	st->subscribers = p->core.n_lanes;
+	st->published = p->core.seq;
+	st->wakeups = p->wakeups;
+	pthread_mutex_lock(&p->mu);
+	st->disconnects = p->disconnects;
+	st->kicked = p->kicked;
+	pthread_mutex_unlock(&p->mu);
+	return 0;
+}

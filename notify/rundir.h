@@ -1,0 +1,27 @@
+/* rundir.h — where topics live: the runtime directory, topic names, the
+ * per-topic lock file and socket path. */
+#ifndef VDDS_RUNDIR_H
+#define VDDS_RUNDIR_H
+
+#include <sys/un.h>
+
+/* 0 if topic is a valid name ([A-Za-z0-9_.-], 1..VDDS_TOPIC_MAX bytes, not
+ * starting with '.'), else -EINVAL. */
+int vdds__topic_valid(const char *topic);
+
+/* Resolve the runtime directory ($VDDS_DIR, $XDG_RUNTIME_DIR/vdds,
+ * /tmp/vdds-<uid>) into buf; create it 0700 if `create`. Returns 0, -ENOENT
+ * (absent and not created), -EACCES (not a directory, owned by another user,
+ * or writable by group/others), -ENAMETOOLONG, or -errno. */
+int vdds__rundir(char *buf, size_t cap, int create);
+
+/* <dir>/<topic><suffix> as a Unix socket address. -ENAMETOOLONG if too long. */
+int vdds__topic_addr(struct sockaddr_un *addr, const char *dir, const char *topic,
+		     const char *suffix);
+
+/* Take <dir>/<topic>.lock with flock: returns the lock fd, or -EEXIST when a
+ * live publisher holds it. Robust against a concurrent unlink by the
+ * previous owner (the lock must be on the file the path names). */
+int vdds__topic_lock(const char *dir, const char *topic);
+
+#endif
