@@ -53,7 +53,7 @@ int main(int argc, char **argv)
 	if (err < 0 && err != -EPIPE)
 		fprintf(stderr, "%s: %s\n", name, vdds_strerror(err));
 	else
-		printf("%s: publisher gone after %ld samples\n", name, got);
+		printf("%s: %ld samples%s\n", name, got, err == -EPIPE ? ", publisher gone" : "");
 	vdds_sub_close(sub);
 	return err < 0 && err != -EPIPE;
 }
