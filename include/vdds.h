@@ -190,6 +190,63 @@ VDDS_API int vdds_sub_fd(vdds_sub *sub);
 /* Disconnect; every sample still held is released. NULL is a no-op. */
 VDDS_API void vdds_sub_close(vdds_sub *sub);
 
+/* ------------------------------------------------------------------ waitset */
+
+/* A waitset waits on many subscribers, publishers and other file descriptors
+ * in one call. It uses io_uring (multishot poll; SINGLE_ISSUER and
+ * DEFER_TASKRUN where the kernel has them) and falls back to epoll where
+ * io_uring cannot be used (ENOSYS, EPERM from seccomp, kernel.io_uring_disabled).
+ * VDDS_BACKEND=epoll or VDDS_BACKEND=io_uring in the environment forces one.
+ * A waitset is used by one thread: the one that first waits on it (io_uring
+ * binds the ring to it). Members must be removed before they are closed. */
+typedef struct vdds_waitset vdds_waitset;
+
+enum vdds_event_kind {
+	VDDS_EVENT_SUB = 1, /* take from this subscriber (until -EAGAIN / -EPIPE) */
+	VDDS_EVENT_PUB = 2, /* call vdds_pub_dispatch() on this publisher */
+	VDDS_EVENT_FD = 3,  /* the fd is ready: see events */
+};
+
+struct vdds_event {
+	int kind;        /* enum vdds_event_kind */
+	int fd;          /* the key the member was added under (see remove) */
+	uint32_t events; /* poll(2) bits: POLLIN for subscribers and publishers */
+	void *user;      /* the pointer given when the member was added */
+};
+
+/* Create a waitset. Errors: -EINVAL, -ENOMEM, or the errno of both backends
+ * failing (-EPERM, -ENOSYS...). */
+VDDS_API int vdds_waitset_new(vdds_waitset **ws);
+
+/* Add a subscriber: reported while a sample can be taken or its publisher is
+ * gone. Errors: -EINVAL, -EEXIST (already in this waitset), -ENOMEM. */
+VDDS_API int vdds_waitset_add_sub(vdds_waitset *ws, vdds_sub *sub, void *user);
+
+/* Add a publisher opened with no_service_thread: reported when it has
+ * control work for vdds_pub_dispatch(). -EINVAL for a publisher that has the
+ * service thread; -EEXIST, -ENOMEM. */
+VDDS_API int vdds_waitset_add_pub(vdds_waitset *ws, vdds_pub *pub, void *user);
+
+/* Add any file descriptor, watched for `events` (POLLIN, POLLOUT...), level
+ * triggered. The fd stays the caller's. -EINVAL, -EEXIST, -ENOMEM. */
+VDDS_API int vdds_waitset_add_fd(vdds_waitset *ws, int fd, uint32_t events, void *user);
+
+/* Remove a member by its key: vdds_sub_fd(sub), vdds_pub_fd(pub), or the fd
+ * given to vdds_waitset_add_fd(). -EINVAL, -ENOENT (not a member). */
+VDDS_API int vdds_waitset_remove(vdds_waitset *ws, int fd);
+
+/* Wait until at least one member is ready, then fill up to max events.
+ * timeout_ms < 0 waits forever, 0 only checks. Returns the number of events
+ * (>= 1), -ETIMEDOUT, or -EINVAL. Signals do not cut it short. */
+VDDS_API int vdds_waitset_wait(vdds_waitset *ws, struct vdds_event *events, int max,
+			       int timeout_ms);
+
+/* "io_uring" or "epoll"; NULL for a NULL waitset. */
+VDDS_API const char *vdds_waitset_backend(const vdds_waitset *ws);
+
+/* Free the waitset (not its members). NULL is a no-op. */
+VDDS_API void vdds_waitset_free(vdds_waitset *ws);
+
 /* ------------------------------------------------------------------- common */
 
 /* A static description of a vdds error code (negative or positive errno). */

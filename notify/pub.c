@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "internal.h"
 #include "pubcore.h"
 #include "proto.h"
 #include "rundir.h"
@@ -712,4 +713,9 @@ int vdds_pub_stats(vdds_pub *p, struct vdds_pub_stats *st)
 	st->kicked = p->kicked;
 	pthread_mutex_unlock(&p->mu);
 	return 0;
+}
+
+int vdds__pub_is_self_served(const vdds_pub *p)
+{
+	return !p->threaded;
 }

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "internal.h"
 #include "proto.h"
 #include "rundir.h"
 #include "segment.h"
@@ -346,4 +347,27 @@ int vdds_sub_wait(vdds_sub *s, int timeout_ms)
 int vdds_sub_fd(vdds_sub *s)
 {
 	return s ? s->epfd : -EINVAL;
+}
+
+/* ------------------------------------------------------- for the waitset */
+
+int vdds__sub_prepare(vdds_sub *s)
+{
+	if (vdds__subcore_pending(&s->core) != 0 || s->gone)
+		return 1;
+	vdds__subcore_arm(&s->core);
+	/* full fence: as in take_empty */
+	vdds__fence();
+	return vdds__subcore_pending(&s->core) != 0;
+}
+
+void vdds__sub_fds(const vdds_sub *s, int *data_efd, int *sock)
+{
+	*data_efd = s->data_efd;
+	*sock = s->sock;
+}
+
+void vdds__sub_socket_event(vdds_sub *s)
+{
+	learn_fate(s);
 }

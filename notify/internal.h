@@ -1,0 +1,20 @@
+/* internal.h — what the waitset needs from subscribers and publishers,
+ * beyond the public API. */
+#ifndef VDDS_INTERNAL_H
+#define VDDS_INTERNAL_H
+
+#include "vdds.h"
+
+/* Before sleeping on a subscriber's fds: 1 if it can be served now (a sample
+ * waits, or its publisher is gone), 0 if armed (the data eventfd will be
+ * written when a sample arrives). */
+int vdds__sub_prepare(vdds_sub *sub);
+/* The fds to watch instead of vdds_sub_fd(): the data eventfd (edge, never
+ * read) and the connection socket (readable on hang-up). */
+void vdds__sub_fds(const vdds_sub *sub, int *data_efd, int *sock);
+/* The socket was readable: learn whether the publisher is gone. */
+void vdds__sub_socket_event(vdds_sub *sub);
+/* 1 if the publisher has no service thread (the application serves it). */
+int vdds__pub_is_self_served(const vdds_pub *pub);
+
+#endif

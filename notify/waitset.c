@@ -1,0 +1,238 @@
+/* waitset.c — one wait over many subscribers, publishers and plain fds, the
+ * part common to both backends: members, subscriber arming, and turning
+ * readiness into events. Subscribers are level-triggered here: each wait arms
+ * them first (set the sleep flag, re-check the ring), so a sample that came
+ * in while nobody waited is reported at once. */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+#include "waitset.h"
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int vdds_waitset_new(vdds_waitset **wsp)
+{
+	if (!wsp)
+		return -EINVAL;
+	*wsp = NULL;
+	vdds_waitset *ws = calloc(1, sizeof(*ws));
+
+	if (!ws)
+		return -ENOMEM;
+	const char *force = getenv("VDDS_BACKEND");
+	int err;
+
+	if (force && strcmp(force, "epoll") == 0)
+		err = vdds__waitset_epoll_init(ws);
+	else if (force && strcmp(force, "io_uring") == 0)
+		err = vdds__waitset_uring_init(ws);
+	else if ((err = vdds__waitset_uring_init(ws)) < 0)
+		err = vdds__waitset_epoll_init(ws); /* io_uring refused: seccomp, sysctl, old kernel */
+	if (err < 0) {
+		free(ws);
+		return err;
+	}
+	*wsp = ws;
+	return 0;
+}
+
+void vdds_waitset_free(vdds_waitset *ws)
+{
+	if (!ws)
+		return;
+	for (uint32_t i = 0; i < ws->n_members; i++)
+		free(ws->members[i]);
+	free(ws->members);
+	ws->ops->fini(ws);
+	free(ws);
+}
+
+const char *vdds_waitset_backend(const vdds_waitset *ws)
+{
+	return ws ? ws->ops->name : NULL;
+}
+
+static int find_key(const vdds_waitset *ws, int key)
+{
+	for (uint32_t i = 0; i < ws->n_members; i++)
+		if (ws->members[i]->key == key)
+			return (int)i;
+	return -1;
+}
+
+struct vdds__member *vdds__waitset_find_id(vdds_waitset *ws, uint32_t id)
+{
+	for (uint32_t i = 0; i < ws->n_members; i++)
+		if (ws->members[i]->id == id)
+			return ws->members[i];
+	return NULL;
+}
+
+static int add(vdds_waitset *ws, int kind, int key, void *handle, int main_fd,
+	       int sock, uint32_t events, void *user)
+{
+	if (find_key(ws, key) >= 0)
+		return -EEXIST;
+	if (ws->n_members == ws->cap) {
+		uint32_t cap = ws->cap ? ws->cap * 2 : 8;
+		struct vdds__member **m = realloc(ws->members, cap * sizeof(*m));
+
+		if (!m)
+			return -ENOMEM;
+		ws->members = m;
+		ws->cap = cap;
+	}
+	struct vdds__member *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return -ENOMEM;
+	*m = (struct vdds__member){ .kind = kind, .key = key, .id = ++ws->next_id,
+				    .handle = handle, .user = user,
+				    .fds = { main_fd, sock }, .events = events };
+	int err = ws->ops->watch(ws, m);
+
+	if (err < 0) {
+		free(m);
+		return err;
+	}
+	ws->members[ws->n_members++] = m;
+	return 0;
+}
+
+int vdds_waitset_add_sub(vdds_waitset *ws, vdds_sub *sub, void *user)
+{
+	int data_efd, sock;
+
+	if (!ws || !sub)
+		return -EINVAL;
+	vdds__sub_fds(sub, &data_efd, &sock);
+	return add(ws, VDDS_EVENT_SUB, vdds_sub_fd(sub), sub, data_efd, sock, POLLIN, user);
+}
+
+int vdds_waitset_add_pub(vdds_waitset *ws, vdds_pub *pub, void *user)
+{
+	if (!ws || !pub || !vdds__pub_is_self_served(pub))
+		return -EINVAL;
+	int fd = vdds_pub_fd(pub);
+
+	return add(ws, VDDS_EVENT_PUB, fd, pub, fd, -1, POLLIN, user);
+}
+
+int vdds_waitset_add_fd(vdds_waitset *ws, int fd, uint32_t events, void *user)
+{
+	if (!ws || fd < 0 || events == 0)
+		return -EINVAL;
+	return add(ws, VDDS_EVENT_FD, fd, NULL, fd, -1, events, user);
+}
+
+int vdds_waitset_remove(vdds_waitset *ws, int key)
+{
+	if (!ws || key < 0)
+		return -EINVAL;
+	int i = find_key(ws, key);
+
+	if (i < 0)
+		return -ENOENT;
+	struct vdds__member *m = ws->members[i];
+
+	ws->ops->unwatch(ws, m);
+	ws->members[i] = ws->members[--ws->n_members];
+	free(m);
+	return 0;
+}
+
+void vdds__waitset_fired(vdds_waitset *ws, uint32_t id, int which, uint32_t revents)
+{
+	struct vdds__member *m = vdds__waitset_find_id(ws, id);
+
+	if (!m)
+		return; /* removed since */
+	if (m->kind == VDDS_EVENT_SUB) {
+		/* readiness of a subscriber is decided by its ring, below */
+		if (which == WATCH_SOCK)
+			vdds__sub_socket_event(m->handle);
+		return;
+	}
+	m->revents |= revents;
+}
+
+/* Arm every subscriber; mark those that can be served now. */
+static int prepare_subs(vdds_waitset *ws)
+{
+	int ready = 0;
+
+	for (uint32_t i = 0; i < ws->n_members; i++) {
+		struct vdds__member *m = ws->members[i];
+
+		if (m->kind == VDDS_EVENT_SUB && vdds__sub_prepare(m->handle)) {
+			m->revents |= POLLIN;
+			ready = 1;
+		} else if (m->revents) {
+			ready = 1; /* left over from a wait that had no room */
+		}
+	}
+	return ready;
+}
+
+static int collect(vdds_waitset *ws, struct vdds_event *evs, int max)
+{
+	int n = 0;
+
+	for (uint32_t i = 0; i < ws->n_members && n < max; i++) {
+		struct vdds__member *m = ws->members[i];
+
+		if (!m->revents)
+			continue;
+		evs[n++] = (struct vdds_event){ .kind = m->kind, .fd = m->key,
+						.events = m->revents, .user = m->user };
+		m->revents = 0;
+	}
+	return n;
+}
+
+int vdds_waitset_wait(vdds_waitset *ws, struct vdds_event *evs, int max, int timeout_ms)
+{
+	if (!ws || !evs || max <= 0)
+		return -EINVAL;
+	uint64_t deadline = timeout_ms > 0 ? now_ms() + (uint64_t)timeout_ms : 0;
+
+	for (;;) {
+		int ms = timeout_ms;
+
+		if (timeout_ms > 0) {
+			uint64_t now = now_ms();
+
+			ms = now >= deadline ? 0 : (int)(deadline - now);
+		}
+		if (prepare_subs(ws))
+			ms = 0; /* still collect what else is ready, without blocking */
+		int err = ws->ops->wait(ws, ms);
+
+		if (err < 0 && err != -ETIMEDOUT && err != -EINTR)
+			return err;
+		/* a subscriber's eventfd edge may be stale: its ring decides */
+		for (uint32_t i = 0; i < ws->n_members; i++) {
+			struct vdds__member *m = ws->members[i];
+
+			if (m->kind == VDDS_EVENT_SUB && !m->revents &&
+			    vdds__sub_prepare(m->handle))
+				m->revents |= POLLIN;
+		}
+		int n = collect(ws, evs, max);
+
+		if (n > 0)
+			return n;
+		if (timeout_ms == 0 || (timeout_ms > 0 && now_ms() >= deadline))
+			return -ETIMEDOUT;
+	}
+}

@@ -1,0 +1,201 @@
+/* waitset_uring.c — the waitset's io_uring backend. Subscriber eventfds get a
+ * multishot poll (armed once, one completion per wakeup); plain fds and
+ * publishers get a one-shot poll re-armed before each wait, which makes them
+ * level-triggered; a subscriber's socket gets one poll, as its hang-up is
+ * final. All (re)arming is batched into the submit that also waits. */
+#include <errno.h>
+#include <liburing.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "waitset.h"
+
+#define RING_ENTRIES 256
+#define TAG_REMOVE 3 /* completions of our own poll-remove requests */
+
+struct uring_backend {
+	struct io_uring ring;
+	int enabled; /* created disabled, so that SINGLE_ISSUER binds the ring
+		      * to the thread that first waits, not the one that created it */
+};
+
+static uint64_t tag(const struct vdds__member *m, int which)
+{
+	return (uint64_t)m->id << 2 | (uint64_t)which;
+}
+
+static int multishot(const struct vdds__member *m, int which)
+{
+	return m->kind == VDDS_EVENT_SUB && which == WATCH_MAIN;
+}
+
+static int enable(struct uring_backend *b)
+{
+	if (!b->enabled) {
+		/* liburing 2.3 declares io_uring_enable_rings() but does not
+		 * export it: register the opcode directly */
+		if (syscall(__NR_io_uring_register, b->ring.ring_fd,
+			    IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0)
+			return -errno;
+		b->enabled = 1;
+	}
+	return 0;
+}
+
+/* An SQE, submitting what is queued if the ring is full. */
+static struct io_uring_sqe *get_sqe(struct uring_backend *b)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&b->ring);
+
+	if (!sqe && enable(b) == 0 && io_uring_submit(&b->ring) >= 0)
+		sqe = io_uring_get_sqe(&b->ring);
+	return sqe;
+}
+
+static int arm(struct uring_backend *b, struct vdds__member *m, int which)
+{
+	struct io_uring_sqe *sqe = get_sqe(b);
+
+	if (!sqe)
+		return -EBUSY;
+	if (multishot(m, which))
+		io_uring_prep_poll_multishot(sqe, m->fds[which], POLLIN);
+	else
+		io_uring_prep_poll_add(sqe, m->fds[which],
+				       which == WATCH_SOCK ? POLLIN | POLLRDHUP : m->events);
+	io_uring_sqe_set_data64(sqe, tag(m, which));
+	m->armed[which] = 1;
+	return 0;
+}
+
+static int ur_watch(vdds_waitset *ws, struct vdds__member *m)
+{
+	for (int w = 0; w < WATCH_COUNT; w++) {
+		if (m->fds[w] < 0)
+			continue;
+		int err = arm(ws->backend, m, w);
+
+		if (err < 0)
+			return err;
+	}
+	return 0;
+}
+
+static void ur_unwatch(vdds_waitset *ws, struct vdds__member *m)
+{
+	struct uring_backend *b = ws->backend;
+
+	for (int w = 0; w < WATCH_COUNT; w++) {
+		struct io_uring_sqe *sqe;
+
+		if (!m->armed[w] || !(sqe = get_sqe(b)))
+			continue;
+		io_uring_prep_poll_remove(sqe, tag(m, w));
+		io_uring_sqe_set_data64(sqe, TAG_REMOVE);
+	}
+	/* the member is freed now; late completions carry an id no member has */
+}
+
+static void complete(vdds_waitset *ws, const struct io_uring_cqe *cqe)
+{
+	uint64_t t = io_uring_cqe_get_data64(cqe);
+	int which = (int)(t & 3);
+
+	if (which == TAG_REMOVE)
+		return;
+	struct vdds__member *m = vdds__waitset_find_id(ws, (uint32_t)(t >> 2));
+
+	if (!m)
+		return;
+	if (!(cqe->flags & IORING_CQE_F_MORE))
+		m->armed[which] = 0; /* one-shot done, or multishot ended */
+	if (cqe->res > 0)
+		vdds__waitset_fired(ws, m->id, which, (uint32_t)cqe->res);
+}
+
+static int ur_wait(vdds_waitset *ws, int timeout_ms)
+{
+	struct uring_backend *b = ws->backend;
+	struct io_uring_cqe *cqe;
+	int err;
+
+	/* re-arm what fired last time: level-triggered fds, ended multishots;
+	 * a subscriber's socket is watched until it fires once */
+	for (uint32_t i = 0; i < ws->n_members; i++) {
+		struct vdds__member *m = ws->members[i];
+
+		for (int w = 0; w < WATCH_COUNT; w++) {
+			if (m->fds[w] < 0 || m->armed[w] || (w == WATCH_SOCK && m->revents))
+				continue;
+			if (m->kind == VDDS_EVENT_SUB && w == WATCH_SOCK)
+				continue;
+			if ((err = arm(b, m, w)) < 0)
+				return err;
+		}
+	}
+	if ((err = enable(b)) < 0)
+		return err;
+	if (timeout_ms < 0) {
+		err = io_uring_submit_and_wait(&b->ring, 1);
+	} else {
+		struct __kernel_timespec ts = { .tv_sec = timeout_ms / 1000,
+						.tv_nsec = (timeout_ms % 1000) * 1000000ll };
+
+		err = io_uring_submit_and_wait_timeout(&b->ring, &cqe, 1, &ts, NULL);
+	}
+	if (err < 0 && err != -ETIME && err != -EINTR)
+		return err;
+	unsigned head, seen = 0;
+
+	io_uring_for_each_cqe(&b->ring, head, cqe) {
+		complete(ws, cqe);
+		seen++;
+	}
+	io_uring_cq_advance(&b->ring, seen);
+	return seen ? 0 : -ETIMEDOUT;
+}
+
+static void ur_fini(vdds_waitset *ws)
+{
+	struct uring_backend *b = ws->backend;
+
+	io_uring_queue_exit(&b->ring);
+	free(b);
+}
+
+static const struct vdds__waitset_ops uring_ops = {
+	.name = "io_uring",
+	.watch = ur_watch,
+	.unwatch = ur_unwatch,
+	.wait = ur_wait,
+	.fini = ur_fini,
+};
+
+int vdds__waitset_uring_init(vdds_waitset *ws)
+{
+	struct uring_backend *b = calloc(1, sizeof(*b));
+	struct io_uring_params p = { .flags = IORING_SETUP_SINGLE_ISSUER |
+					      IORING_SETUP_DEFER_TASKRUN |
+					      IORING_SETUP_R_DISABLED };
+
+	if (!b)
+		return -ENOMEM;
+	int err = io_uring_queue_init_params(RING_ENTRIES, &b->ring, &p);
+
+	if (err == -EINVAL) {
+		/* a kernel before 6.1: plain ring, enabled at once */
+		struct io_uring_params plain = { 0 };
+
+		err = io_uring_queue_init_params(RING_ENTRIES, &b->ring, &plain);
+		b->enabled = 1;
+	}
+	if (err < 0) {
+		free(b);
+		return err;
+	}
+	ws->backend = b;
+	ws->ops = &uring_ops;
+	return 0;
+}
