@@ -55,6 +55,11 @@ struct vdds_pub_opts {
 	uint32_t type_size;   /* optional; subscribers naming a size must match */
 	bool no_service_thread; /* true: the application serves vdds_pub_fd()
 				 * itself and calls vdds_pub_dispatch() */
+	bool group_access;    /* also accept subscribers of another uid whose
+			       * primary or supplementary groups include `group`;
+			       * the socket is then made 0660 and given to that
+			       * group. Default: the same uid (and root) only. */
+	uint32_t group;       /* the gid for group_access */
 };
 
 /* Counters a publisher keeps about itself; see vdds_pub_stats(). */
@@ -72,7 +77,8 @@ struct vdds_pub_stats {
 /* Open topic `topic` for publishing. Creates the topic's shared memory, and
  * listens on <dir>/<topic>.sock, where <dir> is $VDDS_DIR, else
  * $XDG_RUNTIME_DIR/vdds, else /tmp/vdds-<uid>; the directory is created 0700
- * and refused (-EACCES) if another user owns it or others may write to it.
+ * and refused (-EACCES) if another user owns it or group or others may write
+ * to it (whoever can write it could impersonate a publisher).
  *
  * Unless opts->no_service_thread is set, one background thread per process
  * (started with the first such publisher, stopped with the last) accepts
@@ -139,6 +145,9 @@ struct vdds_sub_opts {
 	bool busy_poll;        /* true: vdds_sub_take() never enters the kernel;
 				* for spin loops. The fd contract below then
 				* does not hold; vdds_sub_wait() still works. */
+	uint32_t publisher_uid; /* also trust a runtime directory owned by this
+				 * uid (a publisher's, with group_access); by
+				 * default only one owned by you or by root */
 };
 
 /* One received sample: a read-only view into shared memory, valid until it is

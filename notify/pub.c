@@ -13,6 +13,8 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,11 +32,14 @@
 #define MAX_SLOT_COUNT (1u << 20)
 #define MAX_SLOT_SIZE (1ull << 32)
 #define MAX_HANDSHAKES 64 /* connections that have not said HELLO yet */
+#define HANDSHAKE_TIMEOUT_MS 2000 /* a client that connects and says nothing */
+#define HANDSHAKE_TICK_MS 250
 
 /* A connection the control side watches: waiting for HELLO (lane == NULL),
  * or a welcomed subscriber whose hang-up we wait for. */
 struct conn {
 	int fd;
+	uint64_t deadline_ms;  /* until welcomed: when we give up on its HELLO */
 	struct vdds__lane_pub *lane;
 	struct conn *next;
 };
@@ -46,8 +51,11 @@ struct vdds_pub {
 	struct vdds_topic_hdr *topic;
 	size_t topic_size;
 	int topic_fd, ret_efd, lock_fd, listen_fd, ctl_epfd;
+	int timer_fd;                 /* ticks while handshakes are pending */
 	uint32_t max_subs;
 	int threaded;
+	int group_access;
+	gid_t group;
 	char sock_path[108], lock_path[108];
 
 	struct conn *conns;           /* control side only */
@@ -67,6 +75,11 @@ static uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t now_ms(void)
+{
+	return now_ns() / 1000000u;
 }
 
 static void kick_efd(int fd)
@@ -228,14 +241,29 @@ static void reject(int fd, int err, const char *reason)
 	vdds__msg_send(fd, &m, sizeof(m), NULL, 0);
 }
 
-static int peer_allowed(int fd)
+/* SO_PEERCRED: our own uid and root always; another uid only with
+ * group_access, if our group is among its primary and supplementary groups. */
+static int peer_allowed(const struct vdds_pub *p, int fd)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
+	gid_t groups[64];
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return 0;
-	return cred.uid == geteuid() || cred.uid == 0;
+	if (cred.uid == geteuid() || cred.uid == 0)
+		return 1;
+	if (!p->group_access)
+		return 0;
+	if (cred.gid == p->group)
+		return 1;
+	len = sizeof(groups);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+		return 0; /* more than 64 groups: refuse rather than guess */
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == p->group)
+			return 1;
+	return 0;
 }
 
 static void conn_drop(struct vdds_pub *p, struct conn *c)
@@ -247,6 +275,26 @@ static void conn_drop(struct vdds_pub *p, struct conn *c)
 		}
 	}
 	free(c);
+}
+
+static void set_tick(struct vdds_pub *p, int on)
+{
+	long ns = on ? HANDSHAKE_TICK_MS * 1000000l : 0;
+	struct itimerspec its = { .it_interval = { 0, ns }, .it_value = { 0, ns } };
+
+	timerfd_settime(p->timer_fd, 0, &its, NULL);
+}
+
+static void handshake_started(struct vdds_pub *p)
+{
+	if (p->handshakes++ == 0)
+		set_tick(p, 1);
+}
+
+static void handshake_done(struct vdds_pub *p)
+{
+	if (--p->handshakes == 0)
+		set_tick(p, 0);
 }
 
 /* Check a HELLO against the topic; 0, or -errno with a reason. */
@@ -285,13 +333,13 @@ static void serve_hello(struct vdds_pub *p, struct conn *c)
 	if (len == -EAGAIN)
 		return; /* spurious: keep waiting */
 	epoll_ctl(p->ctl_epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	p->handshakes--;
+	handshake_done(p);
 	for (int i = 0; i < nfds; i++)
 		close(fds[i]);
 	if (len <= 0)
 		goto err_close;
 	err = check_hello(p, &m, len, nfds, &why);
-	if (err == 0 && !peer_allowed(c->fd)) {
+	if (err == 0 && !peer_allowed(p, c->fd)) {
 		err = -EACCES;
 		why = "user not allowed";
 	}
@@ -341,6 +389,25 @@ static void serve_leave(struct vdds_pub *p, struct conn *c)
 	conn_drop(p, c);
 }
 
+/* Hang up on clients that connected and never said HELLO in time. */
+static void expire_handshakes(struct vdds_pub *p)
+{
+	uint64_t ticks, now = now_ms();
+
+	if (read(p->timer_fd, &ticks, sizeof(ticks)) < 0) {
+		/* EAGAIN: nothing to read; the sweep is harmless anyway */
+	}
+	for (struct conn *c = p->conns, *next; c; c = next) {
+		next = c->next;
+		if (c->lane || now < c->deadline_ms)
+			continue;
+		epoll_ctl(p->ctl_epfd, EPOLL_CTL_DEL, c->fd, NULL);
+		close(c->fd);
+		conn_drop(p, c);
+		handshake_done(p);
+	}
+}
+
 static void serve_accept(struct vdds_pub *p)
 {
 	for (;;) {
@@ -357,6 +424,7 @@ static void serve_accept(struct vdds_pub *p)
 			continue;
 		}
 		c->fd = fd;
+		c->deadline_ms = now_ms() + HANDSHAKE_TIMEOUT_MS;
 		ev.data.ptr = c;
 		if (epoll_ctl(p->ctl_epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			free(c);
@@ -365,7 +433,7 @@ static void serve_accept(struct vdds_pub *p)
 		}
 		c->next = p->conns;
 		p->conns = c;
-		p->handshakes++;
+		handshake_started(p);
 	}
 }
 
@@ -377,7 +445,9 @@ void vdds__pub_control(struct vdds_pub *p)
 	for (int i = 0; i < n; i++) {
 		struct conn *c = evs[i].data.ptr;
 
-		if (!c)
+		if (evs[i].data.ptr == &p->timer_fd)
+			expire_handshakes(p);
+		else if (!c)
 			serve_accept(p);
 		else if (c->lane)
 			serve_leave(p, c);
@@ -434,15 +504,28 @@ static int make_socket(struct vdds_pub *p, const char *dir, const char *topic)
 		return -errno;
 	/* we hold the topic lock: a socket file left here is a dead publisher's */
 	unlink(addr.sun_path);
-	if (bind(p->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-	    listen(p->listen_fd, 64) < 0)
+	if (bind(p->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+		return -errno;
+	/* connecting needs write permission on the socket file: ours only, or
+	 * our group's with group_access (SO_PEERCRED is checked as well) */
+	if (p->group_access ? chown(addr.sun_path, (uid_t)-1, p->group) < 0 ||
+				      chmod(addr.sun_path, 0660) < 0
+			    : chmod(addr.sun_path, 0600) < 0)
+		return -errno;
+	if (listen(p->listen_fd, 64) < 0)
 		return -errno;
 	p->ctl_epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (p->ctl_epfd < 0)
 		return -errno;
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+	struct epoll_event tick = { .events = EPOLLIN, .data.ptr = &p->timer_fd };
 
-	return epoll_ctl(p->ctl_epfd, EPOLL_CTL_ADD, p->listen_fd, &ev) < 0 ? -errno : 0;
+	p->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (p->timer_fd < 0 ||
+	    epoll_ctl(p->ctl_epfd, EPOLL_CTL_ADD, p->listen_fd, &ev) < 0 ||
+	    epoll_ctl(p->ctl_epfd, EPOLL_CTL_ADD, p->timer_fd, &tick) < 0)
+		return -errno;
+	return 0;
 }
 
 int vdds_pub_open(vdds_pub **pubp, const char *topic, const struct vdds_pub_opts *opts)
@@ -457,14 +540,14 @@ int vdds_pub_open(vdds_pub **pubp, const char *topic, const struct vdds_pub_opts
 	opts = opts ? opts : &defaults;
 	if ((err = check_opts(opts)) < 0)
 		return err;
-	if ((err = vdds__rundir(dir, sizeof(dir), 1)) < 0)
+	if ((err = vdds__rundir(dir, sizeof(dir), 1, 0)) < 0)
 		return err;
 
 	struct vdds_pub *p = calloc(1, sizeof(*p));
 
 	if (!p)
 		return -ENOMEM;
-	p->topic_fd = p->ret_efd = p->listen_fd = p->ctl_epfd = -1;
+	p->topic_fd = p->ret_efd = p->listen_fd = p->ctl_epfd = p->timer_fd = -1;
 	pthread_mutex_init(&p->mu, NULL);
 	p->lock_fd = vdds__topic_lock(dir, topic);
 	if (p->lock_fd < 0) {
@@ -483,8 +566,10 @@ int vdds_pub_open(vdds_pub **pubp, const char *topic, const struct vdds_pub_opts
 		err = -errno;
 		goto err_close;
 	}
+	p->group_access = opts->group_access;
+	p->group = opts->group;
 	if ((err = make_socket(p, dir, topic)) < 0)
-		goto err_close;
+		goto err_unlink;
 	p->threaded = !opts->no_service_thread;
 	if (p->threaded && (err = vdds__service_add(p, p->ctl_epfd)) < 0)
 		goto err_unlink;
@@ -499,6 +584,8 @@ err_close:
 		munmap(p->topic, p->topic_size);
 	if (p->ctl_epfd >= 0)
 		close(p->ctl_epfd);
+	if (p->timer_fd >= 0)
+		close(p->timer_fd);
 	if (p->listen_fd >= 0)
 		close(p->listen_fd);
 	if (p->ret_efd >= 0)
@@ -523,6 +610,7 @@ void vdds_pub_close(vdds_pub *p)
 	unlink(p->sock_path);
 	close(p->listen_fd);
 	close(p->ctl_epfd);
+	close(p->timer_fd);
 	while (p->conns) {
 		struct conn *c = p->conns;
 

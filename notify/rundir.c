@@ -32,19 +32,20 @@ int vdds__topic_valid(const char *topic)
 	return 0;
 }
 
-static int check_dir(const char *dir)
+static int check_dir(const char *dir, uint32_t also_trust)
 {
 	struct stat st;
 
 	if (lstat(dir, &st) < 0)
 		return -errno;
-	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
-	    (st.st_mode & (S_IWGRP | S_IWOTH)))
+	int trusted = st.st_uid == geteuid() || st.st_uid == 0 || st.st_uid == also_trust;
+
+	if (!S_ISDIR(st.st_mode) || !trusted || (st.st_mode & (S_IWGRP | S_IWOTH)))
 		return -EACCES;
 	return 0;
 }
 
-int vdds__rundir(char *buf, size_t cap, int create)
+int vdds__rundir(char *buf, size_t cap, int create, uint32_t also_trust)
 {
 	const char *env = getenv("VDDS_DIR");
 	const char *xdg = getenv("XDG_RUNTIME_DIR");
@@ -58,12 +59,12 @@ int vdds__rundir(char *buf, size_t cap, int create)
 		n = snprintf(buf, cap, "/tmp/vdds-%u", (unsigned)geteuid());
 	if (n < 0 || (size_t)n >= cap)
 		return -ENAMETOOLONG;
-	int err = check_dir(buf);
+	int err = check_dir(buf, also_trust);
 
 	if (err == -ENOENT && create) {
 		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
 			return -errno;
-		err = check_dir(buf);
+		err = check_dir(buf, also_trust);
 	}
 	return err;
 }

@@ -3,6 +3,8 @@
 #ifndef VDDS_RUNDIR_H
 #define VDDS_RUNDIR_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/un.h>
 
 /* 0 if topic is a valid name ([A-Za-z0-9_.-], 1..VDDS_TOPIC_MAX bytes, not
@@ -10,10 +12,12 @@
 int vdds__topic_valid(const char *topic);
 
 /* Resolve the runtime directory ($VDDS_DIR, $XDG_RUNTIME_DIR/vdds,
- * /tmp/vdds-<uid>) into buf; create it 0700 if `create`. Returns 0, -ENOENT
- * (absent and not created), -EACCES (not a directory, owned by another user,
- * or writable by group/others), -ENAMETOOLONG, or -errno. */
-int vdds__rundir(char *buf, size_t cap, int create);
+ * /tmp/vdds-<uid>) into buf; create it 0700 if `create`. It must be owned by
+ * us, by root, or by `also_trust` (root's uid 0 when there is no other), and
+ * not writable by group or others. Returns 0, -ENOENT (absent and not
+ * created), -EACCES (not a directory, untrusted owner, writable by others),
+ * -ENAMETOOLONG, or -errno. */
+int vdds__rundir(char *buf, size_t cap, int create, uint32_t also_trust);
 
 /* <dir>/<topic><suffix> as a Unix socket address. -ENAMETOOLONG if too long. */
 int vdds__topic_addr(struct sockaddr_un *addr, const char *dir, const char *topic,

@@ -88,11 +88,11 @@ static void drain_fd(struct vdds_sub *s, int timeout_ms, int *timed_out)
 
 /* ------------------------------------------------------------- handshake */
 
-static int connect_topic(const char *topic)
+static int connect_topic(const char *topic, uint32_t publisher_uid)
 {
 	char dir[108];
 	struct sockaddr_un addr;
-	int err = vdds__rundir(dir, sizeof(dir), 0);
+	int err = vdds__rundir(dir, sizeof(dir), 0, publisher_uid);
 
 	if (err < 0)
 		return err == -EACCES ? err : -ENOENT;
@@ -234,7 +234,7 @@ int vdds_sub_open(vdds_sub **subp, const char *topic, const struct vdds_sub_opts
 		return -ENOMEM;
 	s->data_efd = s->ret_efd = s->epfd = -1;
 	s->busy_poll = opts->busy_poll;
-	s->sock = connect_topic(topic);
+	s->sock = connect_topic(topic, opts->publisher_uid);
 	if (s->sock < 0) {
 		err = s->sock;
 		goto err_close;
