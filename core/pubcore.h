@@ -24,8 +24,10 @@ struct vdds__lane_pub {
 	int attached;
 	int broken;                   /* broke the protocol: to be cut off */
 	struct vdds__lane_pub *next;  /* pubcore's list of broken lanes */
-	/* the notify layer's: fds and its join/leave/all-lanes lists */
-	int sock, data_efd, lane_fd;
+	/* the notify layer's: fds, the cut-off request from the data path to the
+	 * control side, and its join/leave/all-lanes lists */
+	int data_efd, lane_fd;
+	_Atomic int cut_off;
 	struct vdds__lane_pub *join_next, *leave_next, *all_next, *all_prev;
 };
 

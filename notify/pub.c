@@ -52,6 +52,7 @@ struct vdds_pub {
 	size_t topic_size;
 	int topic_fd, ret_efd, lock_fd, listen_fd, ctl_epfd;
 	int timer_fd;                 /* ticks while handshakes are pending */
+	int cut_efd;                  /* data path -> control: lanes to cut off */
 	uint32_t max_subs;
 	int threaded;
 	int group_access;
@@ -105,15 +106,14 @@ static void lane_free(struct vdds_pub *p, struct vdds__lane_pub *lp)
 	p->ids_in_use &= ~(1ull << lp->id);
 	pthread_mutex_unlock(&p->mu);
 	munmap(lp->shm, lp->shm_size);
-	close(lp->lane_fd);
+	if (lp->lane_fd >= 0)
+		close(lp->lane_fd);
 	close(lp->data_efd);
-	if (lp->sock >= 0)
-		close(lp->sock);
 	free(lp);
 }
 
 /* Control side: a lane for a new subscriber. Returns it, or NULL with *err. */
-static struct vdds__lane_pub *lane_new(struct vdds_pub *p, int sock, int *err)
+static struct vdds__lane_pub *lane_new(struct vdds_pub *p, int *err)
 {
 	uint32_t id;
 
@@ -151,7 +151,6 @@ static struct vdds__lane_pub *lane_new(struct vdds_pub *p, int sock, int *err)
 	vdds__lane_pub_init(lp, map, size, id, p->core.slot_count);
 	lp->lane_fd = fd;
 	lp->data_efd = efd;
-	lp->sock = sock;
 	pthread_mutex_lock(&p->mu);
 	lp->all_next = p->all;
 	if (p->all)
@@ -212,23 +211,20 @@ static void apply_control(struct vdds_pub *p)
 	}
 }
 
-/* Data path: tell subscribers that broke the protocol why, and hang up on
- * them; the control side sees the hang-up and hands the lane back to free. */
+/* Data path: pubcore detached lanes whose subscriber broke the protocol; ask
+ * the control side (which owns the sockets) to say why and hang up. */
 static void cut_off_broken(struct vdds_pub *p)
 {
-	struct vdds_msg_reject bye;
-
-	vdds__msg_reject(&bye, VDDS_MSG_BYE, EBADMSG, "subscriber broke the lane protocol");
+	if (!p->core.broken)
+		return;
 	while (p->core.broken) {
 		struct vdds__lane_pub *lp = p->core.broken;
 
 		p->core.broken = lp->next;
-		vdds__msg_send(lp->sock, &bye, sizeof(bye), NULL, 0);
-		shutdown(lp->sock, SHUT_RDWR);
-		pthread_mutex_lock(&p->mu);
-		p->kicked++;
-		pthread_mutex_unlock(&p->mu);
+		/* release: nothing else to publish; the eventfd write orders it */
+		atomic_store_explicit(&lp->cut_off, 1, memory_order_release);
 	}
+	kick_efd(p->cut_efd);
 }
 
 /* ------------------------------------------------------------ control side */
@@ -336,6 +332,8 @@ static void serve_hello(struct vdds_pub *p, struct conn *c)
 	handshake_done(p);
 	for (int i = 0; i < nfds; i++)
 		close(fds[i]);
+	if (len < 0)
+		reject(c->fd, EBADMSG, "malformed hello"); /* truncated, stray control data */
 	if (len <= 0)
 		goto err_close;
 	err = check_hello(p, &m, len, nfds, &why);
@@ -347,7 +345,7 @@ static void serve_hello(struct vdds_pub *p, struct conn *c)
 		reject(c->fd, err, why);
 		goto err_close;
 	}
-	struct vdds__lane_pub *lp = lane_new(p, c->fd, &err);
+	struct vdds__lane_pub *lp = lane_new(p, &err);
 
 	if (!lp) {
 		reject(c->fd, err, err == -ENOSPC ? "subscriber limit reached" : "out of resources");
@@ -363,12 +361,14 @@ static void serve_hello(struct vdds_pub *p, struct conn *c)
 	 * publish that starts later reaches it */
 	hand_over(p, lp, 1);
 	if (epoll_ctl(p->ctl_epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
-		hand_over(p, lp, 0); /* the lane owns the socket now */
-		conn_drop(p, c);
-		return;
+		hand_over(p, lp, 0);
+		goto err_close;
 	}
 	if (vdds__msg_send(c->fd, &w, sizeof(w), give, VDDS_WELCOME_FDS) < 0)
 		shutdown(c->fd, SHUT_RDWR); /* seen as a hang-up next */
+	/* the subscriber has its own copy; we keep only the mapping */
+	close(lp->lane_fd);
+	lp->lane_fd = -1;
 	return;
 
 err_close:
@@ -376,17 +376,50 @@ err_close:
 	conn_drop(p, c);
 }
 
-/* A welcomed subscriber's socket is readable: it hung up, or sent something
- * it never should. Either way it is gone; its lane goes back to the data path. */
+/* A welcomed subscriber is gone: hung up, sent something it never should,
+ * or was cut off by the data path. Its lane goes back to the data path to
+ * be reclaimed and freed; the socket is closed here. */
+static void leave(struct vdds_pub *p, struct conn *c, const char *why)
+{
+	if (why) {
+		struct vdds_msg_reject bye;
+
+		vdds__msg_reject(&bye, VDDS_MSG_BYE, EBADMSG, why);
+		vdds__msg_send(c->fd, &bye, sizeof(bye), NULL, 0);
+	}
+	epoll_ctl(p->ctl_epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	hand_over(p, c->lane, 0);
+	conn_drop(p, c);
+}
+
 static void serve_leave(struct vdds_pub *p, struct conn *c)
 {
 	char byte;
 
 	if (recv(c->fd, &byte, 1, MSG_DONTWAIT | MSG_PEEK) > 0)
-		reject(c->fd, EBADMSG, "unexpected message");
-	epoll_ctl(p->ctl_epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	hand_over(p, c->lane, 0);
-	conn_drop(p, c);
+		leave(p, c, "unexpected message");
+	else
+		leave(p, c, NULL);
+}
+
+static void serve_cut_offs(struct vdds_pub *p)
+{
+	uint64_t count;
+
+	if (read(p->cut_efd, &count, sizeof(count)) < 0) {
+		/* EAGAIN: a sweep with nothing to do */
+	}
+	for (struct conn *c = p->conns, *next; c; c = next) {
+		next = c->next;
+		/* acquire: pairs with cut_off_broken's release */
+		if (c->lane && atomic_load_explicit(&c->lane->cut_off, memory_order_acquire)) {
+			pthread_mutex_lock(&p->mu);
+			p->kicked++;
+			pthread_mutex_unlock(&p->mu);
+			leave(p, c, "subscriber broke the lane protocol");
+		}
+	}
 }
 
 /* Hang up on clients that connected and never said HELLO in time. */
@@ -447,6 +480,8 @@ void vdds__pub_control(struct vdds_pub *p)
 
 		if (evs[i].data.ptr == &p->timer_fd)
 			expire_handshakes(p);
+		else if (evs[i].data.ptr == &p->cut_efd)
+			serve_cut_offs(p);
 		else if (!c)
 			serve_accept(p);
 		else if (c->lane)
@@ -519,11 +554,14 @@ static int make_socket(struct vdds_pub *p, const char *dir, const char *topic)
 		return -errno;
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
 	struct epoll_event tick = { .events = EPOLLIN, .data.ptr = &p->timer_fd };
+	struct epoll_event cut = { .events = EPOLLIN, .data.ptr = &p->cut_efd };
 
 	p->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (p->timer_fd < 0 ||
+	p->cut_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (p->timer_fd < 0 || p->cut_efd < 0 ||
 	    epoll_ctl(p->ctl_epfd, EPOLL_CTL_ADD, p->listen_fd, &ev) < 0 ||
-	    epoll_ctl(p->ctl_epfd, EPOLL_CTL_ADD, p->timer_fd, &tick) < 0)
+	    epoll_ctl(p->ctl_epfd, EPOLL_CTL_ADD, p->timer_fd, &tick) < 0 ||
+	    epoll_ctl(p->ctl_epfd, EPOLL_CTL_ADD, p->cut_efd, &cut) < 0)
 		return -errno;
 	return 0;
 }
@@ -547,7 +585,7 @@ int vdds_pub_open(vdds_pub **pubp, const char *topic, const struct vdds_pub_opts
 
 	if (!p)
 		return -ENOMEM;
-	p->topic_fd = p->ret_efd = p->listen_fd = p->ctl_epfd = p->timer_fd = -1;
+	p->topic_fd = p->ret_efd = p->listen_fd = p->ctl_epfd = p->timer_fd = p->cut_efd = -1;
 	pthread_mutex_init(&p->mu, NULL);
 	p->lock_fd = vdds__topic_lock(dir, topic);
 	if (p->lock_fd < 0) {
@@ -586,6 +624,8 @@ err_close:
 		close(p->ctl_epfd);
 	if (p->timer_fd >= 0)
 		close(p->timer_fd);
+	if (p->cut_efd >= 0)
+		close(p->cut_efd);
 	if (p->listen_fd >= 0)
 		close(p->listen_fd);
 	if (p->ret_efd >= 0)
@@ -611,16 +651,16 @@ void vdds_pub_close(vdds_pub *p)
 	close(p->listen_fd);
 	close(p->ctl_epfd);
 	close(p->timer_fd);
+	close(p->cut_efd);
 	while (p->conns) {
 		struct conn *c = p->conns;
 
 		p->conns = c->next;
-		if (!c->lane)
-			close(c->fd); /* still in its handshake; else the lane's */
+		close(c->fd); /* subscribers see the hang-up: -EPIPE */
 		free(c);
 	}
 	while (p->all)
-		lane_free(p, p->all);  /* closes each subscriber's socket: EPIPE */
+		lane_free(p, p->all);
 	vdds__pubcore_fini(&p->core);
 	munmap(p->topic, p->topic_size);
 	close(p->topic_fd);
