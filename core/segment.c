@@ -48,12 +48,17 @@ int vdds__segment_map_peer(int fd, size_t size, unsigned seals, int writable,
 {
 	int have = fcntl(fd, F_GET_SEALS);
 
+	*map = NULL;
 	if (have < 0 || ((unsigned)have & seals) != seals)
 		return -EBADMSG;
 	if (vdds__segment_size(fd) != (int64_t)size)
 		return -EBADMSG;
 	int prot = PROT_READ | (writable ? PROT_WRITE : 0);
 
-	*map = mmap(NULL, size, prot, MAP_SHARED, fd, 0);
-	return *map == MAP_FAILED ? -errno : 0;
+	void *m = mmap(NULL, size, prot, MAP_SHARED, fd, 0);
+
+	if (m == MAP_FAILED)
+		return -errno;
+	*map = m;
+	return 0;
 }

@@ -114,12 +114,19 @@ int vdds__subcore_take(struct vdds__subcore *sc, struct vdds_sample *sample)
 	return 0;
 }
 
-int vdds__subcore_release(struct vdds__subcore *sc, uint32_t id)
+int vdds__subcore_forget(struct vdds__subcore *sc, uint32_t id)
 {
 	if (id >= sc->slot_count || !is_held(sc, id))
 		return -EINVAL;
 	sc->held[id / 64] &= ~(1ull << (id % 64));
 	sc->n_held--;
+	return 0;
+}
+
+int vdds__subcore_release(struct vdds__subcore *sc, uint32_t id)
+{
+	if (vdds__subcore_forget(sc, id) < 0)
+		return -EINVAL;
 	if (sc->broken)
 		return 0;
 	/* never full for an honest publisher: we hold at most slot_count ids */

@@ -44,6 +44,8 @@ int vdds__subcore_take(struct vdds__subcore *sc, struct vdds_sample *sample);
 /* 1 if the publisher waits for a slot and must be woken, 0 if not, or
  * -EINVAL (not held), -EBADMSG (ring state impossible). */
 int vdds__subcore_release(struct vdds__subcore *sc, uint32_t slot);
+/* Drop a held slot without returning it (its publisher is gone): 0, -EINVAL. */
+int vdds__subcore_forget(struct vdds__subcore *sc, uint32_t slot);
 /* 1 if a sample is waiting, 0 if not, -EBADMSG. */
 int vdds__subcore_pending(struct vdds__subcore *sc);
 

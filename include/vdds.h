@@ -145,6 +145,13 @@ struct vdds_sub_opts {
 	bool busy_poll;        /* true: vdds_sub_take() never enters the kernel;
 				* for spin loops. The fd contract below then
 				* does not hold; vdds_sub_wait() still works. */
+	bool reconnect;        /* when the publisher goes away (not when it cuts
+				* us off), wait for the next publisher of the
+				* topic instead of reporting -EPIPE: take()
+				* returns -EAGAIN meanwhile and the fd becomes
+				* readable when one appears (inotify on the
+				* runtime directory; no polling). Samples then
+				* carry the next epoch and seq starts anew. */
 	uint32_t publisher_uid; /* also trust a runtime directory owned by this
 				 * uid (a publisher's, with group_access); by
 				 * default only one owned by you or by root */
@@ -155,8 +162,10 @@ struct vdds_sub_opts {
 struct vdds_sample {
 	const void *data;
 	size_t len;
-	uint64_t seq;          /* publisher's sequence number, from 1, no gaps */
+	uint64_t seq;          /* the publisher's count: 1, 2, ...; from its
+				* join on a subscriber sees every one */
 	uint64_t timestamp_ns; /* CLOCK_MONOTONIC at publish */
+	uint32_t epoch;        /* which publisher: 0, then +1 per reconnect */
 	uint32_t slot;         /* internal: which slot; do not change */
 };
 

@@ -10,8 +10,10 @@
  * written when a sample arrives). */
 int vdds__sub_prepare(vdds_sub *sub);
 /* The fds to watch instead of vdds_sub_fd(): the data eventfd (edge, never
- * read) and the connection socket (readable on hang-up). */
-void vdds__sub_fds(const vdds_sub *sub, int *data_efd, int *sock);
+ * read) and the connection socket (readable on hang-up); while reconnecting,
+ * the directory watch and -1. Returns a number that changes whenever they do
+ * (fd numbers alone may be reused). */
+uint32_t vdds__sub_fds(const vdds_sub *sub, int *main_fd, int *sock);
 /* The socket was readable: learn whether the publisher is gone. */
 void vdds__sub_socket_event(vdds_sub *sub);
 /* 1 if the publisher has no service thread (the application serves it). */

@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -57,7 +58,7 @@ struct vdds_pub {
 	int threaded;
 	int group_access;
 	gid_t group;
-	char sock_path[108], lock_path[108];
+	char sock_path[108], new_path[108], lock_path[108];
 
 	struct conn *conns;           /* control side only */
 	uint32_t handshakes;
@@ -526,18 +527,21 @@ static int make_topic(struct vdds_pub *p, const struct vdds_pub_opts *o)
 	return vdds__segment_seal(p->topic_fd, VDDS_SEALS_TOPIC);
 }
 
+/* Listen on <topic>.new; vdds_pub_open renames it to <topic>.sock last, so
+ * that a subscriber watching the directory sees it only once it listens. */
 static int make_socket(struct vdds_pub *p, const char *dir, const char *topic)
 {
-	struct sockaddr_un addr;
-	int err = vdds__topic_addr(&addr, dir, topic, ".sock");
+	struct sockaddr_un addr, final;
+	int err = vdds__topic_addr(&addr, dir, topic, ".new");
 
-	if (err < 0)
+	if (err < 0 || (err = vdds__topic_addr(&final, dir, topic, ".sock")) < 0)
 		return err;
-	memcpy(p->sock_path, addr.sun_path, sizeof(p->sock_path));
+	memcpy(p->new_path, addr.sun_path, sizeof(p->new_path));
+	memcpy(p->sock_path, final.sun_path, sizeof(p->sock_path));
 	p->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (p->listen_fd < 0)
 		return -errno;
-	/* we hold the topic lock: a socket file left here is a dead publisher's */
+	/* we hold the topic lock: a file left here is a dead publisher's */
 	unlink(addr.sun_path);
 	if (bind(p->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
 		return -errno;
@@ -547,18 +551,21 @@ static int make_socket(struct vdds_pub *p, const char *dir, const char *topic)
 				      chmod(addr.sun_path, 0660) < 0
 			    : chmod(addr.sun_path, 0600) < 0)
 		return -errno;
-	if (listen(p->listen_fd, 64) < 0)
-		return -errno;
-	p->ctl_epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (p->ctl_epfd < 0)
-		return -errno;
+	return listen(p->listen_fd, 64) < 0 ? -errno : 0;
+}
+
+/* The control epoll set: the listening socket, the handshake timer and the
+ * data path's cut-off requests; later, each subscriber's socket. */
+static int make_control(struct vdds_pub *p)
+{
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
 	struct epoll_event tick = { .events = EPOLLIN, .data.ptr = &p->timer_fd };
 	struct epoll_event cut = { .events = EPOLLIN, .data.ptr = &p->cut_efd };
 
+	p->ctl_epfd = epoll_create1(EPOLL_CLOEXEC);
 	p->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	p->cut_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (p->timer_fd < 0 || p->cut_efd < 0 ||
+	if (p->ctl_epfd < 0 || p->timer_fd < 0 || p->cut_efd < 0 ||
 	    epoll_ctl(p->ctl_epfd, EPOLL_CTL_ADD, p->listen_fd, &ev) < 0 ||
 	    epoll_ctl(p->ctl_epfd, EPOLL_CTL_ADD, p->timer_fd, &tick) < 0 ||
 	    epoll_ctl(p->ctl_epfd, EPOLL_CTL_ADD, p->cut_efd, &cut) < 0)
@@ -606,16 +613,23 @@ int vdds_pub_open(vdds_pub **pubp, const char *topic, const struct vdds_pub_opts
 	}
 	p->group_access = opts->group_access;
 	p->group = opts->group;
-	if ((err = make_socket(p, dir, topic)) < 0)
+	if ((err = make_socket(p, dir, topic)) < 0 || (err = make_control(p)) < 0)
 		goto err_unlink;
 	p->threaded = !opts->no_service_thread;
 	if (p->threaded && (err = vdds__service_add(p, p->ctl_epfd)) < 0)
 		goto err_unlink;
+	/* atomically replaces a dead publisher's socket */
+	if (rename(p->new_path, p->sock_path) < 0) {
+		err = -errno;
+		if (p->threaded)
+			vdds__service_remove(p, p->ctl_epfd);
+		goto err_unlink;
+	}
 	*pubp = p;
 	return 0;
 
 err_unlink:
-	unlink(p->sock_path);
+	unlink(p->new_path);
 err_close:
 	vdds__pubcore_fini(&p->core);
 	if (p->topic)

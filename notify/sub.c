@@ -1,14 +1,15 @@
 /* sub.c — the subscriber: vdds_sub_* entry points. Its pollable fd is an
  * epoll set holding the lane's data eventfd (edge-triggered, never read) and
  * the connection socket (readable only when the publisher hangs up or says
- * BYE), so one fd reports both "data" and "publisher gone". */
+ * BYE), so one fd reports both "data" and "publisher gone". With the
+ * reconnect option, a gone publisher's socket is replaced in that set by an
+ * inotify watch on the runtime directory, so the same fd then reports "a new
+ * publisher is up". */
 #include <errno.h>
-#include <poll.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/mman.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,23 +17,23 @@
 #include "internal.h"
 #include "proto.h"
 #include "rundir.h"
-#include "segment.h"
-#include "subcore.h"
+#include "sub_link.h"
 #include "vdds.h"
 
-#define HANDSHAKE_TIMEOUT_MS 5000
 #define BUSY_POLL_SOCKET_CHECK 4096 /* busy pollers look for a hang-up this often */
 
-enum { TAG_DATA = 1, TAG_SOCK = 2 };
+enum { TAG_DATA = 1, TAG_SOCK = 2, TAG_WATCH = 3 };
 
 struct vdds_sub {
-	struct vdds__subcore core;
-	int sock, data_efd, ret_efd, epfd;
-	void *topic_map, *lane_map;
-	size_t topic_size, lane_size;
+	struct vdds__sub_link link;     /* the live one (sock < 0 while reconnecting) */
+	struct vdds__sub_link *retired; /* dead publishers' links with samples held */
+	struct vdds__sub_target target;
+	int epfd;
+	int watch_fd;        /* reconnecting: inotify on the runtime directory */
 	int gone;            /* 0, or -EPIPE / -EBADMSG once the publisher is gone */
-	int busy_poll;
-	uint32_t idle_polls;
+	int busy_poll, reconnect;
+	uint32_t idle_polls, epochs;
+	uint32_t fd_gen;     /* +1 whenever the watched fds change */
 };
 
 static uint64_t now_ms(void)
@@ -43,27 +44,17 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static int is_eventfd(int fd)
-{
-	char path[64], target[64];
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	ssize_t n = readlink(path, target, sizeof(target) - 1);
-
-	if (n < 0)
-		return 0;
-	target[n] = '\0';
-	return strcmp(target, "anon_inode:[eventfd]") == 0;
-}
-
 /* The publisher's socket is readable: it hung up, or said BYE first. */
 static void learn_fate(struct vdds_sub *s)
 {
 	union vdds_msg m;
 	int fds[1], nfds;
-	int len = vdds__msg_recv(s->sock, &m, fds, 0, &nfds, MSG_DONTWAIT);
 
-	if (len == -EAGAIN || s->gone)
+	if (s->gone || s->link.sock < 0)
+		return;
+	int len = vdds__msg_recv(s->link.sock, &m, fds, 0, &nfds, MSG_DONTWAIT);
+
+	if (len == -EAGAIN)
 		return;
 	if (len > 0 && vdds__msg_parse(&m, (size_t)len) == VDDS_MSG_BYE)
 		s->gone = -m.reject.err;
@@ -76,8 +67,8 @@ static void learn_fate(struct vdds_sub *s)
 /* Consume every readiness event now pending on our fd; learn of hang-ups. */
 static void drain_fd(struct vdds_sub *s, int timeout_ms, int *timed_out)
 {
-	struct epoll_event evs[2];
-	int n = epoll_wait(s->epfd, evs, 2, timeout_ms);
+	struct epoll_event evs[3];
+	int n = epoll_wait(s->epfd, evs, 3, timeout_ms);
 
 	if (timed_out)
 		*timed_out = n == 0;
@@ -86,140 +77,140 @@ static void drain_fd(struct vdds_sub *s, int timeout_ms, int *timed_out)
 			learn_fate(s);
 }
 
-/* ------------------------------------------------------------- handshake */
+static int watch(struct vdds_sub *s, int fd, uint32_t events, uint32_t tag)
+{
+	struct epoll_event ev = { .events = events, .data.u32 = tag };
 
-static int connect_topic(const char *topic, uint32_t publisher_uid)
+	return epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+static int watch_link(struct vdds_sub *s)
+{
+	int err = watch(s, s->link.data_efd, EPOLLIN | EPOLLET, TAG_DATA);
+
+	return err ? err : watch(s, s->link.sock, EPOLLIN | EPOLLRDHUP, TAG_SOCK);
+}
+
+/* ------------------------------------------------------------- reconnect */
+
+/* The publisher is gone and everything it delivered was taken: keep its link
+ * only while samples of it are held, and watch the directory for the next
+ * publisher. Order matters: watch first, then try, so none is missed. */
+static int start_reconnect(struct vdds_sub *s)
 {
 	char dir[108];
-	struct sockaddr_un addr;
-	int err = vdds__rundir(dir, sizeof(dir), 0, publisher_uid);
+	int err = vdds__sub_target_dir(&s->target, dir, sizeof(dir));
 
 	if (err < 0)
-		return err == -EACCES ? err : -ENOENT;
-	if ((err = vdds__topic_addr(&addr, dir, topic, ".sock")) < 0)
 		return err;
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
+	s->watch_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (s->watch_fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		err = errno == ECONNREFUSED || errno == ENOENT ? -ENOENT : -errno;
-		close(fd);
+	/* a publisher renames its socket into place once it listens */
+	if (inotify_add_watch(s->watch_fd, dir, IN_MOVED_TO | IN_CREATE) < 0 ||
+	    (err = watch(s, s->watch_fd, EPOLLIN, TAG_WATCH)) < 0) {
+		err = err ? err : -errno;
+		close(s->watch_fd);
+		s->watch_fd = -1;
 		return err;
 	}
-	return fd;
-}
+	epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->link.data_efd, NULL);
+	epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->link.sock, NULL);
+	s->fd_gen++;
+	if (s->link.core.n_held) {
+		struct vdds__sub_link *old = malloc(sizeof(*old));
 
-/* Receive WELCOME or REJECT; on WELCOME take the four descriptors. */
-static int await_welcome(struct vdds_sub *s, struct vdds_msg_welcome *w, int fds[])
-{
-	struct pollfd pfd = { .fd = s->sock, .events = POLLIN };
-	union vdds_msg m;
-	int nfds, n;
-
-	do
-		n = poll(&pfd, 1, HANDSHAKE_TIMEOUT_MS);
-	while (n < 0 && errno == EINTR);
-	if (n == 0)
-		return -ETIMEDOUT;
-	int len = vdds__msg_recv(s->sock, &m, fds, VDDS_WELCOME_FDS, &nfds, MSG_DONTWAIT);
-
-	if (len <= 0)
-		return len == 0 ? -ECONNRESET : len;
-	int kind = vdds__msg_parse(&m, (size_t)len);
-
-	if (kind == VDDS_MSG_REJECT && nfds == 0)
-		return -m.reject.err;
-	if (kind == VDDS_MSG_WELCOME && nfds == VDDS_WELCOME_FDS) {
-		*w = m.welcome;
-		return 0;
+		if (!old)
+			return -ENOMEM;
+		*old = s->link;
+		/* it stays mapped for the held samples; nothing else is needed */
+		close(old->sock);
+		close(old->data_efd);
+		close(old->ret_efd);
+		old->sock = old->data_efd = old->ret_efd = -1;
+		old->next = s->retired;
+		s->retired = old;
+		memset(&s->link, 0, sizeof(s->link));
+		s->link.sock = s->link.data_efd = s->link.ret_efd = -1;
+	} else {
+		vdds__sub_link_close(&s->link);
 	}
-	for (int i = 0; i < nfds; i++)
-		close(fds[i]);
-	return kind == -EPROTO ? -EPROTO : -EBADMSG;
-}
-
-/* Check and map what WELCOME handed us. Takes ownership of fds. */
-static int adopt(struct vdds_sub *s, const struct vdds_msg_welcome *w, int fds[],
-		 const struct vdds_sub_opts *o)
-{
-	int err = -EBADMSG;
-
-	s->data_efd = fds[2];
-	s->ret_efd = fds[3];
-	if (w->topic_size > (1ull << 46) || w->lane_size > (1ull << 30) ||
-	    !is_eventfd(fds[2]) || !is_eventfd(fds[3]))
-		goto out;
-	s->topic_size = w->topic_size;
-	s->lane_size = w->lane_size;
-	if ((err = vdds__segment_map_peer(fds[0], s->topic_size, VDDS_SEALS_TOPIC, 0,
-					  &s->topic_map)) < 0) {
-		s->topic_map = NULL;
-		goto out;
-	}
-	if ((err = vdds__segment_map_peer(fds[1], s->lane_size, VDDS_SEALS_LANE, 1,
-					  &s->lane_map)) < 0) {
-		s->lane_map = NULL;
-		goto out;
-	}
-	const struct vdds_topic_hdr *t = s->topic_map;
-	struct vdds_lane_hdr *l = s->lane_map;
-
-	if ((err = vdds__topic_check(t, s->topic_size)) < 0 ||
-	    (err = vdds__lane_check(l, s->lane_size, t->slot_count)) < 0)
-		goto out;
-	if ((o->type_name && o->type_name[0] && strcmp(o->type_name, t->type_name)) ||
-	    (o->type_size && o->type_size != t->type_size)) {
-		err = -EPROTO;
-		goto out;
-	}
-	err = vdds__subcore_init(&s->core, t, l);
-out:
-	/* the mappings keep the memory; the memfds themselves are not needed */
-	close(fds[0]);
-	close(fds[1]);
-	return err;
-}
-
-static int make_epoll(struct vdds_sub *s)
-{
-	struct epoll_event data = { .events = EPOLLIN | EPOLLET, .data.u32 = TAG_DATA };
-	struct epoll_event sock = { .events = EPOLLIN | EPOLLRDHUP, .data.u32 = TAG_SOCK };
-
-	s->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (s->epfd < 0 || epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->data_efd, &data) < 0 ||
-	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->sock, &sock) < 0)
-		return -errno;
+	s->gone = 0;
 	return 0;
 }
+
+/* Reconnecting: if the directory changed, try the new publisher. 0 when
+ * connected again, -EAGAIN while there is none, or a final error. */
+static int try_reconnect(struct vdds_sub *s, int force)
+{
+	char buf[4096];
+	int changed = 0;
+
+	while (read(s->watch_fd, buf, sizeof(buf)) > 0)
+		changed = 1;
+	if (!changed && !force)
+		return -EAGAIN;
+	struct vdds__sub_link l;
+	int err = vdds__sub_link_open(&l, &s->target);
+
+	if (err == -ENOENT)
+		return -EAGAIN;
+	if (err < 0) {
+		s->gone = err; /* say, a new publisher of another type: final */
+		return err;
+	}
+	s->link = l;
+	s->link.epoch = ++s->epochs;
+	if ((err = watch_link(s)) < 0) {
+		s->gone = err;
+		return err;
+	}
+	epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->watch_fd, NULL);
+	close(s->watch_fd);
+	s->watch_fd = -1;
+	s->fd_gen++;
+	return 0;
+}
+
+/* Nothing left from the current publisher. Returns 0 if a new one is
+ * connected (look again), or what take/wait should report. */
+static int handle_gone(struct vdds_sub *s)
+{
+	if (s->watch_fd >= 0)
+		return try_reconnect(s, 0);
+	if (!s->gone)
+		return -EAGAIN;
+	if (!s->reconnect || s->gone != -EPIPE)
+		return s->gone;
+	int err = start_reconnect(s);
+
+	return err < 0 ? err : try_reconnect(s, 1);
+}
+
+/* -------------------------------------------------------------- lifetime */
 
 void vdds_sub_close(vdds_sub *s)
 {
 	if (!s)
 		return;
-	vdds__subcore_fini(&s->core);
-	if (s->topic_map)
-		munmap(s->topic_map, s->topic_size);
-	if (s->lane_map)
-		munmap(s->lane_map, s->lane_size);
+	vdds__sub_link_close(&s->link);
+	while (s->retired) {
+		struct vdds__sub_link *old = s->retired;
+
+		s->retired = old->next;
+		vdds__sub_link_close(old);
+		free(old);
+	}
+	if (s->watch_fd >= 0)
+		close(s->watch_fd);
 	if (s->epfd >= 0)
 		close(s->epfd);
-	if (s->data_efd >= 0)
-		close(s->data_efd);
-	if (s->ret_efd >= 0)
-		close(s->ret_efd);
-	/* closing the socket is what tells the publisher to reclaim our slots */
-	if (s->sock >= 0)
-		close(s->sock);
 	free(s);
 }
 
 int vdds_sub_open(vdds_sub **subp, const char *topic, const struct vdds_sub_opts *opts)
 {
 	static const struct vdds_sub_opts defaults;
-	struct vdds_msg_hello hello;
-	struct vdds_msg_welcome w = { 0 };
-	int fds[VDDS_WELCOME_FDS];
 	int err;
 
 	if (!subp || vdds__topic_valid(topic) < 0)
@@ -232,78 +223,117 @@ int vdds_sub_open(vdds_sub **subp, const char *topic, const struct vdds_sub_opts
 
 	if (!s)
 		return -ENOMEM;
-	s->data_efd = s->ret_efd = s->epfd = -1;
+	s->link.sock = s->link.data_efd = s->link.ret_efd = -1;
+	s->epfd = s->watch_fd = -1;
 	s->busy_poll = opts->busy_poll;
-	s->sock = connect_topic(topic, opts->publisher_uid);
-	if (s->sock < 0) {
-		err = s->sock;
+	s->reconnect = opts->reconnect;
+	strcpy(s->target.topic, topic);
+	if (opts->type_name)
+		strcpy(s->target.type_name, opts->type_name);
+	s->target.type_size = opts->type_size;
+	s->target.publisher_uid = opts->publisher_uid;
+	if ((err = vdds__sub_link_open(&s->link, &s->target)) < 0)
+		goto err_close;
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (s->epfd < 0) {
+		err = -errno;
 		goto err_close;
 	}
-	vdds__msg_hello(&hello, opts->type_name, opts->type_size);
-	if ((err = vdds__msg_send(s->sock, &hello, sizeof(hello), NULL, 0)) < 0 ||
-	    (err = await_welcome(s, &w, fds)) < 0 ||
-	    (err = adopt(s, &w, fds, opts)) < 0 ||
-	    (err = make_epoll(s)) < 0)
+	if ((err = watch_link(s)) < 0)
 		goto err_close;
 	*subp = s;
 	return 0;
 
 err_close:
 	vdds_sub_close(s);
-	return err == -EPIPE || err == -ECONNRESET ? -ENOENT : err;
+	return err;
 }
 
 /* ------------------------------------------------------------- data path */
+
+static int take_now(struct vdds_sub *s, struct vdds_sample *sample)
+{
+	int err = vdds__subcore_take(&s->link.core, sample);
+
+	if (err == 0) {
+		sample->epoch = s->link.epoch;
+		vdds__subcore_disarm(&s->link.core);
+	}
+	return err;
+}
 
 /* Nothing to take: make sure the fd will wake us (the fd contract), and look
  * once more. Returns what take should return. */
 static int take_empty(struct vdds_sub *s, struct vdds_sample *sample)
 {
-	if (s->busy_poll) {
+	if (s->busy_poll && s->watch_fd < 0) {
 		if (++s->idle_polls % BUSY_POLL_SOCKET_CHECK == 0)
 			learn_fate(s);
-		return s->gone ? s->gone : -EAGAIN;
+		if (!s->gone)
+			return -EAGAIN;
+	} else {
+		/* clear readiness first, then arm and re-check: a publish after
+		 * the clear either lands in the re-check or writes the eventfd */
+		drain_fd(s, 0, NULL);
 	}
-	/* clear readiness first, then arm and re-check: a publish after the
-	 * clear either lands in the re-check or writes the eventfd anew */
-	drain_fd(s, 0, NULL);
-	vdds__subcore_arm(&s->core);
-	/* full fence: wake_gen store before the ring load; pairs with the
-	 * publisher's push, fence, wake_gen load */
-	vdds__fence();
-	int err = vdds__subcore_take(&s->core, sample);
+	if (s->watch_fd < 0) {
+		vdds__subcore_arm(&s->link.core);
+		/* full fence: wake_gen store before the ring load; pairs with the
+		 * publisher's push, fence, wake_gen load */
+		vdds__fence();
+		int err = take_now(s, sample);
 
-	if (err == 0)
-		vdds__subcore_disarm(&s->core);
-	if (err == -EAGAIN && s->gone)
-		return s->gone;
-	return err;
+		if (err != -EAGAIN)
+			return err;
+	}
+	int err = handle_gone(s);
+
+	return err == 0 ? vdds_sub_take(s, sample) : err;
 }
 
 int vdds_sub_take(vdds_sub *s, struct vdds_sample *sample)
 {
 	if (!s || !sample)
 		return -EINVAL;
-	int err = vdds__subcore_take(&s->core, sample);
+	int err = s->watch_fd < 0 ? take_now(s, sample) : -EAGAIN;
 
-	if (err == 0) {
-		vdds__subcore_disarm(&s->core);
+	return err == -EAGAIN ? take_empty(s, sample) : err;
+}
+
+/* A sample of a publisher that has since gone: just forget it, and unmap that
+ * publisher's memory with its last sample. */
+static int release_retired(struct vdds_sub *s, const struct vdds_sample *sample)
+{
+	for (struct vdds__sub_link **pl = &s->retired; *pl; pl = &(*pl)->next) {
+		struct vdds__sub_link *old = *pl;
+
+		if (old->epoch != sample->epoch)
+			continue;
+		if (vdds__subcore_forget(&old->core, sample->slot) < 0)
+			return -EINVAL;
+		if (old->core.n_held == 0) {
+			*pl = old->next;
+			vdds__sub_link_close(old);
+			free(old);
+		}
 		return 0;
 	}
-	return err == -EAGAIN ? take_empty(s, sample) : err;
+	return -EINVAL;
 }
 
 int vdds_sub_release(vdds_sub *s, const struct vdds_sample *sample)
 {
 	if (!s || !sample)
 		return -EINVAL;
-	int wake = vdds__subcore_release(&s->core, sample->slot);
+	if (sample->epoch != s->link.epoch || s->link.sock < 0)
+		return release_retired(s, sample);
+	int wake = vdds__subcore_release(&s->link.core, sample->slot);
 
 	if (wake > 0) {
 		uint64_t one = 1;
 
 		/* EAGAIN only if the counter is saturated: already woken */
-		if (write(s->ret_efd, &one, sizeof(one)) < 0) {
+		if (write(s->link.ret_efd, &one, sizeof(one)) < 0) {
 		}
 	}
 	return wake < 0 ? wake : 0;
@@ -316,17 +346,16 @@ int vdds_sub_wait(vdds_sub *s, int timeout_ms)
 	uint64_t deadline = timeout_ms > 0 ? now_ms() + (uint64_t)timeout_ms : 0;
 
 	for (;;) {
-		int r = vdds__subcore_pending(&s->core);
+		int r = vdds__sub_prepare(s);
 
-		if (r != 0)
-			return r < 0 ? r : 0;
-		if (s->gone)
-			return s->gone;
-		vdds__subcore_arm(&s->core);
-		/* full fence: as in take_empty */
-		vdds__fence();
-		if ((r = vdds__subcore_pending(&s->core)) != 0)
-			return r < 0 ? r : 0;
+		if (r < 0)
+			return r;
+		if (r > 0) {
+			/* ready: a sample, or the publisher gone with nothing left */
+			if (s->gone && vdds__subcore_pending(&s->link.core) == 0)
+				return s->gone;
+			return 0;
+		}
 		int ms = timeout_ms;
 
 		if (timeout_ms > 0) {
@@ -337,9 +366,10 @@ int vdds_sub_wait(vdds_sub *s, int timeout_ms)
 		int timed_out;
 
 		drain_fd(s, ms, &timed_out);
-		if (timed_out) {
-			r = vdds__subcore_pending(&s->core);
-			return r != 0 ? (r < 0 ? r : 0) : -ETIMEDOUT;
+		if (timed_out && timeout_ms >= 0) {
+			if (s->watch_fd < 0 && vdds__subcore_pending(&s->link.core) > 0)
+				return 0;
+			return -ETIMEDOUT;
 		}
 	}
 }
@@ -353,18 +383,31 @@ int vdds_sub_fd(vdds_sub *s)
 
 int vdds__sub_prepare(vdds_sub *s)
 {
-	if (vdds__subcore_pending(&s->core) != 0 || s->gone)
-		return 1;
-	vdds__subcore_arm(&s->core);
-	/* full fence: as in take_empty */
-	vdds__fence();
-	return vdds__subcore_pending(&s->core) != 0;
+	for (;;) {
+		if (s->watch_fd < 0) {
+			int r = vdds__subcore_pending(&s->link.core);
+
+			if (r != 0)
+				return r;
+			if (!s->gone) {
+				vdds__subcore_arm(&s->link.core);
+				/* full fence: as in take_empty */
+				vdds__fence();
+				return vdds__subcore_pending(&s->link.core);
+			}
+		}
+		int err = handle_gone(s);
+
+		if (err != 0)
+			return err == -EAGAIN ? 0 : 1; /* gone for good: take says why */
+	}
 }
 
-void vdds__sub_fds(const vdds_sub *s, int *data_efd, int *sock)
+uint32_t vdds__sub_fds(const vdds_sub *s, int *main_fd, int *sock)
 {
-	*data_efd = s->data_efd;
-	*sock = s->sock;
+	*main_fd = s->watch_fd >= 0 ? s->watch_fd : s->link.data_efd;
+	*sock = s->watch_fd >= 0 ? -1 : s->link.sock;
+	return s->fd_gen;
 }
 
 void vdds__sub_socket_event(vdds_sub *s)

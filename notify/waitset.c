@@ -115,8 +115,31 @@ int vdds_waitset_add_sub(vdds_waitset *ws, vdds_sub *sub, void *user)
 
 	if (!ws || !sub)
 		return -EINVAL;
-	vdds__sub_fds(sub, &data_efd, &sock);
-	return add(ws, VDDS_EVENT_SUB, vdds_sub_fd(sub), sub, data_efd, sock, POLLIN, user);
+	uint32_t gen = vdds__sub_fds(sub, &data_efd, &sock);
+	int err = add(ws, VDDS_EVENT_SUB, vdds_sub_fd(sub), sub, data_efd, sock, POLLIN, user);
+
+	if (err == 0)
+		ws->members[ws->n_members - 1]->fd_gen = gen;
+	return err;
+}
+
+/* A reconnecting subscriber swaps the fds behind it: follow them. */
+static void follow_sub_fds(vdds_waitset *ws, struct vdds__member *m)
+{
+	int main_fd, sock;
+	uint32_t gen = vdds__sub_fds(m->handle, &main_fd, &sock);
+
+	if (gen == m->fd_gen)
+		return;
+	ws->ops->unwatch(ws, m);
+	m->fds[WATCH_MAIN] = main_fd;
+	m->fds[WATCH_SOCK] = sock;
+	m->armed[WATCH_MAIN] = m->armed[WATCH_SOCK] = 0;
+	m->fd_gen = gen;
+	/* the id changes too: completions for the old fds must find nothing */
+	m->id = ++ws->next_id;
+	if (ws->ops->watch(ws, m) < 0)
+		m->revents |= POLLERR; /* reported; take() tells the user what is wrong */
 }
 
 int vdds_waitset_add_pub(vdds_waitset *ws, vdds_pub *pub, void *user)
@@ -177,9 +200,11 @@ static int prepare_subs(vdds_waitset *ws)
 		if (m->kind == VDDS_EVENT_SUB && vdds__sub_prepare(m->handle)) {
 			m->revents |= POLLIN;
 			ready = 1;
-		} else if (m->revents) {
-			ready = 1; /* left over from a wait that had no room */
 		}
+		if (m->kind == VDDS_EVENT_SUB)
+			follow_sub_fds(ws, m);
+		if (m->revents)
+			ready = 1; /* or left over from a wait that had no room */
 	}
 	return ready;
 }

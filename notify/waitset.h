@@ -23,6 +23,7 @@ struct vdds__member {
 	uint32_t events;      /* what to watch on fds[WATCH_MAIN] */
 	uint32_t revents;     /* seen, not yet reported */
 	int armed[WATCH_COUNT]; /* io_uring: a poll request is in flight */
+	uint32_t fd_gen;      /* sub: vdds__sub_fds() generation being watched */
 };
 
 struct vdds__waitset_ops {

@@ -1,0 +1,166 @@
+/* sub_link.c — a subscriber's handshake with a publisher: connect, HELLO,
+ * WELCOME with four descriptors, and checking every one of them (kind, size,
+ * seals, header contents) before anything is read through them. */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "proto.h"
+#include "rundir.h"
+#include "segment.h"
+#include "sub_link.h"
+
+#define HANDSHAKE_TIMEOUT_MS 5000
+
+static int is_eventfd(int fd)
+{
+	char path[64], target[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(path, target, sizeof(target) - 1);
+
+	if (n < 0)
+		return 0;
+	target[n] = '\0';
+	return strcmp(target, "anon_inode:[eventfd]") == 0;
+}
+
+int vdds__sub_target_dir(const struct vdds__sub_target *t, char *dir, size_t cap)
+{
+	int err = vdds__rundir(dir, cap, 0, t->publisher_uid);
+
+	return err < 0 && err != -EACCES && err != -ENAMETOOLONG ? -ENOENT : err;
+}
+
+static int connect_topic(const struct vdds__sub_target *t)
+{
+	char dir[108];
+	struct sockaddr_un addr;
+	int err = vdds__sub_target_dir(t, dir, sizeof(dir));
+
+	if (err < 0)
+		return err;
+	if ((err = vdds__topic_addr(&addr, dir, t->topic, ".sock")) < 0)
+		return err;
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		err = errno == ECONNREFUSED || errno == ENOENT ? -ENOENT : -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* Receive WELCOME or REJECT; on WELCOME take the four descriptors. */
+static int await_welcome(int sock, struct vdds_msg_welcome *w, int fds[])
+{
+	struct pollfd pfd = { .fd = sock, .events = POLLIN };
+	union vdds_msg m;
+	int nfds, n;
+
+	do
+		n = poll(&pfd, 1, HANDSHAKE_TIMEOUT_MS);
+	while (n < 0 && errno == EINTR);
+	if (n == 0)
+		return -ETIMEDOUT;
+	int len = vdds__msg_recv(sock, &m, fds, VDDS_WELCOME_FDS, &nfds, MSG_DONTWAIT);
+
+	if (len <= 0) /* hung up before answering: it is going away */
+		return len == 0 || len == -ECONNRESET ? -ENOENT : len;
+	int kind = vdds__msg_parse(&m, (size_t)len);
+
+	if (kind == VDDS_MSG_REJECT && nfds == 0)
+		return -m.reject.err;
+	if (kind == VDDS_MSG_WELCOME && nfds == VDDS_WELCOME_FDS) {
+		*w = m.welcome;
+		return 0;
+	}
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	return kind == -EPROTO ? -EPROTO : -EBADMSG;
+}
+
+/* Check and map what WELCOME handed us. Takes ownership of fds. */
+static int adopt(struct vdds__sub_link *l, const struct vdds_msg_welcome *w, int fds[],
+		 const struct vdds__sub_target *t)
+{
+	int err = -EBADMSG;
+
+	l->data_efd = fds[2];
+	l->ret_efd = fds[3];
+	if (w->topic_size > (1ull << 46) || w->lane_size > (1ull << 30) ||
+	    !is_eventfd(fds[2]) || !is_eventfd(fds[3]))
+		goto out;
+	if ((err = vdds__segment_map_peer(fds[0], w->topic_size, VDDS_SEALS_TOPIC, 0,
+					  &l->topic_map)) < 0)
+		goto out;
+	l->topic_size = w->topic_size;
+	if ((err = vdds__segment_map_peer(fds[1], w->lane_size, VDDS_SEALS_LANE, 1,
+					  &l->lane_map)) < 0)
+		goto out;
+	l->lane_size = w->lane_size;
+	const struct vdds_topic_hdr *topic = l->topic_map;
+	struct vdds_lane_hdr *lane = l->lane_map;
+
+	if ((err = vdds__topic_check(topic, l->topic_size)) < 0 ||
+	    (err = vdds__lane_check(lane, l->lane_size, topic->slot_count)) < 0)
+		goto out;
+	if ((t->type_name[0] && strcmp(t->type_name, topic->type_name)) ||
+	    (t->type_size && t->type_size != topic->type_size)) {
+		err = -EPROTO;
+		goto out;
+	}
+	err = vdds__subcore_init(&l->core, topic, lane);
+out:
+	/* the mappings keep the memory; the memfds themselves are not needed */
+	close(fds[0]);
+	close(fds[1]);
+	return err;
+}
+
+int vdds__sub_link_open(struct vdds__sub_link *l, const struct vdds__sub_target *t)
+{
+	struct vdds_msg_hello hello;
+	struct vdds_msg_welcome w = { 0 };
+	int fds[VDDS_WELCOME_FDS];
+	int err;
+
+	memset(l, 0, sizeof(*l));
+	l->data_efd = l->ret_efd = -1;
+	l->sock = connect_topic(t);
+	if (l->sock < 0)
+		return l->sock;
+	vdds__msg_hello(&hello, t->type_name, t->type_size);
+	if ((err = vdds__msg_send(l->sock, &hello, sizeof(hello), NULL, 0)) < 0 ||
+	    (err = await_welcome(l->sock, &w, fds)) < 0 ||
+	    (err = adopt(l, &w, fds, t)) < 0) {
+		vdds__sub_link_close(l);
+		return err == -EPIPE || err == -ECONNRESET ? -ENOENT : err;
+	}
+	return 0;
+}
+
+void vdds__sub_link_close(struct vdds__sub_link *l)
+{
+	vdds__subcore_fini(&l->core);
+	if (l->topic_map)
+		munmap(l->topic_map, l->topic_size);
+	if (l->lane_map)
+		munmap(l->lane_map, l->lane_size);
+	if (l->data_efd >= 0)
+		close(l->data_efd);
+	if (l->ret_efd >= 0)
+		close(l->ret_efd);
+	/* closing the socket is what tells the publisher to reclaim our slots */
+	if (l->sock >= 0)
+		close(l->sock);
+	memset(l, 0, sizeof(*l));
+	l->sock = l->data_efd = l->ret_efd = -1;
+}
