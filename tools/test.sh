@@ -1,11 +1,34 @@
 #!/usr/bin/env bash
-# test.sh — on a fresh Debian 12 machine: install what is missing, build with
-# -Werror, and run the whole test suite under CTest.
+# test.sh — on a fresh Debian 12 machine: install what is missing, then build
+# and run the whole test suite three ways: gcc with -Werror; AddressSanitizer
+# + UndefinedBehaviorSanitizer; and the libFuzzer target for 60 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/deps.sh
-vdds_install_deps
+# clang and its runtime: the fuzzer and sanitizer runtimes
+vdds_install_deps clang libclang-rt-14-dev
+jobs=$(nproc)
+
+echo "=== gcc -Werror: build and test"
 cmake -S . -B build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVDDS_WERROR=ON >/dev/null
-cmake --build build-test -j"$(nproc)"
-cd build-test
-ctest --output-on-failure --verbose --timeout 900
+cmake --build build-test -j"$jobs"
+(cd build-test && ctest --output-on-failure --verbose --timeout 900)
+
+echo "=== ASan+UBSan: build and test"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVDDS_WERROR=ON -DVDDS_SANITIZE=ON \
+	-DVDDS_BUILD_BENCH=OFF >/dev/null
+cmake --build build-asan -j"$jobs"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	ctest --output-on-failure --verbose --timeout 900)
+
+echo "=== libFuzzer: handshake parser and shared-memory checks, 60 s"
+cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DVDDS_FUZZ=ON -DVDDS_BUILD_TESTS=OFF \
+	-DVDDS_BUILD_BENCH=OFF -DVDDS_BUILD_EXAMPLES=OFF >/dev/null
+cmake --build build-fuzz -j"$jobs" --target fuzz_handshake
+work=$(mktemp -d)
+cp tests/fuzz/corpus/* "$work"/
+./build-fuzz/tests/fuzz/fuzz_handshake -max_total_time=60 -max_len=4096 \
+	-artifact_prefix="$work/" "$work" 2>&1 | tail -n 3
+rm -rf "$work"
+echo "fuzz: 1 passed, 0 failed"
