@@ -203,23 +203,30 @@ static int prepare_subs(vdds_waitset *ws)
 		}
 		if (m->kind == VDDS_EVENT_SUB)
 			follow_sub_fds(ws, m);
-		if (m->revents)
-			ready = 1; /* or left over from a wait that had no room */
 	}
 	return ready;
 }
 
+/* Report up to max ready members, starting after the last one reported so
+ * that busy members cannot starve the rest. What does not fit is dropped,
+ * not kept: a subscriber's ring, epoll's level trigger and io_uring's re-armed
+ * one-shot polls all say it again next time if it is still true. */
 static int collect(vdds_waitset *ws, struct vdds_event *evs, int max)
 {
+	uint32_t count = ws->n_members, start = ws->cursor;
 	int n = 0;
 
-	for (uint32_t i = 0; i < ws->n_members && n < max; i++) {
+	for (uint32_t k = 0; k < count; k++) {
+		uint32_t i = (start + k) % count;
 		struct vdds__member *m = ws->members[i];
 
 		if (!m->revents)
 			continue;
-		evs[n++] = (struct vdds_event){ .kind = m->kind, .fd = m->key,
-						.events = m->revents, .user = m->user };
+		if (n < max) {
+			evs[n++] = (struct vdds_event){ .kind = m->kind, .fd = m->key,
+							.events = m->revents, .user = m->user };
+			ws->cursor = i + 1;
+		}
 		m->revents = 0;
 	}
 	return n;

@@ -41,6 +41,7 @@ struct vdds_waitset {
 	const struct vdds__waitset_ops *ops;
 	struct vdds__member **members;
 	uint32_t n_members, cap, next_id;
+	uint32_t cursor; /* where the next report starts: fairness */
 	void *backend; /* the backend's own state */
 };
 
