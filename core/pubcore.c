@@ -98,12 +98,6 @@ void vdds__lane_pub_init(struct vdds__lane_pub *lp, struct vdds_lane_hdr *shm,
 			&shm->release_cons, &shm->release_prod, ring_size);
 }
 
-static void free_slot(struct vdds__pubcore *pc, uint32_t id)
-{
-	pc->state[id] = VDDS_SLOT_FREE;
-	pc->free_ids[pc->n_free++] = id;
-}
-
 /* Drop lane lp's hold on slot id; the slot is free once nobody holds it. */
 static void drop_hold(struct vdds__pubcore *pc, struct vdds__lane_pub *lp,
 		      uint32_t id)
@@ -111,82 +105,15 @@ static void drop_hold(struct vdds__pubcore *pc, struct vdds__lane_pub *lp,
 	pc->holders[id] &= ~(1ull << lp->id);
 	lp->held--;
 	if (pc->holders[id] == 0 && pc->state[id] == VDDS_SLOT_PUBLISHED)
-		free_slot(pc, id);
+		vdds__pubcore_free_slot(pc, id);
 }
 
-static void mark_broken(struct vdds__pubcore *pc, struct vdds__lane_pub *lp)
+void vdds__pubcore_mark_broken(struct vdds__pubcore *pc, struct vdds__lane_pub *lp)
 {
 	vdds__pubcore_detach(pc, lp);
 	lp->broken = 1;
 	lp->next = pc->broken;
 	pc->broken = lp;
-}
-
-int vdds__pubcore_loan(struct vdds__pubcore *pc)
-{
-	if (pc->n_free == 0 && vdds__pubcore_reclaim(pc) == 0)
-		return -EAGAIN;
-	uint32_t id = pc->free_ids[--pc->n_free];
-
-	pc->state[id] = VDDS_SLOT_LOANED;
-	pc->n_loaned++;
-	return (int)id;
-}
-
-int vdds__pubcore_loaned_id(const struct vdds__pubcore *pc, const void *buf)
-{
-	const uint8_t *p = buf;
-
-	if (p < pc->data)
-		return -EINVAL;
-	uint64_t off = (uint64_t)(p - pc->data);
-
-	if (off % pc->slot_stride != 0 || off / pc->slot_stride >= pc->slot_count)
-		return -EINVAL;
-	uint32_t id = (uint32_t)(off / pc->slot_stride);
-
-	return pc->state[id] == VDDS_SLOT_LOANED ? (int)id : -EINVAL;
-}
-
-void *vdds__pubcore_slot_data(const struct vdds__pubcore *pc, uint32_t id)
-{
-	return pc->data + (uint64_t)id * pc->slot_stride;
-}
-
-void vdds__pubcore_discard(struct vdds__pubcore *pc, uint32_t id)
-{
-	pc->n_loaned--;
-	free_slot(pc, id);
-}
-
-void vdds__pubcore_publish(struct vdds__pubcore *pc, uint32_t id, uint64_t len,
-			   uint64_t timestamp_ns)
-{
-	struct vdds_desc *d = &pc->desc[id];
-
-	/* plain stores: the release store of each lane's producer index below
-	 * publishes them together with the id */
-	d->seq = ++pc->seq;
-	d->timestamp_ns = timestamp_ns;
-	d->len = len;
-	pc->n_loaned--;
-	pc->state[id] = VDDS_SLOT_PUBLISHED;
-
-	for (uint32_t i = 0; i < pc->n_lanes;) {
-		struct vdds__lane_pub *lp = pc->lanes[i];
-
-		/* never full for an honest subscriber (ring >= slots, a slot is
-		 * in a lane at most once), so a failure is the peer's doing */
-		if (vdds__ring_push(&lp->deliver, id) < 0) {
-			mark_broken(pc, lp); /* swaps the last lane into i */
-			continue;
-		}
-		pc->holders[id] |= 1ull << lp->id;
-		lp->held++;
-		i++;
-	}
-	if (pc->holders[id] == 0)
-		free_slot(pc, id);
 }
 
 /* Drain one lane's release ring; -EBADMSG if the subscriber broke the rules. */
@@ -211,7 +138,7 @@ uint32_t vdds__pubcore_reclaim(struct vdds__pubcore *pc)
 		struct vdds__lane_pub *lp = pc->lanes[i];
 
 		if (reclaim_lane(pc, lp) < 0) {
-			mark_broken(pc, lp); /* swaps the last lane into i */
+			vdds__pubcore_mark_broken(pc, lp); /* swaps the last lane into i */
 			continue;
 		}
 		i++;

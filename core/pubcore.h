@@ -62,23 +62,96 @@ void vdds__pubcore_fini(struct vdds__pubcore *pc);
 void vdds__lane_pub_init(struct vdds__lane_pub *lp, struct vdds_lane_hdr *shm,
 			 size_t shm_size, uint32_t id, uint32_t slot_count);
 
-/* Take a free slot (reclaiming returns first if none is free).
- * Returns the slot id, or -EAGAIN. */
-int vdds__pubcore_loan(struct vdds__pubcore *pc);
-/* The slot id of a loaned buffer pointer, or -EINVAL. */
-int vdds__pubcore_loaned_id(const struct vdds__pubcore *pc, const void *buf);
-void *vdds__pubcore_slot_data(const struct vdds__pubcore *pc, uint32_t id);
-void vdds__pubcore_discard(struct vdds__pubcore *pc, uint32_t id);
-/* Stamp and deliver loaned slot id to every attached lane. */
-void vdds__pubcore_publish(struct vdds__pubcore *pc, uint32_t id, uint64_t len,
-			   uint64_t timestamp_ns);
 /* Drain every lane's release ring. Lanes that return an impossible id are
  * detached and put on pc->broken. Returns the number of slots freed. */
 uint32_t vdds__pubcore_reclaim(struct vdds__pubcore *pc);
 
+/* Detach a lane whose subscriber broke the protocol; put it on pc->broken. */
+void vdds__pubcore_mark_broken(struct vdds__pubcore *pc, struct vdds__lane_pub *lp);
+
 void vdds__pubcore_attach(struct vdds__pubcore *pc, struct vdds__lane_pub *lp);
 /* Forget a lane and free every slot only it still held. */
 void vdds__pubcore_detach(struct vdds__pubcore *pc, struct vdds__lane_pub *lp);
+
+
+/* The data path, inline: it runs for every sample. */
+
+static inline void vdds__pubcore_free_slot(struct vdds__pubcore *pc, uint32_t id)
+{
+	pc->state[id] = VDDS_SLOT_FREE;
+	pc->free_ids[pc->n_free++] = id;
+}
+
+/* Take a free slot (reclaiming returns first if none is free).
+ * Returns the slot id, or -EAGAIN. */
+static inline int vdds__pubcore_loan(struct vdds__pubcore *pc)
+{
+	if (pc->n_free == 0 && vdds__pubcore_reclaim(pc) == 0)
+		return -EAGAIN;
+	uint32_t id = pc->free_ids[--pc->n_free];
+
+	pc->state[id] = VDDS_SLOT_LOANED;
+	pc->n_loaned++;
+	return (int)id;
+}
+
+/* The slot id of a loaned buffer pointer, or -EINVAL. */
+static inline int vdds__pubcore_loaned_id(const struct vdds__pubcore *pc, const void *buf)
+{
+	const uint8_t *p = buf;
+
+	if (p < pc->data)
+		return -EINVAL;
+	uint64_t off = (uint64_t)(p - pc->data);
+
+	if (off % pc->slot_stride != 0 || off / pc->slot_stride >= pc->slot_count)
+		return -EINVAL;
+	uint32_t id = (uint32_t)(off / pc->slot_stride);
+
+	return pc->state[id] == VDDS_SLOT_LOANED ? (int)id : -EINVAL;
+}
+
+static inline void *vdds__pubcore_slot_data(const struct vdds__pubcore *pc, uint32_t id)
+{
+	return pc->data + (uint64_t)id * pc->slot_stride;
+}
+
+static inline void vdds__pubcore_discard(struct vdds__pubcore *pc, uint32_t id)
+{
+	pc->n_loaned--;
+	vdds__pubcore_free_slot(pc, id);
+}
+
+/* Stamp and deliver loaned slot id to every attached lane. */
+static inline void vdds__pubcore_publish(struct vdds__pubcore *pc, uint32_t id, uint64_t len,
+			   uint64_t timestamp_ns)
+{
+	struct vdds_desc *d = &pc->desc[id];
+
+	/* plain stores: the release store of each lane's producer index below
+	 * publishes them together with the id */
+	d->seq = ++pc->seq;
+	d->timestamp_ns = timestamp_ns;
+	d->len = len;
+	pc->n_loaned--;
+	pc->state[id] = VDDS_SLOT_PUBLISHED;
+
+	for (uint32_t i = 0; i < pc->n_lanes;) {
+		struct vdds__lane_pub *lp = pc->lanes[i];
+
+		/* never full for an honest subscriber (ring >= slots, a slot is
+		 * in a lane at most once), so a failure is the peer's doing */
+		if (vdds__ring_push(&lp->deliver, id) < 0) {
+			vdds__pubcore_mark_broken(pc, lp); /* swaps the last lane into i */
+			continue;
+		}
+		pc->holders[id] |= 1ull << lp->id;
+		lp->held++;
+		i++;
+	}
+	if (pc->holders[id] == 0)
+		vdds__pubcore_free_slot(pc, id);
+}
 
 /* After a full fence following a publish: does this lane's subscriber sleep
  * with a wake generation we have not yet answered? If so, records it and the

@@ -9,6 +9,7 @@
 
 #include "layout.h"
 #include "ring.h"
+#include "vdds.h"
 
 struct vdds__subcore {
 	const struct vdds_topic_hdr *topic;
@@ -22,11 +23,8 @@ struct vdds__subcore {
 	uint64_t *held;             /* bitmap: slots taken and not yet released */
 	uint32_t n_held;
 	uint64_t wake_gen;          /* last value stored to lane->wake_gen */
-	int armed;                  /* lane->wake_gen is nonzero */
 	int broken;                 /* the publisher broke the protocol */
 };
-
-struct vdds_sample;
 
 /* Check a received topic header against its segment size and map; check the
  * lane header against the topic. Return 0 or -EBADMSG. */
@@ -38,36 +36,96 @@ int vdds__subcore_init(struct vdds__subcore *sc, const struct vdds_topic_hdr *to
 		       struct vdds_lane_hdr *lane);
 void vdds__subcore_fini(struct vdds__subcore *sc);
 
-/* 0 and *sample filled; -EAGAIN when empty; -EBADMSG if the publisher broke
- * the protocol (the subscriber is then unusable). Does not arm. */
-int vdds__subcore_take(struct vdds__subcore *sc, struct vdds_sample *sample);
-/* 1 if the publisher waits for a slot and must be woken, 0 if not, or
- * -EINVAL (not held), -EBADMSG (ring state impossible). */
-int vdds__subcore_release(struct vdds__subcore *sc, uint32_t slot);
-/* Drop a held slot without returning it (its publisher is gone): 0, -EINVAL. */
-int vdds__subcore_forget(struct vdds__subcore *sc, uint32_t slot);
-/* 1 if a sample is waiting, 0 if not, -EBADMSG. */
-int vdds__subcore_pending(struct vdds__subcore *sc);
 
 /* Ask to be woken: store a fresh wake generation. The caller must issue a
- * full fence and look at the ring again before it sleeps. */
+ * full fence and look at the ring again before it sleeps. There is no
+ * "disarm": the publisher writes the eventfd once per generation, so a
+ * subscriber that keeps taking without sleeping costs it nothing more, and
+ * not storing on every take keeps that cache line still. */
 static inline void vdds__subcore_arm(struct vdds__subcore *sc)
 {
 	sc->wake_gen++;
 	/* relaxed: the caller's full fence orders it before the ring re-check */
 	vdds__store_relaxed(&sc->lane->wake_gen, sc->wake_gen);
-	sc->armed = 1;
 }
 
-/* Busy again: the publisher need not write the eventfd. */
-static inline void vdds__subcore_disarm(struct vdds__subcore *sc)
+/* The data path, inline: it runs for every sample. */
+
+static inline int vdds__subcore_holds(const struct vdds__subcore *sc, uint32_t id)
 {
-	if (sc->armed) {
-		/* relaxed: a stale 'armed' seen by the publisher costs one
-		 * needless wakeup, never a lost one */
-		vdds__store_relaxed(&sc->lane->wake_gen, 0);
-		sc->armed = 0;
+	return (sc->held[id / 64] >> (id % 64)) & 1;
+}
+
+/* 1 if a sample is waiting, 0 if not, -EBADMSG. */
+static inline int vdds__subcore_pending(struct vdds__subcore *sc)
+{
+	if (sc->broken)
+		return -EBADMSG;
+	int r = vdds__ring_peek(&sc->deliver);
+
+	if (r < 0)
+		sc->broken = 1;
+	return r;
+}
+
+/* 0 and *sample filled; -EAGAIN when empty; -EBADMSG if the publisher broke
+ * the protocol (the subscriber is then unusable). Does not arm. */
+static inline int vdds__subcore_take(struct vdds__subcore *sc, struct vdds_sample *sample)
+{
+	uint32_t id;
+
+	if (sc->broken)
+		return -EBADMSG;
+	int err = vdds__ring_pop(&sc->deliver, &id);
+
+	if (err == -EAGAIN)
+		return err;
+	if (__builtin_expect(err < 0 || id >= sc->slot_count || vdds__subcore_holds(sc, id), 0)) {
+		sc->broken = 1;
+		return -EBADMSG;
 	}
+	const struct vdds_desc *d = &sc->desc[id];
+	uint64_t len = ((const volatile struct vdds_desc *)d)->len;
+
+	sample->data = sc->data + (uint64_t)id * sc->slot_stride;
+	sample->len = len <= sc->slot_size ? (size_t)len : (size_t)sc->slot_size;
+	sample->seq = d->seq;
+	sample->timestamp_ns = d->timestamp_ns;
+	sample->slot = id;
+	sc->held[id / 64] |= 1ull << (id % 64);
+	sc->n_held++;
+	return 0;
+}
+
+/* Drop a held slot without returning it (its publisher is gone): 0, -EINVAL. */
+static inline int vdds__subcore_forget(struct vdds__subcore *sc, uint32_t id)
+{
+	if (id >= sc->slot_count || !vdds__subcore_holds(sc, id))
+		return -EINVAL;
+	sc->held[id / 64] &= ~(1ull << (id % 64));
+	sc->n_held--;
+	return 0;
+}
+
+/* 1 if the publisher waits for a slot and must be woken, 0 if not, or
+ * -EINVAL (not held), -EBADMSG (ring state impossible). */
+static inline int vdds__subcore_release(struct vdds__subcore *sc, uint32_t id)
+{
+	if (vdds__subcore_forget(sc, id) < 0)
+		return -EINVAL;
+	if (sc->broken)
+		return 0;
+	/* never full for an honest publisher: we hold at most slot_count ids */
+	if (vdds__ring_push(&sc->release, id) < 0) {
+		sc->broken = 1;
+		return -EBADMSG;
+	}
+	/* full fence: our push must be visible before we read pub_wait, the
+	 * mirror of the publisher setting pub_wait before re-reading the ring */
+	vdds__fence();
+	if (vdds__load_relaxed(&sc->lane->pub_wait) == 0)
+		return 0;
+	return vdds__exchange(&sc->lane->pub_wait, 0) != 0;
 }
 
 #endif

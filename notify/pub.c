@@ -14,6 +14,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -88,9 +89,9 @@ static void kick_efd(int fd)
 {
 	uint64_t one = 1;
 
-	/* EAGAIN only if the counter is saturated: a wakeup is pending anyway */
-	if (write(fd, &one, sizeof(one)) < 0) {
-	}
+	/* syscall(), not write(): no cancellation-point bookkeeping on the hot
+	 * path. EAGAIN only if the counter is saturated: a wakeup is pending. */
+	syscall(SYS_write, fd, &one, sizeof(one));
 }
 
 /* ---------------------------------------------------------- lane lifetime */
@@ -187,12 +188,9 @@ static void hand_over(struct vdds_pub *p, struct vdds__lane_pub *lp, int join)
 		kick_efd(p->ret_efd); /* a loan waiting for slots may now get one */
 }
 
-/* Data path: adopt joins, reclaim leaves. Cheap when nothing changed. */
-static void apply_control(struct vdds_pub *p)
+/* Data path: adopt joins, reclaim leaves. */
+static __attribute__((noinline, cold)) void apply_control_slow(struct vdds_pub *p)
 {
-	/* acquire: pairs with hand_over's release */
-	if (!atomic_load_explicit(&p->pending, memory_order_acquire))
-		return;
 	pthread_mutex_lock(&p->mu);
 	struct vdds__lane_pub *joins = p->joins, *leaves = p->leaves;
 
@@ -212,12 +210,18 @@ static void apply_control(struct vdds_pub *p)
 	}
 }
 
+/* One load when nothing changed: this is on every loan and publish. */
+static inline void apply_control(struct vdds_pub *p)
+{
+	/* acquire: pairs with hand_over's release */
+	if (atomic_load_explicit(&p->pending, memory_order_acquire))
+		apply_control_slow(p);
+}
+
 /* Data path: pubcore detached lanes whose subscriber broke the protocol; ask
  * the control side (which owns the sockets) to say why and hang up. */
-static void cut_off_broken(struct vdds_pub *p)
+static __attribute__((noinline, cold)) void cut_off_broken_slow(struct vdds_pub *p)
 {
-	if (!p->core.broken)
-		return;
 	while (p->core.broken) {
 		struct vdds__lane_pub *lp = p->core.broken;
 
@@ -226,6 +230,12 @@ static void cut_off_broken(struct vdds_pub *p)
 		atomic_store_explicit(&lp->cut_off, 1, memory_order_release);
 	}
 	kick_efd(p->cut_efd);
+}
+
+static inline void cut_off_broken(struct vdds_pub *p)
+{
+	if (p->core.broken)
+		cut_off_broken_slow(p);
 }
 
 /* ------------------------------------------------------------ control side */
@@ -727,39 +737,48 @@ static int wait_for_return(struct vdds_pub *p, int timeout_ms, uint64_t deadline
 	return n == 0 ? -ETIMEDOUT : 0;
 }
 
-int vdds_pub_loan(vdds_pub *p, void **buf, int timeout_ms)
+/* No slot is free: sleep on the return eventfd until one comes back. */
+static __attribute__((noinline)) int loan_wait(struct vdds_pub *p, int timeout_ms)
 {
-	if (!p || !buf)
-		return -EINVAL;
-	apply_control(p);
-	int id = vdds__pubcore_loan(&p->core);
 	uint64_t deadline = timeout_ms > 0 ? now_ns() + (uint64_t)timeout_ms * 1000000ull : 0;
+	int id;
 
-	while (id < 0 && timeout_ms != 0) {
+	for (;;) {
 		/* ask releasing subscribers to wake us, then look again: a slot
 		 * returned before they could see the flag is found here */
 		set_pub_wait(p, 1);
 		/* full fence: pub_wait stores before the release ring loads,
 		 * the mirror of vdds__subcore_release */
 		vdds__fence();
-		id = vdds__pubcore_loan(&p->core);
-		if (id >= 0)
+		if ((id = vdds__pubcore_loan(&p->core)) >= 0)
 			break;
 		int err = wait_for_return(p, timeout_ms, deadline);
 
 		apply_control(p);
 		cut_off_broken(p);
-		id = vdds__pubcore_loan(&p->core);
-		if (err < 0 && id < 0) {
-			set_pub_wait(p, 0);
-			return err;
+		if ((id = vdds__pubcore_loan(&p->core)) >= 0)
+			break;
+		if (err < 0) {
+			id = err;
+			break;
 		}
 	}
+	set_pub_wait(p, 0);
+	return id;
+}
+
+int vdds_pub_loan(vdds_pub *p, void **buf, int timeout_ms)
+{
+	if (!p || !buf)
+		return -EINVAL;
+	apply_control(p);
+	int id = vdds__pubcore_loan(&p->core);
+
+	if (id < 0 && timeout_ms != 0)
+		id = loan_wait(p, timeout_ms);
 	cut_off_broken(p);
 	if (id < 0)
-		return -EAGAIN;
-	if (timeout_ms != 0)
-		set_pub_wait(p, 0);
+		return id; /* -EAGAIN, -ETIMEDOUT */
 	*buf = vdds__pubcore_slot_data(&p->core, (uint32_t)id);
 	return 0;
 }
@@ -787,8 +806,7 @@ int vdds_pub_publish(vdds_pub *p, void *buf, size_t len)
 			p->wakeups++;
 		}
 	}
-	if (p->core.broken)
-		cut_off_broken(p);
+	cut_off_broken(p);
 	return 0;
 }
 

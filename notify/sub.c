@@ -11,6 +11,7 @@
 #include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -68,7 +69,8 @@ static void learn_fate(struct vdds_sub *s)
 static void drain_fd(struct vdds_sub *s, int timeout_ms, int *timed_out)
 {
 	struct epoll_event evs[3];
-	int n = epoll_wait(s->epfd, evs, 3, timeout_ms);
+	/* syscall(), not epoll_wait(): no cancellation-point bookkeeping */
+	int n = (int)syscall(SYS_epoll_wait, s->epfd, evs, 3, timeout_ms);
 
 	if (timed_out)
 		*timed_out = n == 0;
@@ -251,20 +253,18 @@ err_close:
 
 /* ------------------------------------------------------------- data path */
 
-static int take_now(struct vdds_sub *s, struct vdds_sample *sample)
+static inline int take_now(struct vdds_sub *s, struct vdds_sample *sample)
 {
 	int err = vdds__subcore_take(&s->link.core, sample);
 
-	if (err == 0) {
+	if (err == 0)
 		sample->epoch = s->link.epoch;
-		vdds__subcore_disarm(&s->link.core);
-	}
 	return err;
 }
 
 /* Nothing to take: make sure the fd will wake us (the fd contract), and look
  * once more. Returns what take should return. */
-static int take_empty(struct vdds_sub *s, struct vdds_sample *sample)
+static __attribute__((noinline)) int take_empty(struct vdds_sub *s, struct vdds_sample *sample)
 {
 	if (s->busy_poll && s->watch_fd < 0) {
 		if (++s->idle_polls % BUSY_POLL_SOCKET_CHECK == 0)
@@ -295,9 +295,13 @@ int vdds_sub_take(vdds_sub *s, struct vdds_sample *sample)
 {
 	if (!s || !sample)
 		return -EINVAL;
-	int err = s->watch_fd < 0 ? take_now(s, sample) : -EAGAIN;
+	if (s->watch_fd < 0) {
+		int err = take_now(s, sample);
 
-	return err == -EAGAIN ? take_empty(s, sample) : err;
+		if (err != -EAGAIN)
+			return err;
+	}
+	return take_empty(s, sample);
 }
 
 /* A sample of a publisher that has since gone: just forget it, and unmap that
@@ -333,16 +337,13 @@ int vdds_sub_release(vdds_sub *s, const struct vdds_sample *sample)
 		uint64_t one = 1;
 
 		/* EAGAIN only if the counter is saturated: already woken */
-		if (write(s->link.ret_efd, &one, sizeof(one)) < 0) {
-		}
+		syscall(SYS_write, s->link.ret_efd, &one, sizeof(one));
 	}
 	return wake < 0 ? wake : 0;
 }
 
-int vdds_sub_wait(vdds_sub *s, int timeout_ms)
+static __attribute__((noinline)) int wait_slow(struct vdds_sub *s, int timeout_ms)
 {
-	if (!s)
-		return -EINVAL;
 	uint64_t deadline = timeout_ms > 0 ? now_ms() + (uint64_t)timeout_ms : 0;
 
 	for (;;) {
@@ -366,12 +367,21 @@ int vdds_sub_wait(vdds_sub *s, int timeout_ms)
 		int timed_out;
 
 		drain_fd(s, ms, &timed_out);
-		if (timed_out && timeout_ms >= 0) {
-			if (s->watch_fd < 0 && vdds__subcore_pending(&s->link.core) > 0)
-				return 0;
+		if (s->watch_fd < 0 && vdds__subcore_pending(&s->link.core) > 0)
+			return 0; /* the usual wakeup: straight back to take() */
+		if (timed_out && timeout_ms >= 0)
 			return -ETIMEDOUT;
-		}
 	}
+}
+
+int vdds_sub_wait(vdds_sub *s, int timeout_ms)
+{
+	if (!s)
+		return -EINVAL;
+	/* a sample is already waiting: no arming, no syscall */
+	if (s->watch_fd < 0 && vdds__subcore_pending(&s->link.core) > 0)
+		return 0;
+	return wait_slow(s, timeout_ms);
 }
 
 int vdds_sub_fd(vdds_sub *s)
