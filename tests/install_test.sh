@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# install_test.sh BUILD_DIR — install vdds into a temporary prefix and build a
+# consumer against it three ways: gcc through pkg-config, clang, and g++
+# through find_package(vdds); run each.
+set -euo pipefail
+build=$(cd "$1" && pwd)
+src=$(cd "$(dirname "$0")" && pwd)/consumer
+prefix=$(mktemp -d)
+trap 'rm -rf "$prefix"' EXIT
+cmake --install "$build" --prefix "$prefix" >/dev/null
+libdir=$(dirname "$(find "$prefix" -name vdds.pc)")/..
+export PKG_CONFIG_PATH=$libdir/pkgconfig LD_LIBRARY_PATH=$libdir
+export VDDS_DIR=$prefix/run
+mkdir -m 700 "$VDDS_DIR"
+passed=0
+gcc -std=c11 -Wall -Werror "$src/consumer.c" $(pkg-config --cflags --libs vdds) -o "$prefix/c_gcc"
+"$prefix/c_gcc" && passed=$((passed + 1))
+if command -v clang >/dev/null; then
+	clang -std=c11 -Wall -Werror "$src/consumer.c" $(pkg-config --cflags --libs vdds) -o "$prefix/c_clang"
+	"$prefix/c_clang" && passed=$((passed + 1))
+else
+	echo "clang missing: skipped"
+fi
+cmake -S "$src" -B "$prefix/cxx" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake --build "$prefix/cxx" >/dev/null
+"$prefix/cxx/consumer_cxx" && passed=$((passed + 1))
+echo "$passed passed, 0 failed"
