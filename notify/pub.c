@@ -317,7 +317,7 @@ static int check_hello(const struct vdds_pub *p, const union vdds_msg *m, int le
 		return kind;
 	if (kind != VDDS_MSG_HELLO || nfds != 0)
 		return -EBADMSG;
-	if (m->hello.type_name[0] && strcmp(m->hello.type_name, p->topic->type_name)) {
+	if (m->hello.type_name[0] && strcmp(m->hello.type_name, p->topic->type_name) != 0) {
 		*why = "type name mismatch";
 		return -EPROTO;
 	}
@@ -530,7 +530,7 @@ static int make_topic(struct vdds_pub *p, const struct vdds_pub_opts *o)
 	hdr.publisher_pid = getpid();
 	hdr.type_size = o->type_size;
 	if (o->type_name)
-		strcpy(hdr.type_name, o->type_name);
+		snprintf(hdr.type_name, sizeof(hdr.type_name), "%s", o->type_name);
 	memcpy(p->topic, &hdr, sizeof(hdr));
 	/* FUTURE_WRITE only after our own writable mapping exists: from now on
 	 * nobody can map the topic writable or write() it */
@@ -834,7 +834,8 @@ int vdds_pub_write(vdds_pub *p, const void *data, size_t len, int timeout_ms)
 
 	if (err < 0)
 		return err;
-	memcpy(buf, data, len);
+	if (len)
+		memcpy(buf, data, len);
 	return vdds_pub_publish(p, buf, len);
 }
 

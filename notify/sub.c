@@ -6,6 +6,7 @@
  * inotify watch on the runtime directory, so the same fd then reports "a new
  * publisher is up". */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -229,9 +230,9 @@ int vdds_sub_open(vdds_sub **subp, const char *topic, const struct vdds_sub_opts
 	s->epfd = s->watch_fd = -1;
 	s->busy_poll = opts->busy_poll;
 	s->reconnect = opts->reconnect;
-	strcpy(s->target.topic, topic);
+	snprintf(s->target.topic, sizeof(s->target.topic), "%s", topic);
 	if (opts->type_name)
-		strcpy(s->target.type_name, opts->type_name);
+		snprintf(s->target.type_name, sizeof(s->target.type_name), "%s", opts->type_name);
 	s->target.type_size = opts->type_size;
 	s->target.publisher_uid = opts->publisher_uid;
 	if ((err = vdds__sub_link_open(&s->link, &s->target)) < 0)

@@ -112,7 +112,7 @@ static int adopt(struct vdds__sub_link *l, const struct vdds_msg_welcome *w, int
 	if ((err = vdds__topic_check(topic, l->topic_size)) < 0 ||
 	    (err = vdds__lane_check(lane, l->lane_size, topic->slot_count)) < 0)
 		goto out;
-	if ((t->type_name[0] && strcmp(t->type_name, topic->type_name)) ||
+	if ((t->type_name[0] && strcmp(t->type_name, topic->type_name) != 0) ||
 	    (t->type_size && t->type_size != topic->type_size)) {
 		err = -EPROTO;
 		goto out;

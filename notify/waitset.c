@@ -30,14 +30,14 @@ int vdds_waitset_new(vdds_waitset **wsp)
 	if (!ws)
 		return -ENOMEM;
 	const char *force = getenv("VDDS_BACKEND");
-	int err;
+	int want_epoll = force && strcmp(force, "epoll") == 0;
+	int want_uring = force && strcmp(force, "io_uring") == 0;
+	int err = want_epoll ? -ENOSYS : vdds__waitset_uring_init(ws);
 
-	if (force && strcmp(force, "epoll") == 0)
+	/* io_uring refused (seccomp, kernel.io_uring_disabled, an old kernel),
+	 * or epoll asked for */
+	if (err < 0 && !want_uring)
 		err = vdds__waitset_epoll_init(ws);
-	else if (force && strcmp(force, "io_uring") == 0)
-		err = vdds__waitset_uring_init(ws);
-	else if ((err = vdds__waitset_uring_init(ws)) < 0)
-		err = vdds__waitset_epoll_init(ws); /* io_uring refused: seccomp, sysctl, old kernel */
 	if (err < 0) {
 		free(ws);
 		return err;
@@ -85,7 +85,7 @@ static int add(vdds_waitset *ws, int kind, int key, void *handle, int main_fd,
 		return -EEXIST;
 	if (ws->n_members == ws->cap) {
 		uint32_t cap = ws->cap ? ws->cap * 2 : 8;
-		struct vdds__member **m = realloc(ws->members, cap * sizeof(*m));
+		struct vdds__member **m = realloc(ws->members, cap * sizeof(struct vdds__member *));
 
 		if (!m)
 			return -ENOMEM;

@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
 # test.sh — on a fresh Debian 12 machine: install what is missing, then build
-# and run the whole test suite three ways: gcc with -Werror; AddressSanitizer
-# + UndefinedBehaviorSanitizer; and the libFuzzer target for 60 s.
+# and run the whole test suite: gcc with -Werror; clang-tidy and cppcheck;
+# AddressSanitizer + UndefinedBehaviorSanitizer; the libFuzzer target for 60 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/deps.sh
 # clang and its runtime: the fuzzer and sanitizer runtimes
-vdds_install_deps clang libclang-rt-14-dev
+vdds_install_deps clang libclang-rt-14-dev clang-tidy cppcheck
 jobs=$(nproc)
 
 echo "=== gcc -Werror: build and test"
-cmake -S . -B build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVDDS_WERROR=ON >/dev/null
+cmake -S . -B build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVDDS_WERROR=ON \
+	-DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null
 cmake --build build-test -j"$jobs"
 (cd build-test && ctest --output-on-failure --verbose --timeout 900)
+
+echo "=== lint: clang-tidy (.clang-tidy) and cppcheck, zero findings"
+clang-tidy --quiet -p build-test core/*.c notify/*.c examples/*.c
+cppcheck --enable=warning,performance,portability --inline-suppr --error-exitcode=1 -q \
+	-D_GNU_SOURCE -Iinclude -Icore -Inotify core notify examples
 
 echo "=== ASan+UBSan: build and test"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVDDS_WERROR=ON -DVDDS_SANITIZE=ON \
