@@ -188,9 +188,32 @@ static void hand_over(struct vdds_pub *p, struct vdds__lane_pub *lp, int join)
 		kick_efd(p->ret_efd); /* a loan waiting for slots may now get one */
 }
 
+/* Data path: pubcore detached lanes whose subscriber broke the protocol; ask
+ * the control side (which owns the sockets) to say why and hang up. */
+static __attribute__((noinline, cold)) void cut_off_broken_slow(struct vdds_pub *p)
+{
+	while (p->core.broken) {
+		struct vdds__lane_pub *lp = p->core.broken;
+
+		p->core.broken = lp->next;
+		/* release: nothing else to publish; the eventfd write orders it */
+		atomic_store_explicit(&lp->cut_off, 1, memory_order_release);
+	}
+	kick_efd(p->cut_efd);
+}
+
+static inline void cut_off_broken(struct vdds_pub *p)
+{
+	if (p->core.broken)
+		cut_off_broken_slow(p);
+}
+
 /* Data path: adopt joins, reclaim leaves. */
 static __attribute__((noinline, cold)) void apply_control_slow(struct vdds_pub *p)
 {
+	/* a lane on pc->broken may be among the leaves: hand it to the control
+	 * side now, before it can be freed below */
+	cut_off_broken(p);
 	pthread_mutex_lock(&p->mu);
 	struct vdds__lane_pub *joins = p->joins, *leaves = p->leaves;
 
@@ -216,26 +239,6 @@ static inline void apply_control(struct vdds_pub *p)
 	/* acquire: pairs with hand_over's release */
 	if (atomic_load_explicit(&p->pending, memory_order_acquire))
 		apply_control_slow(p);
-}
-
-/* Data path: pubcore detached lanes whose subscriber broke the protocol; ask
- * the control side (which owns the sockets) to say why and hang up. */
-static __attribute__((noinline, cold)) void cut_off_broken_slow(struct vdds_pub *p)
-{
-	while (p->core.broken) {
-		struct vdds__lane_pub *lp = p->core.broken;
-
-		p->core.broken = lp->next;
-		/* release: nothing else to publish; the eventfd write orders it */
-		atomic_store_explicit(&lp->cut_off, 1, memory_order_release);
-	}
-	kick_efd(p->cut_efd);
-}
-
-static inline void cut_off_broken(struct vdds_pub *p)
-{
-	if (p->core.broken)
-		cut_off_broken_slow(p);
 }
 
 /* ------------------------------------------------------------ control side */
@@ -752,6 +755,9 @@ static __attribute__((noinline)) int loan_wait(struct vdds_pub *p, int timeout_m
 		vdds__fence();
 		if ((id = vdds__pubcore_loan(&p->core)) >= 0)
 			break;
+		/* looking for slots may have found a broken lane: cut it off
+		 * now, not when this wait ends */
+		cut_off_broken(p);
 		int err = wait_for_return(p, timeout_ms, deadline);
 
 		apply_control(p);

@@ -925,6 +925,75 @@ START_TEST(test_real_subscriber_that_writes_its_lane_is_told_ebadmsg)
 }
 END_TEST
 
+/* Regression: the publisher found the bad release while looking for a slot
+ * in a blocking loan, and used to sleep without cutting the subscriber off;
+ * a hang-up during that sleep then freed a lane still on its broken list
+ * (heap-use-after-free under ASan). Now the BYE comes at once, and a
+ * violator that hangs up without waiting for it is harmless. */
+static pid_t spawn_release_then(int wait_for_bye, int ready_fd)
+{
+	pid_t pid = fork_child(&ready_fd);
+
+	if (pid != 0)
+		return pid;
+	struct raw_sub rs;
+
+	if (raw_open(&rs, 0) < 0 || write(3, "J", 1) != 1)
+		_exit(1);
+	while (atomic_load(&rs.lane->deliver_prod) < 4) /* all four samples */
+		usleep(100);
+	raw_release(&rs, 1000); /* out of range */
+	if (write(3, "V", 1) != 1)
+		_exit(2);
+	if (!wait_for_bye) {
+		usleep(200 * 1000); /* the publisher is asleep in its loan */
+		_exit(0);           /* hang up before the BYE is read */
+	}
+	_exit(raw_await_bye(&rs, 500) == 0 ? 0 : 3); /* long before the loan ends */
+}
+
+START_TEST(test_violation_found_by_a_blocked_loan_is_cut_off_at_once)
+{
+	struct vdds_pub_opts o = { .slot_size = 64, .slot_count = 4 };
+	vdds_pub *pub;
+	vdds_sub *holder;
+	struct vdds_sample s[4];
+	void *buf;
+
+	tu_private_rundir();
+	ck_assert_int_eq(vdds_pub_open(&pub, TOPIC, &o), 0);
+	ck_assert_int_eq(vdds_sub_open(&holder, TOPIC, NULL), 0);
+	for (int wait_for_bye = 1; wait_for_bye >= 0; wait_for_bye--) {
+		int ready[2], status;
+		char c;
+
+		ck_assert_int_eq(pipe(ready), 0);
+		pid_t pid = spawn_release_then(wait_for_bye, ready[1]);
+
+		close(ready[1]);
+		ck_assert_int_eq(read(ready[0], &c, 1), 1);
+		await_subscribers(pub, 2);
+		for (uint32_t i = 0; i < 4; i++) { /* every slot held by holder */
+			ck_assert_int_eq(vdds_pub_write(pub, &i, sizeof(i), 0), 0);
+			ck_assert_int_eq(vdds_sub_take(holder, &s[i]), 0);
+		}
+		ck_assert_int_eq(read(ready[0], &c, 1), 1);
+		close(ready[0]);
+		/* finds the bad id, cuts it off, then sleeps: nobody returns a slot */
+		ck_assert_int_eq(vdds_pub_loan(pub, &buf, 1000), -ETIMEDOUT);
+		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "violator status %x", status);
+		for (int i = 0; i < 4; i++)
+			ck_assert_int_eq(vdds_sub_release(holder, &s[i]), 0);
+		await_subscribers(pub, 1); /* the violator's hang-up is processed */
+		ck_assert_uint_eq(stats_of(pub).free_slots, 4);
+	}
+	ck_assert_uint_eq(stats_of(pub).kicked, 2);
+	vdds_sub_close(holder);
+	vdds_pub_close(pub);
+}
+END_TEST
+
 static Suite *hostile_suite(void)
 {
 	Suite *s = suite_create("hostile");
@@ -941,6 +1010,7 @@ static Suite *hostile_suite(void)
 	tcase_add_test(tgt, test_release_prod_advanced_past_the_ring_cuts_the_subscriber_off);
 	tcase_add_test(tgt, test_deliver_cons_beyond_deliver_prod_cuts_the_subscriber_off);
 	tcase_add_test(tgt, test_real_subscriber_that_writes_its_lane_is_told_ebadmsg);
+	tcase_add_test(tgt, test_violation_found_by_a_blocked_loan_is_cut_off_at_once);
 	suite_add_tcase(s, tgt);
 	return s;
 }
