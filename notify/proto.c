@@ -154,7 +154,7 @@ int vdds__msg_recv(int sock, union vdds_msg *m, int *fds, int max_fds, int *nfds
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(sizeof(int) * (VDDS_WELCOME_FDS + 4))];
 	} ctl;
-	struct iovec iov = { .iov_base = m, .iov_len = VDDS_MSG_MAX };
+	struct iovec iov = { .iov_base = m, .iov_len = sizeof(*m) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
 			     .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
 	ssize_t n;

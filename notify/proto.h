@@ -53,7 +53,10 @@ struct vdds_msg_reject {
 	char reason[128];    /* NUL-terminated */
 };
 
+/* Room for the largest datagram we accept: longer ones arrive truncated
+ * (MSG_TRUNC) and are rejected. */
 union vdds_msg {
+	uint8_t raw[VDDS_MSG_MAX];
 	struct vdds_msg_hdr hdr;
 	struct vdds_msg_hello hello;
 	struct vdds_msg_welcome welcome;
@@ -63,7 +66,7 @@ union vdds_msg {
 _Static_assert(sizeof(struct vdds_msg_hello) == 88, "hello size");
 _Static_assert(sizeof(struct vdds_msg_welcome) == 40, "welcome size");
 _Static_assert(sizeof(struct vdds_msg_reject) == 152, "reject size");
-_Static_assert(sizeof(union vdds_msg) <= VDDS_MSG_MAX, "message size");
+_Static_assert(sizeof(union vdds_msg) == VDDS_MSG_MAX, "message size");
 
 void vdds__msg_hello(struct vdds_msg_hello *m, const char *type_name, uint32_t type_size);
 void vdds__msg_welcome(struct vdds_msg_welcome *m, uint32_t lane_id,
@@ -79,7 +82,7 @@ int vdds__msg_parse(const union vdds_msg *m, size_t len);
  * died mid-handshake must not SIGPIPE us). Returns 0 or -errno. */
 int vdds__msg_send(int sock, const void *msg, size_t len, const int *fds, int nfds);
 
-/* Receive one message into m (VDDS_MSG_MAX bytes) and up to max_fds
+/* Receive one message into m and up to max_fds
  * descriptors (O_CLOEXEC). Returns the byte count (0 at EOF) and sets *nfds,
  * or -errno; -EBADMSG when the message or its descriptors were truncated or
  * not SCM_RIGHTS (every descriptor received is then closed). */
