@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test.sh — on a fresh Debian 12 machine: install what is missing, then build
 # and run the whole test suite: gcc with -Werror; clang-tidy and cppcheck;
-# AddressSanitizer + UndefinedBehaviorSanitizer; the libFuzzer target for 60 s.
+# AddressSanitizer + UndefinedBehaviorSanitizer; ThreadSanitizer on the
+# suites where threads meet; the libFuzzer target for 60 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/deps.sh
@@ -27,6 +28,14 @@ cmake --build build-asan -j"$jobs"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	ctest --output-on-failure --verbose --timeout 900)
+
+echo "=== ThreadSanitizer: the suites where the service thread meets the data path"
+cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DVDDS_WERROR=ON -DVDDS_SANITIZE_THREAD=ON \
+	-DVDDS_BUILD_BENCH=OFF -DVDDS_BUILD_EXAMPLES=OFF >/dev/null
+cmake --build build-tsan -j"$jobs"
+(cd build-tsan && TSAN_OPTIONS=halt_on_error=1 \
+	ctest --output-on-failure --verbose --timeout 900 \
+	-R 'test_ring|test_api|test_handshake|test_crash|test_waitset|test_hostile')
 
 echo "=== libFuzzer: handshake parser and shared-memory checks, 60 s"
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DVDDS_FUZZ=ON -DVDDS_BUILD_TESTS=OFF \
