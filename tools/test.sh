@@ -29,8 +29,8 @@ cmake --build build-asan -j"$jobs"
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	ctest --output-on-failure --verbose --timeout 900)
 
-echo "=== ThreadSanitizer: the suites where the service thread meets the data path"
-cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DVDDS_WERROR=ON -DVDDS_SANITIZE_THREAD=ON \
+echo "=== clang -Werror + ThreadSanitizer: the suites where the service thread meets the data path"
+CC=clang cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DVDDS_WERROR=ON -DVDDS_SANITIZE_THREAD=ON \
 	-DVDDS_BUILD_BENCH=OFF -DVDDS_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build build-tsan -j"$jobs"
 (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 \
