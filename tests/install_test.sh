@@ -8,6 +8,13 @@ src=$(cd "$(dirname "$0")" && pwd)/consumer
 prefix=$(mktemp -d)
 trap 'rm -rf "$prefix"' EXIT
 cmake --install "$build" --prefix "$prefix" >/dev/null
+for f in include/vdds.h share/man/man7/vdds.7 share/man/man3/vdds_pub.3 share/man/man3/vdds_sub.3 \
+	share/man/man3/vdds_waitset.3; do
+	[ -f "$prefix/$f" ] || { echo "not installed: $f"; exit 1; }
+done
+for f in vdds.pc vddsConfig.cmake vddsConfigVersion.cmake 'libvdds.so.*' libvdds.a; do
+	[ -n "$(find "$prefix" -name "$f")" ] || { echo "not installed: $f"; exit 1; }
+done
 libdir=$(dirname "$(find "$prefix" -name vdds.pc)")/..
 export PKG_CONFIG_PATH=$libdir/pkgconfig LD_LIBRARY_PATH=$libdir
 export VDDS_DIR=$prefix/run
