@@ -1,160 +1,327 @@
 #!/bin/sh
-# run.sh — runs the full ping-pong benchmark (every mode on one CPU and across
-# two) and writes bench/RESULTS.md. Usage: bench/run.sh [BUILD_DIR] (default ./build)
+# run.sh — builds the benchmarks and runs the whole matrix (latency, payload
+# sizes, throughput, syscalls, instructions, memory; vdds against raw
+# mechanisms and iceoryx), then writes bench/RESULTS.md and bench/*.png.
+# Usage: bench/run.sh [BUILD_DIR]   (default: <repo>/build)
+# Environment: VDDS_BENCH_ROUNDS (default 7), VDDS_BENCH_ITERS (default 30000),
+# VDDS_BENCH_NO_INSTALL=1 to never apt-get install what is missing,
+# VDDS_BENCH_KEEP=1 to keep the work directory (raw results, logs, plot data).
 set -eu
 
-build=${1:-./build}
-bin=$build/bench/vdds_pingpong
 here=$(cd "$(dirname "$0")" && pwd)
-out=$here/RESULTS.md
-iters=100000
-warmup=1000
-# Single runs vary by tens of percent here, so each configuration runs
-# `rounds` times, interleaved, and the summary takes the run with the median p50.
-rounds=${VDDS_BENCH_ROUNDS:-5}
+repo=$(cd "$here/.." && pwd)
+build=${1:-$repo/build}
+cmdline="bench/run.sh${1:+ $1}"
+rounds=${VDDS_BENCH_ROUNDS:-7}
+iters=${VDDS_BENCH_ITERS:-30000}
+warmup=2000
+payloads="64 4096 1048576 16777216"
+start=$(date +%s)
 
-if [ ! -x "$bin" ]; then
-	echo "run.sh: $bin not found or not executable; build first:" >&2
-	echo "  cmake -S . -B $build && cmake --build $build" >&2
-	exit 1
-fi
+say() { echo "run.sh: $*" >&2; }
 
-tmp=$(mktemp)
-trap 'rm -f "$tmp"' EXIT
-
-# One run: print the command, run it, keep its result line tagged with the round.
-run() {
-	echo "+ $bin $*" >&2
-	if ! line=$("$bin" "$@"); then
-		echo "run.sh: failed: $bin $*" >&2
-		exit 1
+work=$(mktemp -d)
+raw=$work/raw.txt
+roudi_pid=
+cleanup() {
+	if [ -n "$roudi_pid" ]; then
+		kill "$roudi_pid" 2>/dev/null || true
+		wait "$roudi_pid" 2>/dev/null || true
 	fi
-	echo "round=$round $line" >&2
-	echo "round=$round $line" >>"$tmp"
+	if [ "${VDDS_BENCH_KEEP:-0}" = 1 ]; then
+		say "kept $work"
+	else
+		rm -rf "$work"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+: >"$raw"
+
+# ------------------------------------------------------------- what we need
+have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
+
+install_missing() {
+	missing=
+	for p in "$@"; do
+		have_pkg "$p" || missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	if [ "${VDDS_BENCH_NO_INSTALL:-0}" = 1 ] || [ "$(id -u)" != 0 ] ||
+	   ! command -v apt-get >/dev/null; then
+		say "missing:$missing (install them as root with apt-get)"
+		return 1
+	fi
+	say "installing$missing"
+	# shellcheck disable=SC2086 # one word per package
+	if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >"$work/apt.log" 2>&1; then
+		apt-get update -qq >>"$work/apt.log" 2>&1 || true
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >>"$work/apt.log" 2>&1 || {
+			say "could not install$missing; see the log below"
+			tail -n 5 "$work/apt.log" >&2
+			return 1
+		}
+	fi
 }
 
-start=$(date +%s)
-round=1
-while [ "$round" -le "$rounds" ]; do
-	for cpus in same cross; do
-		run --mode eventfd --iters $iters --warmup $warmup --cpus $cpus
-		run --mode epoll --iters $iters --warmup $warmup --cpus $cpus
-		run --mode vdds --iters $iters --warmup $warmup --cpus $cpus --payload 8
-		# 4096 is the default slot size: still the default options.
-		run --mode vdds --iters $iters --warmup $warmup --cpus $cpus --payload 4096
+command -v gnuplot >/dev/null || install_missing gnuplot-nox || true
+if ! command -v iox-roudi >/dev/null || ! have_pkg libiceoryx-binding-c-dev; then
+	install_missing iceoryx libiceoryx-binding-c-dev || true
+fi
+
+# ------------------------------------------------------------------- build
+say "building in $build"
+cmake -S "$repo" -B "$build" -DVDDS_WERROR=ON >"$work/cmake.log" 2>&1 || {
+	cat "$work/cmake.log" >&2
+	exit 1
+}
+targets="vdds_pingpong vdds_fanout"
+if cmake --build "$build" --target help 2>/dev/null | grep -q vdds_iox_pingpong; then
+	targets="$targets vdds_iox_pingpong"
+fi
+# shellcheck disable=SC2086 # one word per target
+cmake --build "$build" -j "$(getconf _NPROCESSORS_ONLN)" --target $targets >"$work/build.log" 2>&1 || {
+	cat "$work/build.log" >&2
+	exit 1
+}
+pp=$build/bench/vdds_pingpong
+fan=$build/bench/vdds_fanout
+iox=$build/bench/vdds_iox_pingpong
+
+# ---------------------------------------------------------------- iceoryx
+iox_note=
+if [ ! -x "$iox" ]; then
+	iox_note="iceoryx skipped: the C binding (libiceoryx-binding-c-dev) was not found at build time"
+elif ! command -v iox-roudi >/dev/null; then
+	iox_note="iceoryx skipped: iox-roudi (package iceoryx) is not installed"
+else
+	(cd "$work" && exec iox-roudi -m off -l warning -c "$here/roudi.toml") >"$work/roudi.log" 2>&1 &
+	roudi_pid=$!
+	t=0
+	while ! grep -q 'RouDi is ready' "$work/roudi.log" 2>/dev/null; do
+		t=$((t + 1))
+		if [ $t -gt 50 ] || ! kill -0 "$roudi_pid" 2>/dev/null; then
+			iox_note="iceoryx skipped: iox-roudi did not start ($(tail -n 1 "$work/roudi.log"))"
+			kill "$roudi_pid" 2>/dev/null || true
+			roudi_pid=
+			break
+		fi
+		sleep 0.1
 	done
+fi
+[ -n "$iox_note" ] && say "$iox_note"
+
+# ------------------------------------------------------------ measurements
+# No single run may hang the whole script (a lost wakeup would): 5 minutes.
+limit="timeout 300"
+
+# One run: the program's result line, tagged; one retry, since the VM can
+# stall a process long enough for a start-up timeout.
+run() {
+	kind=$1
+	shift
+	if ! line=$($limit "$@" 2>"$work/err"); then
+		say "retrying after a failure: $* ($(tail -n 1 "$work/err"))"
+		line=$($limit "$@") || { say "failed twice: $*"; exit 1; }
+	fi
+	echo "kind=$kind round=$round $line" >>"$raw"
+}
+
+lat() { run lat "$pp" --iters "$iters" --warmup "$warmup" "$@"; }
+lat_iox() {
+	[ -n "$roudi_pid" ] || return 0
+	run lat "$iox" --iters "$iters" --warmup "$warmup" "$@"
+}
+lat_payloads() {
+	for p in $payloads; do
+		lat "$@" --payload "$p"
+	done
+}
+
+# Each vdds mode runs right after the raw mechanism it is compared with, as
+# conditions on this VM drift; the ratios are then taken within a round.
+latency_round() {
+	for cpus in same cross; do
+		say "round $round/$rounds: latency, cpus=$cpus"
+		lat --mode eventfd --cpus $cpus
+		lat --mode epoll-set --cpus $cpus
+		lat_payloads --mode vdds-wait --cpus $cpus
+		lat --mode epoll --cpus $cpus
+		lat_payloads --mode vdds-ws-epoll --cpus $cpus
+		lat --mode uring-poll --cpus $cpus
+		lat_payloads --mode vdds-ws-uring --cpus $cpus
+		lat --mode epoll-read --cpus $cpus
+		lat_payloads --mode vdds-epoll --cpus $cpus
+		for p in $payloads; do
+			lat_iox --mode iox-ws --cpus $cpus --payload "$p"
+		done
+		if [ $cpus = cross ]; then # spinning on one CPU costs a tick per wait
+			lat --mode spin --cpus cross
+			lat_payloads --mode vdds-spin --cpus cross
+			lat_iox --mode iox-spin --cpus cross --payload 64
+		fi
+		lat --mode sem --cpus $cpus
+		lat --mode pipe --cpus $cpus
+		lat --mode unix --cpus $cpus
+	done
+}
+
+throughput_round() {
+	say "round $round/$rounds: throughput"
+	for wait in busy sleep; do
+		for subs in 1 2 4 8 16; do
+			run tput "$fan" --subs $subs --wait $wait --millis 500
+		done
+	done
+}
+
+# Publisher syscalls per message: strace -c on the publisher's thread only
+# (no -f: neither the subscriber processes nor vdds's service thread) at two
+# message counts; the difference over the extra messages cancels set-up.
+# Paced 1 ms apart, so sleeping subscribers are asleep at every message.
+syscalls() {
+	if ! command -v strace >/dev/null; then
+		echo "kind=skip what=syscalls reason=strace-not-installed" >>"$raw"
+		return 0
+	fi
+	say "syscalls per message (strace)"
+	for cfg in "busy 1" "busy 4" "sleep 1" "sleep 4" "sleep 16"; do
+		# shellcheck disable=SC2086 # split "wait subs" into $1 and $2
+		set -- $cfg
+		for n in 200 1200; do
+			$limit strace -c -o "$work/strace.$n" "$fan" --subs "$2" --wait "$1" \
+				--messages $n --pace-us 1000 >"$work/fan.$n" 2>"$work/err" || {
+				cat "$work/err" >&2
+				exit 1
+			}
+		done
+		# strace -c table: calls in column 4, the name last; 1200 minus 200
+		awk -v subs="$2" -v wait="$1" '
+			$NF != "syscall" && $NF != "total" && $4 ~ /^[0-9]+$/ {
+				sign = FILENAME ~ /1200$/ ? 1 : -1
+				all += sign * $4
+				if ($NF == "write") w += sign * $4
+				if ($NF == "clock_nanosleep") pace += sign * $4
+			}
+			END { printf "kind=sys subs=%d wait=%s msgs=1000 syscalls_per_msg=%.3f writes_per_msg=%.3f\n",
+				subs, wait, (all - pace) / 1000, w / 1000 }
+		' "$work/strace.200" "$work/strace.1200" >>"$raw"
+		sed "s/^/kind=sysfan /" "$work/fan.1200" >>"$raw"
+	done
+}
+
+# User-space instructions per round trip on the echo side (B, the child):
+# callgrind at two iteration counts; the difference cancels set-up.
+instructions() {
+	if ! command -v valgrind >/dev/null; then
+		echo "kind=skip what=instructions reason=valgrind-not-installed" >>"$raw"
+		return 0
+	fi
+	say "instructions per round trip (callgrind)"
+	for mode in eventfd epoll-set vdds-wait; do
+		line="kind=cg mode=$mode"
+		for n in 2000 12000; do
+			mkdir "$work/cg.$n"
+			$limit valgrind --tool=callgrind --callgrind-out-file="$work/cg.$n/out.%p" \
+				"$pp" --mode $mode --iters $n --warmup 100 --cpus same \
+				>/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
+			# B, the echo side, is the process that ran side_b()
+			b=$(grep -l 'side_b' "$work/cg.$n"/out.*)
+			total=$(sed -n 's/^totals: *//p' "$b")
+			line="$line ir$n=$total"
+			# inclusive cost of each vdds call, for the breakdown
+			callgrind_annotate --inclusive=yes --threshold=100 "$b" 2>/dev/null |
+				awk -v n=$n '{ gsub(",", "", $1) }
+					$NF ~ /:vdds_(pub_loan|pub_publish|sub_wait|sub_take|sub_release)$/ {
+						split($NF, f, ":"); if ($1 + 0 > best[f[2]]) best[f[2]] = $1 + 0 }
+					END { for (k in best) printf " %s_%d=%d", k, n, best[k] }' >"$work/cg.$n/calls"
+			line="$line$(cat "$work/cg.$n/calls")"
+			rm -r "$work/cg.$n"
+		done
+		echo "$line" >>"$raw"
+	done
+}
+
+# System calls per round trip and side, by kind: perf stat on syscall
+# tracepoints (counting only: unlike strace, it does not change who sleeps
+# when), both processes, at two iteration counts; the difference cancels
+# set-up. Skipped where perf or the tracepoints are not available.
+rt_syscalls() {
+	ev=raw_syscalls:sys_enter
+	for sc in read write epoll_wait io_uring_enter futex sendto recvfrom recvmsg; do
+		ev="$ev,syscalls:sys_enter_$sc"
+	done
+	if ! command -v perf >/dev/null ||
+	   ! perf stat -x, -o /dev/null -e "$ev" -- true 2>/dev/null; then
+		echo "kind=skip what=rtsys reason=perf-or-syscall-tracepoints-not-available" >>"$raw"
+		return 0
+	fi
+	say "syscalls per round trip (perf stat)"
+	for c in same cross; do
+		for mode in eventfd epoll epoll-set epoll-read uring-poll sem pipe unix spin \
+			    vdds-wait vdds-epoll vdds-ws-uring vdds-ws-epoll vdds-spin; do
+			case $c-$mode in same-spin | same-vdds-spin) continue ;; esac
+			for n in 2000 12000; do
+				$limit perf stat -x, -o "$work/perf.$n" -e "$ev" -- \
+					"$pp" --mode $mode --iters $n --warmup 10 --cpus $c >/dev/null ||
+					exit 1
+			done
+			awk -F, -v mode=$mode -v cpus=$c '
+				/sys_enter/ {
+					name = $3; sub(/.*sys_enter_?/, "", name)
+					if (name == "") name = "all"
+					if (!(name in d)) order[++n] = name
+					d[name] += (FILENAME ~ /12000$/ ? 1 : -1) * $1
+				}
+				END {
+					printf "kind=rtsys mode=%s cpus=%s", mode, cpus
+					for (i = 1; i <= n; i++) printf " %s=%.2f", order[i], d[order[i]] / 20000
+					printf "\n"
+				}' "$work/perf.2000" "$work/perf.12000" >>"$raw"
+		done
+	done
+}
+
+round=1
+while [ $round -le "$rounds" ]; do
+	latency_round
+	throughput_round
 	round=$((round + 1))
 done
+round=0
+syscalls
+rt_syscalls
+instructions
+if [ -n "$roudi_pid" ]; then
+	kill "$roudi_pid"
+	wait "$roudi_pid" || true
+	roudi_pid=
+fi
+[ -n "$iox_note" ] && echo "kind=skip what=iceoryx reason=$(echo "$iox_note" | tr ' ' '_')" >>"$raw"
 elapsed=$(( $(date +%s) - start ))
 
-cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1)
-ncpu=$(getconf _NPROCESSORS_ONLN)
-commit=$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo "none")
-if [ -n "$(git -C "$here/.." status --porcelain -- . ':!bench' 2>/dev/null)" ]; then
+# ---------------------------------------------------------------- report
+commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo none)
+if [ -n "$(git -C "$repo" status --porcelain -- . ':!bench' 2>/dev/null)" ]; then
 	commit="$commit, with uncommitted changes outside bench/"
 fi
-
-# Summary: per (mode, payload, cpus), the run whose p50 is the median, then the
-# p50 ratios of vdds over each raw baseline with the same cpus setting.
-summary() {
-	awk '
-	function field(line, name,   n, i, kv, parts) {
-		n = split(line, parts, " ")
-		for (i = 1; i <= n; i++) {
-			split(parts[i], kv, "=")
-			if (kv[1] == name)
-				return kv[2]
-		}
-		return ""
-	}
-	{
-		key = field($0, "mode") " " field($0, "payload") " " field($0, "cpus")
-		if (!(key in count)) { order[++nkeys] = key; count[key] = 0 }
-		runs[key, ++count[key]] = $0
-		p50r[key, field($0, "round")] = field($0, "p50")
-		if (field($0, "round") + 0 > rounds) rounds = field($0, "round") + 0
-	}
-	END {
-		print "| mode | payload | cpus | min | p50 | p99 | p99.9 | max |"
-		print "|---|---:|---|---:|---:|---:|---:|---:|"
-		for (k = 1; k <= nkeys; k++) {
-			key = order[k]; n = count[key]
-			# insertion sort of this configuration runs by p50
-			for (i = 2; i <= n; i++) {
-				t = runs[key, i]
-				for (j = i - 1; j >= 1 && field(runs[key, j], "p50") + 0 > field(t, "p50") + 0; j--)
-					runs[key, j + 1] = runs[key, j]
-				runs[key, j + 1] = t
-			}
-			m = runs[key, int((n + 1) / 2)]
-			p50[key] = field(m, "p50")
-			printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n",
-				field(m, "mode"), field(m, "payload"), field(m, "cpus"),
-				field(m, "min"), field(m, "p50"), field(m, "p99"),
-				field(m, "p99.9"), field(m, "max")
-		}
-		print ""
-		print "Ratios of p50, vdds over the raw baseline on the same CPUs, taken within each round"
-		print "(conditions drift between runs) and then the median over rounds, with the range:"
-		print ""
-		print "| cpus | payload | vdds / eventfd | range | vdds / epoll | range |"
-		print "|---|---:|---:|---|---:|---|"
-		for (k = 1; k <= nkeys; k++) {
-			split(order[k], f, " ")
-			if (f[1] != "vdds")
-				continue
-			printf "| %s | %s | %s | %s |\n", f[3], f[2],
-				ratio(order[k], "eventfd 8 " f[3]),
-				ratio(order[k], "epoll 8 " f[3])
-		}
-	}
-	# median and range over rounds of p50(num) / p50(den), as "x.xx | a.aa-b.bb"
-	function ratio(num, den,   r, n, i, j, t, q) {
-		n = 0
-		for (r = 1; r <= rounds; r++)
-			if ((num, r) in p50r && (den, r) in p50r && p50r[den, r] > 0)
-				q[++n] = p50r[num, r] / p50r[den, r]
-		if (n == 0)
-			return "n/a | n/a"
-		for (i = 2; i <= n; i++) {
-			t = q[i]
-			for (j = i - 1; j >= 1 && q[j] > t; j--)
-				q[j + 1] = q[j]
-			q[j + 1] = t
-		}
-		return sprintf("%.2f | %.2f-%.2f", q[int((n + 1) / 2)], q[1], q[n])
-	}' "$tmp"
-}
-
 {
-	echo "# vdds ping-pong results"
-	echo
-	echo "Generated by \`bench/run.sh\`; do not edit by hand."
-	echo
-	echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-	echo "- kernel: $(uname -r)"
-	echo "- CPU: $cpu ($ncpu online)"
-	echo "- commit: $commit"
-	echo "- command: \`bench/run.sh $build\` (${elapsed} s), which runs $rounds rounds of, for cpus in same and cross:"
-	echo "  \`vdds_pingpong --mode eventfd|epoll --iters $iters --warmup $warmup --cpus <cpus>\` and"
-	echo "  \`vdds_pingpong --mode vdds --iters $iters --warmup $warmup --cpus <cpus> --payload 8|4096\`"
-	echo
-	echo "Round trip (A sends, B answers, A receives) in nanoseconds, $iters round trips after"
-	echo "$warmup warm-up. same: both processes pinned to CPU 0; cross: A on CPU 0, B on CPU 1."
-	echo "eventfd: blocking read()/write() on two eventfds. epoll: each side waits with epoll_wait on"
-	echo "its eventfd (EPOLLIN|EPOLLET, never read). vdds: loan + write counter + publish, then"
-	echo "vdds_sub_wait(-1) + take + release; only the 8-byte counter is written, len = payload."
-	echo "Each row is the run with the median p50 of its $rounds runs; all runs are listed below."
-	echo "This machine is a VM whose latency shifts between regimes (e.g. same-CPU eventfd p50 ~2.5 µs"
-	echo "for a while, then ~3.4 µs) independent of what runs, hence rounds and per-round ratios."
-	echo
-	summary
-	echo
-	echo "All runs:"
-	echo
-	echo '```'
-	cat "$tmp"
-	echo '```'
-} >"$out"
-
-echo "run.sh: wrote $out (${elapsed} s of runs)" >&2
+	echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "kernel=$(uname -r)"
+	echo "cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1) ($(getconf _NPROCESSORS_ONLN) online)"
+	echo "commit=$commit"
+	echo "elapsed=$elapsed"
+	echo "cmdline=$cmdline"
+	echo "rounds=$rounds"
+	echo "iters=$iters"
+	echo "warmup=$warmup"
+	echo "iox=${iox_note:-iceoryx $(dpkg-query -W -f='${Version}' iceoryx 2>/dev/null)}"
+} >"$work/meta.txt"
+awk -v part=md -f "$here/report.awk" "$work/meta.txt" "$raw" >"$here/RESULTS.md"
+if command -v gnuplot >/dev/null; then
+	awk -v part=plot -v dir="$work" -f "$here/report.awk" "$work/meta.txt" "$raw"
+	(cd "$work" && gnuplot -e "out='$here/'" "$here/plot.gp") || say "gnuplot failed"
+else
+	say "gnuplot not installed: no plots"
+fi
+say "wrote $here/RESULTS.md and the plots in $elapsed s"
