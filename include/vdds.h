@@ -142,9 +142,11 @@ VDDS_API void vdds_pub_close(vdds_pub *pub);
 struct vdds_sub_opts {
 	const char *type_name; /* optional: must equal the publisher's */
 	uint32_t type_size;    /* optional (0 = any): must equal the publisher's */
-	bool busy_poll;        /* true: vdds_sub_take() never enters the kernel;
-				* for spin loops. The fd contract below then
-				* does not hold; vdds_sub_wait() still works. */
+	bool busy_poll;        /* true: for spin loops. vdds_sub_take() enters
+				* the kernel only once per 4096 empty takes, to
+				* look for the publisher's death. The fd contract
+				* below then does not hold; vdds_sub_wait() and
+				* waitsets still work. */
 	bool reconnect;        /* when the publisher goes away (not when it cuts
 				* us off), wait for the next publisher of the
 				* topic instead of reporting -EPIPE: take()
@@ -187,7 +189,9 @@ VDDS_API int vdds_sub_open(vdds_sub **sub, const char *topic,
  *
  * The fd contract: once vdds_sub_take() has returned -EAGAIN, vdds_sub_fd()
  * becomes readable when a sample arrives or the publisher goes away, and not
- * before (unless opts.busy_poll). */
+ * before (unless opts.busy_poll). While the subscriber is in a waitset, the
+ * waitset reports it instead and take() skips the system call the contract
+ * costs. */
 VDDS_API int vdds_sub_take(vdds_sub *sub, struct vdds_sample *sample);
 
 /* Return a taken sample's slot to the publisher. After this, sample->data must
@@ -216,7 +220,9 @@ VDDS_API void vdds_sub_close(vdds_sub *sub);
  * io_uring cannot be used (ENOSYS, EPERM from seccomp, kernel.io_uring_disabled).
  * VDDS_BACKEND=epoll or VDDS_BACKEND=io_uring in the environment forces one.
  * A waitset is used by one thread: the one that first waits on it (io_uring
- * binds the ring to it). Members must be removed before they are closed. */
+ * binds the ring to it). Members must be removed before they are closed. A
+ * subscriber in a waitset is reported by it; its own vdds_sub_fd() is then
+ * not kept readable-exactly-when (see vdds_sub_take). */
 typedef struct vdds_waitset vdds_waitset;
 
 enum vdds_event_kind {

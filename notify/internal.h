@@ -14,6 +14,9 @@ int vdds__sub_prepare(vdds_sub *sub);
  * the directory watch and -1. Returns a number that changes whenever they do
  * (fd numbers alone may be reused). */
 uint32_t vdds__sub_fds(const vdds_sub *sub, int *main_fd, int *sock);
+/* A waitset starts (+1) or stops (-1) watching the subscriber; while any
+ * does, take() leaves arming to it and skips the fd contract's syscall. */
+void vdds__sub_watched(vdds_sub *sub, int delta);
 /* The socket was readable: learn whether the publisher is gone. */
 void vdds__sub_socket_event(vdds_sub *sub);
 /* 1 if the publisher has no service thread (the application serves it). */

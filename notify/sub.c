@@ -36,6 +36,7 @@ struct vdds_sub {
 	int busy_poll, reconnect;
 	uint32_t idle_polls, epochs;
 	uint32_t fd_gen;     /* +1 whenever the watched fds change */
+	uint32_t waitsets;   /* waitsets watching us: they arm us themselves */
 };
 
 static uint64_t now_ms(void)
@@ -267,17 +268,21 @@ static inline int take_now(struct vdds_sub *s, struct vdds_sample *sample)
  * once more. Returns what take should return. */
 static __attribute__((noinline)) int take_empty(struct vdds_sub *s, struct vdds_sample *sample)
 {
+	/* in a waitset, the waitset arms us before it sleeps and watches our
+	 * socket: the fd contract of vdds_sub_fd() is not needed, nor its cost */
+	int own_fd = s->waitsets == 0 && !s->busy_poll;
+
 	if (s->busy_poll && s->watch_fd < 0) {
 		if (++s->idle_polls % BUSY_POLL_SOCKET_CHECK == 0)
 			learn_fate(s);
 		if (!s->gone)
 			return -EAGAIN;
-	} else {
+	} else if (own_fd) {
 		/* clear readiness first, then arm and re-check: a publish after
 		 * the clear either lands in the re-check or writes the eventfd */
 		drain_fd(s, 0, NULL);
 	}
-	if (s->watch_fd < 0) {
+	if (s->watch_fd < 0 && own_fd) {
 		vdds__subcore_arm(&s->link.core);
 		/* full fence: wake_gen store before the ring load; pairs with the
 		 * publisher's push, fence, wake_gen load */
@@ -412,6 +417,11 @@ int vdds__sub_prepare(vdds_sub *s)
 		if (err != 0)
 			return err == -EAGAIN ? 0 : 1; /* gone for good: take says why */
 	}
+}
+
+void vdds__sub_watched(vdds_sub *s, int delta)
+{
+	s->waitsets += (uint32_t)delta;
 }
 
 uint32_t vdds__sub_fds(const vdds_sub *s, int *main_fd, int *sock)

@@ -50,8 +50,11 @@ void vdds_waitset_free(vdds_waitset *ws)
 {
 	if (!ws)
 		return;
-	for (uint32_t i = 0; i < ws->n_members; i++)
+	for (uint32_t i = 0; i < ws->n_members; i++) {
+		if (ws->members[i]->kind == VDDS_EVENT_SUB)
+			vdds__sub_watched(ws->members[i]->handle, -1);
 		free(ws->members[i]);
+	}
 	free(ws->members);
 	ws->ops->fini(ws);
 	free(ws);
@@ -118,8 +121,10 @@ int vdds_waitset_add_sub(vdds_waitset *ws, vdds_sub *sub, void *user)
 	uint32_t gen = vdds__sub_fds(sub, &data_efd, &sock);
 	int err = add(ws, VDDS_EVENT_SUB, vdds_sub_fd(sub), sub, data_efd, sock, POLLIN, user);
 
-	if (err == 0)
+	if (err == 0) {
 		ws->members[ws->n_members - 1]->fd_gen = gen;
+		vdds__sub_watched(sub, 1);
+	}
 	return err;
 }
 
@@ -169,6 +174,8 @@ int vdds_waitset_remove(vdds_waitset *ws, int key)
 	struct vdds__member *m = ws->members[i];
 
 	ws->ops->unwatch(ws, m);
+	if (m->kind == VDDS_EVENT_SUB)
+		vdds__sub_watched(m->handle, -1);
 	ws->members[i] = ws->members[--ws->n_members];
 	free(m);
 	return 0;
