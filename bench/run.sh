@@ -318,6 +318,9 @@ fi
 	echo "iox=${iox_note:-iceoryx $(dpkg-query -W -f='${Version}' iceoryx 2>/dev/null)}"
 } >"$work/meta.txt"
 awk -v part=md -f "$here/report.awk" "$work/meta.txt" "$raw" >"$here/RESULTS.md"
+if [ -f "$here/MISSES.md" ]; then
+	{ echo; cat "$here/MISSES.md"; } >>"$here/RESULTS.md"
+fi
 if command -v gnuplot >/dev/null; then
 	awk -v part=plot -v dir="$work" -f "$here/report.awk" "$work/meta.txt" "$raw"
 	(cd "$work" && gnuplot -e "out='$here/'" "$here/plot.gp") || say "gnuplot failed"
