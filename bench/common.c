@@ -42,8 +42,7 @@ int bench_pin_cpu(int cpu)
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
 	if (sched_setaffinity(0, sizeof(set), &set) < 0) {
-		fprintf(stderr, "bench: sched_setaffinity(CPU %d): %s\n", cpu,
-			strerror(errno));
+		fprintf(stderr, "bench: sched_setaffinity(CPU %d): %s\n", cpu, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -71,16 +70,16 @@ int bench_barrier_sync(const struct barrier *b, const char *what)
 		n = write(b->wr, &c, 1);
 	while (n < 0 && errno == EINTR);
 	if (n != 1) {
-		fprintf(stderr, "bench[%d]: barrier '%s': write: %s\n", (int)getpid(),
-			what, n < 0 ? strerror(errno) : "short write");
+		fprintf(stderr, "bench[%d]: barrier '%s': write: %s\n", (int)getpid(), what,
+			n < 0 ? strerror(errno) : "short write");
 		return -1;
 	}
 	do
 		n = read(b->rd, &c, 1);
 	while (n < 0 && errno == EINTR);
 	if (n != 1) {
-		fprintf(stderr, "bench[%d]: barrier '%s': read: %s\n", (int)getpid(),
-			what, n < 0 ? strerror(errno) : "peer went away");
+		fprintf(stderr, "bench[%d]: barrier '%s': read: %s\n", (int)getpid(), what,
+			n < 0 ? strerror(errno) : "peer went away");
 		return -1;
 	}
 	return 0;
@@ -105,10 +104,9 @@ static uint64_t percentile(const uint64_t *v, long n, long per_mille)
 void bench_print_percentiles(uint64_t *samples, long n)
 {
 	qsort(samples, (size_t)n, sizeof(*samples), cmp_u64);
-	printf(" min=%" PRIu64 " p50=%" PRIu64 " p99=%" PRIu64 " p99.9=%" PRIu64
-	       " max=%" PRIu64, samples[0], percentile(samples, n, 500),
-	       percentile(samples, n, 990), percentile(samples, n, 999),
-	       samples[n - 1]);
+	printf(" min=%" PRIu64 " p50=%" PRIu64 " p99=%" PRIu64 " p99.9=%" PRIu64 " max=%" PRIu64,
+	       samples[0], percentile(samples, n, 500), percentile(samples, n, 990),
+	       percentile(samples, n, 999), samples[n - 1]);
 }
 
 int bench_make_rundir(char *dir, size_t size)

@@ -16,16 +16,16 @@
 
 #define TOPIC "fanout"
 #define MSG_LEN 64
-#define STOP UINT64_MAX   /* the last message's first word */
+#define STOP UINT64_MAX /* the last message's first word */
 #define MAX_SUBS 64
 #define CONNECT_TRIES 5000 /* 1 ms apart */
 
 struct config {
 	long subs;
 	int busy;
-	long messages;  /* stop after this many, or */
-	long millis;    /* after this long */
-	long pace_us;   /* sleep between messages (for counting syscalls) */
+	long messages; /* stop after this many, or */
+	long millis;   /* after this long */
+	long pace_us;  /* sleep between messages (for counting syscalls) */
 };
 
 /* What each subscriber reports to the publisher's process at the end. */
@@ -43,8 +43,7 @@ struct sub_arg {
 
 static int vfail(const char *what, int err)
 {
-	fprintf(stderr, "fanout[%d]: %s: %s (%d)\n", (int)getpid(), what,
-		vdds_strerror(err), err);
+	fprintf(stderr, "fanout[%d]: %s: %s (%d)\n", (int)getpid(), what, vdds_strerror(err), err);
 	return -1;
 }
 
@@ -188,8 +187,7 @@ static int await_subscribers(vdds_pub *pub, long want)
 			return 0;
 		bench_sleep_ns(1000000L);
 	}
-	fprintf(stderr, "fanout: only %u of %ld subscribers connected\n",
-		st.subscribers, want);
+	fprintf(stderr, "fanout: only %u of %ld subscribers connected\n", st.subscribers, want);
 	return -1;
 }
 
@@ -295,7 +293,8 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 		return 0;
 	}
 usage:
-	fprintf(stderr, "usage: %s [--subs N] [--wait busy|sleep] [--messages M | --millis T]\n"
+	fprintf(stderr,
+		"usage: %s [--subs N] [--wait busy|sleep] [--messages M | --millis T]\n"
 		"          [--pace-us P]\n"
 		"  --subs      subscriber processes, 1..%d (default 1)\n"
 		"  --wait      busy: busy_poll spin on take; sleep: vdds_sub_wait (default)\n"
@@ -317,8 +316,8 @@ static int collect(const struct config *cfg, int fd, const int *pids, uint64_t *
 		ssize_t n = read(fd, &res, sizeof(res));
 
 		if (n != (ssize_t)sizeof(res)) {
-			fprintf(stderr, "fanout: %s\n", n < 0 ? strerror(errno)
-				: "a subscriber ended without its result");
+			fprintf(stderr, "fanout: %s\n",
+				n < 0 ? strerror(errno) : "a subscriber ended without its result");
 			rc = -1;
 			break;
 		}
@@ -344,10 +343,9 @@ static void report(const struct config *cfg, const struct measure *m, uint64_t e
 	printf("subs=%ld wait=%s msgs=%ld seconds=%.3f msgs_per_s=%.0f deliveries_per_s=%.0f"
 	       " wakeups_per_msg=%.3f syscr_per_msg=%.3f syscw_per_msg=%.3f"
 	       " topic_bytes=%ld lane_bytes=%ld\n",
-	       cfg->subs, cfg->busy ? "busy" : "sleep", m->published, secs,
-	       msgs / secs, msgs * (double)cfg->subs / secs,
-	       (double)m->st.wakeups / msgs, (double)m->syscr / msgs,
-	       (double)m->syscw / msgs, m->topic_bytes,
+	       cfg->subs, cfg->busy ? "busy" : "sleep", m->published, secs, msgs / secs,
+	       msgs * (double)cfg->subs / secs, (double)m->st.wakeups / msgs,
+	       (double)m->syscr / msgs, (double)m->syscw / msgs, m->topic_bytes,
 	       m->lane_bytes / cfg->subs);
 }
 
@@ -377,7 +375,8 @@ int main(int argc, char **argv)
 	if (two_cpus && bench_pin_cpu(0) < 0)
 		goto out;
 	for (; started < cfg.subs; started++) {
-		struct sub_arg a = { .cfg = &cfg, .result_fd = res_pipe[1],
+		struct sub_arg a = { .cfg = &cfg,
+				     .result_fd = res_pipe[1],
 				     .cpu = two_cpus ? 1 : -1 };
 
 		pids[started] = bench_fork(sub_main, &a);
@@ -397,9 +396,10 @@ int main(int argc, char **argv)
 	if (collect(&cfg, res_pipe[0], pids, &end_ns, &received, &gaps) < 0)
 		goto out;
 	if (received != (uint64_t)(m.published * cfg.subs) || gaps != 0) {
-		fprintf(stderr, "fanout: delivered %" PRIu64 " of %ld, %" PRIu64
-			" gaps: BLOCK must lose nothing\n", received,
-			m.published * cfg.subs, gaps);
+		fprintf(stderr,
+			"fanout: delivered %" PRIu64 " of %ld, %" PRIu64
+			" gaps: BLOCK must lose nothing\n",
+			received, m.published * cfg.subs, gaps);
 		goto out;
 	}
 	report(&cfg, &m, end_ns);

@@ -47,13 +47,13 @@ static int open_side(struct side *s, const char *prefix)
 	iox_runtime_init(name);
 	iox_pub_options_init(&po);
 	po.historyCapacity = 0;
-	s->pub = iox_pub_init(&s->pub_storage, "vdds-bench", prefix,
-			      s->is_a ? "ping" : "pong", &po);
+	s->pub = iox_pub_init(&s->pub_storage, "vdds-bench", prefix, s->is_a ? "ping" : "pong",
+			      &po);
 	iox_sub_options_init(&so);
 	so.queueCapacity = 16;
 	so.historyRequest = 0;
-	s->sub = iox_sub_init(&s->sub_storage, "vdds-bench", prefix,
-			      s->is_a ? "pong" : "ping", &so);
+	s->sub = iox_sub_init(&s->sub_storage, "vdds-bench", prefix, s->is_a ? "pong" : "ping",
+			      &so);
 	if (s->pub == NULL || s->sub == NULL) {
 		fprintf(stderr, "iox_pingpong: publisher or subscriber init failed\n");
 		return -1;
@@ -71,8 +71,8 @@ static int open_side(struct side *s, const char *prefix)
 	}
 	if (!s->cfg->spin) {
 		s->ws = iox_ws_init(&s->ws_storage);
-		if (iox_ws_attach_subscriber_state(s->ws, s->sub, SubscriberState_HAS_DATA,
-						   0, NULL) != WaitSetResult_SUCCESS) {
+		if (iox_ws_attach_subscriber_state(s->ws, s->sub, SubscriberState_HAS_DATA, 0,
+						   NULL) != WaitSetResult_SUCCESS) {
 			fprintf(stderr, "iox_pingpong: WaitSet attach failed\n");
 			return -1;
 		}
@@ -125,8 +125,8 @@ static int send_msg(struct side *s, uint64_t i)
 	int r = iox_pub_loan_chunk(s->pub, &chunk, (uint32_t)s->cfg->payload);
 
 	if (r != AllocationResult_SUCCESS) {
-		fprintf(stderr, "iox_pingpong: loan of %ld bytes failed (%d)\n",
-			s->cfg->payload, r);
+		fprintf(stderr, "iox_pingpong: loan of %ld bytes failed (%d)\n", s->cfg->payload,
+			r);
 		return -1;
 	}
 	bench_fill_line(chunk, i, (size_t)s->cfg->payload); /* as for vdds */
@@ -234,15 +234,18 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 			ok = bench_parse_long(optarg, 1, 100000000L, &cfg->iters) == 0;
 		else if (opt == 'w')
 			ok = bench_parse_long(optarg, 0, 100000000L, &cfg->warmup) == 0;
-		else if (opt == 'c' && (strcmp(optarg, "same") == 0 || strcmp(optarg, "cross") == 0))
+		else if (opt == 'c' &&
+			 (strcmp(optarg, "same") == 0 || strcmp(optarg, "cross") == 0))
 			cfg->cross = strcmp(optarg, "cross") == 0;
 		else if (opt == 'p')
 			ok = bench_parse_long(optarg, 8, 64L << 20, &cfg->payload) == 0;
 		else
 			ok = 0;
 		if (!ok) {
-			fprintf(stderr, "usage: %s --mode iox-ws|iox-spin [--iters N] "
-				"[--warmup N] [--cpus same|cross] [--payload BYTES]\n", argv[0]);
+			fprintf(stderr,
+				"usage: %s --mode iox-ws|iox-spin [--iters N] "
+				"[--warmup N] [--cpus same|cross] [--payload BYTES]\n",
+				argv[0]);
 			return -1;
 		}
 	}

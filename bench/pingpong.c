@@ -13,10 +13,9 @@
 #include "pingpong.h"
 
 static const struct pp_mech *const mechs[] = {
-	&pp_eventfd, &pp_epoll, &pp_epoll_set, &pp_epoll_read, &pp_uring_poll,
-	&pp_spin, &pp_sem, &pp_pipe, &pp_unix,
-	&pp_vdds_wait, &pp_vdds_epoll, &pp_vdds_ws_uring, &pp_vdds_ws_epoll,
-	&pp_vdds_spin,
+	&pp_eventfd,    &pp_epoll,         &pp_epoll_set,     &pp_epoll_read, &pp_uring_poll,
+	&pp_spin,       &pp_sem,           &pp_pipe,          &pp_unix,       &pp_vdds_wait,
+	&pp_vdds_epoll, &pp_vdds_ws_uring, &pp_vdds_ws_epoll, &pp_vdds_spin,
 };
 #define N_MECHS (sizeof(mechs) / sizeof(mechs[0]))
 
@@ -96,16 +95,19 @@ static void usage(const char *argv0)
 		"usage: %s --mode MODE [--iters N] [--warmup N] [--cpus same|cross]\n"
 		"          [--payload BYTES]\n"
 		"  --mode     what carries the ping and the pong, one of:\n"
-		"            ", argv0);
+		"            ",
+		argv0);
 	for (size_t m = 0; m < N_MECHS; m++)
 		fprintf(stderr, " %s", mechs[m]->name);
-	fprintf(stderr, "\n"
+	fprintf(stderr,
+		"\n"
 		"  --iters    measured round trips (default 100000)\n"
 		"  --warmup   unmeasured round trips first (default 1000)\n"
 		"  --cpus     same: both processes on CPU 0; cross: CPU 0 and 1\n"
 		"             (spin modes: cross only)\n"
 		"  --payload  bytes per message, 8 .. 64 MiB (vdds-* only; default 64);\n"
-		"             only the first %d bytes are written and read\n", BENCH_TOUCH);
+		"             only the first %d bytes are written and read\n",
+		BENCH_TOUCH);
 }
 
 static const struct pp_mech *find_mech(const char *name)
@@ -159,11 +161,8 @@ static int parse_args(int argc, char **argv, struct pp_config *cfg)
 			if (bench_parse_long(optarg, 8, 64L << 20, &payload) < 0)
 				goto bad;
 			break;
-		case 'h':
-			usage(argv[0]);
-			exit(0);
-		default: /* getopt_long has said what was wrong */
-			return -1;
+		case 'h': usage(argv[0]); exit(0);
+		default: /* getopt_long has said what was wrong */ return -1;
 		}
 	}
 	if (optind < argc) {
@@ -201,8 +200,9 @@ static int run_side(struct run *r, int is_a)
 	const struct pp_mech *m = r->cfg.mech;
 	struct barrier b = { .rd = is_a ? r->b2a[0] : r->a2b[0],
 			     .wr = is_a ? r->a2b[1] : r->b2a[1] };
-	struct pp_side s = { .cfg = &r->cfg, .is_a = is_a, .b = &b,
-			     .prefix = r->prefix, .shared = r->shared };
+	struct pp_side s = {
+		.cfg = &r->cfg, .is_a = is_a, .b = &b, .prefix = r->prefix, .shared = r->shared
+	};
 	long total = r->cfg.warmup + r->cfg.iters;
 	int rc = -1;
 
@@ -283,8 +283,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if ((r.cfg.mech->flags & PP_CROSS_ONLY) && !r.cfg.cross) {
-		fprintf(stderr, "pingpong: %s spins: on one CPU every wait costs a "
-			"scheduler tick; use --cpus cross\n", r.cfg.mech->name);
+		fprintf(stderr,
+			"pingpong: %s spins: on one CPU every wait costs a "
+			"scheduler tick; use --cpus cross\n",
+			r.cfg.mech->name);
 		return 2;
 	}
 	if (r.cfg.cross && sysconf(_SC_NPROCESSORS_ONLN) < 2) {

@@ -46,11 +46,10 @@ struct pp_mech {
 	void (*release)(void *shared);
 };
 
-extern const struct pp_mech pp_eventfd, pp_epoll, pp_epoll_set, pp_epoll_read,
-	pp_pipe, pp_unix;
+extern const struct pp_mech pp_eventfd, pp_epoll, pp_epoll_set, pp_epoll_read, pp_pipe, pp_unix;
 extern const struct pp_mech pp_uring_poll, pp_spin, pp_sem;
-extern const struct pp_mech pp_vdds_wait, pp_vdds_epoll, pp_vdds_ws_uring,
-	pp_vdds_ws_epoll, pp_vdds_spin;
+extern const struct pp_mech pp_vdds_wait, pp_vdds_epoll, pp_vdds_ws_uring, pp_vdds_ws_epoll,
+	pp_vdds_spin;
 
 /* Made before fork by the eventfd-based mechanisms (pp_raw.c): fd[0] the
  * ping eventfd (A -> B), fd[1] the pong eventfd (B -> A), fd[2] and fd[3] a

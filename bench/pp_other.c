@@ -44,7 +44,7 @@ static int uring_open(struct pp_side *s)
 	err = io_uring_queue_init_params(8, &u->ring, &p);
 	if (err == -EINVAL) {
 		fprintf(stderr, "pingpong: io_uring without SINGLE_ISSUER|DEFER_TASKRUN"
-			" (kernel before 6.1)\n");
+				" (kernel before 6.1)\n");
 		memset(&p, 0, sizeof(p));
 		err = io_uring_queue_init_params(8, &u->ring, &p);
 	}
@@ -85,12 +85,12 @@ static int uring_recv(struct pp_side *s, uint64_t i)
 		}
 		err = io_uring_submit_and_wait(&u->ring, 1);
 		if (err < 0 && err != -EINTR) {
-			fprintf(stderr, "pingpong: io_uring_submit_and_wait: %s\n",
-				strerror(-err));
+			fprintf(stderr, "pingpong: io_uring_submit_and_wait: %s\n", strerror(-err));
 			return -1;
 		}
 		seen = 0;
-		io_uring_for_each_cqe(&u->ring, head, cqe) {
+		io_uring_for_each_cqe(&u->ring, head, cqe)
+		{
 			seen++;
 			if (cqe->res < 0) {
 				fprintf(stderr, "pingpong: io_uring poll: %s\n",
@@ -119,9 +119,13 @@ static void uring_close(struct pp_side *s)
 }
 
 const struct pp_mech pp_uring_poll = {
-	.name = "uring-poll", .open = uring_open, .send = uring_send,
-	.recv = uring_recv, .close = uring_close,
-	.prepare = pp_efd_prepare, .release = pp_fds_release,
+	.name = "uring-poll",
+	.open = uring_open,
+	.send = uring_send,
+	.recv = uring_recv,
+	.close = uring_close,
+	.prepare = pp_efd_prepare,
+	.release = pp_fds_release,
 };
 
 /* ---------------------------------------------------- shared-memory spin */
@@ -185,9 +189,14 @@ static void spin_close(struct pp_side *s)
 }
 
 const struct pp_mech pp_spin = {
-	.name = "spin", .flags = PP_CROSS_ONLY, .prepare = spin_prepare,
-	.open = spin_open, .send = spin_send, .recv = spin_recv,
-	.close = spin_close, .release = spin_release,
+	.name = "spin",
+	.flags = PP_CROSS_ONLY,
+	.prepare = spin_prepare,
+	.open = spin_open,
+	.send = spin_send,
+	.recv = spin_recv,
+	.close = spin_close,
+	.release = spin_release,
 };
 
 /* ------------------------------------------------ POSIX named semaphores */
@@ -262,7 +271,11 @@ static int sem_recv(struct pp_side *s, uint64_t i)
 }
 
 const struct pp_mech pp_sem = {
-	.name = "sem", .prepare = sem_prepare, .open = sem_side_open,
-	.send = sem_send, .recv = sem_recv, .close = spin_close,
+	.name = "sem",
+	.prepare = sem_prepare,
+	.open = sem_side_open,
+	.send = sem_send,
+	.recv = sem_recv,
+	.close = spin_close,
 	.release = sem_release,
 };

@@ -121,8 +121,12 @@ static int eventfd_recv(struct pp_side *s, uint64_t i)
 }
 
 const struct pp_mech pp_eventfd = {
-	.name = "eventfd", .prepare = pp_efd_prepare, .open = eventfd_open,
-	.send = efd_send, .recv = eventfd_recv, .close = side_close,
+	.name = "eventfd",
+	.prepare = pp_efd_prepare,
+	.open = eventfd_open,
+	.send = efd_send,
+	.recv = eventfd_recv,
+	.close = side_close,
 	.release = pp_fds_release,
 };
 
@@ -146,8 +150,12 @@ static int epoll_recv(struct pp_side *s, uint64_t i)
 }
 
 const struct pp_mech pp_epoll = {
-	.name = "epoll", .prepare = pp_efd_prepare, .open = epoll_open,
-	.send = efd_send, .recv = epoll_recv, .close = side_close,
+	.name = "epoll",
+	.prepare = pp_efd_prepare,
+	.open = epoll_open,
+	.send = efd_send,
+	.recv = epoll_recv,
+	.close = side_close,
 	.release = pp_fds_release,
 };
 
@@ -166,8 +174,12 @@ static int epoll_set_open(struct pp_side *s)
 }
 
 const struct pp_mech pp_epoll_set = {
-	.name = "epoll-set", .prepare = pp_efd_prepare, .open = epoll_set_open,
-	.send = efd_send, .recv = epoll_recv, .close = side_close,
+	.name = "epoll-set",
+	.prepare = pp_efd_prepare,
+	.open = epoll_set_open,
+	.send = efd_send,
+	.recv = epoll_recv,
+	.close = side_close,
 	.release = pp_fds_release,
 };
 
@@ -192,8 +204,12 @@ static int epoll_read_recv(struct pp_side *s, uint64_t i)
 }
 
 const struct pp_mech pp_epoll_read = {
-	.name = "epoll-read", .prepare = pp_efd_prepare, .open = epoll_read_open,
-	.send = efd_send, .recv = epoll_read_recv, .close = side_close,
+	.name = "epoll-read",
+	.prepare = pp_efd_prepare,
+	.open = epoll_read_open,
+	.send = efd_send,
+	.recv = epoll_read_recv,
+	.close = side_close,
 	.release = pp_fds_release,
 };
 
@@ -239,8 +255,12 @@ static int pipe_recv(struct pp_side *s, uint64_t i)
 }
 
 const struct pp_mech pp_pipe = {
-	.name = "pipe", .prepare = pipe_prepare, .open = pipe_open,
-	.send = pipe_send, .recv = pipe_recv, .close = side_close,
+	.name = "pipe",
+	.prepare = pipe_prepare,
+	.open = pipe_open,
+	.send = pipe_send,
+	.recv = pipe_recv,
+	.close = side_close,
 	.release = pp_fds_release,
 };
 
@@ -297,7 +317,11 @@ static int unix_recv(struct pp_side *s, uint64_t i)
 }
 
 const struct pp_mech pp_unix = {
-	.name = "unix", .prepare = unix_prepare, .open = unix_open,
-	.send = unix_send, .recv = unix_recv, .close = side_close,
+	.name = "unix",
+	.prepare = unix_prepare,
+	.open = unix_open,
+	.send = unix_send,
+	.recv = unix_recv,
+	.close = side_close,
 	.release = pp_fds_release,
 };

@@ -29,8 +29,8 @@ struct vdds_side {
 
 static int vfail(const char *what, int err)
 {
-	fprintf(stderr, "pingpong[%d]: %s: %s (%d)\n", (int)getpid(), what,
-		vdds_strerror(err), err);
+	fprintf(stderr, "pingpong[%d]: %s: %s (%d)\n", (int)getpid(), what, vdds_strerror(err),
+		err);
 	return -1;
 }
 
@@ -64,8 +64,7 @@ static int pub_await_subscriber(vdds_pub *pub)
 			return 0;
 		bench_sleep_ns(CONNECT_SLEEP_NS);
 	}
-	fprintf(stderr, "pingpong[%d]: publisher never saw its subscriber\n",
-		(int)getpid());
+	fprintf(stderr, "pingpong[%d]: publisher never saw its subscriber\n", (int)getpid());
 	return -1;
 }
 
@@ -118,8 +117,8 @@ static int vdds_open(struct pp_side *s, enum how how)
 		po.slot_size = s->cfg->payload;
 	if ((err = vdds_pub_open(&v->pub, tx, &po)) < 0)
 		return vfail("vdds_pub_open", err);
-	if (bench_barrier_sync(s->b, "publishers open") < 0 ||
-	    sub_connect(v, rx) < 0 || pub_await_subscriber(v->pub) < 0)
+	if (bench_barrier_sync(s->b, "publishers open") < 0 || sub_connect(v, rx) < 0 ||
+	    pub_await_subscriber(v->pub) < 0)
 		return -1;
 	return waiter_open(v);
 }
@@ -152,7 +151,7 @@ static int wait_more(struct vdds_side *v)
 	}
 	if (v->how == HOW_WAIT)
 		v->spurious++; /* wait() said "take now" but there was nothing */
-	return 0; /* HOW_SPIN: take again at once */
+	return 0;              /* HOW_SPIN: take again at once */
 }
 
 static int vdds_recv(struct pp_side *s, uint64_t i)
@@ -175,8 +174,9 @@ static int vdds_recv(struct pp_side *s, uint64_t i)
 	}
 	memcpy(&got, smp.data, sizeof(got));
 	if (got != i || smp.len != s->cfg->payload || smp.seq != i + 1) {
-		fprintf(stderr, "pingpong[%d]: mismatch: counter %" PRIu64 " (want %"
-			PRIu64 "), len %zu (want %zu), seq %" PRIu64 "\n",
+		fprintf(stderr,
+			"pingpong[%d]: mismatch: counter %" PRIu64 " (want %" PRIu64
+			"), len %zu (want %zu), seq %" PRIu64 "\n",
 			(int)getpid(), got, i, smp.len, s->cfg->payload, smp.seq);
 		return -1;
 	}
@@ -192,8 +192,10 @@ static void vdds_close(struct pp_side *s)
 	if (v == NULL)
 		return;
 	if (v->spurious > 0)
-		fprintf(stderr, "pingpong[%d]: %ld vdds_sub_wait() returns had "
-			"nothing to take\n", (int)getpid(), v->spurious);
+		fprintf(stderr,
+			"pingpong[%d]: %ld vdds_sub_wait() returns had "
+			"nothing to take\n",
+			(int)getpid(), v->spurious);
 	/* the waitset goes first: then its member need not be removed */
 	vdds_waitset_free(v->ws);
 	if (v->ep >= 0 && close(v->ep) < 0)
@@ -204,14 +206,32 @@ static void vdds_close(struct pp_side *s)
 	s->st = NULL;
 }
 
-static int open_wait(struct pp_side *s) { return vdds_open(s, HOW_WAIT); }
-static int open_epoll(struct pp_side *s) { return vdds_open(s, HOW_EPOLL); }
-static int open_ws_uring(struct pp_side *s) { return vdds_open(s, HOW_WS_URING); }
-static int open_ws_epoll(struct pp_side *s) { return vdds_open(s, HOW_WS_EPOLL); }
-static int open_spin(struct pp_side *s) { return vdds_open(s, HOW_SPIN); }
+static int open_wait(struct pp_side *s)
+{
+	return vdds_open(s, HOW_WAIT);
+}
+static int open_epoll(struct pp_side *s)
+{
+	return vdds_open(s, HOW_EPOLL);
+}
+static int open_ws_uring(struct pp_side *s)
+{
+	return vdds_open(s, HOW_WS_URING);
+}
+static int open_ws_epoll(struct pp_side *s)
+{
+	return vdds_open(s, HOW_WS_EPOLL);
+}
+static int open_spin(struct pp_side *s)
+{
+	return vdds_open(s, HOW_SPIN);
+}
 
-#define VDDS_MECH(nm, fl, op) { .name = nm, .flags = PP_PAYLOAD | (fl), \
-	.open = op, .send = vdds_send, .recv = vdds_recv, .close = vdds_close }
+#define VDDS_MECH(nm, fl, op)                                                                      \
+	{                                                                                          \
+		.name = nm, .flags = PP_PAYLOAD | (fl), .open = op, .send = vdds_send,             \
+		.recv = vdds_recv, .close = vdds_close                                             \
+	}
 
 const struct pp_mech pp_vdds_wait = VDDS_MECH("vdds-wait", 0, open_wait);
 const struct pp_mech pp_vdds_epoll = VDDS_MECH("vdds-epoll", 0, open_epoll);

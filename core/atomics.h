@@ -10,10 +10,8 @@
  * both sides access them only through these helpers. */
 #define vdds__load_relaxed(p) atomic_load_explicit((p), memory_order_relaxed)
 #define vdds__load_acquire(p) atomic_load_explicit((p), memory_order_acquire)
-#define vdds__store_relaxed(p, v) \
-	atomic_store_explicit((p), (v), memory_order_relaxed)
-#define vdds__store_release(p, v) \
-	atomic_store_explicit((p), (v), memory_order_release)
+#define vdds__store_relaxed(p, v) atomic_store_explicit((p), (v), memory_order_relaxed)
+#define vdds__store_release(p, v) atomic_store_explicit((p), (v), memory_order_release)
 #define vdds__exchange(p, v) atomic_exchange_explicit((p), (v), memory_order_acq_rel)
 
 /* Full fence: orders an earlier store before a later load (store-load), the

@@ -49,8 +49,8 @@ struct vdds_topic_hdr {
 	uint16_t hdr_size;
 	uint32_t slot_count;
 	uint32_t max_subs;
-	uint64_t slot_size;    /* payload capacity of one slot */
-	uint64_t slot_stride;  /* bytes from one slot's payload to the next */
+	uint64_t slot_size;   /* payload capacity of one slot */
+	uint64_t slot_stride; /* bytes from one slot's payload to the next */
 	uint64_t desc_offset;
 	uint64_t data_offset;
 	uint64_t segment_size;

@@ -21,8 +21,8 @@ uint32_t vdds__ring_size_for(uint32_t slot_count)
 	return size;
 }
 
-size_t vdds__topic_layout(struct vdds_topic_hdr *hdr, uint64_t slot_size,
-			  uint32_t slot_count, uint32_t max_subs)
+size_t vdds__topic_layout(struct vdds_topic_hdr *hdr, uint64_t slot_size, uint32_t slot_count,
+			  uint32_t max_subs)
 {
 	uint64_t stride = round_up(slot_size, slot_size >= 4096 ? 4096 : VDDS_CACHELINE);
 
@@ -35,8 +35,8 @@ size_t vdds__topic_layout(struct vdds_topic_hdr *hdr, uint64_t slot_size,
 	hdr->slot_size = slot_size;
 	hdr->slot_stride = stride;
 	hdr->desc_offset = sizeof(*hdr);
-	hdr->data_offset = round_up(hdr->desc_offset +
-				    (uint64_t)slot_count * sizeof(struct vdds_desc), 4096);
+	hdr->data_offset = round_up(
+		hdr->desc_offset + (uint64_t)slot_count * sizeof(struct vdds_desc), 4096);
 	hdr->segment_size = hdr->data_offset + stride * slot_count;
 	return hdr->segment_size;
 }
@@ -74,8 +74,8 @@ void vdds__pubcore_fini(struct vdds__pubcore *pc)
 	pc->free_ids = NULL;
 }
 
-void vdds__lane_pub_init(struct vdds__lane_pub *lp, struct vdds_lane_hdr *shm,
-			 size_t shm_size, uint32_t id, uint32_t slot_count)
+void vdds__lane_pub_init(struct vdds__lane_pub *lp, struct vdds_lane_hdr *shm, size_t shm_size,
+			 uint32_t id, uint32_t slot_count)
 {
 	uint32_t ring_size = vdds__ring_size_for(slot_count);
 
@@ -94,13 +94,12 @@ void vdds__lane_pub_init(struct vdds__lane_pub *lp, struct vdds_lane_hdr *shm,
 	shm->segment_size = shm_size;
 	vdds__ring_init(&lp->deliver, vdds__lane_deliver(shm), &shm->deliver_prod,
 			&shm->deliver_cons, ring_size);
-	vdds__ring_init(&lp->release, vdds__lane_release(shm, ring_size),
-			&shm->release_cons, &shm->release_prod, ring_size);
+	vdds__ring_init(&lp->release, vdds__lane_release(shm, ring_size), &shm->release_cons,
+			&shm->release_prod, ring_size);
 }
 
 /* Drop lane lp's hold on slot id; the slot is free once nobody holds it. */
-static void drop_hold(struct vdds__pubcore *pc, struct vdds__lane_pub *lp,
-		      uint32_t id)
+static void drop_hold(struct vdds__pubcore *pc, struct vdds__lane_pub *lp, uint32_t id)
 {
 	pc->holders[id] &= ~(1ull << lp->id);
 	lp->held--;

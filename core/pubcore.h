@@ -14,16 +14,16 @@
 /* The publisher's private view of one subscriber's lane. The fds belong to
  * the notify layer; pubcore only reads and writes the shared memory. */
 struct vdds__lane_pub {
-	uint32_t id;                  /* bit in the slot holder masks */
+	uint32_t id; /* bit in the slot holder masks */
 	struct vdds_lane_hdr *shm;
 	size_t shm_size;
-	struct vdds_ring deliver;     /* we produce */
-	struct vdds_ring release;     /* we consume */
-	uint64_t last_wake_gen;       /* wake_gen we last wrote the eventfd for */
-	uint32_t held;                /* slots this subscriber holds */
+	struct vdds_ring deliver; /* we produce */
+	struct vdds_ring release; /* we consume */
+	uint64_t last_wake_gen;   /* wake_gen we last wrote the eventfd for */
+	uint32_t held;            /* slots this subscriber holds */
 	int attached;
-	int broken;                   /* broke the protocol: to be cut off */
-	struct vdds__lane_pub *next;  /* pubcore's list of broken lanes */
+	int broken;                  /* broke the protocol: to be cut off */
+	struct vdds__lane_pub *next; /* pubcore's list of broken lanes */
 	/* the notify layer's: fds, the cut-off request from the data path to the
 	 * control side, and its join/leave/all-lanes lists */
 	int data_efd, lane_fd;
@@ -39,28 +39,28 @@ struct vdds__pubcore {
 	uint8_t *data;
 	uint32_t slot_count;
 	uint64_t slot_size, slot_stride;
-	uint8_t *state;               /* enum vdds__slot_state per slot */
-	uint64_t *holders;            /* per slot: bit i = lane i holds it */
-	uint32_t *free_ids;           /* stack of free slot ids */
+	uint8_t *state;     /* enum vdds__slot_state per slot */
+	uint64_t *holders;  /* per slot: bit i = lane i holds it */
+	uint32_t *free_ids; /* stack of free slot ids */
 	uint32_t n_free, n_loaned;
 	struct vdds__lane_pub *lanes[64]; /* attached lanes, packed */
 	uint32_t n_lanes;
-	struct vdds__lane_pub *broken;    /* detached for breaking the protocol */
+	struct vdds__lane_pub *broken; /* detached for breaking the protocol */
 	uint64_t seq;
 };
 
 /* Lay out a topic segment for these parameters; returns its size and fills
  * the offsets into *hdr (magic, version, sizes; not type or pid). */
-size_t vdds__topic_layout(struct vdds_topic_hdr *hdr, uint64_t slot_size,
-			  uint32_t slot_count, uint32_t max_subs);
+size_t vdds__topic_layout(struct vdds_topic_hdr *hdr, uint64_t slot_size, uint32_t slot_count,
+			  uint32_t max_subs);
 uint32_t vdds__ring_size_for(uint32_t slot_count);
 
 int vdds__pubcore_init(struct vdds__pubcore *pc, struct vdds_topic_hdr *topic);
 void vdds__pubcore_fini(struct vdds__pubcore *pc);
 
 /* Initialise a fresh lane's shared header and the publisher's view of it. */
-void vdds__lane_pub_init(struct vdds__lane_pub *lp, struct vdds_lane_hdr *shm,
-			 size_t shm_size, uint32_t id, uint32_t slot_count);
+void vdds__lane_pub_init(struct vdds__lane_pub *lp, struct vdds_lane_hdr *shm, size_t shm_size,
+			 uint32_t id, uint32_t slot_count);
 
 /* Drain every lane's release ring. Lanes that return an impossible id are
  * detached and put on pc->broken. Returns the number of slots freed. */
@@ -72,7 +72,6 @@ void vdds__pubcore_mark_broken(struct vdds__pubcore *pc, struct vdds__lane_pub *
 void vdds__pubcore_attach(struct vdds__pubcore *pc, struct vdds__lane_pub *lp);
 /* Forget a lane and free every slot only it still held. */
 void vdds__pubcore_detach(struct vdds__pubcore *pc, struct vdds__lane_pub *lp);
-
 
 /* The data path, inline: it runs for every sample. */
 
@@ -124,7 +123,7 @@ static inline void vdds__pubcore_discard(struct vdds__pubcore *pc, uint32_t id)
 
 /* Stamp and deliver loaned slot id to every attached lane. */
 static inline void vdds__pubcore_publish(struct vdds__pubcore *pc, uint32_t id, uint64_t len,
-			   uint64_t timestamp_ns)
+					 uint64_t timestamp_ns)
 {
 	struct vdds_desc *d = &pc->desc[id];
 
@@ -167,6 +166,5 @@ static inline int vdds__lane_pub_wants_wake(struct vdds__lane_pub *lp)
 	lp->last_wake_gen = gen;
 	return 1;
 }
-
 
 #endif

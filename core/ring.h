@@ -22,9 +22,8 @@ struct vdds_ring {
 };
 
 /* Attach to a ring whose shared indices are both at `start` (a new lane). */
-static inline void vdds__ring_init(struct vdds_ring *r, uint32_t *entries,
-				   _Atomic uint32_t *mine, _Atomic uint32_t *theirs,
-				   uint32_t size)
+static inline void vdds__ring_init(struct vdds_ring *r, uint32_t *entries, _Atomic uint32_t *mine,
+				   _Atomic uint32_t *theirs, uint32_t size)
 {
 	r->entries = entries;
 	r->mine = mine;

@@ -43,8 +43,7 @@ int64_t vdds__segment_size(int fd)
 	return st.st_size;
 }
 
-int vdds__segment_map_peer(int fd, size_t size, unsigned seals, int writable,
-			   void **map)
+int vdds__segment_map_peer(int fd, size_t size, unsigned seals, int writable, void **map)
 {
 	int have = fcntl(fd, F_GET_SEALS);
 

@@ -19,8 +19,7 @@ int vdds__segment_seal(int fd, unsigned seals);
 /* Check that fd is a memfd of exactly `size` bytes carrying at least
  * `seals`, then map it (PROT_READ, or read-write if `writable`).
  * Returns 0 or -EBADMSG (wrong kind, size or seals), or -errno from mmap. */
-int vdds__segment_map_peer(int fd, size_t size, unsigned seals, int writable,
-			   void **map);
+int vdds__segment_map_peer(int fd, size_t size, unsigned seals, int writable, void **map);
 
 /* Size of a received memfd; -EBADMSG if fd is not a regular file. */
 int64_t vdds__segment_size(int fd);

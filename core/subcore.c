@@ -28,16 +28,14 @@ int vdds__topic_check(const struct vdds_topic_hdr *t, uint64_t segment_size)
 	return 0;
 }
 
-int vdds__lane_check(const struct vdds_lane_hdr *l, uint64_t segment_size,
-		     uint32_t slot_count)
+int vdds__lane_check(const struct vdds_lane_hdr *l, uint64_t segment_size, uint32_t slot_count)
 {
 	if (segment_size < sizeof(*l) || l->magic != VDDS_LANE_MAGIC ||
 	    l->layout_version != VDDS_LAYOUT_VERSION || l->hdr_size != sizeof(*l))
 		return -EBADMSG;
 	if (l->ring_size < slot_count || (l->ring_size & (l->ring_size - 1)) ||
 	    l->ring_size > (1u << 24) || l->slot_count != slot_count ||
-	    l->segment_size != segment_size ||
-	    vdds__lane_size(l->ring_size) != segment_size)
+	    l->segment_size != segment_size || vdds__lane_size(l->ring_size) != segment_size)
 		return -EBADMSG;
 	return 0;
 }
@@ -60,8 +58,8 @@ int vdds__subcore_init(struct vdds__subcore *sc, const struct vdds_topic_hdr *to
 
 	vdds__ring_init(&sc->deliver, vdds__lane_deliver(lane), &lane->deliver_cons,
 			&lane->deliver_prod, ring_size);
-	vdds__ring_init(&sc->release, vdds__lane_release(lane, ring_size),
-			&lane->release_prod, &lane->release_cons, ring_size);
+	vdds__ring_init(&sc->release, vdds__lane_release(lane, ring_size), &lane->release_prod,
+			&lane->release_cons, ring_size);
 	return 0;
 }
 

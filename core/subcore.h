@@ -18,24 +18,22 @@ struct vdds__subcore {
 	uint32_t slot_count;
 	uint64_t slot_size, slot_stride;
 	struct vdds_lane_hdr *lane;
-	struct vdds_ring deliver;   /* we consume */
-	struct vdds_ring release;   /* we produce */
-	uint64_t *held;             /* bitmap: slots taken and not yet released */
+	struct vdds_ring deliver; /* we consume */
+	struct vdds_ring release; /* we produce */
+	uint64_t *held;           /* bitmap: slots taken and not yet released */
 	uint32_t n_held;
-	uint64_t wake_gen;          /* last value stored to lane->wake_gen */
-	int broken;                 /* the publisher broke the protocol */
+	uint64_t wake_gen; /* last value stored to lane->wake_gen */
+	int broken;        /* the publisher broke the protocol */
 };
 
 /* Check a received topic header against its segment size and map; check the
  * lane header against the topic. Return 0 or -EBADMSG. */
 int vdds__topic_check(const struct vdds_topic_hdr *t, uint64_t segment_size);
-int vdds__lane_check(const struct vdds_lane_hdr *l, uint64_t segment_size,
-		     uint32_t slot_count);
+int vdds__lane_check(const struct vdds_lane_hdr *l, uint64_t segment_size, uint32_t slot_count);
 
 int vdds__subcore_init(struct vdds__subcore *sc, const struct vdds_topic_hdr *topic,
 		       struct vdds_lane_hdr *lane);
 void vdds__subcore_fini(struct vdds__subcore *sc);
-
 
 /* Ask to be woken: store a fresh wake generation. The caller must issue a
  * full fence and look at the ring again before it sleeps. There is no

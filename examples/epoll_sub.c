@@ -37,10 +37,12 @@ int main(int argc, char **argv)
 	int err;
 
 	/* the publisher may not be up yet: try for ten seconds */
-	for (int tries = 0; (err = vdds_sub_open(&sub, topic, NULL)) == -ENOENT && tries < 100; tries++)
+	for (int tries = 0; (err = vdds_sub_open(&sub, topic, NULL)) == -ENOENT && tries < 100;
+	     tries++)
 		usleep(100 * 1000);
 	if (err < 0) {
-		fprintf(stderr, "epoll_sub: cannot subscribe to '%s': %s\n", topic, vdds_strerror(err));
+		fprintf(stderr, "epoll_sub: cannot subscribe to '%s': %s\n", topic,
+			vdds_strerror(err));
 		return 1;
 	}
 	int ep = epoll_create1(EPOLL_CLOEXEC);
@@ -77,7 +79,8 @@ int main(int argc, char **argv)
 
 				if (read(tfd, &ticks, sizeof(ticks)) == sizeof(ticks))
 					elapsed += (long)ticks;
-				printf("epoll_sub: %lu msg/s (%lu in all)\n", total - last_total, total);
+				printf("epoll_sub: %lu msg/s (%lu in all)\n", total - last_total,
+				       total);
 				fflush(stdout);
 				last_total = total;
 			}

@@ -25,7 +25,8 @@ int main(int argc, char **argv)
 	int err;
 
 	/* the publisher may not be up yet: try for ten seconds */
-	for (int tries = 0; (err = vdds_sub_open(&sub, "hello", NULL)) == -ENOENT && tries < 100; tries++)
+	for (int tries = 0; (err = vdds_sub_open(&sub, "hello", NULL)) == -ENOENT && tries < 100;
+	     tries++)
 		usleep(100 * 1000);
 	if (err < 0) {
 		fprintf(stderr, "%s: cannot subscribe to 'hello': %s\n", name, vdds_strerror(err));

@@ -66,10 +66,12 @@ int main(int argc, char **argv)
 	int err;
 
 	/* the publisher may not be up yet: try for ten seconds */
-	for (int tries = 0; (err = vdds_sub_open(&a.sub, topic, NULL)) == -ENOENT && tries < 100; tries++)
+	for (int tries = 0; (err = vdds_sub_open(&a.sub, topic, NULL)) == -ENOENT && tries < 100;
+	     tries++)
 		usleep(100 * 1000);
 	if (err < 0) {
-		fprintf(stderr, "libuv_sub: cannot subscribe to '%s': %s\n", topic, vdds_strerror(err));
+		fprintf(stderr, "libuv_sub: cannot subscribe to '%s': %s\n", topic,
+			vdds_strerror(err));
 		return 1;
 	}
 	printf("libuv_sub: subscribed to '%s'\n", topic);

@@ -26,7 +26,8 @@ static int publish_all(struct topic *t, long n)
 
 	for (int i = 0; i < TOPICS; i++) {
 		if ((err = vdds_pub_open(&pubs[i], t[i].name, NULL)) < 0) {
-			fprintf(stderr, "waitset (publisher): %s: %s\n", t[i].name, vdds_strerror(err));
+			fprintf(stderr, "waitset (publisher): %s: %s\n", t[i].name,
+				vdds_strerror(err));
 			return 1;
 		}
 	}
@@ -41,7 +42,8 @@ static int publish_all(struct topic *t, long n)
 	for (long k = 1; k <= n; k++)
 		for (int i = 0; i < TOPICS; i++)
 			if ((err = vdds_pub_write(pubs[i], &k, sizeof(k), 5000)) < 0) {
-				fprintf(stderr, "waitset (publisher): write: %s\n", vdds_strerror(err));
+				fprintf(stderr, "waitset (publisher): write: %s\n",
+					vdds_strerror(err));
 				return 1;
 			}
 	/* closing tells the subscribers: they see -EPIPE after the last sample */
@@ -75,13 +77,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "waitset: %s\n", vdds_strerror(err));
 		return 1;
 	}
-	printf("waitset: backend %s, %d topics, %ld messages each\n",
-	       vdds_waitset_backend(ws), TOPICS, n);
+	printf("waitset: backend %s, %d topics, %ld messages each\n", vdds_waitset_backend(ws),
+	       TOPICS, n);
 	fflush(stdout);
 	for (int i = 0; i < TOPICS; i++) {
 		/* the publisher may not be up yet: try for ten seconds */
-		for (int tries = 0; (err = vdds_sub_open(&t[i].sub, t[i].name, NULL)) == -ENOENT &&
-				    tries < 1000; tries++)
+		for (int tries = 0;
+		     (err = vdds_sub_open(&t[i].sub, t[i].name, NULL)) == -ENOENT && tries < 1000;
+		     tries++)
 			usleep(10 * 1000);
 		if (err < 0 || (err = vdds_waitset_add_sub(ws, t[i].sub, &t[i])) < 0) {
 			fprintf(stderr, "waitset: %s: %s\n", t[i].name, vdds_strerror(err));

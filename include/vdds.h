@@ -48,18 +48,18 @@ typedef struct vdds_sub vdds_sub;
 /* Publisher options. Zero-initialise, then set what you need: every zero
  * field takes the default named beside it. */
 struct vdds_pub_opts {
-	size_t slot_size;     /* payload bytes per slot; default 4096 */
-	uint32_t slot_count;  /* slots in the topic (>= 2); default 64 */
+	size_t slot_size;         /* payload bytes per slot; default 4096 */
+	uint32_t slot_count;      /* slots in the topic (>= 2); default 64 */
 	uint32_t max_subscribers; /* 1..VDDS_MAX_SUBSCRIBERS; default 32 */
-	const char *type_name; /* optional; subscribers naming a type must match */
-	uint32_t type_size;   /* optional; subscribers naming a size must match */
-	bool no_service_thread; /* true: the application serves vdds_pub_fd()
+	const char *type_name;    /* optional; subscribers naming a type must match */
+	uint32_t type_size;       /* optional; subscribers naming a size must match */
+	bool no_service_thread;   /* true: the application serves vdds_pub_fd()
 				 * itself and calls vdds_pub_dispatch() */
-	bool group_access;    /* also accept subscribers of another uid whose
+	bool group_access;        /* also accept subscribers of another uid whose
 			       * primary or supplementary groups include `group`;
 			       * the socket is then made 0660 and given to that
 			       * group. Default: the same uid (and root) only. */
-	uint32_t group;       /* the gid for group_access */
+	uint32_t group;           /* the gid for group_access */
 };
 
 /* Counters a publisher keeps about itself; see vdds_pub_stats(). */
@@ -90,8 +90,7 @@ struct vdds_pub_stats {
  * Errors: -EINVAL (NULL pointer, bad topic name, bad option), -EEXIST (the
  * topic already has a live publisher), -EACCES (runtime directory refused),
  * -ENAMETOOLONG (socket path too long), -ENOMEM, or a system errno. */
-VDDS_API int vdds_pub_open(vdds_pub **pub, const char *topic,
-			   const struct vdds_pub_opts *opts);
+VDDS_API int vdds_pub_open(vdds_pub **pub, const char *topic, const struct vdds_pub_opts *opts);
 
 /* Loan a free slot to write a sample into; *buf points to opts.slot_size
  * writable bytes in shared memory. The slot stays the caller's until it is
@@ -114,8 +113,7 @@ VDDS_API int vdds_pub_discard(vdds_pub *pub, void *buf);
 
 /* Copy convenience: loan (with timeout_ms as in vdds_pub_loan), copy len
  * bytes of data, publish. Errors: those of loan and publish. */
-VDDS_API int vdds_pub_write(vdds_pub *pub, const void *data, size_t len,
-			    int timeout_ms);
+VDDS_API int vdds_pub_write(vdds_pub *pub, const void *data, size_t len, int timeout_ms);
 
 /* A file descriptor that becomes readable when the publisher has control work:
  * a subscriber connecting or going away. For applications that use
@@ -140,14 +138,14 @@ VDDS_API void vdds_pub_close(vdds_pub *pub);
 /* --------------------------------------------------------------- subscriber */
 
 struct vdds_sub_opts {
-	const char *type_name; /* optional: must equal the publisher's */
-	uint32_t type_size;    /* optional (0 = any): must equal the publisher's */
-	bool busy_poll;        /* true: for spin loops. vdds_sub_take() enters
+	const char *type_name;  /* optional: must equal the publisher's */
+	uint32_t type_size;     /* optional (0 = any): must equal the publisher's */
+	bool busy_poll;         /* true: for spin loops. vdds_sub_take() enters
 				* the kernel only once per 4096 empty takes, to
 				* look for the publisher's death. The fd contract
 				* below then does not hold; vdds_sub_wait() and
 				* waitsets still work. */
-	bool reconnect;        /* when the publisher goes away (not when it cuts
+	bool reconnect;         /* when the publisher goes away (not when it cuts
 				* us off), wait for the next publisher of the
 				* topic instead of reporting -EPIPE: take()
 				* returns -EAGAIN meanwhile and the fd becomes
@@ -177,8 +175,7 @@ struct vdds_sample {
  * user), -EPROTO (version, type name or type size mismatch), -ENOSPC (the
  * publisher has its maximum number of subscribers), -EBADMSG (the publisher
  * answered something malformed), or a system errno. */
-VDDS_API int vdds_sub_open(vdds_sub **sub, const char *topic,
-			   const struct vdds_sub_opts *opts);
+VDDS_API int vdds_sub_open(vdds_sub **sub, const char *topic, const struct vdds_sub_opts *opts);
 
 /* Take the next sample, if any, without blocking.
  * Returns 0 and fills *sample; -EAGAIN when nothing is waiting; -EPIPE when

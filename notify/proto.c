@@ -32,8 +32,8 @@ void vdds__msg_hello(struct vdds_msg_hello *m, const char *type_name, uint32_t t
 	copy_str(m->type_name, sizeof(m->type_name), type_name);
 }
 
-void vdds__msg_welcome(struct vdds_msg_welcome *m, uint32_t lane_id,
-		       uint64_t topic_size, uint64_t lane_size)
+void vdds__msg_welcome(struct vdds_msg_welcome *m, uint32_t lane_id, uint64_t topic_size,
+		       uint64_t lane_size)
 {
 	memset(m, 0, sizeof(*m));
 	hdr_init(&m->hdr, VDDS_MSG_WELCOME, sizeof(*m));
@@ -75,13 +75,11 @@ int vdds__msg_parse(const union vdds_msg *m, size_t len)
 		break;
 	case VDDS_MSG_REJECT:
 	case VDDS_MSG_BYE:
-		if (len != sizeof(m->reject) || m->reject.reserved != 0 ||
-		    m->reject.err <= 0 || m->reject.err > 4095 ||
-		    !terminated(m->reject.reason, sizeof(m->reject.reason)))
+		if (len != sizeof(m->reject) || m->reject.reserved != 0 || m->reject.err <= 0 ||
+		    m->reject.err > 4095 || !terminated(m->reject.reason, sizeof(m->reject.reason)))
 			return -EBADMSG;
 		break;
-	default:
-		return -EBADMSG;
+	default: return -EBADMSG;
 	}
 	return m->hdr.kind;
 }
@@ -147,16 +145,17 @@ static int collect_fds(struct msghdr *mh, int *fds, int max_fds, int *nfds)
 	return bad ? -EBADMSG : 0;
 }
 
-int vdds__msg_recv(int sock, union vdds_msg *m, int *fds, int max_fds, int *nfds,
-		   int flags)
+int vdds__msg_recv(int sock, union vdds_msg *m, int *fds, int max_fds, int *nfds, int flags)
 {
 	union {
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(sizeof(int) * (VDDS_WELCOME_FDS + 4))];
 	} ctl;
 	struct iovec iov = { .iov_base = m, .iov_len = sizeof(*m) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-			     .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = ctl.buf,
+			     .msg_controllen = sizeof(ctl.buf) };
 	ssize_t n;
 
 	*nfds = 0;

@@ -26,15 +26,15 @@ struct vdds_msg_hdr {
 	uint32_t magic;
 	uint16_t version;
 	uint16_t kind;
-	uint32_t size;  /* of the whole message */
+	uint32_t size; /* of the whole message */
 	uint32_t reserved;
 };
 
 struct vdds_msg_hello {
 	struct vdds_msg_hdr hdr;
-	uint32_t type_size;  /* 0: any */
-	uint32_t flags;      /* none defined; must be 0 */
-	char type_name[64];  /* "": any; NUL-terminated */
+	uint32_t type_size; /* 0: any */
+	uint32_t flags;     /* none defined; must be 0 */
+	char type_name[64]; /* "": any; NUL-terminated */
 };
 
 struct vdds_msg_welcome {
@@ -48,9 +48,9 @@ struct vdds_msg_welcome {
 /* REJECT and BYE */
 struct vdds_msg_reject {
 	struct vdds_msg_hdr hdr;
-	int32_t err;         /* positive errno */
+	int32_t err; /* positive errno */
 	uint32_t reserved;
-	char reason[128];    /* NUL-terminated */
+	char reason[128]; /* NUL-terminated */
 };
 
 /* Room for the largest datagram we accept: longer ones arrive truncated
@@ -69,8 +69,8 @@ _Static_assert(sizeof(struct vdds_msg_reject) == 152, "reject size");
 _Static_assert(sizeof(union vdds_msg) == VDDS_MSG_MAX, "message size");
 
 void vdds__msg_hello(struct vdds_msg_hello *m, const char *type_name, uint32_t type_size);
-void vdds__msg_welcome(struct vdds_msg_welcome *m, uint32_t lane_id,
-		       uint64_t topic_size, uint64_t lane_size);
+void vdds__msg_welcome(struct vdds_msg_welcome *m, uint32_t lane_id, uint64_t topic_size,
+		       uint64_t lane_size);
 void vdds__msg_reject(struct vdds_msg_reject *m, int kind, int err, const char *reason);
 
 /* Check len bytes received into m: magic, version (-EPROTO when only the
@@ -86,7 +86,6 @@ int vdds__msg_send(int sock, const void *msg, size_t len, const int *fds, int nf
  * descriptors (O_CLOEXEC). Returns the byte count (0 at EOF) and sets *nfds,
  * or -errno; -EBADMSG when the message or its descriptors were truncated or
  * not SCM_RIGHTS (every descriptor received is then closed). */
-int vdds__msg_recv(int sock, union vdds_msg *m, int *fds, int max_fds, int *nfds,
-		   int flags);
+int vdds__msg_recv(int sock, union vdds_msg *m, int *fds, int max_fds, int *nfds, int flags);
 
 #endif

@@ -33,7 +33,7 @@
 #define DEFAULT_MAX_SUBS 32
 #define MAX_SLOT_COUNT (1u << 20)
 #define MAX_SLOT_SIZE (1ull << 32)
-#define MAX_HANDSHAKES 64 /* connections that have not said HELLO yet */
+#define MAX_HANDSHAKES 64         /* connections that have not said HELLO yet */
 #define HANDSHAKE_TIMEOUT_MS 2000 /* a client that connects and says nothing */
 #define HANDSHAKE_TICK_MS 250
 
@@ -41,32 +41,32 @@
  * or a welcomed subscriber whose hang-up we wait for. */
 struct conn {
 	int fd;
-	uint64_t deadline_ms;  /* until welcomed: when we give up on its HELLO */
+	uint64_t deadline_ms; /* until welcomed: when we give up on its HELLO */
 	struct vdds__lane_pub *lane;
 	struct conn *next;
 };
 
 struct vdds_pub {
-	struct vdds__pubcore core;    /* data path: the owner thread only */
+	struct vdds__pubcore core; /* data path: the owner thread only */
 	uint64_t wakeups;
 
 	struct vdds_topic_hdr *topic;
 	size_t topic_size;
 	int topic_fd, ret_efd, lock_fd, listen_fd, ctl_epfd;
-	int timer_fd;                 /* ticks while handshakes are pending */
-	int cut_efd;                  /* data path -> control: lanes to cut off */
+	int timer_fd; /* ticks while handshakes are pending */
+	int cut_efd;  /* data path -> control: lanes to cut off */
 	uint32_t max_subs;
 	int threaded;
 	int group_access;
 	gid_t group;
 	char sock_path[108], new_path[108], lock_path[108];
 
-	struct conn *conns;           /* control side only */
+	struct conn *conns; /* control side only */
 	uint32_t handshakes;
 
 	/* shared by both sides, under mu */
 	pthread_mutex_t mu;
-	_Atomic int pending;          /* joins or leaves are waiting */
+	_Atomic int pending; /* joins or leaves are waiting */
 	struct vdds__lane_pub *joins, *leaves, *all;
 	uint64_t ids_in_use;
 	uint64_t disconnects, kicked;
@@ -308,8 +308,8 @@ static void handshake_done(struct vdds_pub *p)
 }
 
 /* Check a HELLO against the topic; 0, or -errno with a reason. */
-static int check_hello(const struct vdds_pub *p, const union vdds_msg *m, int len,
-		       int nfds, const char **why)
+static int check_hello(const struct vdds_pub *p, const union vdds_msg *m, int len, int nfds,
+		       const char **why)
 {
 	int kind = vdds__msg_parse(m, (size_t)len);
 
@@ -362,7 +362,8 @@ static void serve_hello(struct vdds_pub *p, struct conn *c)
 	struct vdds__lane_pub *lp = lane_new(p, &err);
 
 	if (!lp) {
-		reject(c->fd, err, err == -ENOSPC ? "subscriber limit reached" : "out of resources");
+		reject(c->fd, err,
+		       err == -ENOSPC ? "subscriber limit reached" : "out of resources");
 		goto err_close;
 	}
 	struct vdds_msg_welcome w;
@@ -509,8 +510,8 @@ void vdds__pub_control(struct vdds_pub *p)
 
 static int check_opts(const struct vdds_pub_opts *o)
 {
-	if (o->slot_size > MAX_SLOT_SIZE || o->slot_count > MAX_SLOT_COUNT ||
-	    o->slot_count == 1 || o->max_subscribers > VDDS_MAX_SUBSCRIBERS)
+	if (o->slot_size > MAX_SLOT_SIZE || o->slot_count > MAX_SLOT_COUNT || o->slot_count == 1 ||
+	    o->max_subscribers > VDDS_MAX_SUBSCRIBERS)
 		return -EINVAL;
 	if (o->type_name && strlen(o->type_name) > VDDS_TYPE_NAME_MAX)
 		return -EINVAL;
@@ -616,8 +617,7 @@ int vdds_pub_open(vdds_pub **pubp, const char *topic, const struct vdds_pub_opts
 
 	vdds__topic_addr(&lock_addr, dir, topic, ".lock"); /* fits: locked above */
 	memcpy(p->lock_path, lock_addr.sun_path, sizeof(p->lock_path));
-	if ((err = make_topic(p, opts)) < 0 ||
-	    (err = vdds__pubcore_init(&p->core, p->topic)) < 0)
+	if ((err = make_topic(p, opts)) < 0 || (err = vdds__pubcore_init(&p->core, p->topic)) < 0)
 		goto err_close;
 	p->ret_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (p->ret_efd < 0) {

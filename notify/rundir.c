@@ -25,8 +25,8 @@ int vdds__topic_valid(const char *topic)
 
 		if (n >= VDDS_TOPIC_MAX)
 			return -EINVAL;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-' || c == '.'))
 			return -EINVAL;
 	}
 	return 0;
@@ -74,8 +74,7 @@ int vdds__topic_addr(struct sockaddr_un *addr, const char *dir, const char *topi
 {
 	memset(addr, 0, sizeof(*addr));
 	addr->sun_family = AF_UNIX;
-	int n = snprintf(addr->sun_path, sizeof(addr->sun_path), "%s/%s%s", dir,
-			 topic, suffix);
+	int n = snprintf(addr->sun_path, sizeof(addr->sun_path), "%s/%s%s", dir, topic, suffix);
 
 	return n < 0 || (size_t)n >= sizeof(addr->sun_path) ? -ENAMETOOLONG : 0;
 }

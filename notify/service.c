@@ -33,8 +33,14 @@ static pthread_mutex_t svc_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct service *svc; /* the running service, or NULL */
 static pthread_once_t svc_once = PTHREAD_ONCE_INIT;
 
-static void atfork_prepare(void) { pthread_mutex_lock(&svc_mu); }
-static void atfork_parent(void) { pthread_mutex_unlock(&svc_mu); }
+static void atfork_prepare(void)
+{
+	pthread_mutex_lock(&svc_mu);
+}
+static void atfork_parent(void)
+{
+	pthread_mutex_unlock(&svc_mu);
+}
 /* the thread does not exist in a child; the parent's publishers must not be
  * used there, so the child starts with no service (its memory is leaked) */
 static void atfork_child(void)

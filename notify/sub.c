@@ -31,12 +31,12 @@ struct vdds_sub {
 	struct vdds__sub_link *retired; /* dead publishers' links with samples held */
 	struct vdds__sub_target target;
 	int epfd;
-	int watch_fd;        /* reconnecting: inotify on the runtime directory */
-	int gone;            /* 0, or -EPIPE / -EBADMSG once the publisher is gone */
+	int watch_fd; /* reconnecting: inotify on the runtime directory */
+	int gone;     /* 0, or -EPIPE / -EBADMSG once the publisher is gone */
 	int busy_poll, reconnect;
 	uint32_t idle_polls, epochs;
-	uint32_t fd_gen;     /* +1 whenever the watched fds change */
-	uint32_t waitsets;   /* waitsets watching us: they arm us themselves */
+	uint32_t fd_gen;   /* +1 whenever the watched fds change */
+	uint32_t waitsets; /* waitsets watching us: they arm us themselves */
 };
 
 static uint64_t now_ms(void)

@@ -95,15 +95,15 @@ static int adopt(struct vdds__sub_link *l, const struct vdds_msg_welcome *w, int
 
 	l->data_efd = fds[2];
 	l->ret_efd = fds[3];
-	if (w->topic_size > (1ull << 46) || w->lane_size > (1ull << 30) ||
-	    !is_eventfd(fds[2]) || !is_eventfd(fds[3]))
+	if (w->topic_size > (1ull << 46) || w->lane_size > (1ull << 30) || !is_eventfd(fds[2]) ||
+	    !is_eventfd(fds[3]))
 		goto out;
 	if ((err = vdds__segment_map_peer(fds[0], w->topic_size, VDDS_SEALS_TOPIC, 0,
 					  &l->topic_map)) < 0)
 		goto out;
 	l->topic_size = w->topic_size;
-	if ((err = vdds__segment_map_peer(fds[1], w->lane_size, VDDS_SEALS_LANE, 1,
-					  &l->lane_map)) < 0)
+	if ((err = vdds__segment_map_peer(fds[1], w->lane_size, VDDS_SEALS_LANE, 1, &l->lane_map)) <
+	    0)
 		goto out;
 	l->lane_size = w->lane_size;
 	const struct vdds_topic_hdr *topic = l->topic_map;
@@ -139,8 +139,7 @@ int vdds__sub_link_open(struct vdds__sub_link *l, const struct vdds__sub_target 
 		return l->sock;
 	vdds__msg_hello(&hello, t->type_name, t->type_size);
 	if ((err = vdds__msg_send(l->sock, &hello, sizeof(hello), NULL, 0)) < 0 ||
-	    (err = await_welcome(l->sock, &w, fds)) < 0 ||
-	    (err = adopt(l, &w, fds, t)) < 0) {
+	    (err = await_welcome(l->sock, &w, fds)) < 0 || (err = adopt(l, &w, fds, t)) < 0) {
 		vdds__sub_link_close(l);
 		return err == -EPIPE || err == -ECONNRESET ? -ENOENT : err;
 	}

@@ -16,8 +16,8 @@ struct vdds__sub_link {
 	void *topic_map, *lane_map;
 	size_t topic_size, lane_size;
 	int sock, data_efd, ret_efd;
-	uint32_t epoch;                 /* which incarnation: samples carry it */
-	struct vdds__sub_link *next;    /* in the retired list */
+	uint32_t epoch;              /* which incarnation: samples carry it */
+	struct vdds__sub_link *next; /* in the retired list */
 };
 
 /* What a link is opened with. */

@@ -81,8 +81,8 @@ struct vdds__member *vdds__waitset_find_id(vdds_waitset *ws, uint32_t id)
 	return NULL;
 }
 
-static int add(vdds_waitset *ws, int kind, int key, void *handle, int main_fd,
-	       int sock, uint32_t events, void *user)
+static int add(vdds_waitset *ws, int kind, int key, void *handle, int main_fd, int sock,
+	       uint32_t events, void *user)
 {
 	if (find_key(ws, key) >= 0)
 		return -EEXIST;
@@ -99,9 +99,13 @@ static int add(vdds_waitset *ws, int kind, int key, void *handle, int main_fd,
 
 	if (!m)
 		return -ENOMEM;
-	*m = (struct vdds__member){ .kind = kind, .key = key, .id = ++ws->next_id,
-				    .handle = handle, .user = user,
-				    .fds = { main_fd, sock }, .events = events };
+	*m = (struct vdds__member){ .kind = kind,
+				    .key = key,
+				    .id = ++ws->next_id,
+				    .handle = handle,
+				    .user = user,
+				    .fds = { main_fd, sock },
+				    .events = events };
 	int err = ws->ops->watch(ws, m);
 
 	if (err < 0) {
@@ -230,8 +234,9 @@ static int collect(vdds_waitset *ws, struct vdds_event *evs, int max)
 		if (!m->revents)
 			continue;
 		if (n < max) {
-			evs[n++] = (struct vdds_event){ .kind = m->kind, .fd = m->key,
-							.events = m->revents, .user = m->user };
+			evs[n++] = (struct vdds_event){
+				.kind = m->kind, .fd = m->key, .events = m->revents, .user = m->user
+			};
 			ws->cursor = i + 1;
 		}
 		m->revents = 0;

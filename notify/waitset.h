@@ -8,22 +8,24 @@
 #include "vdds.h"
 
 /* Which of a member's fds a readiness report is about. */
-enum { WATCH_MAIN = 0, /* sub: data eventfd (edge); pub: control fd; fd: the fd */
-       WATCH_SOCK = 1, /* sub only: connection socket */
-       WATCH_COUNT = 2 };
+enum {
+	WATCH_MAIN = 0, /* sub: data eventfd (edge); pub: control fd; fd: the fd */
+	WATCH_SOCK = 1, /* sub only: connection socket */
+	WATCH_COUNT = 2
+};
 
 struct vdds__member {
-	int kind;             /* enum vdds_event_kind */
-	int key;              /* the fd it is removed by */
-	uint32_t id;          /* never reused: late io_uring completions of a
+	int kind;     /* enum vdds_event_kind */
+	int key;      /* the fd it is removed by */
+	uint32_t id;  /* never reused: late io_uring completions of a
 			       * removed member find nothing */
-	void *handle;         /* vdds_sub * or vdds_pub *, or NULL */
+	void *handle; /* vdds_sub * or vdds_pub *, or NULL */
 	void *user;
-	int fds[WATCH_COUNT]; /* -1 where unused */
-	uint32_t events;      /* what to watch on fds[WATCH_MAIN] */
-	uint32_t revents;     /* seen, not yet reported */
+	int fds[WATCH_COUNT];   /* -1 where unused */
+	uint32_t events;        /* what to watch on fds[WATCH_MAIN] */
+	uint32_t revents;       /* seen, not yet reported */
 	int armed[WATCH_COUNT]; /* io_uring: a poll request is in flight */
-	uint32_t fd_gen;      /* sub: vdds__sub_fds() generation being watched */
+	uint32_t fd_gen;        /* sub: vdds__sub_fds() generation being watched */
 };
 
 struct vdds__waitset_ops {
@@ -42,7 +44,7 @@ struct vdds_waitset {
 	struct vdds__member **members;
 	uint32_t n_members, cap, next_id;
 	uint32_t cursor; /* where the next report starts: fairness */
-	void *backend; /* the backend's own state */
+	void *backend;   /* the backend's own state */
 };
 
 /* Backends call this for each readiness they saw. */

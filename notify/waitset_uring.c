@@ -36,8 +36,8 @@ static int enable(struct uring_backend *b)
 	if (!b->enabled) {
 		/* liburing 2.3 declares io_uring_enable_rings() but does not
 		 * export it: register the opcode directly */
-		if (syscall(__NR_io_uring_register, b->ring.ring_fd,
-			    IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0)
+		if (syscall(__NR_io_uring_register, b->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS,
+			    NULL, 0) < 0)
 			return -errno;
 		b->enabled = 1;
 	}
@@ -149,7 +149,8 @@ static int ur_wait(vdds_waitset *ws, int timeout_ms)
 		return err;
 	unsigned head, seen = 0;
 
-	io_uring_for_each_cqe(&b->ring, head, cqe) {
+	io_uring_for_each_cqe(&b->ring, head, cqe)
+	{
 		complete(ws, cqe);
 		seen++;
 	}

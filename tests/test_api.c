@@ -11,7 +11,8 @@
 
 static vdds_pub *open_pub(const char *topic, uint32_t slots, uint32_t max_subs)
 {
-	struct vdds_pub_opts o = { .slot_size = 256, .slot_count = slots,
+	struct vdds_pub_opts o = { .slot_size = 256,
+				   .slot_count = slots,
 				   .max_subscribers = max_subs };
 	vdds_pub *pub;
 
@@ -87,8 +88,8 @@ END_TEST
 START_TEST(test_bad_topic_names_are_einval)
 {
 	char longname[301];
-	const char *bad[] = { "", "a/../b", "/abs", "with space", "tab\there",
-			      "ctl\x01", "new\nline", ".hidden", "..", longname, NULL };
+	const char *bad[] = { "",          "a/../b",  "/abs", "with space", "tab\there", "ctl\x01",
+			      "new\nline", ".hidden", "..",   longname,     NULL };
 	vdds_pub *pub;
 	vdds_sub *sub;
 
@@ -299,8 +300,8 @@ END_TEST
 
 START_TEST(test_strerror_names_every_error)
 {
-	int codes[] = { EINVAL, ENOENT, EEXIST, EACCES, EPROTO, EMSGSIZE, ETIMEDOUT,
-			EAGAIN, EPIPE, ENOSPC, EBADMSG };
+	int codes[] = { EINVAL,    ENOENT, EEXIST, EACCES, EPROTO, EMSGSIZE,
+			ETIMEDOUT, EAGAIN, EPIPE,  ENOSPC, EBADMSG };
 
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
 		ck_assert_str_ne(vdds_strerror(-codes[i]), "system error");
@@ -524,8 +525,8 @@ START_TEST(test_writing_into_a_sample_faults_and_others_carry_on)
 		    vdds_sub_take(sub, &s) < 0)
 			_exit(1);
 		/* the mapping is read-only and the memfd sealed against write */
-		if (mprotect((void *)((uintptr_t)s.data & ~4095ul), 4096,
-			     PROT_READ | PROT_WRITE) == 0)
+		if (mprotect((void *)((uintptr_t)s.data & ~4095ul), 4096, PROT_READ | PROT_WRITE) ==
+		    0)
 			_exit(2);
 		((volatile char *)s.data)[0] = 'X';
 		_exit(3);
@@ -533,8 +534,8 @@ START_TEST(test_writing_into_a_sample_faults_and_others_carry_on)
 	await_subscribers(pub, 2);
 	publish_u32(pub, 7);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV,
-		      "child status %x", status);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV, "child status %x",
+		      status);
 	/* the publisher reclaims the dead child's hold; the other carries on */
 	await_subscribers(pub, 1);
 	ck_assert_int_eq(vdds_sub_take(other, &s), 0);

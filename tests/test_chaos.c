@@ -15,9 +15,9 @@
 #define TOPIC "chaos"
 #define N_SUBS 4
 #define SLOT_COUNT 16
-#define HOLD_MAX 3           /* per subscriber: 4 * 3 < 16, so never a deadlock */
-#define KILLS 2000           /* of subscribers that had joined */
-#define HANDSHAKE_KILLS 100  /* extra, aimed at children still connecting */
+#define HOLD_MAX 3          /* per subscriber: 4 * 3 < 16, so never a deadlock */
+#define KILLS 2000          /* of subscribers that had joined */
+#define HANDSHAKE_KILLS 100 /* extra, aimed at children still connecting */
 #define RUN_NS (30ull * 1000000000ull)
 #define LOAN_TIMEOUT_MS 2000
 #define JOIN_TIMEOUT_NS (10ull * 1000000000ull)
@@ -156,7 +156,8 @@ static void child_main(struct shared *sh, int idx, uint32_t gen)
 				_exit(CHILD_GAP);
 			}
 			if (!payload_ok(&s)) {
-				record_violation(sh, idx, s.seq, ((const struct payload *)s.data)->seq);
+				record_violation(sh, idx, s.seq,
+						 ((const struct payload *)s.data)->seq);
 				_exit(CHILD_BAD_PAYLOAD);
 			}
 			next = s.seq + 1;
@@ -346,8 +347,7 @@ static int reap_within(pid_t pid, uint64_t timeout_ns)
 
 START_TEST(test_killing_subscribers_at_random_leaks_nothing_and_loses_nothing)
 {
-	struct vdds_pub_opts o = { .slot_size = sizeof(struct payload),
-				   .slot_count = SLOT_COUNT };
+	struct vdds_pub_opts o = { .slot_size = sizeof(struct payload), .slot_count = SLOT_COUNT };
 	struct streamer st = { 0 };
 	struct driver d = { 0 };
 	struct vdds_pub_stats ps;
@@ -356,8 +356,8 @@ START_TEST(test_killing_subscribers_at_random_leaks_nothing_and_loses_nothing)
 	tu_private_rundir();
 	int fds_before = tu_count_fds();
 
-	d.sh = mmap(NULL, sizeof(struct shared), PROT_READ | PROT_WRITE,
-		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	d.sh = mmap(NULL, sizeof(struct shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		    -1, 0);
 	ck_assert_ptr_ne(d.sh, MAP_FAILED);
 	d.rnd = tu_now_ns() | 1;
 	ck_assert_int_eq(vdds_pub_open(&st.pub, TOPIC, &o), 0);
@@ -380,8 +380,8 @@ START_TEST(test_killing_subscribers_at_random_leaks_nothing_and_loses_nothing)
 	for (int i = 0; i < N_SUBS; i++) {
 		int status = reap_within(d.pid[i], 20ull * 1000000000ull);
 
-		ck_assert_msg(status == 0, "last subscriber %d: status %d (exit %d)", i,
-			      status, status > 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		ck_assert_msg(status == 0, "last subscriber %d: status %d (exit %d)", i, status,
+			      status > 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	}
 	/* hang-ups are seen by the service thread, applied at the next call */
 	for (int i = 0; i < 5000; i++) {
@@ -401,9 +401,9 @@ START_TEST(test_killing_subscribers_at_random_leaks_nothing_and_loses_nothing)
 	       "samples), %u during start-up or handshake, in %.1f s; %llu samples "
 	       "published, %llu checked by subscribers; max loan wait %.3f ms "
 	       "(timeout %d ms), longest subscriber wait %.3f ms; %llu disconnects\n",
-	       d.joined_kills, d.killed_in[PH_WAITING], d.killed_in[PH_TAKING],
-	       d.killed_holding, d.handshake_kills, kill_s, (unsigned long long)st.sent,
-	       (unsigned long long)checked, st.max_wait_ns / 1e6, LOAN_TIMEOUT_MS, sub_wait / 1e6,
+	       d.joined_kills, d.killed_in[PH_WAITING], d.killed_in[PH_TAKING], d.killed_holding,
+	       d.handshake_kills, kill_s, (unsigned long long)st.sent, (unsigned long long)checked,
+	       st.max_wait_ns / 1e6, LOAN_TIMEOUT_MS, sub_wait / 1e6,
 	       (unsigned long long)ps.disconnects);
 	ck_assert_msg(atomic_load(&d.sh->violations) == 0,
 		      "%llu violations; first: subscriber %d expected seq %llu, got %llu",

@@ -105,8 +105,7 @@ START_TEST(test_killed_publisher_makes_the_fd_readable)
 
 	kill_and_reap(pid);
 	ck_assert_int_eq(epoll_wait(ep, &out, 1, 5000), 1);
-	printf("epoll saw the publisher's death %.1f us after kill\n",
-	       (tu_now_ns() - t0) / 1000.0);
+	printf("epoll saw the publisher's death %.1f us after kill\n", (tu_now_ns() - t0) / 1000.0);
 	int err = vdds_sub_take(sub, &s);
 
 	if (err == -EAGAIN)

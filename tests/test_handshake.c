@@ -318,8 +318,9 @@ START_TEST(test_subscribers_cannot_resize_or_write_the_segments)
 	ck_assert_int_eq(errno, EPERM);
 	ck_assert_int_eq(pwrite(topic, "x", 1, 0), -1);
 	ck_assert_int_eq(errno, EPERM);
-	ck_assert_ptr_eq(mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, topic, 0),
-			 MAP_FAILED);
+	ck_assert_ptr_eq(
+		mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, topic, 0),
+		MAP_FAILED);
 	ck_assert_int_eq(errno, EPERM);
 	/* a read-only mapping cannot be made writable */
 	void *ro = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, topic, 0);

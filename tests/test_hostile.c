@@ -186,14 +186,14 @@ enum raw_err {
 	RAW_NO_WELCOME,
 	RAW_MAP,
 	RAW_BAD_LANE,
-	RAW_TOPIC_WRITABLE,    /* a seal did not hold */
+	RAW_TOPIC_WRITABLE, /* a seal did not hold */
 	RAW_LANE_RESIZABLE,
-	RAW_NO_BYE,            /* not cut off in time */
+	RAW_NO_BYE, /* not cut off in time */
 	RAW_WRONG_BYE,
 	RAW_NO_EOF,
 	RAW_NO_SAMPLE,
 	RAW_PIPE,
-	RAW_STILL_CONNECTED,   /* never cut off */
+	RAW_STILL_CONNECTED, /* never cut off */
 };
 
 /* Before using what WELCOME gave: the topic must stay read-only whatever we
@@ -354,8 +354,7 @@ static int raw_await_bye(struct raw_sub *rs, int timeout_ms)
 		return -RAW_NO_BYE;
 	int len = vdds__msg_recv(rs->sock, &m, fds, 0, &nfds, MSG_DONTWAIT);
 
-	if (len <= 0 || vdds__msg_parse(&m, (size_t)len) != VDDS_MSG_BYE ||
-	    m.reject.err != EBADMSG)
+	if (len <= 0 || vdds__msg_parse(&m, (size_t)len) != VDDS_MSG_BYE || m.reject.err != EBADMSG)
 		return -RAW_WRONG_BYE;
 	if (poll(&pfd, 1, 5000) != 1 ||
 	    vdds__msg_recv(rs->sock, &m, fds, 0, &nfds, MSG_DONTWAIT) != 0)
@@ -379,14 +378,10 @@ static uint32_t nasty_u32(uint64_t *rnd, uint32_t near, uint32_t ring_size)
 	uint64_t r = xorshift(rnd);
 
 	switch (r % 4) {
-	case 0:
-		return (uint32_t)(r >> 32);
-	case 1:
-		return (uint32_t)((r >> 32) % (2 * ring_size + 2));
-	case 2:
-		return near + (uint32_t)((r >> 32) % (2 * ring_size + 2)) - ring_size - 1;
-	default:
-		return (r >> 32) & 1 ? UINT32_MAX - (uint32_t)((r >> 40) % 4) : near + 1;
+	case 0: return (uint32_t)(r >> 32);
+	case 1: return (uint32_t)((r >> 32) % (2 * ring_size + 2));
+	case 2: return near + (uint32_t)((r >> 32) % (2 * ring_size + 2)) - ring_size - 1;
+	default: return (r >> 32) & 1 ? UINT32_MAX - (uint32_t)((r >> 40) % 4) : near + 1;
 	}
 }
 
@@ -408,18 +403,12 @@ static void scribble_once(struct raw_sub *rs, uint64_t *rnd)
 		v = nasty_u32(rnd, rs->rel_prod, ring);
 		atomic_store_explicit(&l->release_prod, v, memory_order_release);
 		break;
-	case 2:
-		atomic_store_explicit(&l->wake_gen, xorshift(rnd), memory_order_relaxed);
-		break;
-	case 3:
-		atomic_store(&l->pub_wait, nasty_u32(rnd, 1, ring));
-		break;
+	case 2: atomic_store_explicit(&l->wake_gen, xorshift(rnd), memory_order_relaxed); break;
+	case 3: atomic_store(&l->pub_wait, nasty_u32(rnd, 1, ring)); break;
 	case 4:
 		vdds__lane_release(l, ring)[k] = nasty_u32(rnd, rs->slot_count, rs->slot_count);
 		break;
-	case 5:
-		vdds__lane_deliver(l)[k] = nasty_u32(rnd, rs->slot_count, rs->slot_count);
-		break;
+	case 5: vdds__lane_deliver(l)[k] = nasty_u32(rnd, rs->slot_count, rs->slot_count); break;
 	case 6: /* the publisher's own indices: it must never read them back */
 		atomic_store(&l->deliver_prod, nasty_u32(rnd, atomic_load(&l->deliver_prod), ring));
 		break;
@@ -712,14 +701,11 @@ static pid_t spawn_violator(enum violation v, int report_fd)
 		raw_release_n(&rs, ids, 2, 2);
 		break;
 	}
-	case RELEASE_PROD_PAST_RING:
-		raw_release_n(&rs, NULL, 0, rs.ring_size + 1);
-		break;
+	case RELEASE_PROD_PAST_RING: raw_release_n(&rs, NULL, 0, rs.ring_size + 1); break;
 	case DELIVER_CONS_PAST_PROD:
 		atomic_store_explicit(&rs.lane->deliver_cons, rs.cons + 1000, memory_order_release);
 		break;
-	case API_SUBSCRIBER_WRITES_ITS_LANE: /* spawn_api_violator's */
-		_exit(RAW_PIPE);
+	case API_SUBSCRIBER_WRITES_ITS_LANE: /* spawn_api_violator's */ _exit(RAW_PIPE);
 	}
 	if (write(report_fd, "V", 1) != 1)
 		_exit(RAW_PIPE);
@@ -818,8 +804,10 @@ static pid_t spawn_api_violator(int report_fd)
 }
 
 static const char *const violation_name[] = {
-	"release of an out-of-range id", "release of an id not held",
-	"double release", "release_prod advanced past the ring",
+	"release of an out-of-range id",
+	"release of an id not held",
+	"double release",
+	"release_prod advanced past the ring",
 	"deliver_cons set beyond deliver_prod",
 	"a real subscriber writing release_prod in its lane",
 };
@@ -852,7 +840,7 @@ static void run_violation(enum violation v)
 	await_honest_joined(rep, 1);
 	ck_assert_int_eq(pipe2(marks, O_CLOEXEC), 0);
 	pid_t violator = v == API_SUBSCRIBER_WRITES_ITS_LANE ? spawn_api_violator(marks[1])
-							    : spawn_violator(v, marks[1]);
+							     : spawn_violator(v, marks[1]);
 
 	close(marks[1]);
 	read_mark(marks[0], 'J');
@@ -982,7 +970,8 @@ START_TEST(test_violation_found_by_a_blocked_loan_is_cut_off_at_once)
 		/* finds the bad id, cuts it off, then sleeps: nobody returns a slot */
 		ck_assert_int_eq(vdds_pub_loan(pub, &buf, 1000), -ETIMEDOUT);
 		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "violator status %x", status);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "violator status %x",
+			      status);
 		for (int i = 0; i < 4; i++)
 			ck_assert_int_eq(vdds_sub_release(holder, &s[i]), 0);
 		await_subscribers(pub, 1); /* the violator's hang-up is processed */
@@ -1001,7 +990,8 @@ static Suite *hostile_suite(void)
 	TCase *tgt = tcase_create("targeted");
 
 	tcase_set_timeout(rnd, 120);
-	tcase_add_test(rnd, test_scribbling_subscriber_is_cut_off_while_honest_ones_get_every_sample);
+	tcase_add_test(rnd,
+		       test_scribbling_subscriber_is_cut_off_while_honest_ones_get_every_sample);
 	suite_add_tcase(s, rnd);
 	tcase_set_timeout(tgt, 60);
 	tcase_add_test(tgt, test_release_of_an_out_of_range_id_cuts_the_subscriber_off);

@@ -15,14 +15,14 @@
 #include "testutil.h"
 
 #define TOPIC "stream"
-#define SLOT_COUNT 16      /* small, so the publisher keeps running out of slots */
-#define WAIT_MS 10000      /* any single wait longer than this is a lost wakeup */
+#define SLOT_COUNT 16        /* small, so the publisher keeps running out of slots */
+#define WAIT_MS 10000        /* any single wait longer than this is a lost wakeup */
 #define DEADLINE_SLACK_MS 20 /* a wait this close to WAIT_MS ended by its deadline */
 #define MSG_BYTES 40
-#define HOLD_MAX 4         /* most samples a subscriber holds at once */
+#define HOLD_MAX 4 /* most samples a subscriber holds at once */
 #define MAIN_MESSAGES 1000000ull
 #define CHURN_MESSAGES 300000ull
-#define CHURN_SESSIONS 20  /* subscriptions of the revolving subscriber */
+#define CHURN_SESSIONS 20 /* subscriptions of the revolving subscriber */
 
 /* A message: a counter, 0..MSG_BYTES bytes derived from it, and a checksum
  * over both. Its length on the wire varies with the number of bytes. */
@@ -80,8 +80,7 @@ struct child {
 	int ack;    /* read end: the child has subscribed */
 };
 
-static int child_fail(int report, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+static int child_fail(int report, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int child_fail(int report, const char *fmt, ...)
 {
@@ -192,13 +191,13 @@ static const char *const style_names[] = { "wait", "epoll", "busy" };
 /* What one subscriber process does. */
 struct plan {
 	enum style style;
-	unsigned hold;      /* release after holding this many (1..HOLD_MAX) */
-	int on_go;          /* subscribe when the parent says so, not at once */
-	uint64_t count;     /* samples to take; 0: until the counter reaches last */
-	uint64_t last;      /* the last counter the publisher sends */
-	unsigned keep;      /* samples left unreleased when leaving */
-	int abandon;        /* leave by exiting without vdds_sub_close */
-	unsigned sessions;  /* subscribe this many times, one after another (on_go) */
+	unsigned hold;     /* release after holding this many (1..HOLD_MAX) */
+	int on_go;         /* subscribe when the parent says so, not at once */
+	uint64_t count;    /* samples to take; 0: until the counter reaches last */
+	uint64_t last;     /* the last counter the publisher sends */
+	unsigned keep;     /* samples left unreleased when leaving */
+	int abandon;       /* leave by exiting without vdds_sub_close */
+	unsigned sessions; /* subscribe this many times, one after another (on_go) */
 };
 
 struct reader {
@@ -207,7 +206,7 @@ struct reader {
 	int epfd;
 	struct vdds_sample held[HOLD_MAX];
 	unsigned n_held;
-	int keeping;        /* holding the last plan->keep samples to the end */
+	int keeping; /* holding the last plan->keep samples to the end */
 	uint64_t first_seq, next_seq, got;
 	char why[320];
 };
@@ -252,17 +251,19 @@ static int reader_block(struct reader *r)
 		uint64_t waited_ms = (tu_now_ns() - t0) / 1000000;
 
 		if (err != 0)
-			return reader_error(r, "vdds_sub_wait returned %d (%s) after %" PRIu64
+			return reader_error(r,
+					    "vdds_sub_wait returned %d (%s) after %" PRIu64
 					    " samples, waiting for seq %" PRIu64 "%s",
 					    err, vdds_strerror(err), r->got, r->next_seq,
 					    err == -ETIMEDOUT ? ": lost wakeup" : "");
 		/* at its deadline vdds_sub_wait looks at the ring once more, so a
 		 * lost wakeup can also come back as 0, but only then */
 		if (waited_ms >= WAIT_MS - DEADLINE_SLACK_MS)
-			return reader_error(r, "vdds_sub_wait returned 0 only at its %d ms "
-					    "deadline (after %" PRIu64 " ms), waiting for seq %"
-					    PRIu64 ": lost wakeup", WAIT_MS, waited_ms,
-					    r->next_seq);
+			return reader_error(r,
+					    "vdds_sub_wait returned 0 only at its %d ms "
+					    "deadline (after %" PRIu64
+					    " ms), waiting for seq %" PRIu64 ": lost wakeup",
+					    WAIT_MS, waited_ms, r->next_seq);
 		return 0;
 	}
 	struct epoll_event ev;
@@ -272,7 +273,8 @@ static int reader_block(struct reader *r)
 		n = epoll_wait(r->epfd, &ev, 1, WAIT_MS);
 	while (n < 0 && errno == EINTR);
 	if (n == 0)
-		return reader_error(r, "epoll_wait on vdds_sub_fd timed out after %" PRIu64
+		return reader_error(r,
+				    "epoll_wait on vdds_sub_fd timed out after %" PRIu64
 				    " samples, waiting for seq %" PRIu64 ": lost wakeup",
 				    r->got, r->next_seq);
 	if (n < 0)
@@ -290,16 +292,16 @@ static int reader_next(struct reader *r, struct vdds_sample *s)
 			return -1;
 		err = vdds_sub_take(r->sub, s);
 		if (err != 0)
-			return reader_error(r, "take after a successful wait returned %d (%s)",
-					    err, vdds_strerror(err));
+			return reader_error(r, "take after a successful wait returned %d (%s)", err,
+					    vdds_strerror(err));
 		return 0;
 	}
 	while ((err = vdds_sub_take(r->sub, s)) == -EAGAIN)
 		if (reader_block(r) < 0)
 			return -1;
 	if (err != 0)
-		return reader_error(r, "take returned %d (%s) after %" PRIu64 " samples",
-				    err, vdds_strerror(err), r->got);
+		return reader_error(r, "take returned %d (%s) after %" PRIu64 " samples", err,
+				    vdds_strerror(err), r->got);
 	return 0;
 }
 
@@ -312,18 +314,18 @@ static int reader_check(struct reader *r, const struct vdds_sample *s)
 		return reader_error(r, "seq %" PRIu64 ": length %zu", s->seq, s->len);
 	memcpy(&m, s->data, s->len);
 	if (m.nbytes > MSG_BYTES || s->len != MSG_HDR + m.nbytes)
-		return reader_error(r, "seq %" PRIu64 ": length %zu for %" PRIu32 " bytes",
-				    s->seq, s->len, m.nbytes);
+		return reader_error(r, "seq %" PRIu64 ": length %zu for %" PRIu32 " bytes", s->seq,
+				    s->len, m.nbytes);
 	if (m.checksum != msg_checksum(&m))
 		return reader_error(r, "seq %" PRIu64 ": checksum mismatch (counter %" PRIu64 ")",
 				    s->seq, m.counter);
 	if (r->got > 0 && s->seq != r->next_seq)
-		return reader_error(r, "seq %" PRIu64 " after %" PRIu64 ": %s",
-				    s->seq, r->next_seq - 1,
+		return reader_error(r, "seq %" PRIu64 " after %" PRIu64 ": %s", s->seq,
+				    r->next_seq - 1,
 				    s->seq < r->next_seq ? "duplicate or reordered" : "gap");
 	if (m.counter != s->seq)
-		return reader_error(r, "seq %" PRIu64 " carries counter %" PRIu64,
-				    s->seq, m.counter);
+		return reader_error(r, "seq %" PRIu64 " carries counter %" PRIu64, s->seq,
+				    m.counter);
 	if (r->got == 0)
 		r->first_seq = s->seq;
 	r->next_seq = s->seq + 1;
@@ -358,8 +360,8 @@ static int run_session(const struct plan *p, const struct child_io *io, unsigned
 	}
 	err = tu_sub_open_retry(&r.sub, TOPIC, NULL);
 	if (err != 0)
-		return child_fail(io->report, "%s subscriber: vdds_sub_open returned %d (%s)",
-				  name, err, vdds_strerror(err));
+		return child_fail(io->report, "%s subscriber: vdds_sub_open returned %d (%s)", name,
+				  err, vdds_strerror(err));
 	if (p->style == STYLE_EPOLL) {
 		struct epoll_event ev = { .events = EPOLLIN };
 
@@ -385,17 +387,20 @@ static int run_session(const struct plan *p, const struct child_io *io, unsigned
 			return child_fail(io->report, "%s subscriber: %s", name, r.why);
 	}
 	if (p->keep && r.n_held != p->keep)
-		return child_fail(io->report, "%s subscriber: holds %u, not %u", name,
-				  r.n_held, p->keep);
+		return child_fail(io->report, "%s subscriber: holds %u, not %u", name, r.n_held,
+				  p->keep);
 	/* it joined after `published` messages: it sees exactly what came after */
 	uint64_t first_expected = published + 1;
 
 	if (r.first_seq != first_expected)
-		return child_fail(io->report, "%s subscriber: first seq %" PRIu64
-				  ", expected %" PRIu64, name, r.first_seq, first_expected);
+		return child_fail(io->report,
+				  "%s subscriber: first seq %" PRIu64 ", expected %" PRIu64, name,
+				  r.first_seq, first_expected);
 	if (!p->count && (err = vdds_sub_take(r.sub, &s)) != -EAGAIN)
-		return child_fail(io->report, "%s subscriber: take after the last message "
-				  "returned %d, seq %" PRIu64, name, err, err ? 0 : s.seq);
+		return child_fail(io->report,
+				  "%s subscriber: take after the last message "
+				  "returned %d, seq %" PRIu64,
+				  name, err, err ? 0 : s.seq);
 	if (p->abandon)
 		_exit(0); /* like a crash: the publisher must notice and reclaim */
 	if (!p->keep && release_held(&r) < 0)
@@ -420,8 +425,7 @@ static int run_subscriber(const void *arg, const struct child_io *io)
 
 static vdds_pub *open_publisher(void)
 {
-	struct vdds_pub_opts opts = { .slot_size = sizeof(struct msg),
-				      .slot_count = SLOT_COUNT };
+	struct vdds_pub_opts opts = { .slot_size = sizeof(struct msg), .slot_count = SLOT_COUNT };
 	vdds_pub *pub;
 
 	ck_assert_int_eq(vdds_pub_open(&pub, TOPIC, &opts), 0);
@@ -474,14 +478,16 @@ static int publish_range(vdds_pub *pub, uint64_t first, uint64_t last, struct pu
 			err = vdds_pub_loan(pub, &buf, WAIT_MS);
 		}
 		if (err != 0) {
-			snprintf(run->why, sizeof(run->why), "loan for message %" PRIu64
-				 " returned %d (%s)", i, err, vdds_strerror(err));
+			snprintf(run->why, sizeof(run->why),
+				 "loan for message %" PRIu64 " returned %d (%s)", i, err,
+				 vdds_strerror(err));
 			return -1;
 		}
 		err = vdds_pub_publish(pub, buf, msg_fill(buf, i));
 		if (err != 0) {
-			snprintf(run->why, sizeof(run->why), "publish of message %" PRIu64
-				 " returned %d (%s)", i, err, vdds_strerror(err));
+			snprintf(run->why, sizeof(run->why),
+				 "publish of message %" PRIu64 " returned %d (%s)", i, err,
+				 vdds_strerror(err));
 			return -1;
 		}
 	}
@@ -502,8 +508,8 @@ static void finish_children(struct child *kids, int n, const char *const *names,
 		if (status != 0) {
 			size_t used = strlen(all);
 
-			snprintf(all + used, sizeof(all) - used, "[%s exited %d: %s] ",
-				 names[i], status, msg);
+			snprintf(all + used, sizeof(all) - used, "[%s exited %d: %s] ", names[i],
+				 status, msg);
 			failed = 1;
 		}
 	}
@@ -552,14 +558,14 @@ START_TEST(test_three_subscribers_see_every_message_in_order)
 	ck_assert_uint_eq(st.kicked, 0);
 	printf("test_stream: %llu messages to 3 subscriber processes: published in %.2f s, "
 	       "all received in %.2f s; %" PRIu64 " loans blocked, %" PRIu64 " wakeups\n",
-	       MAIN_MESSAGES, (double)(t1 - t0) / 1e9, (double)(t2 - t0) / 1e9,
-	       run.blocked, st.wakeups);
+	       MAIN_MESSAGES, (double)(t1 - t0) / 1e9, (double)(t2 - t0) / 1e9, run.blocked,
+	       st.wakeups);
 	vdds_pub_close(pub);
 }
 END_TEST
 
 struct join {
-	uint64_t at;   /* messages published before the child subscribes */
+	uint64_t at; /* messages published before the child subscribes */
 	int child;
 };
 
@@ -582,16 +588,26 @@ START_TEST(test_subscribers_joining_and_leaving_see_contiguous_ranges)
 		/* joins at n/3, takes 10000, closes still holding two */
 		{ .style = STYLE_EPOLL, .hold = 1, .on_go = 1, .count = 10000, .keep = 2 },
 		/* joins at n/2, takes 5000, exits without closing, holding three */
-		{ .style = STYLE_BUSY, .hold = 3, .on_go = 1, .count = 5000, .keep = 3,
+		{ .style = STYLE_BUSY,
+		  .hold = 3,
+		  .on_go = 1,
+		  .count = 5000,
+		  .keep = 3,
 		  .abandon = 1 },
 		/* joins at 2n/3, stays to the end */
 		{ .style = STYLE_BUSY, .hold = 2, .on_go = 1, .last = n },
 		/* joins, takes 2000 and leaves holding one, CHURN_SESSIONS times */
-		{ .style = STYLE_EPOLL, .hold = 1, .on_go = 1, .count = 2000, .keep = 1,
+		{ .style = STYLE_EPOLL,
+		  .hold = 1,
+		  .on_go = 1,
+		  .count = 2000,
+		  .keep = 1,
 		  .sessions = CHURN_SESSIONS },
 	};
 	struct join joins[3 + CHURN_SESSIONS] = {
-		{ n / 3, 1 }, { n / 2, 2 }, { 2 * n / 3, 3 },
+		{ n / 3, 1 },
+		{ n / 2, 2 },
+		{ 2 * n / 3, 3 },
 	};
 	struct child kids[5];
 	struct pub_run run = { 0 };
@@ -617,9 +633,9 @@ START_TEST(test_subscribers_joining_and_leaving_see_contiguous_ranges)
 		int err = child_go(&kids[joins[i].child], done);
 
 		if (err != 0)
-			snprintf(run.why, sizeof(run.why), "%s did not join after %" PRIu64
-				 " messages: %d (%s)", names[joins[i].child], done, err,
-				 vdds_strerror(err));
+			snprintf(run.why, sizeof(run.why),
+				 "%s did not join after %" PRIu64 " messages: %d (%s)",
+				 names[joins[i].child], done, err, vdds_strerror(err));
 	}
 	if (!run.why[0])
 		publish_range(pub, done + 1, n, &run);

@@ -109,9 +109,8 @@ static vdds_pub *child_open_pub(const char *topic)
 
 /* A publisher child: once `subs` subscribers are in, publish `count` numbered
  * messages on `topic` (pausing `gap_us` between them), then close. */
-__attribute__((noreturn))
-static void publisher_child(const char *topic, uint32_t tag, uint32_t count,
-			    uint32_t subs, long gap_us)
+__attribute__((noreturn)) static void publisher_child(const char *topic, uint32_t tag,
+						      uint32_t count, uint32_t subs, long gap_us)
 {
 	vdds_pub *pub = child_open_pub(topic);
 
@@ -137,7 +136,7 @@ struct stream {
 	uint32_t last_n; /* counter of the last one; 0 before the first */
 	uint64_t last_seq;
 	int in_ws;
-	int done;        /* saw -EPIPE */
+	int done; /* saw -EPIPE */
 };
 
 /* Take until -EAGAIN or -EPIPE, checking that counters and sequence numbers
@@ -153,8 +152,8 @@ static int drain_stream(struct stream *st)
 		ck_assert_uint_eq(s.len, sizeof(*m));
 		ck_assert_uint_eq(m->topic, st->topic);
 		if (st->last_n) {
-			ck_assert_msg(m->n == st->last_n + 1, "topic %u: %u after %u",
-				      st->topic, m->n, st->last_n);
+			ck_assert_msg(m->n == st->last_n + 1, "topic %u: %u after %u", st->topic,
+				      m->n, st->last_n);
 			ck_assert_uint_eq(s.seq, st->last_seq + 1);
 		}
 		st->last_n = m->n;
@@ -162,8 +161,7 @@ static int drain_stream(struct stream *st)
 		st->got++;
 		ck_assert_int_eq(vdds_sub_release(st->sub, &s), 0);
 	}
-	ck_assert_msg(err == -EAGAIN || err == -EPIPE, "take: %d (%s)", err,
-		      vdds_strerror(err));
+	ck_assert_msg(err == -EAGAIN || err == -EPIPE, "take: %d (%s)", err, vdds_strerror(err));
 	if (err == -EPIPE)
 		st->done = 1;
 	return err;
@@ -233,8 +231,9 @@ START_TEST(test_sixteen_subscribers_over_four_topics_see_every_message_exactly_o
 	for (int t = 0; t < FAN_TOPICS; t++)
 		reap_ok(pids[t]);
 	printf("fan-in [%s]: %u messages x %d subscribers in %.0f ms; %llu waits, "
-	       "%.1f events per wait\n", vdds_waitset_backend(ws), FAN_TOPICS * FAN_MESSAGES,
-	       FAN_SUBS_PER_TOPIC, ms, (unsigned long long)waits, (double)events / (double)waits);
+	       "%.1f events per wait\n",
+	       vdds_waitset_backend(ws), FAN_TOPICS * FAN_MESSAGES, FAN_SUBS_PER_TOPIC, ms,
+	       (unsigned long long)waits, (double)events / (double)waits);
 	fflush(stdout);
 	vdds_waitset_free(ws);
 }
@@ -547,8 +546,10 @@ START_TEST(test_members_ready_beyond_max_are_reported_in_turn)
 		seen[(int *)ev.user - tags]++;
 	}
 	for (int i = 0; i < N; i++)
-		ck_assert_msg(seen[i] > 0, "member %d of %d never reported in %d waits "
-			      "(reports: %d %d %d)", i, N, 2 * N, seen[0], seen[1], seen[2]);
+		ck_assert_msg(seen[i] > 0,
+			      "member %d of %d never reported in %d waits "
+			      "(reports: %d %d %d)",
+			      i, N, 2 * N, seen[0], seen[1], seen[2]);
 	vdds_waitset_free(ws);
 	for (int i = 0; i < N; i++) {
 		close(p[i][0]);
@@ -894,11 +895,11 @@ struct waiter {
 	int (*block)(struct waiter *w);
 	vdds_sub *sub;
 	pthread_t thread;
-	atomic_int blocking;  /* about to block */
+	atomic_int blocking; /* about to block */
 	atomic_int finished;
 	uint64_t woke_ns;
-	int ret;              /* what the blocking call returned */
-	int takes[2];         /* the takes after waking; takes[1] only after -EAGAIN */
+	int ret;               /* what the blocking call returned */
+	int takes[2];          /* the takes after waking; takes[1] only after -EAGAIN */
 	int ws_kind, ws_again; /* waitset only: the event kind; a wait(0) after */
 	char backend[16];
 };
@@ -1206,15 +1207,19 @@ static Suite *waitset_suite(void)
 	TCase *fallback = tcase_create("fallback");
 
 	tcase_set_timeout(fan, 120);
-	tcase_add_test(fan, test_sixteen_subscribers_over_four_topics_see_every_message_exactly_once);
+	tcase_add_test(fan,
+		       test_sixteen_subscribers_over_four_topics_see_every_message_exactly_once);
 	suite_add_tcase(s, fan);
 
 	tcase_set_timeout(members, 60);
 	tcase_add_test(members, test_bad_calls_return_exact_errors);
-	tcase_add_test(members, test_members_added_and_removed_while_messages_flow_keep_their_streams);
-	tcase_add_test(members, test_user_fds_are_reported_level_triggered_with_their_user_pointers);
+	tcase_add_test(members,
+		       test_members_added_and_removed_while_messages_flow_keep_their_streams);
+	tcase_add_test(members,
+		       test_user_fds_are_reported_level_triggered_with_their_user_pointers);
 	tcase_add_test(members, test_members_ready_beyond_max_are_reported_in_turn);
-	tcase_add_test(members, test_readiness_left_over_from_a_full_wait_is_not_reported_once_consumed);
+	tcase_add_test(members,
+		       test_readiness_left_over_from_a_full_wait_is_not_reported_once_consumed);
 	tcase_add_test(members, test_publisher_in_waitset_reports_a_connecting_subscriber);
 	suite_add_tcase(s, members);
 

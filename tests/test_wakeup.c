@@ -14,7 +14,7 @@
 
 #define PING "ping"
 #define PONG "pong"
-#define WAIT_MS 5000 /* a wait longer than this is a lost wakeup */
+#define WAIT_MS 5000         /* a wait longer than this is a lost wakeup */
 #define DEADLINE_SLACK_MS 20 /* a wait this close to WAIT_MS ended by its deadline */
 #define ROUNDS_WAIT 200000ull
 #define ROUNDS_EPOLL 100000ull
@@ -30,14 +30,13 @@ struct side {
 	const char *name;
 	vdds_pub *pub;
 	vdds_sub *sub;
-	int epfd;         /* >= 0: wait with epoll on vdds_sub_fd, not vdds_sub_wait */
+	int epfd; /* >= 0: wait with epoll on vdds_sub_fd, not vdds_sub_wait */
 	uint64_t rng;
 	uint64_t spurious; /* epoll wakeups with nothing to take */
 	char why[384];
 };
 
-static int side_error(struct side *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+static int side_error(struct side *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int side_error(struct side *s, const char *fmt, ...)
 {
@@ -74,11 +73,8 @@ static void random_delay(struct side *s)
 		break;
 	}
 	case 6:
-	case 7:
-		tu_sleep_us(1 + (long)((r >> 8) % 10));
-		break;
-	default:
-		break;
+	case 7: tu_sleep_us(1 + (long)((r >> 8) % 10)); break;
+	default: break;
 	}
 }
 
@@ -137,8 +133,8 @@ static int side_send(struct side *s, uint64_t round)
 	int err = vdds_pub_write(s->pub, &b, sizeof(b), WAIT_MS);
 
 	if (err != 0)
-		return side_error(s, "vdds_pub_write returned %d (%s) at round %" PRIu64,
-				  err, vdds_strerror(err), round);
+		return side_error(s, "vdds_pub_write returned %d (%s) at round %" PRIu64, err,
+				  vdds_strerror(err), round);
 	return 0;
 }
 
@@ -149,8 +145,10 @@ static int timed_out(struct side *s, uint64_t round, const char *how)
 	struct vdds_sample smp;
 	int err = vdds_sub_take(s->sub, &smp);
 
-	return side_error(s, "wakeup lost at round %" PRIu64 ": %s timed out after %d ms; "
-			  "take then returned %d (%s)", round, how, WAIT_MS, err,
+	return side_error(s,
+			  "wakeup lost at round %" PRIu64 ": %s timed out after %d ms; "
+			  "take then returned %d (%s)",
+			  round, how, WAIT_MS, err,
 			  err == 0 ? "the sample had arrived: nobody woke us"
 				   : "nothing had arrived either");
 }
@@ -167,16 +165,19 @@ static int recv_wait(struct side *s, uint64_t round, struct vdds_sample *smp)
 	/* vdds_sub_wait looks at the ring once more when its time is up, so a
 	 * lost wakeup can also come back as 0, but only at the deadline */
 	if (err == 0 && waited_ms >= WAIT_MS - DEADLINE_SLACK_MS)
-		return side_error(s, "wakeup lost at round %" PRIu64 ": vdds_sub_wait returned 0 "
+		return side_error(s,
+				  "wakeup lost at round %" PRIu64 ": vdds_sub_wait returned 0 "
 				  "only at its %d ms deadline (after %" PRIu64 " ms): the sample "
-				  "was there, nobody woke us", round, WAIT_MS, waited_ms);
+				  "was there, nobody woke us",
+				  round, WAIT_MS, waited_ms);
 	if (err != 0)
-		return side_error(s, "vdds_sub_wait returned %d (%s) at round %" PRIu64,
-				  err, vdds_strerror(err), round);
+		return side_error(s, "vdds_sub_wait returned %d (%s) at round %" PRIu64, err,
+				  vdds_strerror(err), round);
 	err = vdds_sub_take(s->sub, smp);
 	if (err != 0)
-		return side_error(s, "take after a successful wait returned %d (%s) at round %"
-				  PRIu64, err, vdds_strerror(err), round);
+		return side_error(s,
+				  "take after a successful wait returned %d (%s) at round %" PRIu64,
+				  err, vdds_strerror(err), round);
 	return 0;
 }
 
@@ -199,8 +200,8 @@ static int recv_epoll(struct side *s, uint64_t round, struct vdds_sample *smp)
 		woke = 1;
 	}
 	if (err != 0)
-		return side_error(s, "take returned %d (%s) at round %" PRIu64,
-				  err, vdds_strerror(err), round);
+		return side_error(s, "take returned %d (%s) at round %" PRIu64, err,
+				  vdds_strerror(err), round);
 	return 0;
 }
 
@@ -217,9 +218,9 @@ static int side_recv(struct side *s, uint64_t round)
 		return side_error(s, "round %" PRIu64 ": length %zu", round, smp.len);
 	memcpy(&b, smp.data, sizeof(b));
 	if (b.round != round || b.check != ~round || smp.seq != round)
-		return side_error(s, "round %" PRIu64 ": got round %" PRIu64 " (check %s), seq %"
-				  PRIu64, round, b.round, b.check == ~b.round ? "ok" : "bad",
-				  smp.seq);
+		return side_error(
+			s, "round %" PRIu64 ": got round %" PRIu64 " (check %s), seq %" PRIu64,
+			round, b.round, b.check == ~b.round ? "ok" : "bad", smp.seq);
 	if ((err = vdds_sub_release(s->sub, &smp)) != 0)
 		return side_error(s, "release returned %d at round %" PRIu64, err, round);
 	if (s->epfd >= 0 && (err = vdds_sub_take(s->sub, &smp)) != -EAGAIN)
@@ -308,9 +309,9 @@ static void ping_pong(uint64_t rounds, int use_epoll)
 	ck_assert_msg(err == 0, "%s [pong process: %s]", s.why, theirs[0] ? theirs : "no error");
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		      "pong process failed (status 0x%x): %s", status, theirs);
-	printf("test_wakeup: %" PRIu64 " round trips with %s in %.2f s (%.1f us each)",
-	       rounds, use_epoll ? "epoll on vdds_sub_fd" : "vdds_sub_wait",
-	       (double)(t1 - t0) / 1e9, (double)(t1 - t0) / 1e3 / (double)rounds);
+	printf("test_wakeup: %" PRIu64 " round trips with %s in %.2f s (%.1f us each)", rounds,
+	       use_epoll ? "epoll on vdds_sub_fd" : "vdds_sub_wait", (double)(t1 - t0) / 1e9,
+	       (double)(t1 - t0) / 1e3 / (double)rounds);
 	if (use_epoll)
 		printf(", %" PRIu64 " spurious epoll wakeups on the ping side", s.spurious);
 	printf("\n");

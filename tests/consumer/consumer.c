@@ -12,7 +12,8 @@ int main(void)
 	vdds_sub *sub;
 	struct vdds_sample s;
 
-	if (vdds_pub_open(&pub, "consumer", NULL) != 0 || vdds_sub_open(&sub, "consumer", NULL) != 0)
+	if (vdds_pub_open(&pub, "consumer", NULL) != 0 ||
+	    vdds_sub_open(&sub, "consumer", NULL) != 0)
 		return 1;
 	/* the service thread adopts the subscriber before the next publish */
 	if (vdds_pub_write(pub, "installed", 10, 1000) != 0 || vdds_sub_wait(sub, 1000) != 0 ||

@@ -44,11 +44,13 @@ static void fuzz_segments(const uint8_t *data, size_t size)
 
 	memset(topic, 0, topic_size);
 	memset(lane, 0, lane_size);
-	memcpy(topic, data, size < sizeof(struct vdds_topic_hdr) ? size : sizeof(struct vdds_topic_hdr));
+	memcpy(topic, data,
+	       size < sizeof(struct vdds_topic_hdr) ? size : sizeof(struct vdds_topic_hdr));
 	if (size > sizeof(struct vdds_topic_hdr)) {
 		size_t rest = size - sizeof(struct vdds_topic_hdr);
 
-		memcpy(lane, data + sizeof(struct vdds_topic_hdr), rest < lane_size ? rest : lane_size);
+		memcpy(lane, data + sizeof(struct vdds_topic_hdr),
+		       rest < lane_size ? rest : lane_size);
 	}
 	const struct vdds_topic_hdr *t = (const void *)topic;
 	struct vdds_lane_hdr *l = (void *)lane;
