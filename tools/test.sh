@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # test.sh — on a fresh Debian 12 machine: install what is missing, then build
-# and run the whole test suite: gcc with -Werror; clang-tidy and cppcheck;
+# and run the whole test suite: gcc with -Werror; clang-format, clang-tidy and
+# cppcheck;
 # AddressSanitizer + UndefinedBehaviorSanitizer; ThreadSanitizer on the
 # suites where threads meet; the libFuzzer target for 60 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/deps.sh
 # clang and its runtime: the fuzzer and sanitizer runtimes
-vdds_install_deps clang libclang-rt-14-dev clang-tidy cppcheck
+vdds_install_deps clang libclang-rt-14-dev clang-tidy clang-format cppcheck
 jobs=$(nproc)
 
 echo "=== gcc -Werror: build and test"
@@ -16,7 +17,8 @@ cmake -S . -B build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVDDS_WERROR=ON \
 cmake --build build-test -j"$jobs"
 (cd build-test && ctest --output-on-failure --verbose --timeout 900)
 
-echo "=== lint: clang-tidy (.clang-tidy) and cppcheck, zero findings"
+echo "=== lint: clang-format (.clang-format), clang-tidy (.clang-tidy) and cppcheck, zero findings"
+git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror
 clang-tidy --quiet -p build-test core/*.c notify/*.c examples/*.c
 cppcheck --enable=warning,performance,portability --inline-suppr --error-exitcode=1 -q \
 	-D_GNU_SOURCE -Iinclude -Icore -Inotify core notify examples
