@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # test.sh — on a fresh Debian 12 machine: install what is missing, then build
 # and run the whole test suite: gcc with -Werror; clang-format, clang-tidy and
-# cppcheck;
-# AddressSanitizer + UndefinedBehaviorSanitizer; ThreadSanitizer on the
-# suites where threads meet; the libFuzzer target for 60 s.
+# cppcheck; AddressSanitizer + UndefinedBehaviorSanitizer; clang -Werror with
+# ThreadSanitizer on the suites where threads meet; the libFuzzer target, 60 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/deps.sh
