@@ -22,46 +22,6 @@
 #define LOAN_TIMEOUT_MS 2000
 #define JOIN_TIMEOUT_NS (10ull * 1000000000ull)
 
-/* What every sample carries: its sequence number, an end mark, and bytes
- * derived from both, so that a torn or stale slot shows. Fills the slot. */
-struct payload {
-	uint64_t seq;
-	uint64_t end;
-	uint8_t fill[40];
-	uint64_t check;
-};
-_Static_assert(sizeof(struct payload) == 64, "payload fills a 64-byte slot");
-
-static uint64_t mix(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	return x;
-}
-
-static void payload_fill(struct payload *p, uint64_t seq, int end)
-{
-	p->seq = seq;
-	p->end = (uint64_t)end;
-	for (size_t i = 0; i < sizeof(p->fill); i++)
-		p->fill[i] = (uint8_t)(seq * 31 + i);
-	p->check = mix(seq) ^ p->end;
-}
-
-static int payload_ok(const struct vdds_sample *s)
-{
-	const struct payload *p = s->data;
-
-	if (s->len != sizeof(*p) || p->seq != s->seq || p->end > 1 ||
-	    p->check != (mix(p->seq) ^ p->end))
-		return 0;
-	for (size_t i = 0; i < sizeof(p->fill); i++)
-		if (p->fill[i] != (uint8_t)(p->seq * 31 + i))
-			return 0;
-	return 1;
-}
-
 /* ------------------------------------------------------ shared with children */
 
 enum phase { PH_OPENING, PH_WAITING, PH_TAKING };
@@ -155,14 +115,14 @@ static void child_main(struct shared *sh, int idx, uint32_t gen)
 				record_violation(sh, idx, next, s.seq);
 				_exit(CHILD_GAP);
 			}
-			if (!payload_ok(&s)) {
+			if (!tu_payload_ok(&s)) {
 				record_violation(sh, idx, s.seq,
-						 ((const struct payload *)s.data)->seq);
+						 ((const struct tu_payload *)s.data)->seq);
 				_exit(CHILD_BAD_PAYLOAD);
 			}
 			next = s.seq + 1;
 			atomic_fetch_add_explicit(&me->checked, 1, memory_order_relaxed);
-			if (((const struct payload *)s.data)->end) {
+			if (((const struct tu_payload *)s.data)->end) {
 				vdds_sub_close(sub); /* releases what it holds */
 				_exit(CHILD_OK);
 			}
@@ -226,8 +186,8 @@ static void *stream_main(void *arg)
 		if (waited > st->max_wait_ns)
 			st->max_wait_ns = waited;
 		if (err == 0) {
-			payload_fill(buf, st->sent + 1, last);
-			err = vdds_pub_publish(st->pub, buf, sizeof(struct payload));
+			tu_payload_fill(buf, st->sent + 1, last);
+			err = vdds_pub_publish(st->pub, buf, sizeof(struct tu_payload));
 		}
 		if (err != 0) {
 			st->err = err;
@@ -347,7 +307,8 @@ static int reap_within(pid_t pid, uint64_t timeout_ns)
 
 START_TEST(test_killing_subscribers_at_random_leaks_nothing_and_loses_nothing)
 {
-	struct vdds_pub_opts o = { .slot_size = sizeof(struct payload), .slot_count = SLOT_COUNT };
+	struct vdds_pub_opts o = { .slot_size = sizeof(struct tu_payload),
+				   .slot_count = SLOT_COUNT };
 	struct streamer st = { 0 };
 	struct driver d = { 0 };
 	struct vdds_pub_stats ps;

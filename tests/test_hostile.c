@@ -23,46 +23,6 @@
 #define SCRIBBLE_NS (5ull * 1000000000ull)
 #define SEC_NS 1000000000ull
 
-/* ----------------------------------------------------------------- payload */
-
-struct payload {
-	uint64_t seq;
-	uint64_t end;
-	uint8_t fill[40];
-	uint64_t check;
-};
-_Static_assert(sizeof(struct payload) == 64, "payload fills a 64-byte slot");
-
-static uint64_t mix(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	return x;
-}
-
-static void payload_fill(struct payload *p, uint64_t seq, int end)
-{
-	p->seq = seq;
-	p->end = (uint64_t)end;
-	for (size_t i = 0; i < sizeof(p->fill); i++)
-		p->fill[i] = (uint8_t)(seq * 131 + i);
-	p->check = mix(seq) ^ p->end;
-}
-
-static int payload_ok(const struct vdds_sample *s)
-{
-	const struct payload *p = s->data;
-
-	if (s->len != sizeof(*p) || p->seq != s->seq || p->end > 1 ||
-	    p->check != (mix(p->seq) ^ p->end))
-		return 0;
-	for (size_t i = 0; i < sizeof(p->fill); i++)
-		if (p->fill[i] != (uint8_t)(p->seq * 131 + i))
-			return 0;
-	return 1;
-}
-
 static uint64_t xorshift(uint64_t *s)
 {
 	*s ^= *s << 13;
@@ -149,11 +109,11 @@ static pid_t spawn_honest(struct report *rep, int idx)
 			atomic_store(&rep->last_seq[idx], s.seq);
 			if (s.seq != next)
 				_exit(HONEST_GAP);
-			if (!payload_ok(&s))
+			if (!tu_payload_ok(&s))
 				_exit(HONEST_BAD_PAYLOAD);
 			next++;
 			atomic_fetch_add_explicit(&rep->checked[idx], 1, memory_order_relaxed);
-			int end = ((const struct payload *)s.data)->end != 0;
+			int end = ((const struct tu_payload *)s.data)->end != 0;
 
 			if (vdds_sub_release(sub, &s) != 0)
 				_exit(HONEST_RELEASE_FAILED);
@@ -528,8 +488,8 @@ static void publish_seq(vdds_pub *pub, uint64_t seq, int end, uint64_t *max_wait
 
 	if (max_wait_ns && waited > *max_wait_ns)
 		*max_wait_ns = waited;
-	payload_fill(buf, seq, end);
-	ck_assert_int_eq(vdds_pub_publish(pub, buf, sizeof(struct payload)), 0);
+	tu_payload_fill(buf, seq, end);
+	ck_assert_int_eq(vdds_pub_publish(pub, buf, sizeof(struct tu_payload)), 0);
 }
 
 /* Reap a child that ends by itself; its exit status (or -1: killed, it hung). */
@@ -569,7 +529,7 @@ static struct vdds_pub_stats await_quiet(vdds_pub *pub)
 
 START_TEST(test_scribbling_subscriber_is_cut_off_while_honest_ones_get_every_sample)
 {
-	struct vdds_pub_opts o = { .slot_size = sizeof(struct payload), .slot_count = 16 };
+	struct vdds_pub_opts o = { .slot_size = sizeof(struct tu_payload), .slot_count = 16 };
 	struct report *rep = report_new();
 	vdds_pub *pub;
 	pid_t honest[2];
@@ -827,7 +787,7 @@ static void read_mark(int fd, char want)
  * the end. */
 static void run_violation(enum violation v)
 {
-	struct vdds_pub_opts o = { .slot_size = sizeof(struct payload), .slot_count = SLOTS };
+	struct vdds_pub_opts o = { .slot_size = sizeof(struct tu_payload), .slot_count = SLOTS };
 	struct report *rep = report_new();
 	vdds_pub *pub;
 	uint64_t seq = 0;

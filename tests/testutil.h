@@ -1,5 +1,5 @@
 /* testutil.h — small helpers shared by the Check suites: a private runtime
- * directory per test, unique topic names, open-fd counting, time. */
+ * directory per test, open-fd counting, time, a self-checking payload. */
 #ifndef VDDS_TESTUTIL_H
 #define VDDS_TESTUTIL_H
 
@@ -68,6 +68,47 @@ static inline int tu_sub_open_retry(vdds_sub **sub, const char *topic,
 		tu_sleep_us(5000);
 	}
 	return err;
+}
+
+/* What a stress test's sample carries: its sequence number, an end mark, and
+ * bytes derived from both, so that a torn or stale slot shows. Fills a 64-byte
+ * slot; tu_payload_ok() checks one against the sample's own seq. */
+struct tu_payload {
+	uint64_t seq;
+	uint64_t end;
+	uint8_t fill[40];
+	uint64_t check;
+};
+_Static_assert(sizeof(struct tu_payload) == 64, "payload fills a 64-byte slot");
+
+static inline uint64_t tu_mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	return x;
+}
+
+static inline void tu_payload_fill(struct tu_payload *p, uint64_t seq, int end)
+{
+	p->seq = seq;
+	p->end = (uint64_t)end;
+	for (size_t i = 0; i < sizeof(p->fill); i++)
+		p->fill[i] = (uint8_t)(seq * 131 + i);
+	p->check = tu_mix(seq) ^ p->end;
+}
+
+static inline int tu_payload_ok(const struct vdds_sample *s)
+{
+	const struct tu_payload *p = s->data;
+
+	if (s->len != sizeof(*p) || p->seq != s->seq || p->end > 1 ||
+	    p->check != (tu_mix(p->seq) ^ p->end))
+		return 0;
+	for (size_t i = 0; i < sizeof(p->fill); i++)
+		if (p->fill[i] != (uint8_t)(p->seq * 131 + i))
+			return 0;
+	return 1;
 }
 
 /* Run a Check suite in the usual way; returns the process exit code. */
