@@ -286,25 +286,6 @@ static void run_kills(struct driver *d, uint64_t deadline)
 		kill_and_respawn(d, last);
 }
 
-/* Reap a child that should exit by itself; its status, or -1 on timeout. */
-static int reap_within(pid_t pid, uint64_t timeout_ns)
-{
-	uint64_t t0 = tu_now_ns();
-	int status;
-
-	while (tu_now_ns() - t0 < timeout_ns) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-
-		ck_assert_int_ge(r, 0);
-		if (r == pid)
-			return status;
-		tu_sleep_us(1000);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	return -1;
-}
-
 START_TEST(test_killing_subscribers_at_random_leaks_nothing_and_loses_nothing)
 {
 	struct vdds_pub_opts o = { .slot_size = sizeof(struct tu_payload),
@@ -339,7 +320,7 @@ START_TEST(test_killing_subscribers_at_random_leaks_nothing_and_loses_nothing)
 	atomic_store(&st.stop, 1);
 	ck_assert_int_eq(pthread_join(thread, NULL), 0);
 	for (int i = 0; i < N_SUBS; i++) {
-		int status = reap_within(d.pid[i], 20ull * 1000000000ull);
+		int status = tu_reap_within(d.pid[i], 20ull * 1000000000ull);
 
 		ck_assert_msg(status == 0, "last subscriber %d: status %d (exit %d)", i, status,
 			      status > 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1);

@@ -492,23 +492,15 @@ static void publish_seq(vdds_pub *pub, uint64_t seq, int end, uint64_t *max_wait
 	ck_assert_int_eq(vdds_pub_publish(pub, buf, sizeof(struct tu_payload)), 0);
 }
 
-/* Reap a child that ends by itself; its exit status (or -1: killed, it hung). */
+/* Reap a child that ends by itself; its exit status (1000 + signal if one
+ * killed it, -1 if it hung and was killed). */
 static int reap_within(pid_t pid, uint64_t timeout_ns)
 {
-	uint64_t t0 = tu_now_ns();
-	int status;
+	int status = tu_reap_within(pid, timeout_ns);
 
-	while (tu_now_ns() - t0 < timeout_ns) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-
-		ck_assert_int_ge(r, 0);
-		if (r == pid)
-			return WIFEXITED(status) ? WEXITSTATUS(status) : 1000 + WTERMSIG(status);
-		tu_sleep_us(1000);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	return -1;
+	if (status < 0)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 1000 + WTERMSIG(status);
 }
 
 /* Wait until every subscriber is gone and every slot is free again. */

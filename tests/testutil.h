@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -109,6 +111,26 @@ static inline int tu_payload_ok(const struct vdds_sample *s)
 		if (p->fill[i] != (uint8_t)(p->seq * 131 + i))
 			return 0;
 	return 1;
+}
+
+/* Reap a child that should end by itself within timeout_ns: its wait status,
+ * or -1 if it did not (it is then killed and reaped). */
+static inline int tu_reap_within(pid_t pid, uint64_t timeout_ns)
+{
+	uint64_t t0 = tu_now_ns();
+	int status;
+
+	while (tu_now_ns() - t0 < timeout_ns) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		ck_assert_int_ge(r, 0);
+		if (r == pid)
+			return status;
+		tu_sleep_us(1000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return -1;
 }
 
 /* Run a Check suite in the usual way; returns the process exit code. */
