@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "internal.h"
 #include "pubcore.h"
 #include "proto.h"
@@ -71,19 +72,6 @@ struct vdds_pub {
 	uint64_t ids_in_use;
 	uint64_t disconnects, kicked;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t now_ms(void)
-{
-	return now_ns() / 1000000u;
-}
 
 static void kick_efd(int fd)
 {
@@ -440,7 +428,7 @@ static void serve_cut_offs(struct vdds_pub *p)
 /* Hang up on clients that connected and never said HELLO in time. */
 static void expire_handshakes(struct vdds_pub *p)
 {
-	uint64_t ticks, now = now_ms();
+	uint64_t ticks, now = vdds__now_ns() / 1000000u;
 
 	if (read(p->timer_fd, &ticks, sizeof(ticks)) < 0) {
 		/* EAGAIN: nothing to read; the sweep is harmless anyway */
@@ -472,7 +460,7 @@ static void serve_accept(struct vdds_pub *p)
 			continue;
 		}
 		c->fd = fd;
-		c->deadline_ms = now_ms() + HANDSHAKE_TIMEOUT_MS;
+		c->deadline_ms = vdds__now_ns() / 1000000u + HANDSHAKE_TIMEOUT_MS;
 		ev.data.ptr = c;
 		if (epoll_ctl(p->ctl_epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			free(c);
@@ -715,13 +703,8 @@ static int wait_for_return(struct vdds_pub *p, int timeout_ms, uint64_t deadline
 				 { .fd = p->ctl_epfd, .events = POLLIN } };
 	int ms = -1;
 
-	if (timeout_ms > 0) {
-		uint64_t now = now_ns();
-
-		if (now >= deadline)
-			return -ETIMEDOUT;
-		ms = (int)((deadline - now + 999999) / 1000000);
-	}
+	if (timeout_ms > 0 && (ms = vdds__ms_left(deadline)) == 0)
+		return -ETIMEDOUT;
 	/* without a service thread, waiting is also when we serve subscribers:
 	 * the one holding our slots may be the one that just died */
 	int n = poll(pfd, p->threaded ? 1 : 2, ms);
@@ -743,7 +726,7 @@ static int wait_for_return(struct vdds_pub *p, int timeout_ms, uint64_t deadline
 /* No slot is free: sleep on the return eventfd until one comes back. */
 static __attribute__((noinline)) int loan_wait(struct vdds_pub *p, int timeout_ms)
 {
-	uint64_t deadline = timeout_ms > 0 ? now_ns() + (uint64_t)timeout_ms * 1000000ull : 0;
+	uint64_t deadline = timeout_ms > 0 ? vdds__deadline(timeout_ms) : 0;
 	int id;
 
 	for (;;) {
@@ -800,7 +783,7 @@ int vdds_pub_publish(vdds_pub *p, void *buf, size_t len)
 	if (len > p->core.slot_size)
 		return -EMSGSIZE;
 	apply_control(p);
-	vdds__pubcore_publish(&p->core, (uint32_t)id, len, now_ns());
+	vdds__pubcore_publish(&p->core, (uint32_t)id, len, vdds__now_ns());
 	/* full fence: the ring pushes (release stores) before the wake_gen
 	 * loads; pairs with the subscriber's arm, fence, re-check */
 	vdds__fence();

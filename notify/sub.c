@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "internal.h"
 #include "proto.h"
 #include "rundir.h"
@@ -38,14 +39,6 @@ struct vdds_sub {
 	uint32_t fd_gen;   /* +1 whenever the watched fds change */
 	uint32_t waitsets; /* waitsets watching us: they arm us themselves */
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* The publisher's socket is readable: it hung up, or said BYE first. */
 static void learn_fate(struct vdds_sub *s)
@@ -350,7 +343,7 @@ int vdds_sub_release(vdds_sub *s, const struct vdds_sample *sample)
 
 static __attribute__((noinline)) int wait_slow(struct vdds_sub *s, int timeout_ms)
 {
-	uint64_t deadline = timeout_ms > 0 ? now_ms() + (uint64_t)timeout_ms : 0;
+	uint64_t deadline = timeout_ms > 0 ? vdds__deadline(timeout_ms) : 0;
 
 	for (;;) {
 		int r = vdds__sub_prepare(s);
@@ -365,11 +358,8 @@ static __attribute__((noinline)) int wait_slow(struct vdds_sub *s, int timeout_m
 		}
 		int ms = timeout_ms;
 
-		if (timeout_ms > 0) {
-			uint64_t now = now_ms();
-
-			ms = now >= deadline ? 0 : (int)(deadline - now);
-		}
+		if (timeout_ms > 0)
+			ms = vdds__ms_left(deadline);
 		int timed_out;
 
 		drain_fd(s, ms, &timed_out);

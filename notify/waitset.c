@@ -9,16 +9,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "internal.h"
 #include "waitset.h"
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 int vdds_waitset_new(vdds_waitset **wsp)
 {
@@ -248,16 +241,13 @@ int vdds_waitset_wait(vdds_waitset *ws, struct vdds_event *evs, int max, int tim
 {
 	if (!ws || !evs || max <= 0)
 		return -EINVAL;
-	uint64_t deadline = timeout_ms > 0 ? now_ms() + (uint64_t)timeout_ms : 0;
+	uint64_t deadline = timeout_ms > 0 ? vdds__deadline(timeout_ms) : 0;
 
 	for (;;) {
 		int ms = timeout_ms;
 
-		if (timeout_ms > 0) {
-			uint64_t now = now_ms();
-
-			ms = now >= deadline ? 0 : (int)(deadline - now);
-		}
+		if (timeout_ms > 0)
+			ms = vdds__ms_left(deadline);
 		if (prepare_subs(ws))
 			ms = 0; /* still collect what else is ready, without blocking */
 		int err = ws->ops->wait(ws, ms);
@@ -276,7 +266,7 @@ int vdds_waitset_wait(vdds_waitset *ws, struct vdds_event *evs, int max, int tim
 
 		if (n > 0)
 			return n;
-		if (timeout_ms == 0 || (timeout_ms > 0 && now_ms() >= deadline))
+		if (timeout_ms == 0 || (timeout_ms > 0 && vdds__ms_left(deadline) == 0))
 			return -ETIMEDOUT;
 	}
 }
