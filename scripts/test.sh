@@ -5,7 +5,7 @@
 # ThreadSanitizer on the suites where threads meet; the libFuzzer target, 60 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source tools/deps.sh
+source scripts/deps.sh
 # clang and its runtime: the fuzzer and sanitizer runtimes
 vdds_install_deps clang libclang-rt-14-dev clang-tidy clang-format cppcheck
 jobs=$(nproc)
