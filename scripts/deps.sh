@@ -1,4 +1,4 @@
-# deps.sh — sourced by demo.sh, test.sh and bench/run.sh: install the Debian packages vdds
+# deps.sh — sourced by demo.sh and test.sh: install the Debian packages vdds
 # needs, only those missing, with apt-get (as root, or through sudo).
 VDDS_DEPS=(build-essential cmake pkg-config liburing-dev check libsubunit-dev libuv1-dev)
 
