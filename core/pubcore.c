@@ -83,7 +83,6 @@ void vdds__lane_pub_init(struct vdds__lane_pub *lp, struct vdds_lane_hdr *shm, s
 	lp->id = id;
 	lp->shm = shm;
 	lp->shm_size = shm_size;
-	lp->data_efd = lp->lane_fd = -1;
 	/* a new memfd is zero-filled: indices, wake_gen and pub_wait start at 0 */
 	shm->magic = VDDS_LANE_MAGIC;
 	shm->layout_version = VDDS_LAYOUT_VERSION;

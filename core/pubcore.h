@@ -11,8 +11,11 @@
 #include "layout.h"
 #include "ring.h"
 
-/* The publisher's private view of one subscriber's lane. The fds belong to
- * the notify layer; pubcore only reads and writes the shared memory. */
+/* A slot's holders are one u64 mask: bit i is the lane with id i. */
+#define VDDS_MAX_LANES 64
+
+/* The publisher's private view of one subscriber's lane: only the shared
+ * memory. The notify layer embeds it in its own lane with the fds. */
 struct vdds__lane_pub {
 	uint32_t id; /* bit in the slot holder masks */
 	struct vdds_lane_hdr *shm;
@@ -24,11 +27,6 @@ struct vdds__lane_pub {
 	int attached;
 	int broken;                  /* broke the protocol: to be cut off */
 	struct vdds__lane_pub *next; /* pubcore's list of broken lanes */
-	/* the notify layer's: fds, the cut-off request from the data path to the
-	 * control side, and its join/leave/all-lanes lists */
-	int data_efd, lane_fd;
-	_Atomic int cut_off;
-	struct vdds__lane_pub *join_next, *leave_next, *all_next, *all_prev;
 };
 
 enum vdds__slot_state { VDDS_SLOT_FREE, VDDS_SLOT_LOANED, VDDS_SLOT_PUBLISHED };
@@ -43,7 +41,7 @@ struct vdds__pubcore {
 	uint64_t *holders;  /* per slot: bit i = lane i holds it */
 	uint32_t *free_ids; /* stack of free slot ids */
 	uint32_t n_free, n_loaned;
-	struct vdds__lane_pub *lanes[64]; /* attached lanes, packed */
+	struct vdds__lane_pub *lanes[VDDS_MAX_LANES]; /* attached lanes, packed */
 	uint32_t n_lanes;
 	struct vdds__lane_pub *broken; /* detached for breaking the protocol */
 	uint64_t seq;

@@ -21,7 +21,8 @@ struct vdds_ring {
 	uint32_t cached;          /* last value read from *theirs */
 };
 
-/* Attach to a ring whose shared indices are both at `start` (a new lane). */
+/* Attach to a ring in shared memory: our index starts where the shared copy
+ * of it is (0 in a new lane), and the peer's is assumed equal until read. */
 static inline void vdds__ring_init(struct vdds_ring *r, uint32_t *entries, _Atomic uint32_t *mine,
 				   _Atomic uint32_t *theirs, uint32_t size)
 {

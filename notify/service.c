@@ -1,8 +1,8 @@
-/* service.c — the service thread. One per process, serving every publisher
- * that did not ask for no_service_thread. Its state is the only global in
- * vdds; a mutex guards it, and control work for a publisher runs with that
- * mutex held, which is what lets vdds__service_remove() promise that the
- * thread is done with a publisher. */
+/* service.c — the service thread. One per process, serving the control fd of
+ * every publisher that did not ask for no_service_thread. Its state is the
+ * only global in vdds; a mutex guards it, and each member's control work runs
+ * with that mutex held, which is what lets vdds__service_remove() promise
+ * that the thread is done with it. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -12,10 +12,13 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "kick.h"
 #include "service.h"
 
 struct member {
-	struct vdds_pub *pub;
+	int fd;
+	vdds__service_fn *fn;
+	void *arg;
 	struct member *next;
 };
 
@@ -29,6 +32,9 @@ struct service {
 	struct member *members;
 };
 
+/* Lock order: svc_mu first. Members' control work runs under it and takes
+ * its own locks (a publisher's p->mu); nothing holding such a lock may call
+ * into this file. */
 static pthread_mutex_t svc_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct service *svc; /* the running service, or NULL */
 static pthread_once_t svc_once = PTHREAD_ONCE_INIT;
@@ -54,10 +60,10 @@ static void install_atfork(void)
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 
-static int is_member(const struct service *s, const struct vdds_pub *pub)
+static int is_member(const struct service *s, const struct member *which)
 {
 	for (const struct member *m = s->members; m; m = m->next)
-		if (m->pub == pub)
+		if (m == which)
 			return 1;
 	return 0;
 }
@@ -76,11 +82,11 @@ static void *service_main(void *arg)
 			break;
 		}
 		for (int i = 0; i < n; i++) {
-			struct vdds_pub *pub = evs[i].data.ptr;
+			struct member *m = evs[i].data.ptr;
 
-			/* an event fetched before a publisher left may name it */
-			if (pub && is_member(s, pub))
-				vdds__pub_control(pub);
+			/* an event fetched before a member left may name it */
+			if (m && is_member(s, m))
+				m->fn(m->arg);
 		}
 		pthread_mutex_unlock(&svc_mu);
 	}
@@ -122,7 +128,7 @@ err_free:
 	return NULL;
 }
 
-int vdds__service_add(struct vdds_pub *pub, int fd)
+int vdds__service_add(int fd, vdds__service_fn *fn, void *arg)
 {
 	struct member *m = malloc(sizeof(*m));
 
@@ -132,7 +138,7 @@ int vdds__service_add(struct vdds_pub *pub, int fd)
 	pthread_mutex_lock(&svc_mu);
 	if (!svc)
 		svc = service_start();
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = pub };
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = m };
 
 	if (!svc || epoll_ctl(svc->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		int err = svc ? -errno : -EAGAIN;
@@ -141,43 +147,39 @@ int vdds__service_add(struct vdds_pub *pub, int fd)
 		free(m);
 		return err;
 	}
-	m->pub = pub;
+	m->fd = fd;
+	m->fn = fn;
+	m->arg = arg;
 	m->next = svc->members;
 	svc->members = m;
 	pthread_mutex_unlock(&svc_mu);
 	return 0;
 }
 
-void vdds__service_remove(struct vdds_pub *pub, int fd)
+void vdds__service_remove(int fd)
 {
 	pthread_t join = 0;
 	int must_join = 0;
+	struct member **pm;
 
 	pthread_mutex_lock(&svc_mu);
-	if (!svc || !is_member(svc, pub)) {
+	for (pm = svc ? &svc->members : NULL; pm && *pm; pm = &(*pm)->next)
+		if ((*pm)->fd == fd)
+			break;
+	if (!pm || !*pm) {
 		pthread_mutex_unlock(&svc_mu);
 		return;
 	}
+	struct member *m = *pm;
+
 	epoll_ctl(svc->epfd, EPOLL_CTL_DEL, fd, NULL);
-	for (struct member **pm = &svc->members; *pm; pm = &(*pm)->next) {
-		if ((*pm)->pub == pub) {
-			struct member *m = *pm;
-
-			*pm = m->next;
-			free(m);
-			break;
-		}
-	}
+	*pm = m->next;
+	free(m);
 	if (!svc->members) {
-		uint64_t one = 1;
-
 		svc->stop = 1;
 		join = svc->thread;
 		must_join = 1;
-		if (write(svc->wake_efd, &one, sizeof(one)) < 0) {
-			/* cannot fail for a fresh eventfd; the thread also
-			 * checks stop after any other wakeup */
-		}
+		vdds__kick(svc->wake_efd);
 		svc = NULL;
 	}
 	pthread_mutex_unlock(&svc_mu);

@@ -18,6 +18,7 @@
 
 #include "clock.h"
 #include "internal.h"
+#include "kick.h"
 #include "proto.h"
 #include "rundir.h"
 #include "sub_link.h"
@@ -95,7 +96,7 @@ static int watch_link(struct vdds_sub *s)
  * publisher. Order matters: watch first, then try, so none is missed. */
 static int start_reconnect(struct vdds_sub *s)
 {
-	char dir[108];
+	char dir[VDDS_PATH_MAX];
 	int err = vdds__sub_target_dir(&s->target, dir, sizeof(dir));
 
 	if (err < 0)
@@ -332,12 +333,8 @@ int vdds_sub_release(vdds_sub *s, const struct vdds_sample *sample)
 		return release_retired(s, sample);
 	int wake = vdds__subcore_release(&s->link.core, sample->slot);
 
-	if (wake > 0) {
-		uint64_t one = 1;
-
-		/* EAGAIN only if the counter is saturated: already woken */
-		syscall(SYS_write, s->link.ret_efd, &one, sizeof(one));
-	}
+	if (wake > 0)
+		vdds__kick(s->link.ret_efd);
 	return wake < 0 ? wake : 0;
 }
 

@@ -1,0 +1,294 @@
+/* pub_ctl.c — the publisher's control side: accepting connections, the
+ * handshake and its access policy (SO_PEERCRED, the silent-client timer),
+ * hang-ups, and cutting off subscribers the data path found broken. Runs on
+ * the service thread, or on the application's thread when there is none. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "proto.h"
+#include "pub_internal.h"
+
+#define MAX_HANDSHAKES 64  /* connections that have not said HELLO yet */
+#define HELLO_WAIT_MS 2000 /* how long a connected client may stay silent */
+#define HELLO_SWEEP_MS 250 /* how often silent clients are looked for */
+#define PEER_GROUPS_MAX 64 /* supplementary groups we look through */
+
+static void reject(int fd, int err, const char *reason)
+{
+	struct vdds_msg_reject m;
+
+	vdds__msg_reject(&m, VDDS_MSG_REJECT, err, reason);
+	vdds__msg_send(fd, &m, sizeof(m), NULL, 0);
+}
+
+/* SO_PEERCRED: our own uid and root always; another uid only with
+ * group_access, if our group is among its primary and supplementary groups. */
+static int peer_allowed(const struct vdds_pub *p, int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	gid_t groups[PEER_GROUPS_MAX];
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return 0;
+	if (cred.uid == geteuid() || cred.uid == 0)
+		return 1;
+	if (!p->group_access)
+		return 0;
+	if (cred.gid == p->group)
+		return 1;
+	len = sizeof(groups);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+		return 0; /* more than PEER_GROUPS_MAX groups: refuse rather than guess */
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == p->group)
+			return 1;
+	return 0;
+}
+
+static void conn_drop(struct vdds_pub *p, struct vdds__conn *c)
+{
+	for (struct vdds__conn **pc = &p->conns; *pc; pc = &(*pc)->next) {
+		if (*pc == c) {
+			*pc = c->next;
+			break;
+		}
+	}
+	free(c);
+}
+
+static void set_tick(struct vdds_pub *p, int on)
+{
+	long ns = on ? HELLO_SWEEP_MS * 1000000l : 0;
+	struct itimerspec its = { .it_interval = { 0, ns }, .it_value = { 0, ns } };
+
+	timerfd_settime(p->timer_fd, 0, &its, NULL);
+}
+
+static void handshake_started(struct vdds_pub *p)
+{
+	if (p->handshakes++ == 0)
+		set_tick(p, 1);
+}
+
+static void handshake_done(struct vdds_pub *p)
+{
+	if (--p->handshakes == 0)
+		set_tick(p, 0);
+}
+
+/* Check a HELLO against the topic; 0, or -errno with a reason. */
+static int check_hello(const struct vdds_pub *p, const union vdds_msg *m, int len, int nfds,
+		       const char **why)
+{
+	int kind = vdds__msg_parse(m, (size_t)len);
+
+	*why = "malformed hello";
+	if (kind == -EPROTO)
+		*why = "protocol version mismatch";
+	if (kind < 0)
+		return kind;
+	if (kind != VDDS_MSG_HELLO || nfds != 0)
+		return -EBADMSG;
+	if (m->hello.type_name[0] && strcmp(m->hello.type_name, p->topic->type_name) != 0) {
+		*why = "type name mismatch";
+		return -EPROTO;
+	}
+	if (m->hello.type_size && m->hello.type_size != p->topic->type_size) {
+		*why = "type size mismatch";
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* The HELLO arrived (or the peer hung up): answer it. Consumes c. */
+static void serve_hello(struct vdds_pub *p, struct vdds__conn *c)
+{
+	union vdds_msg m;
+	int fds[VDDS_WELCOME_FDS], nfds;
+	int len = vdds__msg_recv(c->fd, &m, fds, VDDS_WELCOME_FDS, &nfds, MSG_DONTWAIT);
+	const char *why = "malformed hello";
+	int err;
+
+	if (len == -EAGAIN)
+		return; /* spurious: keep waiting */
+	epoll_ctl(p->ctl_epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	handshake_done(p);
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	if (len < 0)
+		reject(c->fd, EBADMSG, "malformed hello"); /* truncated, stray control data */
+	if (len <= 0)
+		goto err_close;
+	err = check_hello(p, &m, len, nfds, &why);
+	if (err == 0 && !peer_allowed(p, c->fd)) {
+		err = -EACCES;
+		why = "user not allowed";
+	}
+	if (err < 0) {
+		reject(c->fd, err, why);
+		goto err_close;
+	}
+	struct vdds__pub_lane *pl = vdds__pub_lane_new(p, &err);
+
+	if (!pl) {
+		reject(c->fd, err,
+		       err == -ENOSPC ? "subscriber limit reached" : "out of resources");
+		goto err_close;
+	}
+	struct vdds_msg_welcome w;
+	int give[VDDS_WELCOME_FDS] = { p->topic_fd, pl->lane_fd, pl->data_efd, p->ret_efd };
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = c };
+
+	vdds__msg_welcome(&w, pl->core.id, p->topic_size, pl->core.shm_size);
+	c->lane = pl;
+	/* join before WELCOME: once the subscriber's open returns, every
+	 * publish that starts later reaches it */
+	vdds__pub_hand_over(p, pl, 1);
+	if (epoll_ctl(p->ctl_epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
+		vdds__pub_hand_over(p, pl, 0);
+		goto err_close;
+	}
+	if (vdds__msg_send(c->fd, &w, sizeof(w), give, VDDS_WELCOME_FDS) < 0)
+		shutdown(c->fd, SHUT_RDWR); /* seen as a hang-up next */
+	/* the subscriber has its own copy; we keep only the mapping */
+	close(pl->lane_fd);
+	pl->lane_fd = -1;
+	return;
+
+err_close:
+	close(c->fd);
+	conn_drop(p, c);
+}
+
+/* A welcomed subscriber is gone: hung up, sent something it never should,
+ * or was cut off by the data path. Its lane goes back to the data path to
+ * be reclaimed and freed; the socket is closed here. */
+static void leave(struct vdds_pub *p, struct vdds__conn *c, const char *why)
+{
+	if (why) {
+		struct vdds_msg_reject bye;
+
+		vdds__msg_reject(&bye, VDDS_MSG_BYE, EBADMSG, why);
+		vdds__msg_send(c->fd, &bye, sizeof(bye), NULL, 0);
+	}
+	epoll_ctl(p->ctl_epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	vdds__pub_hand_over(p, c->lane, 0);
+	conn_drop(p, c);
+}
+
+static void serve_leave(struct vdds_pub *p, struct vdds__conn *c)
+{
+	char byte;
+
+	if (recv(c->fd, &byte, 1, MSG_DONTWAIT | MSG_PEEK) > 0)
+		leave(p, c, "unexpected message");
+	else
+		leave(p, c, NULL);
+}
+
+static void serve_cut_offs(struct vdds_pub *p)
+{
+	uint64_t count;
+
+	if (read(p->cut_efd, &count, sizeof(count)) < 0) {
+		/* EAGAIN: a sweep with nothing to do */
+	}
+	for (struct vdds__conn *c = p->conns, *next; c; c = next) {
+		next = c->next;
+		/* acquire: pairs with vdds__pub_cut_off_broken_slow's release */
+		if (c->lane && vdds__load_acquire(&c->lane->cut_off)) {
+			pthread_mutex_lock(&p->mu);
+			p->kicked++;
+			pthread_mutex_unlock(&p->mu);
+			leave(p, c, "subscriber broke the lane protocol");
+		}
+	}
+}
+
+/* Hang up on clients that connected and never said HELLO in time. */
+static void expire_handshakes(struct vdds_pub *p)
+{
+	uint64_t ticks, now = vdds__now_ns() / 1000000u;
+
+	if (read(p->timer_fd, &ticks, sizeof(ticks)) < 0) {
+		/* EAGAIN: nothing to read; the sweep is harmless anyway */
+	}
+	for (struct vdds__conn *c = p->conns, *next; c; c = next) {
+		next = c->next;
+		if (c->lane || now < c->deadline_ms)
+			continue;
+		epoll_ctl(p->ctl_epfd, EPOLL_CTL_DEL, c->fd, NULL);
+		close(c->fd);
+		conn_drop(p, c);
+		handshake_done(p);
+	}
+}
+
+static void serve_accept(struct vdds_pub *p)
+{
+	for (;;) {
+		int fd = accept4(p->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+		if (fd < 0)
+			return; /* EAGAIN, or a transient error: next time */
+		struct vdds__conn *c = calloc(1, sizeof(*c));
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
+
+		if (!c || p->handshakes >= MAX_HANDSHAKES) {
+			free(c);
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		c->deadline_ms = vdds__now_ns() / 1000000u + HELLO_WAIT_MS;
+		ev.data.ptr = c;
+		if (epoll_ctl(p->ctl_epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			free(c);
+			close(fd);
+			continue;
+		}
+		c->next = p->conns;
+		p->conns = c;
+		handshake_started(p);
+	}
+}
+
+void vdds__pub_control(struct vdds_pub *p)
+{
+	struct epoll_event evs[32];
+	int n = epoll_wait(p->ctl_epfd, evs, 32, 0);
+
+	for (int i = 0; i < n; i++) {
+		struct vdds__conn *c = evs[i].data.ptr;
+
+		if (evs[i].data.ptr == &p->timer_fd)
+			expire_handshakes(p);
+		else if (evs[i].data.ptr == &p->cut_efd)
+			serve_cut_offs(p);
+		else if (!c)
+			serve_accept(p);
+		else if (c->lane)
+			serve_leave(p, c);
+		else
+			serve_hello(p, c);
+	}
+}
+
+void vdds__pub_drop_conns(struct vdds_pub *p)
+{
+	while (p->conns) {
+		struct vdds__conn *c = p->conns;
+
+		p->conns = c->next;
+		close(c->fd); /* subscribers see the hang-up: -EPIPE */
+		free(c);
+	}
+}

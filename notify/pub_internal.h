@@ -1,0 +1,117 @@
+/* pub_internal.h — the publisher's private state, defined once, and what its
+ * four files (pub.c, pub_make.c, pub_ctl.c, pub_lane.c) ask of each other.
+ *
+ * Two sides share a publisher. The data path (loan, publish, stats) runs on
+ * the application's thread and takes no lock. The control side (accepting,
+ * handshaking, hang-ups, cut-offs) runs on the service thread, or in
+ * vdds_pub_dispatch() / a blocked loan when there is none. They meet only in
+ * the fields marked "under mu" and in the atomic flags below.
+ *
+ * Lock order: the service thread's svc_mu (service.c) before p->mu. The
+ * service thread holds svc_mu while it runs control work, which takes p->mu;
+ * so nothing may call into service.c while holding p->mu. */
+#ifndef VDDS_PUB_INTERNAL_H
+#define VDDS_PUB_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "pubcore.h"
+#include "rundir.h"
+#include "vdds.h"
+
+/* notify's view of one subscriber's lane: pubcore's part, plus the fds and
+ * the lists by which a lane passes between the control side and the data path. */
+struct vdds__pub_lane {
+	struct vdds__lane_pub core;                    /* first: pubcore hands back &core */
+	int data_efd;                                  /* the subscriber sleeps on it */
+	int lane_fd;                                   /* the lane memfd, until handed over */
+	_Atomic int cut_off;                           /* data path -> control: hang up on it */
+	struct vdds__pub_lane *join_next, *leave_next; /* under mu */
+	struct vdds__pub_lane *all_next, *all_prev;    /* under mu */
+};
+
+static inline struct vdds__pub_lane *vdds__pub_lane_of(struct vdds__lane_pub *lp)
+{
+	return (struct vdds__pub_lane *)((char *)lp - offsetof(struct vdds__pub_lane, core));
+}
+
+/* A connection the control side watches: waiting for HELLO (lane == NULL),
+ * or a welcomed subscriber whose hang-up we wait for. */
+struct vdds__conn {
+	int fd;
+	uint64_t deadline_ms; /* until welcomed: when we give up on its HELLO */
+	struct vdds__pub_lane *lane;
+	struct vdds__conn *next;
+};
+
+struct vdds_pub {
+	/* data path: the owner thread only */
+	struct vdds__pubcore core;
+	uint64_t wakeups;
+
+	/* made by open, fixed until close */
+	struct vdds_topic_hdr *topic;
+	size_t topic_size;
+	int topic_fd, ret_efd, lock_fd, listen_fd, ctl_epfd;
+	int timer_fd; /* ticks while handshakes are pending */
+	int cut_efd;  /* data path -> control: lanes to cut off */
+	uint32_t max_subs;
+	int threaded; /* served by the service thread */
+	int group_access;
+	gid_t group;
+	int sock_live; /* new_path renamed to sock_path */
+	char sock_path[VDDS_PATH_MAX], new_path[VDDS_PATH_MAX], lock_path[VDDS_PATH_MAX];
+
+	/* control side only */
+	struct vdds__conn *conns;
+	uint32_t handshakes;
+
+	/* shared by both sides, under mu (see the lock order above) */
+	pthread_mutex_t mu;
+	_Atomic int pending; /* joins or leaves are waiting */
+	struct vdds__pub_lane *joins, *leaves, *all;
+	uint64_t ids_in_use; /* bit i: lane id i is taken */
+	uint64_t disconnects, kicked;
+};
+
+/* pub_make.c: build a publisher's resources (its socket not yet visible);
+ * make the socket visible under its final name; tear down whatever exists,
+ * unregistering from the service thread first, and free p. */
+int vdds__pub_make(struct vdds_pub *p, const char *topic, const struct vdds_pub_opts *o);
+int vdds__pub_go_live(struct vdds_pub *p);
+void vdds__pub_destroy(struct vdds_pub *p);
+
+/* pub_ctl.c: the control side. Does pending work without blocking. */
+void vdds__pub_control(struct vdds_pub *p);
+/* Hang up on every connection (close: subscribers see -EPIPE). */
+void vdds__pub_drop_conns(struct vdds_pub *p);
+
+/* pub_lane.c: lane lifetime and the hand-over between the two sides. */
+struct vdds__pub_lane *vdds__pub_lane_new(struct vdds_pub *p, int *err);
+void vdds__pub_lane_free(struct vdds_pub *p, struct vdds__pub_lane *pl);
+/* Control side -> data path: a lane joins, or leaves to be reclaimed. */
+void vdds__pub_hand_over(struct vdds_pub *p, struct vdds__pub_lane *pl, int join);
+/* Data path: adopt joins, reclaim and free leaves. */
+void vdds__pub_apply_control_slow(struct vdds_pub *p);
+/* Data path: ask the control side to hang up on lanes pubcore found broken. */
+void vdds__pub_cut_off_broken_slow(struct vdds_pub *p);
+
+/* One load when nothing changed: this is on every loan and publish. */
+static inline void vdds__pub_apply_control(struct vdds_pub *p)
+{
+	/* acquire: pairs with vdds__pub_hand_over's release */
+	if (vdds__load_acquire(&p->pending))
+		vdds__pub_apply_control_slow(p);
+}
+
+static inline void vdds__pub_cut_off_broken(struct vdds_pub *p)
+{
+	if (p->core.broken)
+		vdds__pub_cut_off_broken_slow(p);
+}
+
+#endif

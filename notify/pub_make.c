@@ -1,0 +1,166 @@
+/* pub_make.c — what a publisher is made of, made and unmade in one place:
+ * the topic lock, the sealed topic memfd, the listening socket (bound,
+ * chown/chmod, renamed into place last) and the control epoll set. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "pub_internal.h"
+#include "segment.h"
+#include "service.h"
+
+#define DEFAULT_SLOT_SIZE 4096
+#define DEFAULT_SLOT_COUNT 64
+#define DEFAULT_MAX_SUBS 32
+#define LISTEN_BACKLOG 64
+
+static int make_topic(struct vdds_pub *p, const struct vdds_pub_opts *o)
+{
+	struct vdds_topic_hdr hdr;
+	void *map;
+	uint64_t slot_size = o->slot_size ? o->slot_size : DEFAULT_SLOT_SIZE;
+	uint32_t slot_count = o->slot_count ? o->slot_count : DEFAULT_SLOT_COUNT;
+
+	p->topic_size = vdds__topic_layout(&hdr, slot_size, slot_count, p->max_subs);
+	p->topic_fd = vdds__segment_create("vdds-topic", p->topic_size, &map);
+	if (p->topic_fd < 0)
+		return p->topic_fd;
+	p->topic = map;
+	hdr.publisher_pid = getpid();
+	hdr.type_size = o->type_size;
+	if (o->type_name)
+		snprintf(hdr.type_name, sizeof(hdr.type_name), "%s", o->type_name);
+	memcpy(p->topic, &hdr, sizeof(hdr));
+	/* FUTURE_WRITE only after our own writable mapping exists: from now on
+	 * nobody can map the topic writable or write() it */
+	return vdds__segment_seal(p->topic_fd, VDDS_SEALS_TOPIC);
+}
+
+/* Listen on <topic>.new; vdds_pub_open renames it to <topic>.sock last, so
+ * that a subscriber watching the directory sees it only once it listens. */
+static int make_socket(struct vdds_pub *p, const char *dir, const char *topic)
+{
+	struct sockaddr_un addr, final;
+	int err = vdds__topic_addr(&addr, dir, topic, ".new");
+
+	if (err < 0 || (err = vdds__topic_addr(&final, dir, topic, ".sock")) < 0)
+		return err;
+	memcpy(p->new_path, addr.sun_path, sizeof(p->new_path));
+	memcpy(p->sock_path, final.sun_path, sizeof(p->sock_path));
+	p->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (p->listen_fd < 0)
+		return -errno;
+	/* we hold the topic lock: a file left here is a dead publisher's */
+	unlink(addr.sun_path);
+	if (bind(p->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+		return -errno;
+	/* connecting needs write permission on the socket file: ours only, or
+	 * our group's with group_access (SO_PEERCRED is checked as well) */
+	if (p->group_access ? chown(addr.sun_path, (uid_t)-1, p->group) < 0 ||
+				      chmod(addr.sun_path, 0660) < 0
+			    : chmod(addr.sun_path, 0600) < 0)
+		return -errno;
+	return listen(p->listen_fd, LISTEN_BACKLOG) < 0 ? -errno : 0;
+}
+
+/* The control epoll set: the listening socket, the handshake timer and the
+ * data path's cut-off requests; later, each subscriber's socket. */
+static int make_control(struct vdds_pub *p)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+	struct epoll_event tick = { .events = EPOLLIN, .data.ptr = &p->timer_fd };
+	struct epoll_event cut = { .events = EPOLLIN, .data.ptr = &p->cut_efd };
+
+	p->ctl_epfd = epoll_create1(EPOLL_CLOEXEC);
+	p->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	p->cut_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (p->ctl_epfd < 0 || p->timer_fd < 0 || p->cut_efd < 0 ||
+	    epoll_ctl(p->ctl_epfd, EPOLL_CTL_ADD, p->listen_fd, &ev) < 0 ||
+	    epoll_ctl(p->ctl_epfd, EPOLL_CTL_ADD, p->timer_fd, &tick) < 0 ||
+	    epoll_ctl(p->ctl_epfd, EPOLL_CTL_ADD, p->cut_efd, &cut) < 0)
+		return -errno;
+	return 0;
+}
+
+static int take_lock(struct vdds_pub *p, const char *dir, const char *topic)
+{
+	struct sockaddr_un addr;
+
+	p->lock_fd = vdds__topic_lock(dir, topic);
+	if (p->lock_fd < 0)
+		return p->lock_fd;
+	vdds__topic_addr(&addr, dir, topic, ".lock"); /* fits: locked above */
+	memcpy(p->lock_path, addr.sun_path, sizeof(p->lock_path));
+	return 0;
+}
+
+int vdds__pub_make(struct vdds_pub *p, const char *topic, const struct vdds_pub_opts *o)
+{
+	char dir[VDDS_PATH_MAX];
+	int err;
+
+	p->max_subs = o->max_subscribers ? o->max_subscribers : DEFAULT_MAX_SUBS;
+	p->group_access = o->group_access;
+	p->group = o->group;
+	if ((err = vdds__rundir(dir, sizeof(dir), 1, 0)) < 0 ||
+	    (err = take_lock(p, dir, topic)) < 0 || (err = make_topic(p, o)) < 0 ||
+	    (err = vdds__pubcore_init(&p->core, p->topic)) < 0)
+		return err;
+	p->ret_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (p->ret_efd < 0)
+		return -errno;
+	if ((err = make_socket(p, dir, topic)) < 0)
+		return err;
+	return make_control(p);
+}
+
+int vdds__pub_go_live(struct vdds_pub *p)
+{
+	/* atomically replaces a dead publisher's socket */
+	if (rename(p->new_path, p->sock_path) < 0)
+		return -errno;
+	p->sock_live = 1;
+	return 0;
+}
+
+static void close_fd(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+void vdds__pub_destroy(struct vdds_pub *p)
+{
+	if (p->threaded)
+		vdds__service_remove(p->ctl_epfd);
+	/* from here on this thread is the only one touching p */
+	if (p->listen_fd >= 0)
+		unlink(p->sock_live ? p->sock_path : p->new_path);
+	close_fd(p->listen_fd);
+	close_fd(p->ctl_epfd);
+	close_fd(p->timer_fd);
+	close_fd(p->cut_efd);
+	vdds__pub_drop_conns(p);
+	while (p->all)
+		vdds__pub_lane_free(p, p->all);
+	vdds__pubcore_fini(&p->core);
+	if (p->topic)
+		munmap(p->topic, p->topic_size);
+	close_fd(p->topic_fd);
+	close_fd(p->ret_efd);
+	if (p->lock_fd >= 0) {
+		/* unlink before unlocking: a new publisher locks a fresh file */
+		unlink(p->lock_path);
+		close(p->lock_fd);
+	}
+	pthread_mutex_destroy(&p->mu);
+	free(p);
+}
