@@ -1,5 +1,5 @@
-/* atomics.h — the only place vdds spells memory ordering. Every call site says
- * what the barrier orders against; these wrappers keep the spelling uniform. */
+/* atomics.h — the only place the library spells memory ordering. Every call
+ * site says what the barrier orders against; these keep the spelling uniform. */
 #ifndef VDDS_ATOMICS_H
 #define VDDS_ATOMICS_H
 

@@ -14,7 +14,7 @@
 #include "segment.h"
 #include "sub_link.h"
 
-#define HANDSHAKE_TIMEOUT_MS 5000
+#define WELCOME_WAIT_MS 5000 /* how long a subscriber waits for the answer to its HELLO */
 
 static int is_eventfd(int fd)
 {
@@ -38,7 +38,7 @@ int vdds__sub_target_dir(const struct vdds__sub_target *t, char *dir, size_t cap
 
 static int connect_topic(const struct vdds__sub_target *t)
 {
-	char dir[108];
+	char dir[VDDS_PATH_MAX];
 	struct sockaddr_un addr;
 	int err = vdds__sub_target_dir(t, dir, sizeof(dir));
 
@@ -66,7 +66,7 @@ static int await_welcome(int sock, struct vdds_msg_welcome *w, int fds[])
 	int nfds, n;
 
 	do
-		n = poll(&pfd, 1, HANDSHAKE_TIMEOUT_MS);
+		n = poll(&pfd, 1, WELCOME_WAIT_MS);
 	while (n < 0 && errno == EINTR);
 	if (n == 0)
 		return -ETIMEDOUT;
