@@ -43,7 +43,7 @@
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "u32 atomics must be lock-free");
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "u64 atomics must be lock-free");
 
-struct vdds_topic_hdr {
+struct vdds__topic_hdr {
 	uint32_t magic;
 	uint16_t layout_version;
 	uint16_t hdr_size;
@@ -59,24 +59,24 @@ struct vdds_topic_hdr {
 	char type_name[VDDS_TYPE_NAME_LEN];
 	uint8_t reserved[256 - 128];
 };
-_Static_assert(sizeof(struct vdds_topic_hdr) == 256, "topic header size");
-_Static_assert(offsetof(struct vdds_topic_hdr, type_name) == 64, "type_name offset");
+_Static_assert(sizeof(struct vdds__topic_hdr) == 256, "topic header size");
+_Static_assert(offsetof(struct vdds__topic_hdr, type_name) == 64, "type_name offset");
 
 /* Written by the publisher before the slot id is pushed to any lane (the push
  * is a release store), read by subscribers after an acquire of the index. */
-struct vdds_desc {
+struct vdds__desc {
 	uint64_t seq;
 	uint64_t timestamp_ns;
 	uint64_t len;
 	uint8_t reserved[VDDS_CACHELINE - 24];
 };
-_Static_assert(sizeof(struct vdds_desc) == VDDS_CACHELINE, "descriptor size");
+_Static_assert(sizeof(struct vdds__desc) == VDDS_CACHELINE, "descriptor size");
 
-struct vdds_ring_index {
+struct vdds__ring_index {
 	alignas(VDDS_CACHELINE) _Atomic uint32_t value;
 };
 
-struct vdds_lane_hdr {
+struct vdds__lane_hdr {
 	uint32_t magic;
 	uint16_t layout_version;
 	uint16_t hdr_size;
@@ -99,27 +99,27 @@ struct vdds_lane_hdr {
 	alignas(VDDS_CACHELINE) uint8_t reserved1[VDDS_CACHELINE];
 	/* followed by uint32_t deliver[ring_size], uint32_t release[ring_size] */
 };
-_Static_assert(sizeof(struct vdds_lane_hdr) == 512, "lane header size");
-_Static_assert(offsetof(struct vdds_lane_hdr, deliver_prod) == 64, "deliver_prod");
-_Static_assert(offsetof(struct vdds_lane_hdr, deliver_cons) == 128, "deliver_cons");
-_Static_assert(offsetof(struct vdds_lane_hdr, release_prod) == 192, "release_prod");
-_Static_assert(offsetof(struct vdds_lane_hdr, release_cons) == 256, "release_cons");
-_Static_assert(offsetof(struct vdds_lane_hdr, wake_gen) == 320, "wake_gen");
-_Static_assert(offsetof(struct vdds_lane_hdr, pub_wait) == 384, "pub_wait");
+_Static_assert(sizeof(struct vdds__lane_hdr) == 512, "lane header size");
+_Static_assert(offsetof(struct vdds__lane_hdr, deliver_prod) == 64, "deliver_prod");
+_Static_assert(offsetof(struct vdds__lane_hdr, deliver_cons) == 128, "deliver_cons");
+_Static_assert(offsetof(struct vdds__lane_hdr, release_prod) == 192, "release_prod");
+_Static_assert(offsetof(struct vdds__lane_hdr, release_cons) == 256, "release_cons");
+_Static_assert(offsetof(struct vdds__lane_hdr, wake_gen) == 320, "wake_gen");
+_Static_assert(offsetof(struct vdds__lane_hdr, pub_wait) == 384, "pub_wait");
 
-static inline uint32_t *vdds__lane_deliver(struct vdds_lane_hdr *l)
+static inline uint32_t *vdds__lane_deliver(struct vdds__lane_hdr *l)
 {
 	return (uint32_t *)(l + 1);
 }
 
-static inline uint32_t *vdds__lane_release(struct vdds_lane_hdr *l, uint32_t ring_size)
+static inline uint32_t *vdds__lane_release(struct vdds__lane_hdr *l, uint32_t ring_size)
 {
 	return (uint32_t *)(l + 1) + ring_size;
 }
 
 static inline uint64_t vdds__lane_size(uint32_t ring_size)
 {
-	return sizeof(struct vdds_lane_hdr) + 2ull * ring_size * sizeof(uint32_t);
+	return sizeof(struct vdds__lane_hdr) + 2ull * ring_size * sizeof(uint32_t);
 }
 
 #endif

@@ -21,7 +21,7 @@ uint32_t vdds__ring_size_for(uint32_t slot_count)
 	return size;
 }
 
-size_t vdds__topic_layout(struct vdds_topic_hdr *hdr, uint64_t slot_size, uint32_t slot_count,
+size_t vdds__topic_layout(struct vdds__topic_hdr *hdr, uint64_t slot_size, uint32_t slot_count,
 			  uint32_t max_subs)
 {
 	uint64_t stride = round_up(slot_size, slot_size >= 4096 ? 4096 : VDDS_CACHELINE);
@@ -36,19 +36,19 @@ size_t vdds__topic_layout(struct vdds_topic_hdr *hdr, uint64_t slot_size, uint32
 	hdr->slot_stride = stride;
 	hdr->desc_offset = sizeof(*hdr);
 	hdr->data_offset = round_up(
-		hdr->desc_offset + (uint64_t)slot_count * sizeof(struct vdds_desc), 4096);
+		hdr->desc_offset + (uint64_t)slot_count * sizeof(struct vdds__desc), 4096);
 	hdr->segment_size = hdr->data_offset + stride * slot_count;
 	return hdr->segment_size;
 }
 
-int vdds__pubcore_init(struct vdds__pubcore *pc, struct vdds_topic_hdr *topic)
+int vdds__pubcore_init(struct vdds__pubcore *pc, struct vdds__topic_hdr *topic)
 {
 	memset(pc, 0, sizeof(*pc));
 	pc->topic = topic;
 	pc->slot_count = topic->slot_count;
 	pc->slot_size = topic->slot_size;
 	pc->slot_stride = topic->slot_stride;
-	pc->desc = (struct vdds_desc *)((uint8_t *)topic + topic->desc_offset);
+	pc->desc = (struct vdds__desc *)((uint8_t *)topic + topic->desc_offset);
 	pc->data = (uint8_t *)topic + topic->data_offset;
 	pc->state = calloc(pc->slot_count, sizeof(*pc->state));
 	pc->holders = calloc(pc->slot_count, sizeof(*pc->holders));
@@ -74,7 +74,7 @@ void vdds__pubcore_fini(struct vdds__pubcore *pc)
 	pc->free_ids = NULL;
 }
 
-void vdds__lane_pub_init(struct vdds__lane_pub *lp, struct vdds_lane_hdr *shm, size_t shm_size,
+void vdds__lane_pub_init(struct vdds__lane_pub *lp, struct vdds__lane_hdr *shm, size_t shm_size,
 			 uint32_t id, uint32_t slot_count)
 {
 	uint32_t ring_size = vdds__ring_size_for(slot_count);

@@ -18,12 +18,12 @@
  * memory. The notify layer embeds it in its own lane with the fds. */
 struct vdds__lane_pub {
 	uint32_t id; /* bit in the slot holder masks */
-	struct vdds_lane_hdr *shm;
+	struct vdds__lane_hdr *shm;
 	size_t shm_size;
-	struct vdds_ring deliver; /* we produce */
-	struct vdds_ring release; /* we consume */
-	uint64_t last_wake_gen;   /* wake_gen we last wrote the eventfd for */
-	uint32_t held;            /* slots this subscriber holds */
+	struct vdds__ring deliver; /* we produce */
+	struct vdds__ring release; /* we consume */
+	uint64_t last_wake_gen;    /* wake_gen we last wrote the eventfd for */
+	uint32_t held;             /* slots this subscriber holds */
 	int attached;
 	int broken;                  /* broke the protocol: to be cut off */
 	struct vdds__lane_pub *next; /* pubcore's list of broken lanes */
@@ -32,8 +32,8 @@ struct vdds__lane_pub {
 enum vdds__slot_state { VDDS_SLOT_FREE, VDDS_SLOT_LOANED, VDDS_SLOT_PUBLISHED };
 
 struct vdds__pubcore {
-	struct vdds_topic_hdr *topic;
-	struct vdds_desc *desc;
+	struct vdds__topic_hdr *topic;
+	struct vdds__desc *desc;
 	uint8_t *data;
 	uint32_t slot_count;
 	uint64_t slot_size, slot_stride;
@@ -49,15 +49,15 @@ struct vdds__pubcore {
 
 /* Lay out a topic segment for these parameters; returns its size and fills
  * the offsets into *hdr (magic, version, sizes; not type or pid). */
-size_t vdds__topic_layout(struct vdds_topic_hdr *hdr, uint64_t slot_size, uint32_t slot_count,
+size_t vdds__topic_layout(struct vdds__topic_hdr *hdr, uint64_t slot_size, uint32_t slot_count,
 			  uint32_t max_subs);
 uint32_t vdds__ring_size_for(uint32_t slot_count);
 
-int vdds__pubcore_init(struct vdds__pubcore *pc, struct vdds_topic_hdr *topic);
+int vdds__pubcore_init(struct vdds__pubcore *pc, struct vdds__topic_hdr *topic);
 void vdds__pubcore_fini(struct vdds__pubcore *pc);
 
 /* Initialise a fresh lane's shared header and the publisher's view of it. */
-void vdds__lane_pub_init(struct vdds__lane_pub *lp, struct vdds_lane_hdr *shm, size_t shm_size,
+void vdds__lane_pub_init(struct vdds__lane_pub *lp, struct vdds__lane_hdr *shm, size_t shm_size,
 			 uint32_t id, uint32_t slot_count);
 
 /* Drain every lane's release ring. Lanes that return an impossible id are
@@ -123,7 +123,7 @@ static inline void vdds__pubcore_discard(struct vdds__pubcore *pc, uint32_t id)
 static inline void vdds__pubcore_publish(struct vdds__pubcore *pc, uint32_t id, uint64_t len,
 					 uint64_t timestamp_ns)
 {
-	struct vdds_desc *d = &pc->desc[id];
+	struct vdds__desc *d = &pc->desc[id];
 
 	/* plain stores: the release store of each lane's producer index below
 	 * publishes them together with the id */

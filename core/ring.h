@@ -12,7 +12,7 @@
 
 #include "atomics.h"
 
-struct vdds_ring {
+struct vdds__ring {
 	uint32_t *entries;
 	_Atomic uint32_t *mine;   /* shared copy of my index (I write it) */
 	_Atomic uint32_t *theirs; /* shared copy of the peer's index (untrusted) */
@@ -23,7 +23,7 @@ struct vdds_ring {
 
 /* Attach to a ring in shared memory: our index starts where the shared copy
  * of it is (0 in a new lane), and the peer's is assumed equal until read. */
-static inline void vdds__ring_init(struct vdds_ring *r, uint32_t *entries, _Atomic uint32_t *mine,
+static inline void vdds__ring_init(struct vdds__ring *r, uint32_t *entries, _Atomic uint32_t *mine,
 				   _Atomic uint32_t *theirs, uint32_t size)
 {
 	r->entries = entries;
@@ -36,7 +36,7 @@ static inline void vdds__ring_init(struct vdds_ring *r, uint32_t *entries, _Atom
 
 /* Producer: append id. -ENOSPC when full, -EBADMSG if the consumer's index is
  * impossible (ahead of what was produced, or further back than one ring). */
-static inline int vdds__ring_push(struct vdds_ring *r, uint32_t id)
+static inline int vdds__ring_push(struct vdds__ring *r, uint32_t id)
 {
 	uint32_t size = r->mask + 1;
 
@@ -61,7 +61,7 @@ static inline int vdds__ring_push(struct vdds_ring *r, uint32_t id)
 
 /* Consumer: remove the oldest id into *id. -EAGAIN when empty, -EBADMSG if the
  * producer's index is impossible (more than one ring ahead, or behind us). */
-static inline int vdds__ring_pop(struct vdds_ring *r, uint32_t *id)
+static inline int vdds__ring_pop(struct vdds__ring *r, uint32_t *id)
 {
 	if (r->cached == r->local) {
 		/* acquire: pairs with the producer's release store of its index,
@@ -82,7 +82,7 @@ static inline int vdds__ring_pop(struct vdds_ring *r, uint32_t *id)
 }
 
 /* Consumer: is anything waiting? Refreshes the cache; -EBADMSG as for pop. */
-static inline int vdds__ring_peek(struct vdds_ring *r)
+static inline int vdds__ring_peek(struct vdds__ring *r)
 {
 	if (r->cached != r->local)
 		return 1;

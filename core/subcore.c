@@ -7,7 +7,7 @@
 #include "subcore.h"
 #include "vdds.h"
 
-int vdds__topic_check(const struct vdds_topic_hdr *t, uint64_t segment_size)
+int vdds__topic_check(const struct vdds__topic_hdr *t, uint64_t segment_size)
 {
 	if (segment_size < sizeof(*t) || t->magic != VDDS_TOPIC_MAGIC ||
 	    t->layout_version != VDDS_LAYOUT_VERSION || t->hdr_size != sizeof(*t))
@@ -18,7 +18,7 @@ int vdds__topic_check(const struct vdds_topic_hdr *t, uint64_t segment_size)
 	if (t->segment_size != segment_size || t->desc_offset < sizeof(*t) ||
 	    t->desc_offset % VDDS_CACHELINE != 0 || t->data_offset % VDDS_CACHELINE != 0)
 		return -EBADMSG;
-	uint64_t desc_end = t->desc_offset + (uint64_t)t->slot_count * sizeof(struct vdds_desc);
+	uint64_t desc_end = t->desc_offset + (uint64_t)t->slot_count * sizeof(struct vdds__desc);
 
 	if (desc_end > t->data_offset || t->data_offset > segment_size ||
 	    (segment_size - t->data_offset) / t->slot_stride < t->slot_count)
@@ -28,7 +28,7 @@ int vdds__topic_check(const struct vdds_topic_hdr *t, uint64_t segment_size)
 	return 0;
 }
 
-int vdds__lane_check(const struct vdds_lane_hdr *l, uint64_t segment_size, uint32_t slot_count)
+int vdds__lane_check(const struct vdds__lane_hdr *l, uint64_t segment_size, uint32_t slot_count)
 {
 	if (segment_size < sizeof(*l) || l->magic != VDDS_LANE_MAGIC ||
 	    l->layout_version != VDDS_LAYOUT_VERSION || l->hdr_size != sizeof(*l))
@@ -40,12 +40,12 @@ int vdds__lane_check(const struct vdds_lane_hdr *l, uint64_t segment_size, uint3
 	return 0;
 }
 
-int vdds__subcore_init(struct vdds__subcore *sc, const struct vdds_topic_hdr *topic,
-		       struct vdds_lane_hdr *lane)
+int vdds__subcore_init(struct vdds__subcore *sc, const struct vdds__topic_hdr *topic,
+		       struct vdds__lane_hdr *lane)
 {
 	memset(sc, 0, sizeof(*sc));
 	sc->topic = topic;
-	sc->desc = (const struct vdds_desc *)((const uint8_t *)topic + topic->desc_offset);
+	sc->desc = (const struct vdds__desc *)((const uint8_t *)topic + topic->desc_offset);
 	sc->data = (const uint8_t *)topic + topic->data_offset;
 	sc->slot_count = topic->slot_count;
 	sc->slot_size = topic->slot_size;

@@ -12,15 +12,15 @@
 #include "vdds.h"
 
 struct vdds__subcore {
-	const struct vdds_topic_hdr *topic;
-	const struct vdds_desc *desc;
+	const struct vdds__topic_hdr *topic;
+	const struct vdds__desc *desc;
 	const uint8_t *data;
 	uint32_t slot_count;
 	uint64_t slot_size, slot_stride;
-	struct vdds_lane_hdr *lane;
-	struct vdds_ring deliver; /* we consume */
-	struct vdds_ring release; /* we produce */
-	uint64_t *held;           /* bitmap: slots taken and not yet released */
+	struct vdds__lane_hdr *lane;
+	struct vdds__ring deliver; /* we consume */
+	struct vdds__ring release; /* we produce */
+	uint64_t *held;            /* bitmap: slots taken and not yet released */
 	uint32_t n_held;
 	uint64_t wake_gen; /* last value stored to lane->wake_gen */
 	int broken;        /* the publisher broke the protocol */
@@ -28,11 +28,11 @@ struct vdds__subcore {
 
 /* Check a received topic header against its segment size and map; check the
  * lane header against the topic. Return 0 or -EBADMSG. */
-int vdds__topic_check(const struct vdds_topic_hdr *t, uint64_t segment_size);
-int vdds__lane_check(const struct vdds_lane_hdr *l, uint64_t segment_size, uint32_t slot_count);
+int vdds__topic_check(const struct vdds__topic_hdr *t, uint64_t segment_size);
+int vdds__lane_check(const struct vdds__lane_hdr *l, uint64_t segment_size, uint32_t slot_count);
 
-int vdds__subcore_init(struct vdds__subcore *sc, const struct vdds_topic_hdr *topic,
-		       struct vdds_lane_hdr *lane);
+int vdds__subcore_init(struct vdds__subcore *sc, const struct vdds__topic_hdr *topic,
+		       struct vdds__lane_hdr *lane);
 void vdds__subcore_fini(struct vdds__subcore *sc);
 
 /* Ask to be woken: store a fresh wake generation. The caller must issue a
@@ -82,8 +82,8 @@ static inline int vdds__subcore_take(struct vdds__subcore *sc, struct vdds_sampl
 		sc->broken = 1;
 		return -EBADMSG;
 	}
-	const struct vdds_desc *d = &sc->desc[id];
-	uint64_t len = ((const volatile struct vdds_desc *)d)->len;
+	const struct vdds__desc *d = &sc->desc[id];
+	uint64_t len = ((const volatile struct vdds__desc *)d)->len;
 
 	sample->data = sc->data + (uint64_t)id * sc->slot_stride;
 	sample->len = len <= sc->slot_size ? (size_t)len : (size_t)sc->slot_size;

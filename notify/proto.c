@@ -7,7 +7,7 @@
 
 #include "proto.h"
 
-static void hdr_init(struct vdds_msg_hdr *h, int kind, size_t size)
+static void hdr_init(struct vdds__msg_hdr *h, int kind, size_t size)
 {
 	h->magic = VDDS_PROTO_MAGIC;
 	h->version = VDDS_PROTO_VERSION;
@@ -24,7 +24,7 @@ static void copy_str(char *dst, size_t cap, const char *src)
 	memset(dst + n, 0, cap - n);
 }
 
-void vdds__msg_hello(struct vdds_msg_hello *m, const char *type_name, uint32_t type_size)
+void vdds__msg_hello(struct vdds__msg_hello *m, const char *type_name, uint32_t type_size)
 {
 	memset(m, 0, sizeof(*m));
 	hdr_init(&m->hdr, VDDS_MSG_HELLO, sizeof(*m));
@@ -32,7 +32,7 @@ void vdds__msg_hello(struct vdds_msg_hello *m, const char *type_name, uint32_t t
 	copy_str(m->type_name, sizeof(m->type_name), type_name);
 }
 
-void vdds__msg_welcome(struct vdds_msg_welcome *m, uint32_t lane_id, uint64_t topic_size,
+void vdds__msg_welcome(struct vdds__msg_welcome *m, uint32_t lane_id, uint64_t topic_size,
 		       uint64_t lane_size)
 {
 	memset(m, 0, sizeof(*m));
@@ -42,7 +42,7 @@ void vdds__msg_welcome(struct vdds_msg_welcome *m, uint32_t lane_id, uint64_t to
 	m->lane_size = lane_size;
 }
 
-void vdds__msg_reject(struct vdds_msg_reject *m, int kind, int err, const char *reason)
+void vdds__msg_reject(struct vdds__msg_reject *m, int kind, int err, const char *reason)
 {
 	memset(m, 0, sizeof(*m));
 	hdr_init(&m->hdr, kind, sizeof(*m));
@@ -55,9 +55,9 @@ static int terminated(const char *s, size_t cap)
 	return memchr(s, '\0', cap) != NULL;
 }
 
-int vdds__msg_parse(const union vdds_msg *m, size_t len)
+int vdds__msg_parse(const union vdds__msg *m, size_t len)
 {
-	if (len < sizeof(struct vdds_msg_hdr) || m->hdr.magic != VDDS_PROTO_MAGIC)
+	if (len < sizeof(struct vdds__msg_hdr) || m->hdr.magic != VDDS_PROTO_MAGIC)
 		return -EBADMSG;
 	if (m->hdr.version != VDDS_PROTO_VERSION)
 		return -EPROTO;
@@ -145,7 +145,7 @@ static int collect_fds(struct msghdr *mh, int *fds, int max_fds, int *nfds)
 	return bad ? -EBADMSG : 0;
 }
 
-int vdds__msg_recv(int sock, union vdds_msg *m, int *fds, int max_fds, int *nfds, int flags)
+int vdds__msg_recv(int sock, union vdds__msg *m, int *fds, int max_fds, int *nfds, int flags)
 {
 	union {
 		struct cmsghdr align;

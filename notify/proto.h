@@ -22,7 +22,7 @@ enum vdds_msg_kind {
 	VDDS_MSG_BYE = 4,
 };
 
-struct vdds_msg_hdr {
+struct vdds__msg_hdr {
 	uint32_t magic;
 	uint16_t version;
 	uint16_t kind;
@@ -30,15 +30,15 @@ struct vdds_msg_hdr {
 	uint32_t reserved;
 };
 
-struct vdds_msg_hello {
-	struct vdds_msg_hdr hdr;
+struct vdds__msg_hello {
+	struct vdds__msg_hdr hdr;
 	uint32_t type_size; /* 0: any */
 	uint32_t flags;     /* none defined; must be 0 */
 	char type_name[64]; /* "": any; NUL-terminated */
 };
 
-struct vdds_msg_welcome {
-	struct vdds_msg_hdr hdr;
+struct vdds__msg_welcome {
+	struct vdds__msg_hdr hdr;
 	uint32_t lane_id;
 	uint32_t reserved;
 	uint64_t topic_size;
@@ -46,8 +46,8 @@ struct vdds_msg_welcome {
 };
 
 /* REJECT and BYE */
-struct vdds_msg_reject {
-	struct vdds_msg_hdr hdr;
+struct vdds__msg_reject {
+	struct vdds__msg_hdr hdr;
 	int32_t err; /* positive errno */
 	uint32_t reserved;
 	char reason[128]; /* NUL-terminated */
@@ -55,28 +55,28 @@ struct vdds_msg_reject {
 
 /* Room for the largest datagram we accept: longer ones arrive truncated
  * (MSG_TRUNC) and are rejected. */
-union vdds_msg {
+union vdds__msg {
 	uint8_t raw[VDDS_MSG_MAX];
-	struct vdds_msg_hdr hdr;
-	struct vdds_msg_hello hello;
-	struct vdds_msg_welcome welcome;
-	struct vdds_msg_reject reject;
+	struct vdds__msg_hdr hdr;
+	struct vdds__msg_hello hello;
+	struct vdds__msg_welcome welcome;
+	struct vdds__msg_reject reject;
 };
 
-_Static_assert(sizeof(struct vdds_msg_hello) == 88, "hello size");
-_Static_assert(sizeof(struct vdds_msg_welcome) == 40, "welcome size");
-_Static_assert(sizeof(struct vdds_msg_reject) == 152, "reject size");
-_Static_assert(sizeof(union vdds_msg) == VDDS_MSG_MAX, "message size");
+_Static_assert(sizeof(struct vdds__msg_hello) == 88, "hello size");
+_Static_assert(sizeof(struct vdds__msg_welcome) == 40, "welcome size");
+_Static_assert(sizeof(struct vdds__msg_reject) == 152, "reject size");
+_Static_assert(sizeof(union vdds__msg) == VDDS_MSG_MAX, "message size");
 
-void vdds__msg_hello(struct vdds_msg_hello *m, const char *type_name, uint32_t type_size);
-void vdds__msg_welcome(struct vdds_msg_welcome *m, uint32_t lane_id, uint64_t topic_size,
+void vdds__msg_hello(struct vdds__msg_hello *m, const char *type_name, uint32_t type_size);
+void vdds__msg_welcome(struct vdds__msg_welcome *m, uint32_t lane_id, uint64_t topic_size,
 		       uint64_t lane_size);
-void vdds__msg_reject(struct vdds_msg_reject *m, int kind, int err, const char *reason);
+void vdds__msg_reject(struct vdds__msg_reject *m, int kind, int err, const char *reason);
 
 /* Check len bytes received into m: magic, version (-EPROTO when only the
  * version differs), a known kind of exactly its size, NUL-terminated strings,
  * zero reserved fields. Returns the kind, or -EBADMSG / -EPROTO. */
-int vdds__msg_parse(const union vdds_msg *m, size_t len);
+int vdds__msg_parse(const union vdds__msg *m, size_t len);
 
 /* Send one message with nfds descriptors attached (MSG_NOSIGNAL: a peer that
  * died mid-handshake must not SIGPIPE us). Returns 0 or -errno. */
@@ -86,6 +86,6 @@ int vdds__msg_send(int sock, const void *msg, size_t len, const int *fds, int nf
  * descriptors (O_CLOEXEC). Returns the byte count (0 at EOF) and sets *nfds,
  * or -errno; -EBADMSG when the message or its descriptors were truncated or
  * not SCM_RIGHTS (every descriptor received is then closed). */
-int vdds__msg_recv(int sock, union vdds_msg *m, int *fds, int max_fds, int *nfds, int flags);
+int vdds__msg_recv(int sock, union vdds__msg *m, int *fds, int max_fds, int *nfds, int flags);
 
 #endif

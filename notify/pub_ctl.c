@@ -21,7 +21,7 @@
 
 static void reject(int fd, int err, const char *reason)
 {
-	struct vdds_msg_reject m;
+	struct vdds__msg_reject m;
 
 	vdds__msg_reject(&m, VDDS_MSG_REJECT, err, reason);
 	vdds__msg_send(fd, &m, sizeof(m), NULL, 0);
@@ -84,7 +84,7 @@ static void handshake_done(struct vdds_pub *p)
 }
 
 /* Check a HELLO against the topic; 0, or -errno with a reason. */
-static int check_hello(const struct vdds_pub *p, const union vdds_msg *m, int len, int nfds,
+static int check_hello(const struct vdds_pub *p, const union vdds__msg *m, int len, int nfds,
 		       const char **why)
 {
 	int kind = vdds__msg_parse(m, (size_t)len);
@@ -110,7 +110,7 @@ static int check_hello(const struct vdds_pub *p, const union vdds_msg *m, int le
 /* The HELLO arrived (or the peer hung up): answer it. Consumes c. */
 static void serve_hello(struct vdds_pub *p, struct vdds__conn *c)
 {
-	union vdds_msg m;
+	union vdds__msg m;
 	int fds[VDDS_WELCOME_FDS], nfds;
 	int len = vdds__msg_recv(c->fd, &m, fds, VDDS_WELCOME_FDS, &nfds, MSG_DONTWAIT);
 	const char *why = "malformed hello";
@@ -142,7 +142,7 @@ static void serve_hello(struct vdds_pub *p, struct vdds__conn *c)
 		       err == -ENOSPC ? "subscriber limit reached" : "out of resources");
 		goto err_close;
 	}
-	struct vdds_msg_welcome w;
+	struct vdds__msg_welcome w;
 	int give[VDDS_WELCOME_FDS] = { p->topic_fd, pl->lane_fd, pl->data_efd, p->ret_efd };
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = c };
 
@@ -173,7 +173,7 @@ err_close:
 static void leave(struct vdds_pub *p, struct vdds__conn *c, const char *why)
 {
 	if (why) {
-		struct vdds_msg_reject bye;
+		struct vdds__msg_reject bye;
 
 		vdds__msg_reject(&bye, VDDS_MSG_BYE, EBADMSG, why);
 		vdds__msg_send(c->fd, &bye, sizeof(bye), NULL, 0);

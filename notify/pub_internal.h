@@ -54,7 +54,7 @@ struct vdds_pub {
 	uint64_t wakeups;
 
 	/* made by open, fixed until close */
-	struct vdds_topic_hdr *topic;
+	struct vdds__topic_hdr *topic;
 	size_t topic_size;
 	int topic_fd, ret_efd, lock_fd, listen_fd, ctl_epfd;
 	int timer_fd; /* ticks while handshakes are pending */

@@ -24,7 +24,7 @@
 
 static int make_topic(struct vdds_pub *p, const struct vdds_pub_opts *o)
 {
-	struct vdds_topic_hdr hdr;
+	struct vdds__topic_hdr hdr;
 	void *map;
 	uint64_t slot_size = o->slot_size ? o->slot_size : DEFAULT_SLOT_SIZE;
 	uint32_t slot_count = o->slot_count ? o->slot_count : DEFAULT_SLOT_COUNT;

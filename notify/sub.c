@@ -44,7 +44,7 @@ struct vdds_sub {
 /* The publisher's socket is readable: it hung up, or said BYE first. */
 static void learn_fate(struct vdds_sub *s)
 {
-	union vdds_msg m;
+	union vdds__msg m;
 	int fds[1], nfds;
 
 	if (s->gone || s->link.sock < 0)

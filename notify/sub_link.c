@@ -59,10 +59,10 @@ static int connect_topic(const struct vdds__sub_target *t)
 }
 
 /* Receive WELCOME or REJECT; on WELCOME take the four descriptors. */
-static int await_welcome(int sock, struct vdds_msg_welcome *w, int fds[])
+static int await_welcome(int sock, struct vdds__msg_welcome *w, int fds[])
 {
 	struct pollfd pfd = { .fd = sock, .events = POLLIN };
-	union vdds_msg m;
+	union vdds__msg m;
 	int nfds, n;
 
 	do
@@ -88,7 +88,7 @@ static int await_welcome(int sock, struct vdds_msg_welcome *w, int fds[])
 }
 
 /* Check and map what WELCOME handed us. Takes ownership of fds. */
-static int adopt(struct vdds__sub_link *l, const struct vdds_msg_welcome *w, int fds[],
+static int adopt(struct vdds__sub_link *l, const struct vdds__msg_welcome *w, int fds[],
 		 const struct vdds__sub_target *t)
 {
 	int err = -EBADMSG;
@@ -106,8 +106,8 @@ static int adopt(struct vdds__sub_link *l, const struct vdds_msg_welcome *w, int
 	    0)
 		goto out;
 	l->lane_size = w->lane_size;
-	const struct vdds_topic_hdr *topic = l->topic_map;
-	struct vdds_lane_hdr *lane = l->lane_map;
+	const struct vdds__topic_hdr *topic = l->topic_map;
+	struct vdds__lane_hdr *lane = l->lane_map;
 
 	if ((err = vdds__topic_check(topic, l->topic_size)) < 0 ||
 	    (err = vdds__lane_check(lane, l->lane_size, topic->slot_count)) < 0)
@@ -127,8 +127,8 @@ out:
 
 int vdds__sub_link_open(struct vdds__sub_link *l, const struct vdds__sub_target *t)
 {
-	struct vdds_msg_hello hello;
-	struct vdds_msg_welcome w = { 0 };
+	struct vdds__msg_hello hello;
+	struct vdds__msg_welcome w = { 0 };
 	int fds[VDDS_WELCOME_FDS];
 	int err;
 

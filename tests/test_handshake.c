@@ -40,7 +40,7 @@ static int raw_connect(const char *topic)
  * fds[]), or -1 if it just hung up. */
 static int answer(int fd, int fds[VDDS_WELCOME_FDS])
 {
-	union vdds_msg m;
+	union vdds__msg m;
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	int nfds;
 
@@ -106,7 +106,7 @@ START_TEST(test_truncated_hello_is_rejected)
 	tu_private_rundir();
 	vdds_pub *pub = pub_up("trunc");
 	int base = tu_count_fds();
-	struct vdds_msg_hello h;
+	struct vdds__msg_hello h;
 	int fds[VDDS_WELCOME_FDS];
 
 	vdds__msg_hello(&h, NULL, 0);
@@ -125,7 +125,7 @@ START_TEST(test_wrong_magic_is_rejected)
 {
 	tu_private_rundir();
 	vdds_pub *pub = pub_up("magic");
-	struct vdds_msg_hello h;
+	struct vdds__msg_hello h;
 	int fds[VDDS_WELCOME_FDS];
 
 	vdds__msg_hello(&h, NULL, 0);
@@ -144,7 +144,7 @@ START_TEST(test_wrong_version_is_eproto)
 {
 	tu_private_rundir();
 	vdds_pub *pub = pub_up("version");
-	struct vdds_msg_hello h;
+	struct vdds__msg_hello h;
 	int fds[VDDS_WELCOME_FDS];
 
 	vdds__msg_hello(&h, NULL, 0);
@@ -163,7 +163,7 @@ START_TEST(test_wrong_sizes_are_rejected)
 {
 	tu_private_rundir();
 	vdds_pub *pub = pub_up("sizes");
-	struct vdds_msg_hello h;
+	struct vdds__msg_hello h;
 	char longer[sizeof(h) + 16];
 	int fds[VDDS_WELCOME_FDS];
 
@@ -201,7 +201,7 @@ START_TEST(test_hello_with_fds_is_rejected_and_the_fds_closed)
 	tu_private_rundir();
 	vdds_pub *pub = pub_up("fds");
 	int base = tu_count_fds();
-	struct vdds_msg_hello h;
+	struct vdds__msg_hello h;
 	int fds[VDDS_WELCOME_FDS];
 	int pipefd[2];
 
@@ -232,7 +232,7 @@ START_TEST(test_megabyte_message_is_rejected)
 	int sndbuf = (int)size * 2;
 
 	ck_assert_ptr_nonnull(big);
-	vdds__msg_hello((struct vdds_msg_hello *)big, NULL, 0);
+	vdds__msg_hello((struct vdds__msg_hello *)big, NULL, 0);
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	ssize_t n = send(fd, big, size, MSG_NOSIGNAL);
 
@@ -276,7 +276,7 @@ START_TEST(test_client_hanging_up_mid_handshake_leaks_nothing)
 	tu_private_rundir();
 	vdds_pub *pub = pub_up("hangup");
 	int base = tu_count_fds();
-	struct vdds_msg_hello h;
+	struct vdds__msg_hello h;
 
 	vdds__msg_hello(&h, NULL, 0);
 	for (int i = 0; i < 50; i++) {
@@ -300,7 +300,7 @@ START_TEST(test_subscribers_cannot_resize_or_write_the_segments)
 {
 	tu_private_rundir();
 	vdds_pub *pub = pub_up("seals");
-	struct vdds_msg_hello h;
+	struct vdds__msg_hello h;
 	int fds[VDDS_WELCOME_FDS];
 
 	vdds__msg_hello(&h, NULL, 0);

@@ -133,9 +133,9 @@ static pid_t spawn_honest(struct report *rep, int idx)
  * mapped read-write and can write anything into it. */
 struct raw_sub {
 	int sock, data_efd, ret_efd;
-	const struct vdds_topic_hdr *topic;
+	const struct vdds__topic_hdr *topic;
 	size_t topic_size;
-	struct vdds_lane_hdr *lane;
+	struct vdds__lane_hdr *lane;
 	size_t lane_size;
 	uint32_t ring_size, slot_count;
 	uint32_t cons, rel_prod; /* our own indices, as an honest peer keeps them */
@@ -192,8 +192,8 @@ static int raw_connect(void)
 
 static int raw_open(struct raw_sub *rs, int probe)
 {
-	struct vdds_msg_hello hello;
-	union vdds_msg m;
+	struct vdds__msg_hello hello;
+	union vdds__msg m;
 	int fds[VDDS_WELCOME_FDS], nfds, err = 0;
 
 	memset(rs, 0, sizeof(*rs));
@@ -307,7 +307,7 @@ static void raw_release(struct raw_sub *rs, uint32_t id)
 static int raw_await_bye(struct raw_sub *rs, int timeout_ms)
 {
 	struct pollfd pfd = { .fd = rs->sock, .events = POLLIN };
-	union vdds_msg m;
+	union vdds__msg m;
 	int fds[1], nfds;
 
 	if (poll(&pfd, 1, timeout_ms) != 1)
@@ -348,7 +348,7 @@ static uint32_t nasty_u32(uint64_t *rnd, uint32_t near, uint32_t ring_size)
 /* One random write somewhere the subscriber can write. */
 static void scribble_once(struct raw_sub *rs, uint64_t *rnd)
 {
-	struct vdds_lane_hdr *l = rs->lane;
+	struct vdds__lane_hdr *l = rs->lane;
 	uint32_t ring = rs->ring_size;
 	uint64_t r = xorshift(rnd);
 	uint32_t k = (uint32_t)(r >> 16) & (ring - 1);
@@ -709,7 +709,7 @@ static pid_t spawn_api_violator(int report_fd)
 	if (pid != 0)
 		return pid;
 	uintptr_t before[64], after[64];
-	struct vdds_lane_hdr *lane = NULL;
+	struct vdds__lane_hdr *lane = NULL;
 	struct vdds_sample s;
 	vdds_sub *sub;
 	int err = 0, nb = lane_mappings(before, 64);
@@ -726,7 +726,7 @@ static pid_t spawn_api_violator(int report_fd)
 		for (int j = 0; j < nb; j++)
 			old |= before[j] == after[i];
 		if (!old)
-			lane = (struct vdds_lane_hdr *)after[i];
+			lane = (struct vdds__lane_hdr *)after[i];
 	}
 	if (!lane || nb < 0 || write(report_fd, "J", 1) != 1)
 		_exit(RAW_PIPE);

@@ -12,12 +12,12 @@
 
 /* One ring's shared state, as a lane holds it. */
 struct shared {
-	struct vdds_ring_index prod, cons;
+	struct vdds__ring_index prod, cons;
 	uint32_t entries[SIZE];
 };
 
-static void pair_at(struct shared *sh, uint32_t start, struct vdds_ring *producer,
-		    struct vdds_ring *consumer)
+static void pair_at(struct shared *sh, uint32_t start, struct vdds__ring *producer,
+		    struct vdds__ring *consumer)
 {
 	memset(sh, 0, sizeof(*sh));
 	atomic_store(&sh->prod.value, start);
@@ -29,7 +29,7 @@ static void pair_at(struct shared *sh, uint32_t start, struct vdds_ring *produce
 START_TEST(test_new_ring_is_empty)
 {
 	struct shared sh;
-	struct vdds_ring p, c;
+	struct vdds__ring p, c;
 	uint32_t id;
 
 	pair_at(&sh, 0, &p, &c);
@@ -41,7 +41,7 @@ END_TEST
 START_TEST(test_ring_holds_exactly_size_entries)
 {
 	struct shared sh;
-	struct vdds_ring p, c;
+	struct vdds__ring p, c;
 	uint32_t id;
 
 	pair_at(&sh, 0, &p, &c);
@@ -62,7 +62,7 @@ END_TEST
 START_TEST(test_indices_wrap_around_32_bits)
 {
 	struct shared sh;
-	struct vdds_ring p, c;
+	struct vdds__ring p, c;
 	uint32_t id;
 
 	/* start just below the wrap so the run crosses UINT32_MAX -> 0 */
@@ -84,7 +84,7 @@ END_TEST
 START_TEST(test_consumer_reads_producer_index_only_when_cache_is_empty)
 {
 	struct shared sh;
-	struct vdds_ring p, c;
+	struct vdds__ring p, c;
 	uint32_t id;
 
 	pair_at(&sh, 0, &p, &c);
@@ -104,7 +104,7 @@ END_TEST
 START_TEST(test_producer_reads_consumer_index_only_when_cache_says_full)
 {
 	struct shared sh;
-	struct vdds_ring p, c;
+	struct vdds__ring p, c;
 	uint32_t id;
 
 	pair_at(&sh, 0, &p, &c);
@@ -123,7 +123,7 @@ END_TEST
 START_TEST(test_impossible_peer_indices_are_rejected)
 {
 	struct shared sh;
-	struct vdds_ring p, c;
+	struct vdds__ring p, c;
 	uint32_t id;
 
 	pair_at(&sh, 0, &p, &c);

@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void fuzz_message(const uint8_t *data, size_t size)
 {
-	union vdds_msg m;
+	union vdds__msg m;
 
 	if (size > sizeof(m))
 		size = sizeof(m); /* the receiver truncates (and rejects) longer */
@@ -45,15 +45,15 @@ static void fuzz_segments(const uint8_t *data, size_t size)
 	memset(topic, 0, topic_size);
 	memset(lane, 0, lane_size);
 	memcpy(topic, data,
-	       size < sizeof(struct vdds_topic_hdr) ? size : sizeof(struct vdds_topic_hdr));
-	if (size > sizeof(struct vdds_topic_hdr)) {
-		size_t rest = size - sizeof(struct vdds_topic_hdr);
+	       size < sizeof(struct vdds__topic_hdr) ? size : sizeof(struct vdds__topic_hdr));
+	if (size > sizeof(struct vdds__topic_hdr)) {
+		size_t rest = size - sizeof(struct vdds__topic_hdr);
 
-		memcpy(lane, data + sizeof(struct vdds_topic_hdr),
+		memcpy(lane, data + sizeof(struct vdds__topic_hdr),
 		       rest < lane_size ? rest : lane_size);
 	}
-	const struct vdds_topic_hdr *t = (const void *)topic;
-	struct vdds_lane_hdr *l = (void *)lane;
+	const struct vdds__topic_hdr *t = (const void *)topic;
+	struct vdds__lane_hdr *l = (void *)lane;
 	struct vdds__subcore sc;
 
 	if (vdds__topic_check(t, topic_size) == 0 &&
