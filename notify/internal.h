@@ -17,6 +17,9 @@ uint32_t vdds__sub_fds(const vdds_sub *sub, int *main_fd, int *sock);
 /* A waitset starts (+1) or stops (-1) watching the subscriber; while any
  * does, take() leaves arming to it and skips the fd contract's syscall. */
 void vdds__sub_watched(vdds_sub *sub, int delta);
+/* The subscriber's key in a waitset: the number vdds_sub_fd() returns, got
+ * without asking for the fd contract. */
+int vdds__sub_key(const vdds_sub *sub);
 /* The socket was readable: learn whether the publisher is gone. */
 void vdds__sub_socket_event(vdds_sub *sub);
 /* 1 if the publisher has no service thread (the application serves it). */

@@ -4,8 +4,17 @@
  * BYE), so one fd reports both "data" and "publisher gone". With the
  * reconnect option, a gone publisher's socket is replaced in that set by an
  * inotify watch on the runtime directory, so the same fd then reports "a new
- * publisher is up". */
+ * publisher is up".
+ *
+ * The fd is level-triggered once the application has asked for it: the data
+ * eventfd's entry on the set's ready list is a latch that a write sets (the
+ * publisher's, once per wake generation, or our own) and only an epoll_wait
+ * on the set clears. take() keeps the latch set exactly while the ring holds
+ * something: when the ring runs empty it clears the latch, arms a fresh
+ * generation and looks once more (fd_sync). Until then, and for waitsets and
+ * vdds_sub_wait(), none of that is paid for. */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +48,16 @@ struct vdds_sub {
 	uint32_t idle_polls, epochs;
 	uint32_t fd_gen;   /* +1 whenever the watched fds change */
 	uint32_t waitsets; /* waitsets watching us: they arm us themselves */
+	int fd_wanted;     /* the application asked for vdds_sub_fd() */
+	int synced;        /* fd_sync found the ring empty; nothing taken since */
 };
+
+/* Is take() keeping the fd level-triggered? Not for busy pollers (they said
+ * they spin), nor while a waitset watches the subscriber (it arms us). */
+static inline int fd_mode(const struct vdds_sub *s)
+{
+	return s->fd_wanted && s->waitsets == 0 && !s->busy_poll;
+}
 
 /* The publisher's socket is readable: it hung up, or said BYE first. */
 static void learn_fate(struct vdds_sub *s)
@@ -73,6 +91,24 @@ static void drain_fd(struct vdds_sub *s, int timeout_ms, int *timed_out)
 	for (int i = 0; i < n; i++)
 		if (evs[i].data.u32 == TAG_SOCK)
 			learn_fate(s);
+}
+
+/* The ring looked empty: clear the fd's data latch, arm a fresh generation,
+ * and look again. A publish after the look writes the eventfd (it sees the
+ * generation); one before it is found by the look, and we set the latch
+ * ourselves. Ends with the latch set exactly when something waits, but for a
+ * publisher's write for an older generation still in flight, which can set
+ * it once more: that costs one empty take, never a missed sample. */
+static void fd_sync(struct vdds_sub *s)
+{
+	drain_fd(s, 0, NULL);
+	vdds__subcore_arm(&s->link.core);
+	/* full fence: wake_gen store before the ring load; pairs with the
+	 * publisher's push, fence, wake_gen load */
+	vdds__fence();
+	s->synced = vdds__subcore_pending(&s->link.core) == 0;
+	if (!s->synced)
+		vdds__kick(s->link.data_efd); /* a sample, or the publisher broke the lane */
 }
 
 static int watch(struct vdds_sub *s, int fd, uint32_t events, uint32_t tag)
@@ -167,6 +203,7 @@ static int try_reconnect(struct vdds_sub *s, int force)
 	close(s->watch_fd);
 	s->watch_fd = -1;
 	s->fd_gen++;
+	s->synced = 0; /* a new lane: the next empty take syncs the fd */
 	return 0;
 }
 
@@ -258,28 +295,34 @@ static inline int take_now(struct vdds_sub *s, struct vdds_sample *sample)
 	return err;
 }
 
-/* Nothing to take: make sure the fd will wake us (the fd contract), and look
- * once more. Returns what take should return. */
+/* Nothing to take: look for the publisher's death, make sure something will
+ * wake the caller, and look once more. Returns what take should return. */
 static __attribute__((noinline)) int take_empty(struct vdds_sub *s, struct vdds_sample *sample)
 {
-	/* in a waitset, the waitset arms us before it sleeps and watches our
-	 * socket: the fd contract of vdds_sub_fd() is not needed, nor its cost */
-	int own_fd = s->waitsets == 0 && !s->busy_poll;
-
-	if (s->busy_poll && s->watch_fd < 0) {
+	if (s->watch_fd >= 0) {
+		/* reconnecting: the directory watch is what wakes the fd */
+	} else if (s->busy_poll) {
 		if (++s->idle_polls % BUSY_POLL_SOCKET_CHECK == 0)
 			learn_fate(s);
 		if (!s->gone)
 			return -EAGAIN;
-	} else if (own_fd) {
-		/* clear readiness first, then arm and re-check: a publish after
-		 * the clear either lands in the re-check or writes the eventfd */
+	} else if (fd_mode(s)) {
+		/* synced: the take that emptied the ring cleared and armed the
+		 * fd; a second look would only cost a system call. Once: a stale
+		 * wakeup that set the latch since is cleared by the next one. */
+		if (s->synced && !s->gone) {
+			s->synced = 0;
+			return -EAGAIN;
+		}
+		fd_sync(s);
+		if (!s->synced)
+			return vdds_sub_take(s, sample);
+	} else if (s->waitsets == 0) {
+		/* learn of a hang-up, arm and look again, so that a caller who
+		 * asks for the fd later, or waits, finds it right */
 		drain_fd(s, 0, NULL);
-	}
-	if (s->watch_fd < 0 && own_fd) {
 		vdds__subcore_arm(&s->link.core);
-		/* full fence: wake_gen store before the ring load; pairs with the
-		 * publisher's push, fence, wake_gen load */
+		/* full fence: as in fd_sync */
 		vdds__fence();
 		int err = take_now(s, sample);
 
@@ -291,6 +334,16 @@ static __attribute__((noinline)) int take_empty(struct vdds_sub *s, struct vdds_
 	return err == 0 ? vdds_sub_take(s, sample) : err;
 }
 
+/* fd mode, after a take: when that emptied the ring, clear and arm the fd
+ * now, so that a caller taking one sample per readiness is not called again
+ * for nothing (and needs no -EAGAIN to be woken). */
+static __attribute__((noinline)) void took_in_fd_mode(struct vdds_sub *s)
+{
+	s->synced = 0;
+	if (vdds__subcore_pending(&s->link.core) == 0)
+		fd_sync(s);
+}
+
 int vdds_sub_take(vdds_sub *s, struct vdds_sample *sample)
 {
 	if (!s || !sample)
@@ -298,6 +351,8 @@ int vdds_sub_take(vdds_sub *s, struct vdds_sample *sample)
 	if (s->watch_fd < 0) {
 		int err = take_now(s, sample);
 
+		if (err == 0 && fd_mode(s))
+			took_in_fd_mode(s);
 		if (err != -EAGAIN)
 			return err;
 	}
@@ -338,6 +393,18 @@ int vdds_sub_release(vdds_sub *s, const struct vdds_sample *sample)
 	return wake < 0 ? wake : 0;
 }
 
+/* fd mode: sleep on the fd without clearing its latch (poll, not
+ * epoll_wait), so that it stays readable while a sample waits. */
+static void block_on_fd(struct vdds_sub *s, int timeout_ms, int *timed_out)
+{
+	struct pollfd pfd = { .fd = s->epfd, .events = POLLIN };
+	int n = poll(&pfd, 1, timeout_ms);
+
+	*timed_out = n == 0;
+	if (n > 0 && s->watch_fd < 0 && vdds__subcore_pending(&s->link.core) == 0)
+		s->synced = 0; /* a hang-up, or stale: the next prepare learns which */
+}
+
 static __attribute__((noinline)) int wait_slow(struct vdds_sub *s, int timeout_ms)
 {
 	uint64_t deadline = timeout_ms > 0 ? vdds__deadline(timeout_ms) : 0;
@@ -359,7 +426,10 @@ static __attribute__((noinline)) int wait_slow(struct vdds_sub *s, int timeout_m
 			ms = vdds__ms_left(deadline);
 		int timed_out;
 
-		drain_fd(s, ms, &timed_out);
+		if (fd_mode(s))
+			block_on_fd(s, ms, &timed_out);
+		else
+			drain_fd(s, ms, &timed_out);
 		if (s->watch_fd < 0 && vdds__subcore_pending(&s->link.core) > 0)
 			return 0; /* the usual wakeup: straight back to take() */
 		if (timed_out && timeout_ms >= 0)
@@ -379,7 +449,15 @@ int vdds_sub_wait(vdds_sub *s, int timeout_ms)
 
 int vdds_sub_fd(vdds_sub *s)
 {
-	return s ? s->epfd : -EINVAL;
+	if (!s)
+		return -EINVAL;
+	if (!s->fd_wanted) {
+		/* from now on take() keeps the fd level-triggered; start right */
+		s->fd_wanted = 1;
+		if (fd_mode(s) && s->watch_fd < 0)
+			fd_sync(s);
+	}
+	return s->epfd;
 }
 
 /* ------------------------------------------------------- for the waitset */
@@ -392,9 +470,14 @@ int vdds__sub_prepare(vdds_sub *s)
 
 			if (r != 0)
 				return r;
-			if (!s->gone) {
+			if (!s->gone && fd_mode(s)) {
+				if (!s->synced)
+					fd_sync(s);
+				if (!s->gone)
+					return !s->synced;
+			} else if (!s->gone) {
 				vdds__subcore_arm(&s->link.core);
-				/* full fence: as in take_empty */
+				/* full fence: as in fd_sync */
 				vdds__fence();
 				return vdds__subcore_pending(&s->link.core);
 			}
@@ -409,6 +492,14 @@ int vdds__sub_prepare(vdds_sub *s)
 void vdds__sub_watched(vdds_sub *s, int delta)
 {
 	s->waitsets += (uint32_t)delta;
+	/* the last waitset let go: the fd is ours to keep right again */
+	if (delta < 0 && fd_mode(s) && s->watch_fd < 0)
+		fd_sync(s);
+}
+
+int vdds__sub_key(const vdds_sub *s)
+{
+	return s->epfd;
 }
 
 uint32_t vdds__sub_fds(const vdds_sub *s, int *main_fd, int *sock)

@@ -116,7 +116,7 @@ int vdds_waitset_add_sub(vdds_waitset *ws, vdds_sub *sub, void *user)
 	if (!ws || !sub)
 		return -EINVAL;
 	uint32_t gen = vdds__sub_fds(sub, &data_efd, &sock);
-	int err = add(ws, VDDS_EVENT_SUB, vdds_sub_fd(sub), sub, data_efd, sock, POLLIN, user);
+	int err = add(ws, VDDS_EVENT_SUB, vdds__sub_key(sub), sub, data_efd, sock, POLLIN, user);
 
 	if (err == 0) {
 		ws->members[ws->n_members - 1]->fd_gen = gen;
