@@ -1,5 +1,6 @@
-/* epoll_sub.c — a subscriber inside a plain epoll loop: vdds_sub_fd() beside a
- * timerfd that prints the message rate every second.
+/* epoll_sub.c — a subscriber inside a plain, level-triggered epoll loop:
+ * vdds_sub_fd() beside a timerfd that prints the message rate every second.
+ * Each readiness takes one sample; the fd stays readable while more wait.
  * Usage: epoll_sub [topic] [seconds]   (defaults: hello, 0 = until the publisher goes) */
 #include <errno.h>
 #include <stdio.h>
@@ -13,17 +14,31 @@
 
 enum { TAG_SUB = 1, TAG_TIMER = 2 };
 
-/* Take until -EAGAIN (from then on the fd wakes us) or an error such as
- * -EPIPE; count what was taken. Returns the last take's result. */
-static int take_all(vdds_sub *sub, unsigned long *count)
+struct tally {
+	unsigned long total, callbacks, empty;
+	uint64_t last_seq;
+	int out_of_order;
+};
+
+/* The fd is readable: take one sample (the fd stays readable while more
+ * wait). Returns take's result: 0, -EAGAIN, or -EPIPE once the publisher is
+ * gone and everything is taken. */
+static int take_one(vdds_sub *sub, struct tally *t)
 {
 	struct vdds_sample s;
-	int err;
+	int err = vdds_sub_take(sub, &s);
 
-	while ((err = vdds_sub_take(sub, &s)) == 0) {
+	t->callbacks++;
+	if (err == 0) {
 		/* s.data is a read-only view into shared memory: use it here */
-		(*count)++;
+		if (t->last_seq && s.seq != t->last_seq + 1)
+			t->out_of_order = 1;
+		t->last_seq = s.seq;
+		t->total++;
 		vdds_sub_release(sub, &s);
+	} else if (err == -EAGAIN) {
+		t->empty++;
+		err = 0;
 	}
 	return err;
 }
@@ -32,7 +47,8 @@ int main(int argc, char **argv)
 {
 	const char *topic = argc > 1 ? argv[1] : "hello";
 	long seconds = argc > 2 ? atol(argv[2]) : 0;
-	unsigned long total = 0, last_total = 0;
+	struct tally t = { 0 };
+	unsigned long last_total = 0;
 	vdds_sub *sub;
 	int err;
 
@@ -59,9 +75,8 @@ int main(int argc, char **argv)
 	}
 	printf("epoll_sub: subscribed to '%s'\n", topic);
 	fflush(stdout);
-	/* the fd contract: take until -EAGAIN first, then wait for the fd */
-	err = take_all(sub, &total);
-	for (long elapsed = 0; err == -EAGAIN && (seconds == 0 || elapsed < seconds);) {
+	err = 0;
+	for (long elapsed = 0; err == 0 && (seconds == 0 || elapsed < seconds);) {
 		struct epoll_event evs[2];
 		int n = epoll_wait(ep, evs, 2, -1);
 
@@ -73,27 +88,29 @@ int main(int argc, char **argv)
 		}
 		for (int i = 0; i < n; i++) {
 			if (evs[i].data.u32 == TAG_SUB) {
-				err = take_all(sub, &total);
+				err = take_one(sub, &t);
 			} else {
 				uint64_t ticks;
 
 				if (read(tfd, &ticks, sizeof(ticks)) == sizeof(ticks))
 					elapsed += (long)ticks;
-				printf("epoll_sub: %lu msg/s (%lu in all)\n", total - last_total,
-				       total);
+				printf("epoll_sub: %lu msg/s (%lu in all)\n", t.total - last_total,
+				       t.total);
 				fflush(stdout);
-				last_total = total;
+				last_total = t.total;
 			}
 		}
 	}
 	if (err == -EPIPE)
-		printf("epoll_sub: publisher gone; %lu samples\n", total);
-	else if (err == -EAGAIN)
-		printf("epoll_sub: %ld s done; %lu samples\n", seconds, total);
+		printf("epoll_sub: publisher gone; %lu samples %s; %lu callbacks, %lu found "
+		       "nothing\n",
+		       t.total, t.out_of_order ? "OUT OF ORDER" : "in order", t.callbacks, t.empty);
+	else if (err == 0)
+		printf("epoll_sub: %ld s done; %lu samples\n", seconds, t.total);
 	else
 		fprintf(stderr, "epoll_sub: take: %s\n", vdds_strerror(err));
 	close(tfd);
 	close(ep);
 	vdds_sub_close(sub);
-	return err == -EPIPE || err == -EAGAIN ? 0 : 1;
+	return (err == -EPIPE || err == 0) && !t.out_of_order ? 0 : 1;
 }

@@ -1,7 +1,9 @@
-/* libuv_sub.c — a subscriber in a libuv loop: a uv_poll_t on vdds_sub_fd(),
+/* libuv_sub.c — a subscriber in a libuv loop: a uv_poll_t on vdds_sub_fd()
+ * taking one sample per callback (the fd stays readable while more wait),
  * with a uv_timer_t printing the message rate every second.
  * Usage: libuv_sub [topic] [seconds]   (defaults: hello, 0 = until the publisher goes) */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -13,7 +15,9 @@ struct app {
 	vdds_sub *sub;
 	uv_poll_t poll;
 	uv_timer_t timer;
-	unsigned long total, last_total;
+	unsigned long total, last_total, callbacks, empty;
+	uint64_t last_seq;
+	int out_of_order;
 	long seconds, elapsed;
 	int err; /* the last take's result */
 };
@@ -26,7 +30,7 @@ static void stop(struct app *a)
 	uv_close((uv_handle_t *)&a->timer, NULL);
 }
 
-/* The fd contract: take until -EAGAIN, and the fd wakes us again. */
+/* One sample per callback: libuv calls again while more wait. */
 static void on_readable(uv_poll_t *h, int status, int events)
 {
 	struct app *a = h->data;
@@ -39,12 +43,20 @@ static void on_readable(uv_poll_t *h, int status, int events)
 		stop(a);
 		return;
 	}
-	while ((a->err = vdds_sub_take(a->sub, &s)) == 0) {
-		a->total++; /* s.data: a read-only view into shared memory */
+	a->callbacks++;
+	a->err = vdds_sub_take(a->sub, &s);
+	if (a->err == 0) {
+		/* s.data: a read-only view into shared memory */
+		if (a->last_seq && s.seq != a->last_seq + 1)
+			a->out_of_order = 1;
+		a->last_seq = s.seq;
+		a->total++;
 		vdds_sub_release(a->sub, &s);
+	} else if (a->err == -EAGAIN) {
+		a->empty++;
+	} else {
+		stop(a); /* -EPIPE: the publisher went away */
 	}
-	if (a->err != -EAGAIN) /* -EPIPE: the publisher went away */
-		stop(a);
 }
 
 static void on_second(uv_timer_t *h)
@@ -80,20 +92,18 @@ int main(int argc, char **argv)
 	uv_poll_init(loop, &a.poll, vdds_sub_fd(a.sub));
 	uv_timer_init(loop, &a.timer);
 	uv_timer_start(&a.timer, on_second, 1000, 1000);
-	/* libuv's epoll is level triggered and the fd is quiet only after take()
-	 * said -EAGAIN: take first, then start watching */
-	on_readable(&a.poll, 0, UV_READABLE);
-	if (a.err == -EAGAIN)
-		uv_poll_start(&a.poll, UV_READABLE, on_readable);
+	uv_poll_start(&a.poll, UV_READABLE, on_readable);
 	uv_run(loop, UV_RUN_DEFAULT);
 	uv_loop_close(loop);
 
 	if (a.err == -EPIPE)
-		printf("libuv_sub: publisher gone; %lu samples\n", a.total);
-	else if (a.err == -EAGAIN)
+		printf("libuv_sub: publisher gone; %lu samples %s; %lu callbacks, %lu found "
+		       "nothing\n",
+		       a.total, a.out_of_order ? "OUT OF ORDER" : "in order", a.callbacks, a.empty);
+	else if (a.err == 0 || a.err == -EAGAIN)
 		printf("libuv_sub: %ld s done; %lu samples\n", a.seconds, a.total);
 	else
 		fprintf(stderr, "libuv_sub: %s\n", vdds_strerror(a.err));
 	vdds_sub_close(a.sub);
-	return a.err == -EPIPE || a.err == -EAGAIN ? 0 : 1;
+	return (a.err == -EPIPE || a.err == 0 || a.err == -EAGAIN) && !a.out_of_order ? 0 : 1;
 }

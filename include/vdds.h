@@ -184,11 +184,12 @@ VDDS_API int vdds_sub_open(vdds_sub **sub, const char *topic, const struct vdds_
  * -EBADMSG when the publisher cut this subscriber off or broke the protocol;
  * -EINVAL for NULL arguments.
  *
- * The fd contract: once vdds_sub_take() has returned -EAGAIN, vdds_sub_fd()
- * becomes readable when a sample arrives or the publisher goes away, and not
- * before (unless opts.busy_poll). While the subscriber is in a waitset, the
- * waitset reports it instead and take() skips the system call the contract
- * costs. */
+ * The fd contract: vdds_sub_fd() is level-triggered. It is readable exactly
+ * while vdds_sub_take() would return a sample, -EPIPE or -EBADMSG, and not
+ * while it would return -EAGAIN: from the moment vdds_sub_open() returns,
+ * whatever was taken before, however many samples are taken per readiness.
+ * (Exceptions: with opts.busy_poll it reports only the publisher's death;
+ * while the subscriber is in a waitset, the waitset reports it instead.) */
 VDDS_API int vdds_sub_take(vdds_sub *sub, struct vdds_sample *sample);
 
 /* Return a taken sample's slot to the publisher. After this, sample->data must
@@ -201,9 +202,11 @@ VDDS_API int vdds_sub_release(vdds_sub *sub, const struct vdds_sample *sample);
  * -EBADMSG (cut off), -EINVAL. */
 VDDS_API int vdds_sub_wait(vdds_sub *sub, int timeout_ms);
 
-/* The subscriber's pollable file descriptor (owned by the subscriber), for
- * epoll, poll, io_uring or any event loop: see the fd contract at
- * vdds_sub_take(). Returns the fd or -EINVAL. */
+/* The subscriber's pollable, level-triggered file descriptor (owned by the
+ * subscriber), for epoll, poll, io_uring or any event loop: see the fd
+ * contract at vdds_sub_take(). Until it is first asked for, take() does
+ * not keep it, which saves vdds_sub_wait() users a system call per wake.
+ * Returns the fd or -EINVAL. */
 VDDS_API int vdds_sub_fd(vdds_sub *sub);
 
 /* Disconnect; every sample still held is released. NULL is a no-op. */
