@@ -377,111 +377,174 @@ START_TEST(test_members_added_and_removed_while_messages_flow_keep_their_streams
 }
 END_TEST
 
-START_TEST(test_user_fds_are_reported_level_triggered_with_their_user_pointers)
-{
-	char pipe_tag, timer_tag, sub_tag, out_tag;
-	struct vdds_event ev[8];
-	struct vdds_sample s;
+/* A waitset holding a pipe's read end, a timerfd and a subscriber, each with
+ * its own user pointer; none of them ready. */
+struct mixed {
+	vdds_waitset *ws;
 	vdds_pub *pub;
 	vdds_sub *sub;
-	int p[2];
-	uint64_t ticks;
-	char c;
+	int p[2], tfd;
+	char pipe_tag, timer_tag, sub_tag;
+};
+
+static void mixed_open(struct mixed *m)
+{
+	struct vdds_sample s;
 
 	tu_private_rundir();
-	ck_assert_int_eq(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
-	int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	ck_assert_int_eq(pipe2(m->p, O_CLOEXEC | O_NONBLOCK), 0);
+	m->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	ck_assert_int_ge(m->tfd, 0);
+	ck_assert_int_eq(vdds_pub_open(&m->pub, "mixed", NULL), 0);
+	ck_assert_int_eq(vdds_sub_open(&m->sub, "mixed", NULL), 0);
+	ck_assert_int_eq(vdds_sub_take(m->sub, &s), -EAGAIN);
+	m->ws = new_waitset();
+	ck_assert_int_eq(vdds_waitset_add_fd(m->ws, m->p[0], POLLIN, &m->pipe_tag), 0);
+	ck_assert_int_eq(vdds_waitset_add_fd(m->ws, m->tfd, POLLIN, &m->timer_tag), 0);
+	ck_assert_int_eq(vdds_waitset_add_sub(m->ws, m->sub, &m->sub_tag), 0);
+}
 
-	ck_assert_int_ge(tfd, 0);
-	ck_assert_int_eq(vdds_pub_open(&pub, "mixed", NULL), 0);
-	ck_assert_int_eq(vdds_sub_open(&sub, "mixed", NULL), 0);
-	ck_assert_int_eq(vdds_sub_take(sub, &s), -EAGAIN);
-	vdds_waitset *ws = new_waitset();
+static void mixed_close(struct mixed *m)
+{
+	vdds_waitset_free(m->ws);
+	vdds_sub_close(m->sub);
+	vdds_pub_close(m->pub);
+	close(m->tfd);
+	close(m->p[0]);
+	close(m->p[1]);
+}
 
-	ck_assert_int_eq(vdds_waitset_add_fd(ws, p[0], POLLIN, &pipe_tag), 0);
-	ck_assert_int_eq(vdds_waitset_add_fd(ws, tfd, POLLIN, &timer_tag), 0);
-	ck_assert_int_eq(vdds_waitset_add_sub(ws, sub, &sub_tag), 0);
-	ck_assert_int_eq(vdds_waitset_wait(ws, ev, 8, 0), -ETIMEDOUT);
-
-	/* the pipe alone, reported again and again while unread */
-	ck_assert_int_eq(write(p[1], "x", 1), 1);
-	for (int round = 0; round < 3; round++) {
-		ck_assert_int_eq(vdds_waitset_wait(ws, ev, 8, 1000), 1);
-		ck_assert_int_eq(ev[0].kind, VDDS_EVENT_FD);
-		ck_assert_int_eq(ev[0].fd, p[0]);
-		ck_assert_ptr_eq(ev[0].user, &pipe_tag);
-		ck_assert(ev[0].events & POLLIN);
-	}
-
-	/* the timer fires and a sample arrives, the pipe still unread */
+/* Make all three ready, the pipe first: a byte in it, then the timer fires
+ * and a sample arrives. Waits until the timer and the subscriber have been
+ * reported, checking that every event names its member by kind, fd and user
+ * pointer, and that the unread pipe is reported at every wait. */
+static void mixed_make_all_ready(struct mixed *m)
+{
 	struct itimerspec its = { .it_value = { 0, 20 * 1000000 } };
-
-	ck_assert_int_eq(timerfd_settime(tfd, 0, &its, NULL), 0);
-	ck_assert_int_eq(vdds_pub_write(pub, "sample", 7, 0), 0);
+	struct vdds_event ev[8];
 	int seen_timer = 0, seen_sub = 0;
-	uint64_t t0 = tu_now_ns();
 
-	while (!(seen_timer && seen_sub)) {
-		ck_assert_uint_lt(tu_now_ns() - t0, 2000 * MS);
-		int n = vdds_waitset_wait(ws, ev, 8, 1000);
+	ck_assert_int_eq(write(m->p[1], "x", 1), 1);
+	ck_assert_int_eq(timerfd_settime(m->tfd, 0, &its, NULL), 0);
+	ck_assert_int_eq(vdds_pub_write(m->pub, "sample", 7, 0), 0);
+	for (uint64_t t0 = tu_now_ns(); !(seen_timer && seen_sub);) {
+		ck_assert_uint_lt(tu_now_ns() - t0, TU_AWAIT_NS);
+		int n = vdds_waitset_wait(m->ws, ev, 8, 1000);
 		int seen_pipe = 0;
 
 		ck_assert_int_gt(n, 0);
 		for (int i = 0; i < n; i++) {
-			if (ev[i].user == &pipe_tag) {
+			if (ev[i].user == &m->pipe_tag) {
 				ck_assert_int_eq(ev[i].kind, VDDS_EVENT_FD);
-				ck_assert_int_eq(ev[i].fd, p[0]);
+				ck_assert_int_eq(ev[i].fd, m->p[0]);
 				seen_pipe = 1;
-			} else if (ev[i].user == &timer_tag) {
+			} else if (ev[i].user == &m->timer_tag) {
 				ck_assert_int_eq(ev[i].kind, VDDS_EVENT_FD);
-				ck_assert_int_eq(ev[i].fd, tfd);
+				ck_assert_int_eq(ev[i].fd, m->tfd);
 				ck_assert(ev[i].events & POLLIN);
 				seen_timer = 1;
 			} else {
-				ck_assert_ptr_eq(ev[i].user, &sub_tag);
+				ck_assert_ptr_eq(ev[i].user, &m->sub_tag);
 				ck_assert_int_eq(ev[i].kind, VDDS_EVENT_SUB);
-				ck_assert_int_eq(ev[i].fd, vdds_sub_fd(sub));
+				ck_assert_int_eq(ev[i].fd, vdds_sub_fd(m->sub));
 				ck_assert(ev[i].events & POLLIN);
 				seen_sub = 1;
 			}
 		}
 		ck_assert(seen_pipe);
 	}
+}
+
+START_TEST(test_an_unread_fd_is_reported_at_every_wait_with_its_user_pointer)
+{
+	struct vdds_event ev[8];
+	struct mixed m;
+
+	mixed_open(&m);
+	ck_assert_int_eq(vdds_waitset_wait(m.ws, ev, 8, 0), -ETIMEDOUT);
+	ck_assert_int_eq(write(m.p[1], "x", 1), 1);
+	for (int round = 0; round < 3; round++) {
+		ck_assert_int_eq(vdds_waitset_wait(m.ws, ev, 8, 1000), 1);
+		ck_assert_int_eq(ev[0].kind, VDDS_EVENT_FD);
+		ck_assert_int_eq(ev[0].fd, m.p[0]);
+		ck_assert_ptr_eq(ev[0].user, &m.pipe_tag);
+		ck_assert(ev[0].events & POLLIN);
+	}
+	mixed_close(&m);
+}
+END_TEST
+
+START_TEST(test_fds_and_a_subscriber_are_each_reported_with_their_kind_fd_and_user_pointer)
+{
+	struct mixed m;
+
+	mixed_open(&m);
+	mixed_make_all_ready(&m);
+	mixed_close(&m);
+}
+END_TEST
+
+START_TEST(test_members_ready_together_are_reported_together_until_consumed)
+{
+	struct vdds_event ev[8];
+	struct vdds_sample s;
+	struct mixed m;
+	uint64_t ticks;
+	char c;
+
+	mixed_open(&m);
+	mixed_make_all_ready(&m);
 	/* nothing consumed yet: all three at once, even without waiting */
-	ck_assert_int_eq(vdds_waitset_wait(ws, ev, 8, 0), 3);
-	ck_assert_int_eq(vdds_waitset_wait(ws, ev, 8, 1000), 3);
+	ck_assert_int_eq(vdds_waitset_wait(m.ws, ev, 8, 0), 3);
+	ck_assert_int_eq(vdds_waitset_wait(m.ws, ev, 8, 1000), 3);
 
 	/* consume each: quiet */
-	ck_assert_int_eq(read(p[0], &c, 1), 1);
-	ck_assert_int_eq(read(tfd, &ticks, sizeof(ticks)), (ssize_t)sizeof(ticks));
-	ck_assert_int_eq(vdds_sub_take(sub, &s), 0);
+	ck_assert_int_eq(read(m.p[0], &c, 1), 1);
+	ck_assert_int_eq(read(m.tfd, &ticks, sizeof(ticks)), (ssize_t)sizeof(ticks));
+	ck_assert_int_eq(vdds_sub_take(m.sub, &s), 0);
 	ck_assert_str_eq(s.data, "sample");
-	ck_assert_int_eq(vdds_sub_release(sub, &s), 0);
-	ck_assert_int_eq(vdds_sub_take(sub, &s), -EAGAIN);
-	ck_assert_int_eq(vdds_waitset_wait(ws, ev, 8, 50), -ETIMEDOUT);
+	ck_assert_int_eq(vdds_sub_release(m.sub, &s), 0);
+	ck_assert_int_eq(vdds_sub_take(m.sub, &s), -EAGAIN);
+	ck_assert_int_eq(vdds_waitset_wait(m.ws, ev, 8, 50), -ETIMEDOUT);
+	mixed_close(&m);
+}
+END_TEST
 
-	/* other poll bits: a pipe's write end is writable at once */
-	ck_assert_int_eq(vdds_waitset_add_fd(ws, p[1], POLLOUT, &out_tag), 0);
-	ck_assert_int_eq(vdds_waitset_wait(ws, ev, 8, 1000), 1);
+START_TEST(test_an_fd_added_for_pollout_is_reported_writable)
+{
+	struct vdds_event ev[8];
+	struct mixed m;
+	char out_tag;
+
+	mixed_open(&m);
+	/* a pipe's write end is writable at once */
+	ck_assert_int_eq(vdds_waitset_add_fd(m.ws, m.p[1], POLLOUT, &out_tag), 0);
+	ck_assert_int_eq(vdds_waitset_wait(m.ws, ev, 8, 1000), 1);
 	ck_assert_int_eq(ev[0].kind, VDDS_EVENT_FD);
-	ck_assert_int_eq(ev[0].fd, p[1]);
+	ck_assert_int_eq(ev[0].fd, m.p[1]);
 	ck_assert_ptr_eq(ev[0].user, &out_tag);
 	ck_assert(ev[0].events & POLLOUT);
+	mixed_close(&m);
+}
+END_TEST
 
-	ck_assert_int_eq(vdds_waitset_remove(ws, p[1]), 0);
-	ck_assert_int_eq(vdds_waitset_remove(ws, p[0]), 0);
-	ck_assert_int_eq(vdds_waitset_remove(ws, tfd), 0);
-	ck_assert_int_eq(vdds_waitset_remove(ws, vdds_sub_fd(sub)), 0);
-	ck_assert_int_eq(vdds_waitset_remove(ws, p[0]), -ENOENT);
-	/* a removed fd is not reported, ready or not */
-	ck_assert_int_eq(write(p[1], "y", 1), 1);
-	ck_assert_int_eq(vdds_waitset_wait(ws, ev, 8, 20), -ETIMEDOUT);
-	vdds_waitset_free(ws);
-	vdds_sub_close(sub);
-	vdds_pub_close(pub);
-	close(tfd);
-	close(p[0]);
-	close(p[1]);
+START_TEST(test_a_removed_fd_is_not_reported_however_ready)
+{
+	struct vdds_event ev[8];
+	struct mixed m;
+	char out_tag;
+
+	mixed_open(&m);
+	ck_assert_int_eq(vdds_waitset_add_fd(m.ws, m.p[1], POLLOUT, &out_tag), 0);
+	ck_assert_int_eq(vdds_waitset_remove(m.ws, m.p[1]), 0);
+	ck_assert_int_eq(vdds_waitset_remove(m.ws, m.p[0]), 0);
+	ck_assert_int_eq(vdds_waitset_remove(m.ws, m.tfd), 0);
+	ck_assert_int_eq(vdds_waitset_remove(m.ws, vdds_sub_fd(m.sub)), 0);
+	ck_assert_int_eq(vdds_waitset_remove(m.ws, m.p[0]), -ENOENT);
+	/* the write end is writable and the read end readable: neither reported */
+	ck_assert_int_eq(write(m.p[1], "y", 1), 1);
+	ck_assert_int_eq(vdds_waitset_wait(m.ws, ev, 8, 20), -ETIMEDOUT);
+	mixed_close(&m);
 }
 END_TEST
 
@@ -1188,8 +1251,13 @@ static Suite *waitset_suite(void)
 	tcase_add_test(members, test_bad_calls_return_exact_errors);
 	tcase_add_test(members,
 		       test_members_added_and_removed_while_messages_flow_keep_their_streams);
-	tcase_add_test(members,
-		       test_user_fds_are_reported_level_triggered_with_their_user_pointers);
+	tcase_add_test(members, test_an_unread_fd_is_reported_at_every_wait_with_its_user_pointer);
+	tcase_add_test(
+		members,
+		test_fds_and_a_subscriber_are_each_reported_with_their_kind_fd_and_user_pointer);
+	tcase_add_test(members, test_members_ready_together_are_reported_together_until_consumed);
+	tcase_add_test(members, test_an_fd_added_for_pollout_is_reported_writable);
+	tcase_add_test(members, test_a_removed_fd_is_not_reported_however_ready);
 	tcase_add_test(members, test_members_ready_beyond_max_are_reported_in_turn);
 	tcase_add_test(members,
 		       test_readiness_left_over_from_a_full_wait_is_not_reported_once_consumed);
