@@ -385,7 +385,7 @@ static int subscribe_and_report(void)
 START_TEST(test_another_uid_is_eacces)
 {
 	if (geteuid() != 0) {
-		printf("SKIP test_another_uid_is_eacces: needs root to become nobody\n");
+		tu_skip("needs root to subscribe as uid nobody");
 		return;
 	}
 	shared_rundir();
@@ -405,7 +405,7 @@ END_TEST
 START_TEST(test_group_access_admits_that_group_only)
 {
 	if (geteuid() != 0) {
-		printf("SKIP test_group_access_admits_that_group_only: needs root\n");
+		tu_skip("needs root to subscribe as uid nobody");
 		return;
 	}
 	shared_rundir();
@@ -422,7 +422,7 @@ END_TEST
 START_TEST(test_runtime_dir_owned_by_another_user_is_eacces)
 {
 	if (geteuid() != 0) {
-		printf("SKIP test_runtime_dir_owned_by_another_user_is_eacces: needs root\n");
+		tu_skip("needs root to give the runtime directory to nobody");
 		return;
 	}
 	vdds_pub *pub;

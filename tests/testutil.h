@@ -1,16 +1,19 @@
 /* testutil.h — small helpers shared by the Check suites: a private runtime
- * directory per test, child processes and their exit codes, and a few
- * conveniences (fds, time, randomness, a self-checking payload). */
+ * directory per test, child processes and their exit codes, skipping a test
+ * that cannot run here, and a few conveniences (fds, time, randomness). */
 #ifndef VDDS_TESTUTIL_H
 #define VDDS_TESTUTIL_H
 
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -251,16 +254,75 @@ static inline int tu_reap_within(pid_t pid, uint64_t timeout_ns)
 	return -1;
 }
 
-/* Run a Check suite in the usual way; returns the process exit code. */
+/* ------------------------------------------------------------------- skips
+ *
+ * A test that cannot run here (it needs root, or something this kernel or
+ * sandbox lacks) calls tu_skip("why") and returns; a suite none of whose
+ * tests could run checks up front in main() and returns TU_SKIP at once.
+ * The suite program then exits TU_SKIP (77, CTest's SKIP_RETURN_CODE) if no
+ * test failed: CTest reports the whole program as skipped even when its other
+ * tests ran and passed, because "all passed" would claim what was not
+ * tested. The output says which: a line "SKIP: <test>: <why>" per skipped
+ * test, and a summary of how many ran. A failure outranks a skip.
+ *
+ * Check runs every test in a forked process, so skips are counted in a page
+ * that tu_run_suite() maps shared before the tests fork: the one piece of
+ * mutable state here, one per suite program (each is a single file).
+ */
+#define TU_SKIP 77
+
+static _Atomic unsigned *tu_skips;
+
+/* Record and print that the calling test is skipped, and why; the test then returns. */
+#define tu_skip(...) tu_skip_test(__func__, __VA_ARGS__)
+
+static inline void tu_skip_test(const char *fn, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static inline void tu_skip_test(const char *fn, const char *fmt, ...)
+{
+	size_t len = strlen(fn);
+	va_list ap;
+
+	/* START_TEST(name) defines name_fn */
+	if (len > 3 && strcmp(fn + len - 3, "_fn") == 0)
+		len -= 3;
+	printf("SKIP: %.*s: ", (int)len, fn);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	if (tu_skips)
+		atomic_fetch_add(tu_skips, 1);
+}
+
+/* Run a Check suite; returns the process exit code: EXIT_FAILURE if a test
+ * failed, else TU_SKIP if one was skipped, else EXIT_SUCCESS. */
 static inline int tu_run_suite(Suite *s)
 {
+	tu_skips = mmap(NULL, sizeof(*tu_skips), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+			-1, 0);
+	if (tu_skips == MAP_FAILED) {
+		perror("mmap");
+		return EXIT_FAILURE;
+	}
 	SRunner *sr = srunner_create(s);
 
 	srunner_run_all(sr, CK_NORMAL);
+	int ran = srunner_ntests_run(sr);
 	int failed = srunner_ntests_failed(sr);
+	unsigned skipped = atomic_load(tu_skips);
 
 	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	if (failed)
+		return EXIT_FAILURE;
+	if (skipped) {
+		printf("SKIP: %u of %d tests could not run here (see above); %u ran and passed\n",
+		       skipped, ran, (unsigned)ran - skipped);
+		return TU_SKIP;
+	}
+	return EXIT_SUCCESS;
 }
 
 #endif
