@@ -2,7 +2,7 @@
 # test.sh — on a fresh Debian 12 machine: install what is missing, then build
 # and run the whole test suite: gcc with -Werror; clang-format, clang-tidy and
 # cppcheck; AddressSanitizer + UndefinedBehaviorSanitizer; clang -Werror with
-# ThreadSanitizer on the suites where threads meet; the libFuzzer target, 60 s.
+# ThreadSanitizer on the tests labelled threads; the libFuzzer target, 60 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
@@ -30,13 +30,12 @@ cmake --build build-asan -j"$jobs"
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	ctest --output-on-failure --verbose --timeout 900)
 
-echo "=== clang -Werror + ThreadSanitizer: the suites where the service thread meets the data path"
+echo "=== clang -Werror + ThreadSanitizer: the tests labelled threads (the service thread meets the data path)"
 CC=clang cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DVDDS_WERROR=ON -DVDDS_SANITIZE_THREAD=ON \
 	-DVDDS_BUILD_BENCH=OFF -DVDDS_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build build-tsan -j"$jobs"
 (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 \
-	ctest --output-on-failure --verbose --timeout 900 \
-	-R 'test_ring|test_api|test_handshake|test_crash|test_waitset|test_hostile')
+	ctest --output-on-failure --verbose --timeout 900 -L '^threads$')
 
 echo "=== libFuzzer: handshake parser and shared-memory checks, 60 s"
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DVDDS_FUZZ=ON -DVDDS_BUILD_TESTS=OFF \

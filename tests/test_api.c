@@ -20,20 +20,6 @@ static vdds_pub *open_pub(const char *topic, uint32_t slots, uint32_t max_subs)
 	return pub;
 }
 
-/* Wait (bounded) until the publisher has adopted n subscribers. */
-static void await_subscribers(vdds_pub *pub, uint32_t n)
-{
-	struct vdds_pub_stats st;
-
-	for (int i = 0; i < 2000; i++) {
-		ck_assert_int_eq(vdds_pub_stats(pub, &st), 0);
-		if (st.subscribers == n)
-			return;
-		tu_sleep_us(1000);
-	}
-	ck_abort_msg("publisher has %u subscribers, expected %u", st.subscribers, n);
-}
-
 static struct vdds_pub_stats stats_of(vdds_pub *pub)
 {
 	struct vdds_pub_stats st;
@@ -154,11 +140,9 @@ START_TEST(test_second_publisher_is_eexist)
 	pid_t pid = fork();
 
 	if (pid == 0)
-		_exit(vdds_pub_open(&b, "twice", NULL) == -EEXIST ? 0 : 1);
-	int status;
-
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		_exit(vdds_pub_open(&b, "twice", NULL) == -EEXIST ? TU_CHILD_OK
+								  : TU_CHILD_WRONG_RESULT);
+	tu_assert_exit(pid, TU_CHILD_OK);
 	vdds_pub_close(a);
 	ck_assert_int_eq(vdds_pub_open(&b, "twice", NULL), 0);
 	vdds_pub_close(b);
@@ -175,8 +159,8 @@ START_TEST(test_publisher_killed_is_replaced)
 
 	if (pid == 0) {
 		ck_assert_int_eq(vdds_pub_open(&pub, "phoenix", NULL), 0);
-		pause();
-		_exit(0);
+		for (;;)
+			pause(); /* until SIGKILL */
 	}
 	vdds_sub *sub;
 
@@ -352,7 +336,7 @@ START_TEST(test_loan_times_out_then_succeeds_when_a_slot_returns)
 	tu_private_rundir();
 	pub = open_pub("block", 4, 2);
 	ck_assert_int_eq(vdds_sub_open(&sub, "block", NULL), 0);
-	await_subscribers(pub, 1);
+	ck_assert_int_eq(tu_await_subscribers(pub, 1), 0);
 	for (uint32_t i = 0; i < 4; i++)
 		publish_u32(pub, i);
 	ck_assert_int_eq(vdds_pub_loan(pub, &buf, 0), -EAGAIN);
@@ -374,7 +358,6 @@ START_TEST(test_blocked_loan_wakes_when_another_process_releases)
 {
 	vdds_pub *pub;
 	void *buf;
-	int status;
 
 	tu_private_rundir();
 	pub = open_pub("wake", 2, 2);
@@ -385,20 +368,19 @@ START_TEST(test_blocked_loan_wakes_when_another_process_releases)
 		struct vdds_sample s;
 
 		if (vdds_sub_open(&sub, "wake", NULL) < 0)
-			_exit(1);
+			_exit(TU_CHILD_OPEN_FAILED);
 		for (int n = 0; n < 2; n++)
 			if (vdds_sub_wait(sub, 5000) < 0 || vdds_sub_take(sub, &s) < 0)
-				_exit(2);
+				_exit(TU_CHILD_TAKE_FAILED);
 		tu_sleep_us(100000); /* let the publisher block */
-		_exit(vdds_sub_release(sub, &s) == 0 ? 0 : 3);
+		_exit(vdds_sub_release(sub, &s) == 0 ? TU_CHILD_OK : TU_CHILD_RELEASE_FAILED);
 	}
-	await_subscribers(pub, 1);
+	ck_assert_int_eq(tu_await_subscribers(pub, 1), 0);
 	publish_u32(pub, 1);
 	publish_u32(pub, 2);
 	/* the child holds both: the loan sleeps until it releases one */
 	ck_assert_int_eq(vdds_pub_loan(pub, &buf, 5000), 0);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	tu_assert_exit(pid, TU_CHILD_OK);
 	vdds_pub_close(pub);
 }
 END_TEST
@@ -413,7 +395,7 @@ START_TEST(test_slot_is_free_only_when_every_subscriber_released_it)
 	pub = open_pub("refs", 4, 4);
 	ck_assert_int_eq(vdds_sub_open(&a, "refs", NULL), 0);
 	ck_assert_int_eq(vdds_sub_open(&b, "refs", NULL), 0);
-	await_subscribers(pub, 2);
+	ck_assert_int_eq(tu_await_subscribers(pub, 2), 0);
 	publish_u32(pub, 42);
 	ck_assert_uint_eq(stats_of(pub).free_slots, 3);
 	ck_assert_int_eq(vdds_sub_take(a, &sa), 0);
@@ -429,7 +411,7 @@ START_TEST(test_slot_is_free_only_when_every_subscriber_released_it)
 	/* with nobody subscribed a published slot is free at once */
 	vdds_sub_close(a);
 	vdds_sub_close(b);
-	await_subscribers(pub, 0);
+	ck_assert_int_eq(tu_await_subscribers(pub, 0), 0);
 	publish_u32(pub, 43);
 	ck_assert_uint_eq(stats_of(pub).free_slots, 4);
 	vdds_pub_close(pub);
@@ -445,7 +427,7 @@ START_TEST(test_samples_carry_sequence_timestamp_and_length)
 	tu_private_rundir();
 	pub = open_pub("meta", 4, 2);
 	ck_assert_int_eq(vdds_sub_open(&sub, "meta", NULL), 0);
-	await_subscribers(pub, 1);
+	ck_assert_int_eq(tu_await_subscribers(pub, 1), 0);
 	uint64_t t0 = tu_now_ns();
 
 	ck_assert_int_eq(vdds_pub_write(pub, "hello", 6, 0), 0);
@@ -477,11 +459,11 @@ START_TEST(test_late_joiner_sees_a_contiguous_stream_from_its_join)
 	tu_private_rundir();
 	pub = open_pub("join", 8, 4);
 	ck_assert_int_eq(vdds_sub_open(&early, "join", NULL), 0);
-	await_subscribers(pub, 1);
+	ck_assert_int_eq(tu_await_subscribers(pub, 1), 0);
 	for (uint32_t i = 0; i < 100; i++) {
 		if (i == 40) {
 			ck_assert_int_eq(vdds_sub_open(&late, "join", NULL), 0);
-			await_subscribers(pub, 2);
+			ck_assert_int_eq(tu_await_subscribers(pub, 2), 0);
 		}
 		if (i == 70)
 			vdds_sub_close(early);
@@ -498,7 +480,7 @@ START_TEST(test_late_joiner_sees_a_contiguous_stream_from_its_join)
 		}
 	}
 	ck_assert_int_eq(vdds_sub_take(late, &s), -EAGAIN);
-	await_subscribers(pub, 1);
+	ck_assert_int_eq(tu_await_subscribers(pub, 1), 0);
 	ck_assert_uint_eq(stats_of(pub).free_slots, 8);
 	vdds_sub_close(late);
 	vdds_pub_close(pub);
@@ -523,21 +505,21 @@ START_TEST(test_writing_into_a_sample_faults_and_others_carry_on)
 		signal(SIGSEGV, SIG_DFL);
 		if (vdds_sub_open(&sub, "ro", NULL) < 0 || vdds_sub_wait(sub, 5000) < 0 ||
 		    vdds_sub_take(sub, &s) < 0)
-			_exit(1);
+			_exit(TU_CHILD_TAKE_FAILED);
 		/* the mapping is read-only and the memfd sealed against write */
 		if (mprotect((void *)((uintptr_t)s.data & ~4095ul), 4096, PROT_READ | PROT_WRITE) ==
 		    0)
-			_exit(2);
+			_exit(TU_CHILD_WRONG_RESULT);
 		((volatile char *)s.data)[0] = 'X';
-		_exit(3);
+		_exit(TU_CHILD_WRONG_RESULT); /* the write did not fault */
 	}
-	await_subscribers(pub, 2);
+	ck_assert_int_eq(tu_await_subscribers(pub, 2), 0);
 	publish_u32(pub, 7);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV, "child status %x",
 		      status);
 	/* the publisher reclaims the dead child's hold; the other carries on */
-	await_subscribers(pub, 1);
+	ck_assert_int_eq(tu_await_subscribers(pub, 1), 0);
 	ck_assert_int_eq(vdds_sub_take(other, &s), 0);
 	ck_assert_uint_eq(*(const uint32_t *)s.data, 7);
 	ck_assert_int_eq(vdds_sub_release(other, &s), 0);
@@ -563,14 +545,14 @@ START_TEST(test_closing_a_subscriber_holding_samples_frees_its_slots)
 
 	for (int round = 0; round < 20; round++) {
 		ck_assert_int_eq(vdds_sub_open(&sub, "hold", NULL), 0);
-		await_subscribers(pub, 1);
+		ck_assert_int_eq(tu_await_subscribers(pub, 1), 0);
 		for (uint32_t i = 0; i < 6; i++)
 			publish_u32(pub, i);
 		for (int i = 0; i < 3; i++)
 			ck_assert_int_eq(vdds_sub_take(sub, &s), 0); /* held, never released */
 		ck_assert_uint_eq(stats_of(pub).free_slots, 2);
 		vdds_sub_close(sub);
-		await_subscribers(pub, 0);
+		ck_assert_int_eq(tu_await_subscribers(pub, 0), 0);
 		ck_assert_uint_eq(stats_of(pub).free_slots, 8);
 	}
 	ck_assert_int_eq(tu_count_fds(), fds_before);
@@ -590,7 +572,7 @@ START_TEST(test_closing_a_publisher_with_subscribers_leaks_nothing)
 		pub = open_pub("bye", 8, 4);
 		for (int i = 0; i < 3; i++)
 			ck_assert_int_eq(vdds_sub_open(&subs[i], "bye", NULL), 0);
-		await_subscribers(pub, 3);
+		ck_assert_int_eq(tu_await_subscribers(pub, 3), 0);
 		publish_u32(pub, 1);
 		publish_u32(pub, 2);
 		ck_assert_int_eq(vdds_sub_take(subs[0], &s), 0);
@@ -624,7 +606,6 @@ START_TEST(test_publisher_without_service_thread_serves_from_dispatch)
 	struct vdds_pub_opts o = { .slot_count = 4, .no_service_thread = true };
 	vdds_pub *pub;
 	struct vdds_sample s;
-	int status;
 
 	tu_private_rundir();
 	ck_assert_int_eq(vdds_pub_open(&pub, "loop", &o), 0);
@@ -635,9 +616,9 @@ START_TEST(test_publisher_without_service_thread_serves_from_dispatch)
 		vdds_sub *sub;
 
 		if (vdds_sub_open(&sub, "loop", NULL) < 0 || vdds_sub_wait(sub, 5000) < 0 ||
-		    vdds_sub_take(sub, &s) < 0 || *(const uint32_t *)s.data != 5)
-			_exit(1);
-		_exit(0);
+		    vdds_sub_take(sub, &s) < 0)
+			_exit(TU_CHILD_TAKE_FAILED);
+		_exit(*(const uint32_t *)s.data == 5 ? TU_CHILD_OK : TU_CHILD_BAD_PAYLOAD);
 	}
 	/* nothing serves the socket but this loop */
 	struct pollfd pfd = { .fd = vdds_pub_fd(pub), .events = POLLIN };
@@ -650,8 +631,7 @@ START_TEST(test_publisher_without_service_thread_serves_from_dispatch)
 	}
 	ck_assert_uint_eq(st.subscribers, 1);
 	publish_u32(pub, 5);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	tu_assert_exit(pid, TU_CHILD_OK);
 	for (int i = 0; i < 500 && st.subscribers == 1; i++) {
 		if (poll(&pfd, 1, 10) > 0)
 			ck_assert_int_eq(vdds_pub_dispatch(pub), 0);

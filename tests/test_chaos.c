@@ -7,7 +7,6 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include "testutil.h"
@@ -43,14 +42,6 @@ struct shared {
 	int first_slot;
 };
 
-static uint64_t xorshift(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
 static void record_violation(struct shared *sh, int idx, uint64_t expected, uint64_t got)
 {
 	int no = 0;
@@ -63,21 +54,10 @@ static void record_violation(struct shared *sh, int idx, uint64_t expected, uint
 	}
 }
 
-/* Exit codes of a subscriber child (it is otherwise only ever SIGKILLed). */
-enum child_exit {
-	CHILD_OK = 0,
-	CHILD_OPEN_FAILED = 10,
-	CHILD_WAIT_FAILED = 11,
-	CHILD_TAKE_FAILED = 12,
-	CHILD_RELEASE_FAILED = 13,
-	CHILD_GAP = 20,
-	CHILD_BAD_PAYLOAD = 21,
-};
-
 /* A subscriber child: its own handle; checks that seq runs on by one from its
  * first sample and that every payload is intact; holds a few samples at
- * random and dawdles at random, so that a kill finds it in any state; exits 0
- * when it sees the end mark. */
+ * random and dawdles at random, so that a kill finds it in any state; exits
+ * TU_CHILD_OK when it sees the end mark (else it is only ever SIGKILLed). */
 static void child_main(struct shared *sh, int idx, uint32_t gen)
 {
 	struct slot_state *me = &sh->slot[idx];
@@ -88,13 +68,10 @@ static void child_main(struct shared *sh, int idx, uint32_t gen)
 	vdds_sub *sub;
 	int err;
 
-	/* die with the test; hold nothing of the parent's but what fork mapped */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	close_range(3, ~0u, 0);
 	atomic_store(&me->phase, PH_OPENING);
 	atomic_store(&me->held, 0);
 	if (vdds_sub_open(&sub, TOPIC, NULL) != 0)
-		_exit(CHILD_OPEN_FAILED);
+		_exit(TU_CHILD_OPEN_FAILED);
 	atomic_store(&me->joined_gen, gen);
 	for (;;) {
 		atomic_store_explicit(&me->phase, PH_WAITING, memory_order_relaxed);
@@ -108,36 +85,36 @@ static void child_main(struct shared *sh, int idx, uint32_t gen)
 		if (err == -ETIMEDOUT)
 			continue;
 		if (err != 0)
-			_exit(CHILD_WAIT_FAILED);
+			_exit(TU_CHILD_WAIT_FAILED);
 		atomic_store_explicit(&me->phase, PH_TAKING, memory_order_relaxed);
 		while ((err = vdds_sub_take(sub, &s)) == 0) {
 			if (next != 0 && s.seq != next) {
 				record_violation(sh, idx, next, s.seq);
-				_exit(CHILD_GAP);
+				_exit(TU_CHILD_GAP);
 			}
 			if (!tu_payload_ok(&s)) {
 				record_violation(sh, idx, s.seq,
 						 ((const struct tu_payload *)s.data)->seq);
-				_exit(CHILD_BAD_PAYLOAD);
+				_exit(TU_CHILD_BAD_PAYLOAD);
 			}
 			next = s.seq + 1;
 			atomic_fetch_add_explicit(&me->checked, 1, memory_order_relaxed);
 			if (((const struct tu_payload *)s.data)->end) {
 				vdds_sub_close(sub); /* releases what it holds */
-				_exit(CHILD_OK);
+				_exit(TU_CHILD_OK);
 			}
-			uint64_t r = xorshift(&rnd);
+			uint64_t r = tu_xorshift(&rnd);
 
 			if (n_held < HOLD_MAX && r % 3 == 0) {
 				held[n_held++] = s;
 			} else if (vdds_sub_release(sub, &s) != 0) {
-				_exit(CHILD_RELEASE_FAILED);
+				_exit(TU_CHILD_RELEASE_FAILED);
 			}
 			if (n_held > 0 && (r >> 8) % 8 == 0) {
 				uint32_t k = (uint32_t)((r >> 16) % n_held);
 
 				if (vdds_sub_release(sub, &held[k]) != 0)
-					_exit(CHILD_RELEASE_FAILED);
+					_exit(TU_CHILD_RELEASE_FAILED);
 				held[k] = held[--n_held];
 			}
 			atomic_store_explicit(&me->held, n_held, memory_order_relaxed);
@@ -147,15 +124,16 @@ static void child_main(struct shared *sh, int idx, uint32_t gen)
 				tu_sleep_us((long)((r >> 32) % 5000));
 		}
 		if (err != -EAGAIN)
-			_exit(CHILD_TAKE_FAILED);
+			_exit(TU_CHILD_TAKE_FAILED);
 	}
 }
 
+/* The child dies with the test and holds nothing of the parent's but what
+ * fork mapped. */
 static pid_t spawn_child(struct shared *sh, int idx, uint32_t gen)
 {
-	pid_t pid = fork();
+	pid_t pid = tu_fork_child_keeping(NULL);
 
-	ck_assert_int_ge(pid, 0);
 	if (pid == 0)
 		child_main(sh, idx, gen);
 	return pid;
@@ -261,7 +239,7 @@ static void run_kills(struct driver *d, uint64_t deadline)
 	uint32_t early_done = 0;
 
 	for (uint32_t k = 0; k < KILLS;) {
-		uint64_t r = xorshift(&d->rnd);
+		uint64_t r = tu_xorshift(&d->rnd);
 
 		if (early_done < HANDSHAKE_KILLS && r % 20 == 0) {
 			/* the slot respawned last: its child is likely still
@@ -322,7 +300,9 @@ START_TEST(test_killing_subscribers_at_random_leaks_nothing_and_loses_nothing)
 	for (int i = 0; i < N_SUBS; i++) {
 		int status = tu_reap_within(d.pid[i], 20ull * 1000000000ull);
 
-		ck_assert_msg(status == 0, "last subscriber %d: status %d (exit %d)", i, status,
+		ck_assert_msg(status >= 0 && WIFEXITED(status) &&
+				      WEXITSTATUS(status) == TU_CHILD_OK,
+			      "last subscriber %d: status %d (exit %d)", i, status,
 			      status > 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	}
 	/* hang-ups are seen by the service thread, applied at the next call */

@@ -19,17 +19,14 @@ static pid_t spawn_publisher(const char *topic, uint32_t count)
 		return pid;
 	struct vdds_pub_opts o = { .slot_count = 8 };
 	vdds_pub *pub;
-	struct vdds_pub_stats st = { 0 };
 
 	if (vdds_pub_open(&pub, topic, &o) < 0)
-		_exit(1);
-	while (st.subscribers == 0) {
-		vdds_pub_stats(pub, &st);
-		tu_sleep_us(1000);
-	}
+		_exit(TU_CHILD_OPEN_FAILED);
+	if (tu_await_subscribers(pub, 1) < 0)
+		_exit(TU_CHILD_TIMEOUT);
 	for (uint32_t i = 1; i <= count; i++)
 		if (vdds_pub_write(pub, &i, sizeof(i), 5000) < 0)
-			_exit(2);
+			_exit(TU_CHILD_WRITE_FAILED);
 	for (;;)
 		pause();
 }
@@ -179,20 +176,16 @@ START_TEST(test_killed_subscriber_slots_come_back_at_once)
 		struct vdds_sample s;
 
 		if (vdds_sub_open(&sub, "reap", NULL) < 0)
-			_exit(1);
+			_exit(TU_CHILD_OPEN_FAILED);
 		for (int i = 0; i < 4; i++) /* hold all four */
 			if (vdds_sub_wait(sub, 5000) < 0 || vdds_sub_take(sub, &s) < 0)
-				_exit(2);
+				_exit(TU_CHILD_TAKE_FAILED);
 		if (write(ready[1], "x", 1) != 1)
-			_exit(3);
-		pause();
+			_exit(TU_CHILD_PIPE_FAILED);
+		for (;;)
+			pause(); /* until SIGKILL */
 	}
-	for (int i = 0; i < 1000; i++) {
-		vdds_pub_stats(pub, &st);
-		if (st.subscribers == 2)
-			break;
-		tu_sleep_us(1000);
-	}
+	ck_assert_int_eq(tu_await_subscribers(pub, 2), 0);
 	for (uint32_t i = 0; i < 4; i++) {
 		struct vdds_sample s;
 

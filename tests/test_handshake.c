@@ -8,7 +8,6 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 
 #include "proto.h"
@@ -23,17 +22,6 @@ static vdds_pub *pub_up(const char *topic)
 
 	ck_assert_int_eq(vdds_pub_open(&pub, topic, &o), 0);
 	return pub;
-}
-
-static int raw_connect(const char *topic)
-{
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-
-	ck_assert_int_ge(fd, 0);
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/%s.sock", getenv("VDDS_DIR"), topic);
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
-	return fd;
 }
 
 /* What the publisher answered: the REJECT errno, 0 for WELCOME (its fds in
@@ -63,15 +51,9 @@ static void honest_subscriber_works(vdds_pub *pub, const char *topic)
 {
 	vdds_sub *sub;
 	struct vdds_sample s;
-	struct vdds_pub_stats st;
 
 	ck_assert_int_eq(vdds_sub_open(&sub, topic, NULL), 0);
-	for (int i = 0; i < 1000; i++) {
-		ck_assert_int_eq(vdds_pub_stats(pub, &st), 0);
-		if (st.subscribers == 1)
-			break;
-		tu_sleep_us(1000);
-	}
+	ck_assert_int_eq(tu_await_subscribers(pub, 1), 0);
 	ck_assert_int_eq(vdds_pub_write(pub, "ok", 3, 1000), 0);
 	ck_assert_int_eq(vdds_sub_wait(sub, 2000), 0);
 	ck_assert_int_eq(vdds_sub_take(sub, &s), 0);
@@ -110,8 +92,9 @@ START_TEST(test_truncated_hello_is_rejected)
 	int fds[VDDS_WELCOME_FDS];
 
 	vdds__msg_hello(&h, NULL, 0);
-	int fd = raw_connect("trunc");
+	int fd = tu_raw_connect("trunc");
 
+	ck_assert_int_ge(fd, 0);
 	send_raw(fd, &h, sizeof(h) - 8, NULL, 0);
 	ck_assert_int_eq(answer(fd, fds), EBADMSG);
 	close(fd);
@@ -130,8 +113,9 @@ START_TEST(test_wrong_magic_is_rejected)
 
 	vdds__msg_hello(&h, NULL, 0);
 	h.hdr.magic ^= 1;
-	int fd = raw_connect("magic");
+	int fd = tu_raw_connect("magic");
 
+	ck_assert_int_ge(fd, 0);
 	send_raw(fd, &h, sizeof(h), NULL, 0);
 	ck_assert_int_eq(answer(fd, fds), EBADMSG);
 	close(fd);
@@ -149,8 +133,9 @@ START_TEST(test_wrong_version_is_eproto)
 
 	vdds__msg_hello(&h, NULL, 0);
 	h.hdr.version = VDDS_PROTO_VERSION + 1;
-	int fd = raw_connect("version");
+	int fd = tu_raw_connect("version");
 
+	ck_assert_int_ge(fd, 0);
 	send_raw(fd, &h, sizeof(h), NULL, 0);
 	ck_assert_int_eq(answer(fd, fds), EPROTO);
 	close(fd);
@@ -170,8 +155,9 @@ START_TEST(test_wrong_sizes_are_rejected)
 	/* the size field disagrees with the datagram */
 	vdds__msg_hello(&h, NULL, 0);
 	h.hdr.size = sizeof(h) + 16;
-	int fd = raw_connect("sizes");
+	int fd = tu_raw_connect("sizes");
 
+	ck_assert_int_ge(fd, 0);
 	send_raw(fd, &h, sizeof(h), NULL, 0);
 	ck_assert_int_eq(answer(fd, fds), EBADMSG);
 	close(fd);
@@ -180,14 +166,16 @@ START_TEST(test_wrong_sizes_are_rejected)
 	memset(longer, 0, sizeof(longer));
 	h.hdr.size = sizeof(longer);
 	memcpy(longer, &h, sizeof(h));
-	fd = raw_connect("sizes");
+	fd = tu_raw_connect("sizes");
+	ck_assert_int_ge(fd, 0);
 	send_raw(fd, longer, sizeof(longer), NULL, 0);
 	ck_assert_int_eq(answer(fd, fds), EBADMSG);
 	close(fd);
 	/* an unterminated type name */
 	vdds__msg_hello(&h, NULL, 0);
 	memset(h.type_name, 'x', sizeof(h.type_name));
-	fd = raw_connect("sizes");
+	fd = tu_raw_connect("sizes");
+	ck_assert_int_ge(fd, 0);
 	send_raw(fd, &h, sizeof(h), NULL, 0);
 	ck_assert_int_eq(answer(fd, fds), EBADMSG);
 	close(fd);
@@ -207,8 +195,9 @@ START_TEST(test_hello_with_fds_is_rejected_and_the_fds_closed)
 
 	ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
 	vdds__msg_hello(&h, NULL, 0);
-	int fd = raw_connect("fds");
+	int fd = tu_raw_connect("fds");
 
+	ck_assert_int_ge(fd, 0);
 	send_raw(fd, &h, sizeof(h), pipefd, 2);
 	ck_assert_int_eq(answer(fd, fds), EBADMSG);
 	close(fd);
@@ -228,9 +217,10 @@ START_TEST(test_megabyte_message_is_rejected)
 	size_t size = 1 << 20;
 	char *big = calloc(1, size);
 	int fds[VDDS_WELCOME_FDS];
-	int fd = raw_connect("huge");
+	int fd = tu_raw_connect("huge");
 	int sndbuf = (int)size * 2;
 
+	ck_assert_int_ge(fd, 0);
 	ck_assert_ptr_nonnull(big);
 	vdds__msg_hello((struct vdds__msg_hello *)big, NULL, 0);
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
@@ -257,9 +247,10 @@ START_TEST(test_silent_client_is_hung_up_and_others_are_served)
 	tu_private_rundir();
 	vdds_pub *pub = pub_up("silent");
 	int base = tu_count_fds();
-	int fd = raw_connect("silent");
+	int fd = tu_raw_connect("silent");
 	int fds[VDDS_WELCOME_FDS];
 
+	ck_assert_int_ge(fd, 0);
 	honest_subscriber_works(pub, "silent"); /* meanwhile */
 	uint64_t t0 = tu_now_ns();
 
@@ -280,8 +271,9 @@ START_TEST(test_client_hanging_up_mid_handshake_leaks_nothing)
 
 	vdds__msg_hello(&h, NULL, 0);
 	for (int i = 0; i < 50; i++) {
-		int fd = raw_connect("hangup");
+		int fd = tu_raw_connect("hangup");
 
+		ck_assert_int_ge(fd, 0);
 		if (i % 2)
 			send_raw(fd, &h, sizeof(h), NULL, 0); /* and never read WELCOME */
 		close(fd);
@@ -304,8 +296,9 @@ START_TEST(test_subscribers_cannot_resize_or_write_the_segments)
 	int fds[VDDS_WELCOME_FDS];
 
 	vdds__msg_hello(&h, NULL, 0);
-	int fd = raw_connect("seals");
+	int fd = tu_raw_connect("seals");
 
+	ck_assert_int_ge(fd, 0);
 	send_raw(fd, &h, sizeof(h), NULL, 0);
 	ck_assert_int_eq(answer(fd, fds), 0);
 	int topic = fds[0], lane = fds[1];
@@ -349,7 +342,7 @@ static int as_nobody(int (*fn)(void), gid_t gid, vdds_pub *pub)
 
 	if (pid == 0) {
 		if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(NOBODY) < 0)
-			_exit(100);
+			_exit(TU_CHILD_SETUP_FAILED);
 		_exit(fn());
 	}
 	int status;
@@ -392,7 +385,7 @@ static int subscribe_and_report(void)
 START_TEST(test_another_uid_is_eacces)
 {
 	if (geteuid() != 0) {
-		printf("SKIP test_another_uid_is_eacces: needs root to become nobody\n");
+		tu_skip("needs root to subscribe as uid nobody");
 		return;
 	}
 	shared_rundir();
@@ -412,7 +405,7 @@ END_TEST
 START_TEST(test_group_access_admits_that_group_only)
 {
 	if (geteuid() != 0) {
-		printf("SKIP test_group_access_admits_that_group_only: needs root\n");
+		tu_skip("needs root to subscribe as uid nobody");
 		return;
 	}
 	shared_rundir();
@@ -429,7 +422,7 @@ END_TEST
 START_TEST(test_runtime_dir_owned_by_another_user_is_eacces)
 {
 	if (geteuid() != 0) {
-		printf("SKIP test_runtime_dir_owned_by_another_user_is_eacces: needs root\n");
+		tu_skip("needs root to give the runtime directory to nobody");
 		return;
 	}
 	vdds_pub *pub;

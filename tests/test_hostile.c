@@ -9,9 +9,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 
 #include "layout.h"
@@ -22,14 +20,6 @@
 #define LOAN_TIMEOUT_MS 2000
 #define SCRIBBLE_NS (5ull * 1000000000ull)
 #define SEC_NS 1000000000ull
-
-static uint64_t xorshift(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
 
 /* What the children report, in one anonymous shared mapping. */
 struct report {
@@ -51,41 +41,13 @@ static struct report *report_new(void)
 	return r;
 }
 
-/* A child process: dies with the test, and keeps none of the parent's
- * descriptors (a copy of the publisher's end of a connection would hide the
- * publisher's hang-up from that connection's subscriber) but *keep, if given,
- * which it finds as fd 3. */
-static pid_t fork_child(int *keep)
-{
-	pid_t pid = fork();
-
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (keep && (*keep = dup2(*keep, 3)) != 3)
-			_exit(99);
-		close_range(keep ? 4 : 3, ~0u, 0);
-	}
-	return pid;
-}
-
 /* -------------------------------------------------------- honest subscriber */
-
-enum honest_exit {
-	HONEST_OK = 0,
-	HONEST_OPEN_FAILED = 10,
-	HONEST_WAIT_FAILED = 11,
-	HONEST_TAKE_FAILED = 12,
-	HONEST_RELEASE_FAILED = 13,
-	HONEST_GAP = 20,
-	HONEST_BAD_PAYLOAD = 21,
-};
 
 /* Subscribe with the real API; expect seq 1, 2, ... with intact payloads up
  * to the end mark; exit 0 then. */
 static pid_t spawn_honest(struct report *rep, int idx)
 {
-	pid_t pid = fork_child(NULL);
+	pid_t pid = tu_fork_child_keeping(NULL);
 
 	if (pid != 0)
 		return pid;
@@ -95,35 +57,35 @@ static pid_t spawn_honest(struct report *rep, int idx)
 	int err;
 
 	if (vdds_sub_open(&sub, TOPIC, NULL) != 0)
-		_exit(HONEST_OPEN_FAILED);
+		_exit(TU_CHILD_OPEN_FAILED);
 	atomic_fetch_add(&rep->joined, 1);
 	for (;;) {
 		err = vdds_sub_wait(sub, 1000);
 		if (err == -ETIMEDOUT)
 			continue;
 		if (err != 0)
-			_exit(HONEST_WAIT_FAILED);
+			_exit(TU_CHILD_WAIT_FAILED);
 		while ((err = vdds_sub_take(sub, &s)) == 0) {
 			if (next == 1)
 				atomic_store(&rep->first_seq[idx], s.seq);
 			atomic_store(&rep->last_seq[idx], s.seq);
 			if (s.seq != next)
-				_exit(HONEST_GAP);
+				_exit(TU_CHILD_GAP);
 			if (!tu_payload_ok(&s))
-				_exit(HONEST_BAD_PAYLOAD);
+				_exit(TU_CHILD_BAD_PAYLOAD);
 			next++;
 			atomic_fetch_add_explicit(&rep->checked[idx], 1, memory_order_relaxed);
 			int end = ((const struct tu_payload *)s.data)->end != 0;
 
 			if (vdds_sub_release(sub, &s) != 0)
-				_exit(HONEST_RELEASE_FAILED);
+				_exit(TU_CHILD_RELEASE_FAILED);
 			if (end) {
 				vdds_sub_close(sub);
-				_exit(HONEST_OK);
+				_exit(TU_CHILD_OK);
 			}
 		}
 		if (err != -EAGAIN)
-			_exit(HONEST_TAKE_FAILED);
+			_exit(TU_CHILD_TAKE_FAILED);
 	}
 }
 
@@ -141,8 +103,10 @@ struct raw_sub {
 	uint32_t cons, rel_prod; /* our own indices, as an honest peer keeps them */
 };
 
+/* What went wrong for a raw subscriber: negative from its helpers, its exit
+ * code as a child. */
 enum raw_err {
-	RAW_CONNECT = 1,
+	RAW_CONNECT = TU_CHILD_SUITE,
 	RAW_NO_WELCOME,
 	RAW_MAP,
 	RAW_BAD_LANE,
@@ -175,21 +139,6 @@ static int probe_seals(int topic_fd, int lane_fd, size_t topic_size, void *topic
 	return 0;
 }
 
-static int raw_connect(void)
-{
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/%s.sock", getenv("VDDS_DIR"), TOPIC);
-	if (fd < 0)
-		return -RAW_CONNECT;
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		close(fd);
-		return -RAW_CONNECT;
-	}
-	return fd;
-}
-
 static int raw_open(struct raw_sub *rs, int probe)
 {
 	struct vdds__msg_hello hello;
@@ -197,9 +146,9 @@ static int raw_open(struct raw_sub *rs, int probe)
 	int fds[VDDS_WELCOME_FDS], nfds, err = 0;
 
 	memset(rs, 0, sizeof(*rs));
-	rs->sock = raw_connect();
+	rs->sock = tu_raw_connect(TOPIC);
 	if (rs->sock < 0)
-		return rs->sock;
+		return -RAW_CONNECT;
 	vdds__msg_hello(&hello, NULL, 0);
 	struct pollfd pfd = { .fd = rs->sock, .events = POLLIN };
 
@@ -335,7 +284,7 @@ static int readable(int fd)
  * what is there (the edges are where bounds checks go wrong). */
 static uint32_t nasty_u32(uint64_t *rnd, uint32_t near, uint32_t ring_size)
 {
-	uint64_t r = xorshift(rnd);
+	uint64_t r = tu_xorshift(rnd);
 
 	switch (r % 4) {
 	case 0: return (uint32_t)(r >> 32);
@@ -350,7 +299,7 @@ static void scribble_once(struct raw_sub *rs, uint64_t *rnd)
 {
 	struct vdds__lane_hdr *l = rs->lane;
 	uint32_t ring = rs->ring_size;
-	uint64_t r = xorshift(rnd);
+	uint64_t r = tu_xorshift(rnd);
 	uint32_t k = (uint32_t)(r >> 16) & (ring - 1);
 	uint32_t v;
 
@@ -363,7 +312,7 @@ static void scribble_once(struct raw_sub *rs, uint64_t *rnd)
 		v = nasty_u32(rnd, rs->rel_prod, ring);
 		atomic_store_explicit(&l->release_prod, v, memory_order_release);
 		break;
-	case 2: atomic_store_explicit(&l->wake_gen, xorshift(rnd), memory_order_relaxed); break;
+	case 2: atomic_store_explicit(&l->wake_gen, tu_xorshift(rnd), memory_order_relaxed); break;
 	case 3: atomic_store(&l->pub_wait, nasty_u32(rnd, 1, ring)); break;
 	case 4:
 		vdds__lane_release(l, ring)[k] = nasty_u32(rnd, rs->slot_count, rs->slot_count);
@@ -395,13 +344,14 @@ static void scribble_once(struct raw_sub *rs, uint64_t *rnd)
 	}
 }
 
-enum hostile_exit { HOSTILE_OK = 0, HOSTILE_SEALS = 30, HOSTILE_ANOMALY = 31 };
+/* The scribbler's exit codes, beside TU_CHILD_OK */
+enum hostile_exit { HOSTILE_SEALS = RAW_STILL_CONNECTED + 1, HOSTILE_ANOMALY };
 
 /* For SCRIBBLE_NS: connect, write random values into the lane until cut off,
  * check the BYE, connect again. */
 static pid_t spawn_scribbler(struct report *rep)
 {
-	pid_t pid = fork_child(NULL);
+	pid_t pid = tu_fork_child_keeping(NULL);
 
 	if (pid != 0)
 		return pid;
@@ -423,7 +373,7 @@ static pid_t spawn_scribbler(struct report *rep)
 			continue;
 		}
 		atomic_fetch_add(&rep->connections, 1);
-		uint64_t give_up = tu_now_ns() + 10 * SEC_NS;
+		uint64_t give_up = tu_now_ns() + TU_AWAIT_NS;
 
 		for (uint64_t i = 0;; i++) {
 			scribble_once(&rs, &rnd);
@@ -447,7 +397,7 @@ static pid_t spawn_scribbler(struct report *rep)
 		}
 		raw_close(&rs);
 	}
-	_exit(atomic_load(&rep->anomalies) ? HOSTILE_ANOMALY : HOSTILE_OK);
+	_exit(atomic_load(&rep->anomalies) ? HOSTILE_ANOMALY : TU_CHILD_OK);
 }
 
 /* ---------------------------------------------------------- test helpers */
@@ -460,20 +410,13 @@ static struct vdds_pub_stats stats_of(vdds_pub *pub)
 	return st;
 }
 
-static void await_subscribers(vdds_pub *pub, uint32_t n)
-{
-	for (int i = 0; i < 5000; i++) {
-		if (stats_of(pub).subscribers == n)
-			return;
-		tu_sleep_us(1000);
-	}
-	ck_abort_msg("publisher has %u subscribers, expected %u", stats_of(pub).subscribers, n);
-}
-
 static void await_honest_joined(struct report *rep, uint32_t n)
 {
-	for (int i = 0; i < 5000 && atomic_load(&rep->joined) < n; i++)
+	for (uint64_t t0 = tu_now_ns(); atomic_load(&rep->joined) < n;) {
+		if (tu_now_ns() - t0 > TU_AWAIT_NS)
+			break;
 		tu_sleep_us(1000);
+	}
 	ck_assert_uint_eq(atomic_load(&rep->joined), n);
 }
 
@@ -506,13 +449,13 @@ static int reap_within(pid_t pid, uint64_t timeout_ns)
 /* Wait until every subscriber is gone and every slot is free again. */
 static struct vdds_pub_stats await_quiet(vdds_pub *pub)
 {
-	struct vdds_pub_stats st = { 0 };
+	struct vdds_pub_stats st = stats_of(pub);
 
-	for (int i = 0; i < 5000; i++) {
-		st = stats_of(pub);
-		if (st.subscribers == 0 && st.free_slots == st.slot_count)
+	for (uint64_t t0 = tu_now_ns(); st.subscribers != 0 || st.free_slots != st.slot_count;) {
+		if (tu_now_ns() - t0 > TU_AWAIT_NS)
 			break;
 		tu_sleep_us(1000);
+		st = stats_of(pub);
 	}
 	return st;
 }
@@ -534,7 +477,7 @@ START_TEST(test_scribbling_subscriber_is_cut_off_while_honest_ones_get_every_sam
 	for (int i = 0; i < 2; i++)
 		honest[i] = spawn_honest(rep, i);
 	await_honest_joined(rep, 2);
-	await_subscribers(pub, 2);
+	ck_assert_int_eq(tu_await_subscribers(pub, 2), 0);
 	pid_t hostile = spawn_scribbler(rep);
 	uint64_t t0 = tu_now_ns();
 	int status = -1;
@@ -549,11 +492,11 @@ START_TEST(test_scribbling_subscriber_is_cut_off_while_honest_ones_get_every_sam
 			break;
 	}
 	publish_seq(pub, ++seq, 1, &max_wait);
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == HOSTILE_OK,
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == TU_CHILD_OK,
 		      "scribbler: status 0x%x, %u anomalies, last %d", status,
 		      atomic_load(&rep->anomalies), atomic_load(&rep->last_anomaly));
 	for (int i = 0; i < 2; i++)
-		ck_assert_int_eq(reap_within(honest[i], 20 * SEC_NS), HONEST_OK);
+		ck_assert_int_eq(reap_within(honest[i], 20 * SEC_NS), TU_CHILD_OK);
 	struct vdds_pub_stats st = await_quiet(pub);
 	uint32_t cutoffs = atomic_load(&rep->cutoffs);
 
@@ -602,7 +545,7 @@ enum violation {
  * and end of file. Exit 0 if all went so. */
 static pid_t spawn_violator(enum violation v, int report_fd)
 {
-	pid_t pid = fork_child(&report_fd);
+	pid_t pid = tu_fork_child_keeping(&report_fd);
 
 	if (pid != 0)
 		return pid;
@@ -618,7 +561,7 @@ static pid_t spawn_violator(enum violation v, int report_fd)
 		uint64_t t0 = tu_now_ns();
 
 		while (raw_take(&rs, &got[i], 1) != 0) {
-			if (tu_now_ns() - t0 > 10 * SEC_NS)
+			if (tu_now_ns() - t0 > TU_AWAIT_NS)
 				_exit(RAW_NO_SAMPLE);
 			tu_sleep_us(50);
 		}
@@ -674,7 +617,7 @@ static pid_t spawn_violator(enum violation v, int report_fd)
 				raw_release(&rs, id);
 			else
 				tu_sleep_us(50);
-			if (tu_now_ns() - t0 > 10 * SEC_NS)
+			if (tu_now_ns() - t0 > TU_AWAIT_NS)
 				_exit(RAW_NO_BYE);
 		}
 	}
@@ -704,7 +647,7 @@ static int lane_mappings(uintptr_t *addr, int max)
  * told -EBADMSG by take and wait, and stay so. */
 static pid_t spawn_api_violator(int report_fd)
 {
-	pid_t pid = fork_child(&report_fd);
+	pid_t pid = tu_fork_child_keeping(&report_fd);
 
 	if (pid != 0)
 		return pid;
@@ -741,7 +684,7 @@ static pid_t spawn_api_violator(int report_fd)
 	 * kept: a release would store the library's own index over ours); then
 	 * the verdict, whichever call meets it first */
 	for (uint64_t t0 = tu_now_ns(); err != -EBADMSG;) {
-		if (tu_now_ns() - t0 > 10 * SEC_NS)
+		if (tu_now_ns() - t0 > TU_AWAIT_NS)
 			_exit(RAW_NO_BYE);
 		err = vdds_sub_wait(sub, 1000);
 		while (err == 0)
@@ -752,7 +695,7 @@ static pid_t spawn_api_violator(int report_fd)
 	if (vdds_sub_take(sub, &s) != -EBADMSG || vdds_sub_wait(sub, 0) != -EBADMSG)
 		_exit(RAW_WRONG_BYE);
 	vdds_sub_close(sub);
-	_exit(0);
+	_exit(TU_CHILD_OK);
 }
 
 static const char *const violation_name[] = {
@@ -796,7 +739,7 @@ static void run_violation(enum violation v)
 
 	close(marks[1]);
 	read_mark(marks[0], 'J');
-	await_subscribers(pub, 2);
+	ck_assert_int_eq(tu_await_subscribers(pub, 2), 0);
 	ck_assert_uint_eq(stats_of(pub).kicked, 0);
 	for (int i = 0; i < FIRST_SAMPLES; i++)
 		publish_seq(pub, ++seq, 0, NULL);
@@ -807,17 +750,17 @@ static void run_violation(enum violation v)
 		publish_seq(pub, ++seq, 0, NULL);
 	struct vdds_pub_stats st = stats_of(pub);
 
-	for (int i = 0; i < 5000 && st.kicked == 0; i++) {
+	for (uint64_t t0 = tu_now_ns(); st.kicked == 0 && tu_now_ns() - t0 < TU_AWAIT_NS;) {
 		tu_sleep_us(1000);
 		st = stats_of(pub);
 	}
 	ck_assert_msg(st.kicked == 1, "%s: not cut off", violation_name[v]);
 	ck_assert_uint_eq(st.subscribers, 1);
-	ck_assert_int_eq(reap_within(violator, 20 * SEC_NS), 0);
+	ck_assert_int_eq(reap_within(violator, 20 * SEC_NS), TU_CHILD_OK);
 	for (int i = 0; i < 4 * SLOTS; i++)
 		publish_seq(pub, ++seq, 0, NULL);
 	publish_seq(pub, ++seq, 1, NULL);
-	ck_assert_int_eq(reap_within(honest, 20 * SEC_NS), HONEST_OK);
+	ck_assert_int_eq(reap_within(honest, 20 * SEC_NS), TU_CHILD_OK);
 	ck_assert_uint_eq(atomic_load(&rep->checked[0]), seq);
 	st = await_quiet(pub);
 	ck_assert_uint_eq(st.subscribers, 0);
@@ -872,24 +815,27 @@ END_TEST
  * violator that hangs up without waiting for it is harmless. */
 static pid_t spawn_release_then(int wait_for_bye, int ready_fd)
 {
-	pid_t pid = fork_child(&ready_fd);
+	pid_t pid = tu_fork_child_keeping(&ready_fd);
 
 	if (pid != 0)
 		return pid;
 	struct raw_sub rs;
+	int err = raw_open(&rs, 0);
 
-	if (raw_open(&rs, 0) < 0 || write(3, "J", 1) != 1)
-		_exit(1);
+	if (err < 0)
+		_exit(-err);
+	if (write(3, "J", 1) != 1)
+		_exit(RAW_PIPE);
 	while (atomic_load(&rs.lane->deliver_prod) < 4) /* all four samples */
 		usleep(100);
 	raw_release(&rs, 1000); /* out of range */
 	if (write(3, "V", 1) != 1)
-		_exit(2);
+		_exit(RAW_PIPE);
 	if (!wait_for_bye) {
 		usleep(200 * 1000); /* the publisher is asleep in its loan */
-		_exit(0);           /* hang up before the BYE is read */
+		_exit(TU_CHILD_OK); /* hang up before the BYE is read */
 	}
-	_exit(raw_await_bye(&rs, 500) == 0 ? 0 : 3); /* long before the loan ends */
+	_exit(-raw_await_bye(&rs, 500)); /* long before the loan ends */
 }
 
 START_TEST(test_violation_found_by_a_blocked_loan_is_cut_off_at_once)
@@ -904,7 +850,7 @@ START_TEST(test_violation_found_by_a_blocked_loan_is_cut_off_at_once)
 	ck_assert_int_eq(vdds_pub_open(&pub, TOPIC, &o), 0);
 	ck_assert_int_eq(vdds_sub_open(&holder, TOPIC, NULL), 0);
 	for (int wait_for_bye = 1; wait_for_bye >= 0; wait_for_bye--) {
-		int ready[2], status;
+		int ready[2];
 		char c;
 
 		ck_assert_int_eq(pipe(ready), 0);
@@ -912,7 +858,7 @@ START_TEST(test_violation_found_by_a_blocked_loan_is_cut_off_at_once)
 
 		close(ready[1]);
 		ck_assert_int_eq(read(ready[0], &c, 1), 1);
-		await_subscribers(pub, 2);
+		ck_assert_int_eq(tu_await_subscribers(pub, 2), 0);
 		for (uint32_t i = 0; i < 4; i++) { /* every slot held by holder */
 			ck_assert_int_eq(vdds_pub_write(pub, &i, sizeof(i), 0), 0);
 			ck_assert_int_eq(vdds_sub_take(holder, &s[i]), 0);
@@ -921,12 +867,11 @@ START_TEST(test_violation_found_by_a_blocked_loan_is_cut_off_at_once)
 		close(ready[0]);
 		/* finds the bad id, cuts it off, then sleeps: nobody returns a slot */
 		ck_assert_int_eq(vdds_pub_loan(pub, &buf, 1000), -ETIMEDOUT);
-		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "violator status %x",
-			      status);
+		tu_assert_exit(pid, TU_CHILD_OK);
 		for (int i = 0; i < 4; i++)
 			ck_assert_int_eq(vdds_sub_release(holder, &s[i]), 0);
-		await_subscribers(pub, 1); /* the violator's hang-up is processed */
+		/* the violator's hang-up is processed */
+		ck_assert_int_eq(tu_await_subscribers(pub, 1), 0);
 		ck_assert_uint_eq(stats_of(pub).free_slots, 4);
 	}
 	ck_assert_uint_eq(stats_of(pub).kicked, 2);

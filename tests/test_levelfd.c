@@ -14,29 +14,6 @@
 #include "testutil.h"
 #include "vdds.h"
 
-/* LOCAL-HELPERS-BEGIN */
-enum { TU_CHILD_OK = 0, TU_CHILD_FAILED = 1, TU_CHILD_SETUP_FAILED = 2 };
-static uint64_t tu_xorshift(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-static int tu_await_subscribers(vdds_pub *pub, uint32_t n)
-{
-	struct vdds_pub_stats st;
-
-	for (int i = 0; i < 2000; i++) {
-		if (vdds_pub_stats(pub, &st) == 0 && st.subscribers >= n)
-			return 0;
-		tu_sleep_us(5000);
-	}
-	return -ETIMEDOUT;
-}
-#define tu_skip(...) ck_abort_msg(__VA_ARGS__)
-/* LOCAL-HELPERS-END */
-
 #define STREAM_COUNT 100000u
 #define READY_WAIT_MS 10000 /* a lost wakeup shows as this timeout */
 
@@ -192,27 +169,26 @@ static void death_with_queued(uint32_t queued)
 	tu_private_rundir();
 	ck_assert_int_eq(pipe(go), 0);
 	ck_assert_int_eq(pipe(done), 0);
-	pid_t pid = fork();
+	pid_t pid = tu_fork_child();
 
-	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		vdds_pub *pub;
 		struct vdds_pub_opts o = { .slot_size = 64, .slot_count = 64 };
 		char c;
 
 		if (vdds_pub_open(&pub, "dying", &o) < 0)
-			_exit(TU_CHILD_SETUP_FAILED);
+			_exit(TU_CHILD_OPEN_FAILED);
 		if (read(go[0], &c, 1) != 1)
-			_exit(TU_CHILD_SETUP_FAILED);
+			_exit(TU_CHILD_PIPE_FAILED);
 		for (uint32_t i = 1; i <= queued; i++) {
 			struct tu_payload p;
 
 			tu_payload_fill(&p, i, 0);
 			if (vdds_pub_write(pub, &p, sizeof(p), 1000) < 0)
-				_exit(TU_CHILD_FAILED);
+				_exit(TU_CHILD_WRITE_FAILED);
 		}
 		if (write(done[1], "d", 1) != 1)
-			_exit(TU_CHILD_FAILED);
+			_exit(TU_CHILD_PIPE_FAILED);
 		pause();
 		_exit(TU_CHILD_OK);
 	}
@@ -266,17 +242,18 @@ static const char *const how_name[] = { "poll", "epoll level", "epoll edge", "io
  * pauses, once one subscriber is in; then close (the subscriber sees -EPIPE). */
 static pid_t burst_publisher(const char *topic, uint64_t count, uint64_t seed)
 {
-	pid_t pid = fork();
+	pid_t pid = tu_fork_child();
 
-	ck_assert_int_ge(pid, 0);
 	if (pid != 0)
 		return pid;
 	vdds_pub *pub;
 	struct vdds_pub_opts o = { .slot_size = 64, .slot_count = 128 };
 	uint64_t rnd = seed, seq = 1;
 
-	if (vdds_pub_open(&pub, topic, &o) < 0 || tu_await_subscribers(pub, 1) < 0)
-		_exit(TU_CHILD_SETUP_FAILED);
+	if (vdds_pub_open(&pub, topic, &o) < 0)
+		_exit(TU_CHILD_OPEN_FAILED);
+	if (tu_await_subscribers(pub, 1) < 0)
+		_exit(TU_CHILD_TIMEOUT);
 	while (seq <= count) {
 		uint64_t burst = 1 + tu_xorshift(&rnd) % 64;
 
@@ -285,7 +262,7 @@ static pid_t burst_publisher(const char *topic, uint64_t count, uint64_t seed)
 
 			tu_payload_fill(&p, seq, seq == count);
 			if (vdds_pub_write(pub, &p, sizeof(p), READY_WAIT_MS) < 0)
-				_exit(TU_CHILD_FAILED);
+				_exit(TU_CHILD_WRITE_FAILED);
 		}
 		uint64_t pause_us = tu_xorshift(&rnd) % 4 == 0 ? tu_xorshift(&rnd) % 300 : 0;
 
@@ -303,7 +280,8 @@ struct waiter {
 	int armed;
 };
 
-static void waiter_open(struct waiter *w, enum how how, int fd)
+/* 0, or -1 when this way of waiting cannot be used here (skipped). */
+static int waiter_open(struct waiter *w, enum how how, int fd)
 {
 	w->how = how;
 	w->fd = fd;
@@ -319,9 +297,12 @@ static void waiter_open(struct waiter *w, enum how how, int fd)
 	if (how == HOW_URING_POLL) {
 		int err = io_uring_queue_init(4, &w->ring, 0);
 
-		if (err < 0)
+		if (err < 0) {
 			tu_skip("io_uring_queue_init: %s", strerror(-err));
+			return -1;
+		}
 	}
+	return 0;
 }
 
 /* Block until the fd is readable; 0, or -ETIMEDOUT. */
@@ -377,7 +358,12 @@ static void stream_one_per_readiness(enum how how)
 	pid_t pid = burst_publisher(topic, STREAM_COUNT, 0x9e3779b97f4a7c15ull + (uint64_t)how);
 
 	ck_assert_int_eq(tu_sub_open_retry(&sub, topic, NULL), 0);
-	waiter_open(&w, how, vdds_sub_fd(sub));
+	if (waiter_open(&w, how, vdds_sub_fd(sub)) < 0) {
+		vdds_sub_close(sub);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return;
+	}
 	while (err != -EPIPE) {
 		struct vdds_sample s;
 

@@ -9,7 +9,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/epoll.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include "testutil.h"
@@ -96,7 +95,7 @@ static int child_fail(int report, const char *fmt, ...)
 	if (write(report, msg, (size_t)n) < 0) {
 		/* nothing left to tell it with; the exit status still says it */
 	}
-	return 1;
+	return TU_CHILD_REPORTED;
 }
 
 struct child_io {
@@ -108,21 +107,15 @@ typedef int (*child_fn)(const void *arg, const struct child_io *io);
 static void child_start(struct child *c, child_fn fn, const void *arg, int with_go)
 {
 	int rep[2], go[2] = { -1, -1 }, ack[2];
-	pid_t parent = getpid();
 
 	ck_assert_int_eq(pipe2(rep, O_CLOEXEC), 0);
 	ck_assert_int_eq(pipe2(ack, O_CLOEXEC), 0);
 	if (with_go)
 		ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
-	c->pid = fork();
-	ck_assert_int_ge(c->pid, 0);
+	c->pid = tu_fork_child();
 	if (c->pid == 0) {
 		struct child_io io = { rep[1], go[0], ack[1] };
 
-		/* never outlive the test: a hung parent must not leave us behind */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(2);
 		close(rep[0]);
 		close(ack[0]);
 		if (with_go)
@@ -341,7 +334,7 @@ static int reader_done(const struct reader *r)
 }
 
 /* One subscription: open, read as the plan says, check every sample, leave.
- * Returns 0, or 1 once the failure is reported. */
+ * Returns TU_CHILD_OK, or TU_CHILD_REPORTED once the failure is reported. */
 static int run_session(const struct plan *p, const struct child_io *io, unsigned session)
 {
 	struct reader r = { .plan = p, .epfd = -1 };
@@ -402,13 +395,13 @@ static int run_session(const struct plan *p, const struct child_io *io, unsigned
 				  "returned %d, seq %" PRIu64,
 				  name, err, err ? 0 : s.seq);
 	if (p->abandon)
-		_exit(0); /* like a crash: the publisher must notice and reclaim */
+		_exit(TU_CHILD_OK); /* like a crash: the publisher must notice and reclaim */
 	if (!p->keep && release_held(&r) < 0)
 		return child_fail(io->report, "%s subscriber: %s", name, r.why);
 	if (r.epfd >= 0)
 		close(r.epfd);
 	vdds_sub_close(r.sub);
-	return 0;
+	return TU_CHILD_OK;
 }
 
 static int run_subscriber(const void *arg, const struct child_io *io)
@@ -416,9 +409,9 @@ static int run_subscriber(const void *arg, const struct child_io *io)
 	const struct plan *p = arg;
 
 	for (unsigned i = 0; i < (p->sessions ? p->sessions : 1); i++)
-		if (run_session(p, io, i) != 0)
-			return 1;
-	return 0;
+		if (run_session(p, io, i) != TU_CHILD_OK)
+			return TU_CHILD_REPORTED;
+	return TU_CHILD_OK;
 }
 
 /* ---------------------------------------------------------------- publisher */
@@ -430,22 +423,6 @@ static vdds_pub *open_publisher(void)
 
 	ck_assert_int_eq(vdds_pub_open(&pub, TOPIC, &opts), 0);
 	return pub;
-}
-
-/* Poll until n subscribers are connected. 0 or -ETIMEDOUT. */
-static int wait_subscribers(vdds_pub *pub, uint32_t n)
-{
-	struct vdds_pub_stats st;
-	uint64_t deadline = tu_now_ns() + WAIT_MS * 1000000ull;
-
-	for (;;) {
-		ck_assert_int_eq(vdds_pub_stats(pub, &st), 0);
-		if (st.subscribers == n)
-			return 0;
-		if (tu_now_ns() > deadline)
-			return -ETIMEDOUT;
-		tu_sleep_us(1000);
-	}
 }
 
 /* Poll until every subscriber's hang-up has been seen and its slots are back. */
@@ -505,7 +482,7 @@ static void finish_children(struct child *kids, int n, const char *const *names,
 	for (int i = 0; i < n; i++) {
 		int status = child_finish(&kids[i], msg, sizeof(msg));
 
-		if (status != 0) {
+		if (status != TU_CHILD_OK) {
 			size_t used = strlen(all);
 
 			snprintf(all + used, sizeof(all) - used, "[%s exited %d: %s] ", names[i],
@@ -538,7 +515,7 @@ START_TEST(test_three_subscribers_see_every_message_in_order)
 		child_start(&kids[i], run_subscriber, &plans[i], 0);
 	vdds_pub *pub = open_publisher();
 
-	if (wait_subscribers(pub, 3) != 0)
+	if (tu_await_subscribers(pub, 3) != 0)
 		snprintf(run.why, sizeof(run.why), "three subscribers did not connect");
 	uint64_t t0 = tu_now_ns();
 
@@ -622,7 +599,7 @@ START_TEST(test_subscribers_joining_and_leaving_see_contiguous_ranges)
 		child_start(&kids[i], run_subscriber, &plans[i], plans[i].on_go);
 	vdds_pub *pub = open_publisher();
 
-	if (wait_subscribers(pub, 1) != 0)
+	if (tu_await_subscribers(pub, 1) != 0)
 		snprintf(run.why, sizeof(run.why), "the steady subscriber did not connect");
 	/* pause at each join until the child has subscribed: it must then see
 	 * exactly the messages published after that point */

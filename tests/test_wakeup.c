@@ -248,29 +248,23 @@ static int run_pong(const struct pong_args *a)
 		if (write(a->report, s.why, strlen(s.why)) < 0) {
 			/* the exit status still says we failed */
 		}
-		return 1;
+		return TU_CHILD_REPORTED;
 	}
 	side_close(&s);
-	return 0;
+	return TU_CHILD_OK;
 }
 
 /* Fork the pong process; returns its pid, and the read end of its report. */
 static pid_t start_pong(uint64_t rounds, int use_epoll, int *report)
 {
 	int fds[2];
-	pid_t parent = getpid();
 
 	ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
-	pid_t pid = fork();
+	pid_t pid = tu_fork_child();
 
-	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		struct pong_args a = { rounds, use_epoll, fds[1] };
 
-		/* never outlive the test */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(2);
 		close(fds[0]);
 		_exit(run_pong(&a));
 	}
@@ -307,7 +301,7 @@ static void ping_pong(uint64_t rounds, int use_epoll)
 	theirs[n > 0 ? n : 0] = '\0';
 	close(report);
 	ck_assert_msg(err == 0, "%s [pong process: %s]", s.why, theirs[0] ? theirs : "no error");
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == TU_CHILD_OK,
 		      "pong process failed (status 0x%x): %s", status, theirs);
 	printf("test_wakeup: %" PRIu64 " round trips with %s in %.2f s (%.1f us each)", rounds,
 	       use_epoll ? "epoll on vdds_sub_fd" : "vdds_sub_wait", (double)(t1 - t0) / 1e9,
