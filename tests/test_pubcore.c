@@ -16,9 +16,9 @@
 /* A topic in malloc'd memory, and the publisher's core over it. */
 static void core_init(struct vdds__pubcore *pc)
 {
-	struct vdds_topic_hdr hdr;
+	struct vdds__topic_hdr hdr;
 	size_t size = vdds__topic_layout(&hdr, SLOT_SIZE, SLOTS, VDDS_MAX_SUBSCRIBERS);
-	struct vdds_topic_hdr *topic = calloc(1, size);
+	struct vdds__topic_hdr *topic = calloc(1, size);
 
 	ck_assert_ptr_nonnull(topic);
 	*topic = hdr;
@@ -36,9 +36,9 @@ static void core_fini(struct vdds__pubcore *pc)
  * ends of the lane's two rings, over the same (zeroed, aligned) memory. */
 struct sub {
 	struct vdds__lane_pub lp;
-	struct vdds_lane_hdr *shm;
-	struct vdds_ring deliver; /* it consumes */
-	struct vdds_ring release; /* it produces */
+	struct vdds__lane_hdr *shm;
+	struct vdds__ring deliver; /* it consumes */
+	struct vdds__ring release; /* it produces */
 };
 
 static void sub_init(struct sub *s, uint32_t id)
