@@ -1,6 +1,7 @@
 /* pubcore.c — publisher slot bookkeeping: free list, loans, delivery to lanes,
  * reclaim of returned slots. A slot is FREE -> LOANED -> PUBLISHED (held by
- * the lanes it was delivered to) -> FREE when the last holder returns it. */
+ * the lanes it was delivered to: its count, and a bit in each lane's set)
+ * -> FREE when the last holder returns it. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,9 +52,9 @@ int vdds__pubcore_init(struct vdds__pubcore *pc, struct vdds__topic_hdr *topic)
 	pc->desc = (struct vdds__desc *)((uint8_t *)topic + topic->desc_offset);
 	pc->data = (uint8_t *)topic + topic->data_offset;
 	pc->state = calloc(pc->slot_count, sizeof(*pc->state));
-	pc->holders = calloc(pc->slot_count, sizeof(*pc->holders));
+	pc->refs = calloc(pc->slot_count, sizeof(*pc->refs));
 	pc->free_ids = calloc(pc->slot_count, sizeof(*pc->free_ids));
-	if (!pc->state || !pc->holders || !pc->free_ids) {
+	if (!pc->state || !pc->refs || !pc->free_ids) {
 		vdds__pubcore_fini(pc);
 		return -ENOMEM;
 	}
@@ -67,19 +68,22 @@ int vdds__pubcore_init(struct vdds__pubcore *pc, struct vdds__topic_hdr *topic)
 void vdds__pubcore_fini(struct vdds__pubcore *pc)
 {
 	free(pc->state);
-	free(pc->holders);
+	free(pc->refs);
 	free(pc->free_ids);
 	pc->state = NULL;
-	pc->holders = NULL;
+	pc->refs = NULL;
 	pc->free_ids = NULL;
 }
 
-void vdds__lane_pub_init(struct vdds__lane_pub *lp, struct vdds__lane_hdr *shm, size_t shm_size,
-			 uint32_t id, uint32_t slot_count)
+int vdds__lane_pub_init(struct vdds__lane_pub *lp, struct vdds__lane_hdr *shm, size_t shm_size,
+			uint32_t id, uint32_t slot_count)
 {
 	uint32_t ring_size = vdds__ring_size_for(slot_count);
 
 	memset(lp, 0, sizeof(*lp));
+	lp->holds = calloc((slot_count + 63) / 64, sizeof(*lp->holds));
+	if (!lp->holds)
+		return -ENOMEM;
 	lp->id = id;
 	lp->shm = shm;
 	lp->shm_size = shm_size;
@@ -95,14 +99,21 @@ void vdds__lane_pub_init(struct vdds__lane_pub *lp, struct vdds__lane_hdr *shm, 
 			&shm->deliver_cons, ring_size);
 	vdds__ring_init(&lp->release, vdds__lane_release(shm, ring_size), &shm->release_cons,
 			&shm->release_prod, ring_size);
+	return 0;
+}
+
+void vdds__lane_pub_fini(struct vdds__lane_pub *lp)
+{
+	free(lp->holds);
+	lp->holds = NULL;
 }
 
 /* Drop lane lp's hold on slot id; the slot is free once nobody holds it. */
 static void drop_hold(struct vdds__pubcore *pc, struct vdds__lane_pub *lp, uint32_t id)
 {
-	pc->holders[id] &= ~(1ull << lp->id);
+	lp->holds[id / 64] &= ~(1ull << (id % 64));
 	lp->held--;
-	if (pc->holders[id] == 0 && pc->state[id] == VDDS_SLOT_PUBLISHED)
+	if (--pc->refs[id] == 0 && pc->state[id] == VDDS_SLOT_PUBLISHED)
 		vdds__pubcore_free_slot(pc, id);
 }
 
@@ -121,7 +132,7 @@ static int reclaim_lane(struct vdds__pubcore *pc, struct vdds__lane_pub *lp)
 	int err;
 
 	while ((err = vdds__ring_pop(&lp->release, &id)) == 0) {
-		if (id >= pc->slot_count || !(pc->holders[id] & (1ull << lp->id)))
+		if (id >= pc->slot_count || !vdds__lane_pub_holds(lp, id))
 			return -EBADMSG; /* out of range, not held, or released twice */
 		drop_hold(pc, lp, id);
 	}
@@ -161,10 +172,11 @@ void vdds__pubcore_detach(struct vdds__pubcore *pc, struct vdds__lane_pub *lp)
 			break;
 		}
 	}
-	uint64_t bit = 1ull << lp->id;
+	for (uint32_t w = 0; w < (pc->slot_count + 63) / 64 && lp->held; w++) {
+		while (lp->holds[w]) {
+			uint32_t id = w * 64 + (uint32_t)__builtin_ctzll(lp->holds[w]);
 
-	for (uint32_t id = 0; id < pc->slot_count && lp->held; id++) {
-		if (pc->holders[id] & bit)
 			drop_hold(pc, lp, id);
+		}
 	}
 }

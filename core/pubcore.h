@@ -1,7 +1,8 @@
 /* pubcore.h — the publisher's side of the vring, without syscalls: slot states,
- * the free list, reference counts as per-slot holder masks, and one lane per
- * subscriber. All of it is private to the publisher's process; nothing a
- * subscriber writes is trusted. Used by one thread at a time. */
+ * the free list, a reference count per slot with each lane's set of the slots
+ * it holds, and one lane per subscriber. All of it is private to the
+ * publisher's process; nothing a subscriber writes is trusted. Used by one
+ * thread at a time. */
 #ifndef VDDS_PUBCORE_H
 #define VDDS_PUBCORE_H
 
@@ -11,19 +12,20 @@
 #include "layout.h"
 #include "ring.h"
 
-/* A slot's holders are one u64 mask: bit i is the lane with id i. */
-#define VDDS_MAX_LANES 64
+/* Lanes per publisher: lane ids index the lanes array and the id bitmap. */
+#define VDDS_MAX_LANES 256
 
 /* The publisher's private view of one subscriber's lane: only the shared
  * memory. The notify layer embeds it in its own lane with the fds. */
 struct vdds__lane_pub {
-	uint32_t id; /* bit in the slot holder masks */
+	uint32_t id;
 	struct vdds__lane_hdr *shm;
 	size_t shm_size;
 	struct vdds__ring deliver; /* we produce */
 	struct vdds__ring release; /* we consume */
 	uint64_t last_wake_gen;    /* wake_gen we last wrote the eventfd for */
 	uint32_t held;             /* slots this subscriber holds */
+	uint64_t *holds;           /* bitmap over slots: which ones */
 	int attached;
 	int broken;                  /* broke the protocol: to be cut off */
 	struct vdds__lane_pub *next; /* pubcore's list of broken lanes */
@@ -38,7 +40,7 @@ struct vdds__pubcore {
 	uint32_t slot_count;
 	uint64_t slot_size, slot_stride;
 	uint8_t *state;     /* enum vdds__slot_state per slot */
-	uint64_t *holders;  /* per slot: bit i = lane i holds it */
+	uint16_t *refs;     /* per slot: how many lanes hold it */
 	uint32_t *free_ids; /* stack of free slot ids */
 	uint32_t n_free, n_loaned;
 	struct vdds__lane_pub *lanes[VDDS_MAX_LANES]; /* attached lanes, packed */
@@ -56,9 +58,11 @@ uint32_t vdds__ring_size_for(uint32_t slot_count);
 int vdds__pubcore_init(struct vdds__pubcore *pc, struct vdds__topic_hdr *topic);
 void vdds__pubcore_fini(struct vdds__pubcore *pc);
 
-/* Initialise a fresh lane's shared header and the publisher's view of it. */
-void vdds__lane_pub_init(struct vdds__lane_pub *lp, struct vdds__lane_hdr *shm, size_t shm_size,
-			 uint32_t id, uint32_t slot_count);
+/* Initialise a fresh lane's shared header and the publisher's view of it.
+ * Returns 0 or -ENOMEM; vdds__lane_pub_fini() frees what it allocated. */
+int vdds__lane_pub_init(struct vdds__lane_pub *lp, struct vdds__lane_hdr *shm, size_t shm_size,
+			uint32_t id, uint32_t slot_count);
+void vdds__lane_pub_fini(struct vdds__lane_pub *lp);
 
 /* Drain every lane's release ring. Lanes that return an impossible id are
  * detached and put on pc->broken. Returns the number of slots freed. */
@@ -72,6 +76,11 @@ void vdds__pubcore_attach(struct vdds__pubcore *pc, struct vdds__lane_pub *lp);
 void vdds__pubcore_detach(struct vdds__pubcore *pc, struct vdds__lane_pub *lp);
 
 /* The data path, inline: it runs for every sample. */
+
+static inline int vdds__lane_pub_holds(const struct vdds__lane_pub *lp, uint32_t id)
+{
+	return (lp->holds[id / 64] >> (id % 64)) & 1;
+}
 
 static inline void vdds__pubcore_free_slot(struct vdds__pubcore *pc, uint32_t id)
 {
@@ -142,11 +151,12 @@ static inline void vdds__pubcore_publish(struct vdds__pubcore *pc, uint32_t id, 
 			vdds__pubcore_mark_broken(pc, lp); /* swaps the last lane into i */
 			continue;
 		}
-		pc->holders[id] |= 1ull << lp->id;
+		lp->holds[id / 64] |= 1ull << (id % 64);
 		lp->held++;
 		i++;
 	}
-	if (pc->holders[id] == 0)
+	pc->refs[id] = (uint16_t)pc->n_lanes;
+	if (pc->refs[id] == 0)
 		vdds__pubcore_free_slot(pc, id);
 }
 

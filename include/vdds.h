@@ -38,7 +38,7 @@ extern "C" {
 /* Longest type name a publisher may declare, without the terminating NUL. */
 #define VDDS_TYPE_NAME_MAX 63
 /* Most subscribers one publisher can serve at once. */
-#define VDDS_MAX_SUBSCRIBERS 64
+#define VDDS_MAX_SUBSCRIBERS 256
 
 typedef struct vdds_pub vdds_pub;
 typedef struct vdds_sub vdds_sub;

@@ -17,7 +17,7 @@
 #define MAX_SLOT_COUNT (1u << 20)
 #define MAX_SLOT_SIZE (1ull << 32)
 
-_Static_assert(VDDS_MAX_SUBSCRIBERS <= VDDS_MAX_LANES, "a slot's holders are one u64 mask");
+_Static_assert(VDDS_MAX_SUBSCRIBERS <= VDDS_MAX_LANES, "a lane per subscriber");
 
 static int check_opts(const struct vdds_pub_opts *o)
 {

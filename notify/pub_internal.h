@@ -74,7 +74,7 @@ struct vdds_pub {
 	pthread_mutex_t mu;
 	_Atomic int pending; /* joins or leaves are waiting */
 	struct vdds__pub_lane *joins, *leaves, *all;
-	uint64_t ids_in_use; /* bit i: lane id i is taken */
+	uint64_t ids_in_use[VDDS_MAX_LANES / 64]; /* bit i: lane id i is taken */
 	uint64_t disconnects, kicked;
 };
 
