@@ -172,6 +172,8 @@ class Subscriber(_vdds.Subscriber):
             while not self.ready():  # takes first, into take()'s hands
                 await self._readable()
 
+        if self.ready():  # at once, even for timeout 0
+            return
         if timeout is None:
             await until_ready()
             return
