@@ -62,6 +62,8 @@ def extension():
         define_macros=[("_GNU_SOURCE", None)],
         extra_compile_args=flags + [f for f in vdds if f.startswith("-I")],
         extra_link_args=[f for f in vdds if not f.startswith("-I")],
+        # found again at run time, wherever the prefix is
+        runtime_library_dirs=[f[2:] for f in vdds if f.startswith("-L")],
     )
 
 
