@@ -41,6 +41,16 @@ PyObject *pyvdds__busy(const char *what)
 	return NULL;
 }
 
+PyObject *pyvdds__exit_result(PyObject *r, PyObject *args)
+{
+	if (!r && PyTuple_GET_SIZE(args) > 0 && PyTuple_GET_ITEM(args, 0) != Py_None &&
+	    PyErr_ExceptionMatches(PyExc_BufferError)) {
+		PyErr_Clear();
+		Py_RETURN_NONE;
+	}
+	return r;
+}
+
 /* ------------------------------------------------------------ exceptions */
 
 /* One class per vdds error code, each also a subclass of the built-in

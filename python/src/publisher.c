@@ -192,8 +192,7 @@ static PyObject *loan_discard(LoanObject *l, PyObject *unused)
 
 static PyObject *loan_exit(LoanObject *l, PyObject *args)
 {
-	(void)args;
-	return loan_discard(l, NULL);
+	return pyvdds__exit_result(loan_discard(l, NULL), args);
 }
 
 static PyObject *loan_get_pending(LoanObject *l, void *closure)
@@ -612,8 +611,7 @@ static PyObject *pub_enter(PublisherObject *p, PyObject *unused)
 
 static PyObject *pub_exit(PublisherObject *p, PyObject *args)
 {
-	(void)args;
-	return pub_close(p, NULL);
+	return pyvdds__exit_result(pub_close(p, NULL), args);
 }
 
 static PyObject *pub_get_closed(PublisherObject *p, void *closure)

@@ -56,6 +56,12 @@ int64_t pyvdds__now_ns(void);
 /* "Publisher is closed" and the like: ValueError, as for files. */
 PyObject *pyvdds__closed(const char *what);
 
+/* What __exit__ returns after its release or close gave r: while an
+ * exception leaves the `with` block (args[0] is not None), a BufferError from
+ * a view still alive is dropped rather than hiding that exception; what is
+ * viewed goes back when its last view does. */
+PyObject *pyvdds__exit_result(PyObject *r, PyObject *args);
+
 /* RuntimeError: another thread is inside a blocking call on this handle. */
 PyObject *pyvdds__busy(const char *what);
 

@@ -142,8 +142,7 @@ static PyObject *sample_enter(SampleObject *x, PyObject *unused)
 
 static PyObject *sample_exit(SampleObject *x, PyObject *args)
 {
-	(void)args;
-	return sample_release(x, NULL);
+	return pyvdds__exit_result(sample_release(x, NULL), args);
 }
 
 static Py_ssize_t sample_length(SampleObject *x)
@@ -545,8 +544,7 @@ static PyObject *sub_enter(SubscriberObject *sb, PyObject *unused)
 
 static PyObject *sub_exit(SubscriberObject *sb, PyObject *args)
 {
-	(void)args;
-	return sub_close(sb, NULL);
+	return pyvdds__exit_result(sub_close(sb, NULL), args);
 }
 
 static PyObject *sub_get_closed(SubscriberObject *sb, void *closure)

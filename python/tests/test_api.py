@@ -2,6 +2,7 @@
 # zero-copy views and their lifetimes, close(), context managers, threads, fork.
 import gc
 import os
+import signal
 import threading
 import time
 
@@ -233,6 +234,26 @@ def test_closing_a_publisher_refuses_while_a_loan_is_viewed_beyond_its_with_view
         buf[0]
 
 
+def test_an_exception_leaving_a_with_block_is_not_hidden_by_a_live_view(pair):
+    pub, sub = pair
+    pub.write(b"x")
+    with pytest.raises(KeyError):
+        with sub.take() as s:
+            mv = memoryview(s)
+            raise KeyError
+    assert not s.released  # still viewed: released with its last view
+    mv.release()
+    del s
+    assert sub.held == 0
+    with pytest.raises(KeyError):
+        with pub.loan() as buf:
+            part = buf[1:]
+            raise KeyError
+    assert free_slots(pub) == 3
+    del part, buf
+    assert free_slots(pub) == 4
+
+
 def test_close_is_idempotent_and_a_closed_handle_raises_ValueError():
     pub = vdds.Publisher("closing")
     sub = vdds.Subscriber("closing")
@@ -380,3 +401,29 @@ def test_the_library_names_its_errors_and_its_version():
     assert vdds.strerror(2) == vdds.strerror(-2)
     assert vdds.version() == vdds.__version__
     assert len(vdds.version().split(".")) == 3
+
+
+def test_a_signal_handler_interrupts_a_blocking_wait_or_loan(pair):
+    pub, sub = pair
+
+    class Interrupted(Exception):
+        pass
+
+    def handler(signum, frame):
+        raise Interrupted
+
+    old = signal.signal(signal.SIGALRM, handler)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.02)
+        with pytest.raises(Interrupted):
+            sub.wait()  # forever, but Python's handlers run in between
+        held = [pub.loan() for _ in range(4)]
+        signal.setitimer(signal.ITIMER_REAL, 0.02)
+        with pytest.raises(Interrupted):
+            pub.loan()  # no slot will come
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    del held
+    pub.write(b"still fine")
+    assert bytes(sub.receive(timeout=5)) == b"still fine"

@@ -37,7 +37,9 @@ FileExistsError.
 Lifetimes: a Sample keeps its Subscriber alive and a Loan its Publisher.
 close() releases what is still held, but refuses (BufferError, like
 mmap.close()) while a memoryview or numpy array still points into the shared
-memory. Handles are used by one thread at a time; a child created by fork()
+memory; so do Sample.release() and Publisher.publish(). When an exception
+leaves a ``with`` block, that BufferError is not raised over it: what is still
+viewed goes back when its last view goes. Handles are used by one thread at a time; a child created by fork()
 opens its own. The runtime directory is $VDDS_DIR, else
 $XDG_RUNTIME_DIR/vdds, else /tmp/vdds-<uid>.
 """
