@@ -51,6 +51,18 @@ PyObject *pyvdds__exit_result(PyObject *r, PyObject *args)
 	return r;
 }
 
+const char *pyvdds__topic_name(PyObject *topic)
+{
+	Py_ssize_t len;
+	const char *name = PyUnicode_AsUTF8AndSize(topic, &len);
+
+	if (name && strlen(name) != (size_t)len) {
+		pyvdds__raise(-EINVAL, topic);
+		return NULL;
+	}
+	return name;
+}
+
 /* ------------------------------------------------------------ exceptions */
 
 /* One class per vdds error code, each also a subclass of the built-in

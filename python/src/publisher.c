@@ -86,16 +86,33 @@ static void loan_discard_now_or_later(LoanObject *l)
 	loan_forget(l);
 }
 
+/* The memoryview __enter__ handed out, if still alive: a new reference. */
+static PyObject *loan_view(LoanObject *l)
+{
+	if (!l->view_ref)
+		return NULL;
+#if PY_VERSION_HEX >= 0x030D0000
+	PyObject *view = NULL;
+
+	if (PyWeakref_GetRef(l->view_ref, &view) < 0)
+		PyErr_Clear();
+	return view;
+#else
+	PyObject *view = PyWeakref_GetObject(l->view_ref); /* borrowed */
+
+	return view == Py_None ? NULL : Py_NewRef(view);
+#endif
+}
+
 /* Release the memoryview __enter__ handed out, if it is still alive. */
 static int loan_release_view(LoanObject *l)
 {
-	if (!l->view_ref)
-		return 0;
-	PyObject *view = PyWeakref_GetObject(l->view_ref); /* borrowed */
+	PyObject *view = loan_view(l);
 
-	if (view != Py_None) {
+	if (view) {
 		PyObject *r = PyObject_CallMethod(view, "release", NULL);
 
+		Py_DECREF(view);
 		if (!r)
 			return -1;
 		Py_DECREF(r);
@@ -159,13 +176,20 @@ static PyObject *loan_enter(LoanObject *l, PyObject *unused)
 	(void)unused;
 	if (!l->buf)
 		return pyvdds__closed("loan (published or discarded)");
-	if (l->view_ref) {
-		PyObject *old = PyWeakref_GetObject(l->view_ref);
+	PyObject *old = loan_view(l);
 
-		if (old != Py_None)
-			return Py_NewRef(old);
-		Py_CLEAR(l->view_ref);
+	if (old) {
+		/* the same view again, unless it was released (.obj raises) */
+		PyObject *base = PyObject_GetAttrString(old, "obj");
+
+		if (base) {
+			Py_DECREF(base);
+			return old;
+		}
+		PyErr_Clear();
+		Py_DECREF(old);
 	}
+	Py_CLEAR(l->view_ref);
 	PyObject *view = PyMemoryView_FromObject((PyObject *)l);
 
 	if (!view)
@@ -334,7 +358,7 @@ static int pub_init(PublisherObject *p, PyObject *args, PyObject *kwds)
 		o.group_access = true;
 		o.group = (uint32_t)gid;
 	}
-	const char *name = PyUnicode_AsUTF8(topic);
+	const char *name = pyvdds__topic_name(topic);
 
 	if (!name)
 		return -1;

@@ -19,6 +19,10 @@ extern PyTypeObject pyvdds__sample_type;
  * filename. Returns NULL, so that `return pyvdds__raise(err, NULL);` reads. */
 PyObject *pyvdds__raise(int err, PyObject *topic);
 
+/* The topic's name in UTF-8 for the C library, or NULL with InvalidArgument
+ * set for one with a NUL inside (C would see a shorter name). */
+const char *pyvdds__topic_name(PyObject *topic);
+
 /* Create the exception classes and add them to the module. */
 int pyvdds__errors_init(PyObject *module);
 

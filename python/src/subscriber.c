@@ -330,7 +330,7 @@ static int sub_init(SubscriberObject *sb, PyObject *args, PyObject *kwds)
 		}
 		o.publisher_uid = (uint32_t)u;
 	}
-	const char *name = PyUnicode_AsUTF8(topic);
+	const char *name = pyvdds__topic_name(topic);
 
 	if (!name)
 		return -1;

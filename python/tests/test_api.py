@@ -75,6 +75,19 @@ def test_publish_takes_the_loan_itself(pair):
     assert bytes(sub.take()) == b"hi"
 
 
+def test_entering_a_loan_again_gives_its_view_or_a_fresh_one_once_released(pair):
+    pub, sub = pair
+    loan = pub.loan()
+    first = loan.__enter__()
+    assert loan.__enter__() is first
+    first.release()
+    second = loan.__enter__()
+    assert second is not first and len(second) == 256
+    second[:2] = b"ok"
+    pub.publish(second, 2)
+    assert bytes(sub.take()) == b"ok"
+
+
 def test_a_loan_left_unpublished_by_its_with_block_is_discarded(pair):
     pub, _ = pair
     with pub.loan() as buf:

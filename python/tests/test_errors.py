@@ -83,7 +83,7 @@ def test_a_type_name_or_size_mismatch_is_ProtocolMismatch():
             vdds.Subscriber("typed", type_size=16)
 
 
-@pytest.mark.parametrize("topic", ["", "has space", ".hidden", "a/b", "x" * 65])
+@pytest.mark.parametrize("topic", ["", "has space", ".hidden", "a/b", "x" * 65, "nul\0inside"])
 def test_a_bad_topic_name_is_InvalidArgument(topic):
     with pytest.raises(ValueError) as info:
         vdds.Publisher(topic)
