@@ -8,7 +8,8 @@
 typedef struct pyvdds__loan LoanObject;
 
 typedef struct {
-	PyObject_HEAD vdds_pub *pub; /* NULL once closed */
+	PyObject ob_base; /* PyObject_HEAD */
+	vdds_pub *pub;    /* NULL once closed */
 	PyObject *topic;
 	size_t slot_size;
 	unsigned long fork_gen;
@@ -19,10 +20,11 @@ typedef struct {
 } PublisherObject;
 
 struct pyvdds__loan {
-	PyObject_HEAD PublisherObject *owner; /* strong: the publisher outlives its loans */
-	void *buf;                            /* NULL once published, discarded or invalidated */
-	Py_ssize_t exports;                   /* buffers exported: memoryviews, numpy arrays */
-	PyObject *view_ref;                   /* weakref to the memoryview __enter__ handed out */
+	PyObject ob_base;       /* PyObject_HEAD */
+	PublisherObject *owner; /* strong: the publisher outlives its loans */
+	void *buf;              /* NULL once published, discarded or invalidated */
+	Py_ssize_t exports;     /* buffers exported: memoryviews, numpy arrays */
+	PyObject *view_ref;     /* weakref to the memoryview __enter__ handed out */
 	LoanObject *prev, *next;
 };
 
@@ -268,7 +270,11 @@ static PySequenceMethods loan_as_sequence = {
 };
 
 PyTypeObject pyvdds__loan_type = {
-	PyVarObject_HEAD_INIT(NULL, 0).tp_name = "vdds.Loan",
+	/* the macro ends in a comma of its own, which clang-format cannot see */
+	/* clang-format off */
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "vdds.Loan",
+	/* clang-format on */
 	.tp_basicsize = sizeof(LoanObject),
 	.tp_dealloc = (destructor)loan_dealloc,
 	.tp_repr = (reprfunc)loan_repr,
@@ -712,7 +718,11 @@ static PyGetSetDef pub_getset[] = {
 };
 
 PyTypeObject pyvdds__publisher_type = {
-	PyVarObject_HEAD_INIT(NULL, 0).tp_name = "vdds.Publisher",
+	/* the macro ends in a comma of its own, which clang-format cannot see */
+	/* clang-format off */
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "vdds.Publisher",
+	/* clang-format on */
 	.tp_basicsize = sizeof(PublisherObject),
 	.tp_dealloc = (destructor)pub_dealloc,
 	.tp_repr = (reprfunc)pub_repr,

@@ -8,7 +8,8 @@
 typedef struct pyvdds__sample SampleObject;
 
 typedef struct {
-	PyObject_HEAD vdds_sub *sub; /* NULL once closed */
+	PyObject ob_base; /* PyObject_HEAD */
+	vdds_sub *sub;    /* NULL once closed */
 	PyObject *topic;
 	unsigned long fork_gen;
 	int busy;                     /* a thread waits in wait() without the GIL */
@@ -20,7 +21,8 @@ typedef struct {
 } SubscriberObject;
 
 struct pyvdds__sample {
-	PyObject_HEAD SubscriberObject *owner; /* strong: the subscriber outlives its samples */
+	PyObject ob_base;        /* PyObject_HEAD */
+	SubscriberObject *owner; /* strong: the subscriber outlives its samples */
 	struct vdds_sample s;
 	int held;           /* not released yet (s.data readable) */
 	Py_ssize_t exports; /* buffers exported: memoryviews, numpy arrays */
@@ -227,7 +229,11 @@ static PySequenceMethods sample_as_sequence = {
 };
 
 PyTypeObject pyvdds__sample_type = {
-	PyVarObject_HEAD_INIT(NULL, 0).tp_name = "vdds.Sample",
+	/* the macro ends in a comma of its own, which clang-format cannot see */
+	/* clang-format off */
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "vdds.Sample",
+	/* clang-format on */
 	.tp_basicsize = sizeof(SampleObject),
 	.tp_dealloc = (destructor)sample_dealloc,
 	.tp_repr = (reprfunc)sample_repr,
@@ -618,7 +624,11 @@ static PyGetSetDef sub_getset[] = {
 };
 
 PyTypeObject pyvdds__subscriber_type = {
-	PyVarObject_HEAD_INIT(NULL, 0).tp_name = "vdds._vdds.Subscriber",
+	/* the macro ends in a comma of its own, which clang-format cannot see */
+	/* clang-format off */
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "vdds._vdds.Subscriber",
+	/* clang-format on */
 	.tp_basicsize = sizeof(SubscriberObject),
 	.tp_dealloc = (destructor)sub_dealloc,
 	.tp_repr = (reprfunc)sub_repr,
