@@ -391,6 +391,17 @@ static PyObject *pub_close(PublisherObject *p, PyObject *unused)
 		Py_RETURN_NONE;
 	if (p->busy)
 		return pyvdds__busy("Publisher");
+	/* first the refusals that need no view released: more than the one
+	 * buffer a `with` view and its slices share */
+	for (LoanObject *l = p->held; l; l = l->next)
+		if (l->exports > 1) {
+			PyErr_Format(
+				PyExc_BufferError,
+				"cannot close: a loan's memory is exported (%zd memoryviews or "
+				"arrays alive)",
+				l->exports);
+			return NULL;
+		}
 	for (LoanObject *l = p->held; l; l = l->next)
 		if (loan_unexport(l) < 0)
 			return NULL;

@@ -247,6 +247,19 @@ def test_closing_a_publisher_refuses_while_a_loan_is_viewed_beyond_its_with_view
         buf[0]
 
 
+def test_a_refused_close_leaves_the_loans_with_view_usable(pair):
+    pub, _ = pair
+    loan = pub.loan()
+    buf = loan.__enter__()
+    extra = memoryview(loan)  # a second buffer of the same slot
+    with pytest.raises(BufferError):
+        pub.close()
+    buf[0] = 1  # still writable: the refusal released nothing
+    del extra
+    pub.close()
+    assert pub.closed and not loan.pending
+
+
 def test_an_exception_leaving_a_with_block_is_not_hidden_by_a_live_view(pair):
     pub, sub = pair
     pub.write(b"x")
