@@ -189,6 +189,11 @@ class Subscriber(_vdds.Subscriber):
 
     async def __anext__(self):
         """Samples until the publisher is gone (PublisherGone ends the loop)."""
+        if self._in_a_row >= _YIELD_EVERY:
+            # a stream that never runs dry must not starve the loop; before
+            # the take, so that a cancellation here loses no sample
+            self._in_a_row = 0
+            await _asyncio.sleep(0)
         try:
             sample = self.take()
             if sample is None:
@@ -196,10 +201,6 @@ class Subscriber(_vdds.Subscriber):
                 sample = await self.take_async()
             else:
                 self._in_a_row += 1
-                if self._in_a_row >= _YIELD_EVERY:
-                    # a stream that never runs dry must not starve the loop
-                    self._in_a_row = 0
-                    await _asyncio.sleep(0)
         except PublisherGone:
             raise StopAsyncIteration from None
         return sample
