@@ -151,6 +151,14 @@ void vdds__pub_apply_control_slow(struct vdds_pub *p)
 	/* joins first: a lane's leave may come in the same batch as its join */
 	for (struct vdds__pub_lane *pl = joins; pl; pl = pl->join_next)
 		vdds__pubcore_attach(&p->core, &pl->core);
+	if (joins && p->core.hist_n) {
+		/* full fence: the history's ring pushes before the wake_gen
+		 * loads, as in vdds_pub_publish */
+		vdds__fence();
+		for (struct vdds__pub_lane *pl = joins; pl; pl = pl->join_next)
+			if (pl->core.attached && vdds__lane_pub_wants_wake(&pl->core))
+				vdds__kick(pl->data_efd);
+	}
 	while (leaves) {
 		struct vdds__pub_lane *pl = leaves;
 

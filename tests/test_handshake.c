@@ -91,7 +91,7 @@ START_TEST(test_truncated_hello_is_rejected)
 	struct vdds__msg_hello h;
 	int fds[VDDS_WELCOME_FDS];
 
-	vdds__msg_hello(&h, NULL, 0);
+	vdds__msg_hello(&h, NULL, 0, 0);
 	int fd = tu_raw_connect("trunc");
 
 	ck_assert_int_ge(fd, 0);
@@ -111,7 +111,7 @@ START_TEST(test_wrong_magic_is_rejected)
 	struct vdds__msg_hello h;
 	int fds[VDDS_WELCOME_FDS];
 
-	vdds__msg_hello(&h, NULL, 0);
+	vdds__msg_hello(&h, NULL, 0, 0);
 	h.hdr.magic ^= 1;
 	int fd = tu_raw_connect("magic");
 
@@ -131,7 +131,7 @@ START_TEST(test_wrong_version_is_eproto)
 	struct vdds__msg_hello h;
 	int fds[VDDS_WELCOME_FDS];
 
-	vdds__msg_hello(&h, NULL, 0);
+	vdds__msg_hello(&h, NULL, 0, 0);
 	h.hdr.version = VDDS_PROTO_VERSION + 1;
 	int fd = tu_raw_connect("version");
 
@@ -153,7 +153,7 @@ START_TEST(test_wrong_sizes_are_rejected)
 	int fds[VDDS_WELCOME_FDS];
 
 	/* the size field disagrees with the datagram */
-	vdds__msg_hello(&h, NULL, 0);
+	vdds__msg_hello(&h, NULL, 0, 0);
 	h.hdr.size = sizeof(h) + 16;
 	int fd = tu_raw_connect("sizes");
 
@@ -162,7 +162,7 @@ START_TEST(test_wrong_sizes_are_rejected)
 	ck_assert_int_eq(answer(fd, fds), EBADMSG);
 	close(fd);
 	/* a longer datagram that claims it */
-	vdds__msg_hello(&h, NULL, 0);
+	vdds__msg_hello(&h, NULL, 0, 0);
 	memset(longer, 0, sizeof(longer));
 	h.hdr.size = sizeof(longer);
 	memcpy(longer, &h, sizeof(h));
@@ -172,7 +172,7 @@ START_TEST(test_wrong_sizes_are_rejected)
 	ck_assert_int_eq(answer(fd, fds), EBADMSG);
 	close(fd);
 	/* an unterminated type name */
-	vdds__msg_hello(&h, NULL, 0);
+	vdds__msg_hello(&h, NULL, 0, 0);
 	memset(h.type_name, 'x', sizeof(h.type_name));
 	fd = tu_raw_connect("sizes");
 	ck_assert_int_ge(fd, 0);
@@ -194,7 +194,7 @@ START_TEST(test_hello_with_fds_is_rejected_and_the_fds_closed)
 	int pipefd[2];
 
 	ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
-	vdds__msg_hello(&h, NULL, 0);
+	vdds__msg_hello(&h, NULL, 0, 0);
 	int fd = tu_raw_connect("fds");
 
 	ck_assert_int_ge(fd, 0);
@@ -222,7 +222,7 @@ START_TEST(test_megabyte_message_is_rejected)
 
 	ck_assert_int_ge(fd, 0);
 	ck_assert_ptr_nonnull(big);
-	vdds__msg_hello((struct vdds__msg_hello *)big, NULL, 0);
+	vdds__msg_hello((struct vdds__msg_hello *)big, NULL, 0, 0);
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	ssize_t n = send(fd, big, size, MSG_NOSIGNAL);
 
@@ -269,7 +269,7 @@ START_TEST(test_client_hanging_up_mid_handshake_leaks_nothing)
 	int base = tu_count_fds();
 	struct vdds__msg_hello h;
 
-	vdds__msg_hello(&h, NULL, 0);
+	vdds__msg_hello(&h, NULL, 0, 0);
 	for (int i = 0; i < 50; i++) {
 		int fd = tu_raw_connect("hangup");
 
@@ -295,7 +295,7 @@ START_TEST(test_subscribers_cannot_resize_or_write_the_segments)
 	struct vdds__msg_hello h;
 	int fds[VDDS_WELCOME_FDS];
 
-	vdds__msg_hello(&h, NULL, 0);
+	vdds__msg_hello(&h, NULL, 0, 0);
 	int fd = tu_raw_connect("seals");
 
 	ck_assert_int_ge(fd, 0);
