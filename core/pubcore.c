@@ -297,8 +297,10 @@ int vdds__pubcore_steal(struct vdds__pubcore *pc)
 				most = lp;
 			i++;
 		}
+		/* nothing queued: every slot is held by taken samples, unless
+		 * some were released since the caller looked */
 		if (!most)
-			return -ENOBUFS;
+			return vdds__pubcore_reclaim(pc) > 0 ? 0 : -ENOBUFS;
 		if (steal_one(pc, most) < 0)
 			vdds__pubcore_mark_broken(pc, most);
 	}

@@ -81,51 +81,76 @@ static inline int vdds__ring_pop(struct vdds__ring *r, uint32_t *id)
 	return 0;
 }
 
-/* Consumer of a ring whose consumer index the producer may also advance, by
- * compare-and-swap, to take entries back (DROP_OLDEST, see layout.h). The
- * entry is ours only once our CAS moved the shared index past it; entries the
- * producer took back are added to *skipped. -EBADMSG if either index is
- * impossible (the shared one behind us or more than a ring ahead). */
-static inline int vdds__ring_pop_shared(struct vdds__ring *r, uint32_t *id, uint64_t *skipped)
+/* A ring whose consumer index the producer may also advance, by
+ * compare-and-swap, to take entries back (DROP_OLDEST, see layout.h).
+ *
+ * Both indices, read at one moment: the shared consumer index is read again
+ * after the producer's, and the pair is used only if it did not move, so that
+ * "never past prod, prod never more than a ring ahead" can be checked. A
+ * producer that keeps moving it gets -EAGAIN after a few tries (look again
+ * later), never a spin. 0, -EAGAIN, or -EBADMSG for an impossible pair (the
+ * shared index may run ahead of ours by any amount, taken back while we
+ * slept, but not behind it). */
+#define VDDS_RING_SNAPSHOT_TRIES 64
+
+static inline int vdds__ring_snapshot_shared(struct vdds__ring *r, uint32_t *cons, uint32_t *prod)
 {
-	/* acquire: pairs with the producer's CAS, as the entry read below must
-	 * not be one it took back before we look at the index */
+	/* acquire: pairs with the producer's CAS and release of its index */
 	uint32_t c = vdds__load_acquire(r->mine);
 
-	for (;;) {
-		if (c - r->local > r->mask + 1)
+	for (int i = 0; i < VDDS_RING_SNAPSHOT_TRIES; i++) {
+		uint32_t p = vdds__load_acquire(r->theirs);
+		uint32_t again = vdds__load_acquire(r->mine);
+
+		if (again != c) {
+			c = again;
+			continue;
+		}
+		if (p - c > r->mask + 1 || c - r->local > p - r->local)
 			return -EBADMSG;
+		*cons = c;
+		*prod = p;
+		return 0;
+	}
+	return -EAGAIN;
+}
+
+/* Consumer of such a ring: the entry is ours only once our CAS moved the
+ * shared index past it; entries the producer took back are added to *skipped.
+ * 0, -EAGAIN (empty, or the producer too busy taking back), -EBADMSG. */
+static inline int vdds__ring_pop_shared(struct vdds__ring *r, uint32_t *id, uint64_t *skipped)
+{
+	for (int i = 0; i < VDDS_RING_SNAPSHOT_TRIES; i++) {
+		uint32_t c, prod;
+		int err = vdds__ring_snapshot_shared(r, &c, &prod);
+
+		if (err < 0)
+			return err;
 		*skipped += c - r->local;
 		r->local = c;
-		/* acquire: as in pop */
-		uint32_t prod = vdds__load_acquire(r->theirs);
-
-		if (prod - c > r->mask + 1)
-			return -EBADMSG;
 		r->cached = prod;
 		if (prod == c)
 			return -EAGAIN;
 		uint32_t v = ((volatile uint32_t *)r->entries)[c & r->mask];
 
-		/* a failed CAS leaves the current index in c: look again */
 		if (vdds__cas(r->mine, &c, c + 1)) {
 			r->local = c + 1;
 			*id = v;
 			return 0;
 		}
 	}
+	return -EAGAIN;
 }
 
-/* Entries waiting in a ring whose consumer index is shared as above, or
- * -EBADMSG. */
+/* Entries waiting in such a ring (0 while the producer is too busy taking
+ * back to say), or -EBADMSG. */
 static inline int vdds__ring_queued_shared(struct vdds__ring *r)
 {
-	/* acquire: as in vdds__ring_pop_shared */
-	uint32_t c = vdds__load_acquire(r->mine);
-	uint32_t prod = vdds__load_acquire(r->theirs);
+	uint32_t c, prod;
+	int err = vdds__ring_snapshot_shared(r, &c, &prod);
 
-	if (c - r->local > r->mask + 1 || prod - c > r->mask + 1)
-		return -EBADMSG;
+	if (err < 0)
+		return err == -EAGAIN ? 0 : err;
 	r->cached = prod;
 	return (int)(prod - c);
 }

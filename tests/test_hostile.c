@@ -44,8 +44,9 @@ static struct report *report_new(void)
 /* -------------------------------------------------------- honest subscriber */
 
 /* Subscribe with the real API; expect seq 1, 2, ... with intact payloads up
- * to the end mark; exit 0 then. */
-static pid_t spawn_honest(struct report *rep, int idx)
+ * to the end mark; exit 0 then. With drops_ok (DROP_OLDEST), seq may jump,
+ * but only by exactly what vdds_sub_stats() says was lost. */
+static pid_t spawn_honest(struct report *rep, int idx, int drops_ok)
 {
 	pid_t pid = tu_fork_child_keeping(NULL);
 
@@ -53,7 +54,7 @@ static pid_t spawn_honest(struct report *rep, int idx)
 		return pid;
 	vdds_sub *sub;
 	struct vdds_sample s;
-	uint64_t next = 1;
+	uint64_t next = 1, gaps = 0;
 	int err;
 
 	if (vdds_sub_open(&sub, TOPIC, NULL) != 0)
@@ -69,8 +70,16 @@ static pid_t spawn_honest(struct report *rep, int idx)
 			if (next == 1)
 				atomic_store(&rep->first_seq[idx], s.seq);
 			atomic_store(&rep->last_seq[idx], s.seq);
-			if (s.seq != next)
+			if (s.seq != next && !(drops_ok && s.seq > next))
 				_exit(TU_CHILD_GAP);
+			if (s.seq != next) {
+				struct vdds_sub_stats st;
+
+				gaps += s.seq - next;
+				next = s.seq;
+				if (vdds_sub_stats(sub, &st) != 0 || st.lost != gaps)
+					_exit(TU_CHILD_GAP);
+			}
 			if (!tu_payload_ok(&s))
 				_exit(TU_CHILD_BAD_PAYLOAD);
 			next++;
@@ -475,7 +484,7 @@ START_TEST(test_scribbling_subscriber_is_cut_off_while_honest_ones_get_every_sam
 
 	ck_assert_int_eq(vdds_pub_open(&pub, TOPIC, &o), 0);
 	for (int i = 0; i < 2; i++)
-		honest[i] = spawn_honest(rep, i);
+		honest[i] = spawn_honest(rep, i, 0);
 	await_honest_joined(rep, 2);
 	ck_assert_int_eq(tu_await_subscribers(pub, 2), 0);
 	pid_t hostile = spawn_scribbler(rep);
@@ -522,6 +531,112 @@ START_TEST(test_scribbling_subscriber_is_cut_off_while_honest_ones_get_every_sam
 	ck_assert_uint_eq(st.published, seq);
 	vdds_pub_close(pub);
 	ck_assert_int_eq(tu_count_fds(), fds_before);
+	munmap(rep, sizeof(*rep));
+}
+END_TEST
+
+/* ------------------------------------------- racing the DROP_OLDEST reclaim */
+
+/* A raw subscriber under DROP_OLDEST that never releases (so the publisher
+ * takes back from it first) and moves its deliver_cons at random: sometimes
+ * forward like a taker, sometimes anywhere. Exit 0 once cut off. */
+static pid_t spawn_reclaim_racer(struct report *rep)
+{
+	pid_t pid = tu_fork_child_keeping(NULL);
+
+	if (pid != 0)
+		return pid;
+	struct raw_sub rs;
+	uint64_t rnd = 0x5851f42d4c957f2dull ^ (uint64_t)getpid();
+	int err = raw_open(&rs, 0);
+
+	if (err < 0)
+		_exit(-err);
+	atomic_fetch_add(&rep->connections, 1);
+	for (uint64_t t0 = tu_now_ns(); tu_now_ns() - t0 < 30 * SEC_NS;) {
+		uint32_t c = atomic_load(&rs.lane->deliver_cons);
+
+		if (tu_xorshift(&rnd) % 8 != 0)
+			c = nasty_u32(&rnd, c, rs.ring_size);
+		else
+			c++; /* "take" one, with a plain store: not how DROP_OLDEST takes */
+		atomic_store(&rs.lane->deliver_cons, c);
+		atomic_fetch_add_explicit(&rep->scribbles, 1, memory_order_relaxed);
+		if (readable(rs.sock)) {
+			err = raw_await_bye(&rs, 5000);
+			if (err < 0)
+				_exit(-err);
+			atomic_fetch_add(&rep->cutoffs, 1);
+			raw_close(&rs);
+			_exit(TU_CHILD_OK);
+		}
+		tu_sleep_us((long)(tu_xorshift(&rnd) % 50));
+	}
+	_exit(RAW_STILL_CONNECTED);
+}
+
+START_TEST(
+	test_subscriber_racing_the_reclaim_is_cut_off_and_honest_ones_lose_only_what_they_are_told)
+{
+	struct vdds_pub_opts o = { .slot_size = sizeof(struct tu_payload),
+				   .slot_count = 8,
+				   .overflow = VDDS_OVERFLOW_DROP_OLDEST };
+	struct report *rep = report_new();
+	vdds_pub *pub;
+	pid_t honest[2];
+	uint64_t seq = 0;
+
+	tu_private_rundir();
+	ck_assert_int_eq(vdds_pub_open(&pub, TOPIC, &o), 0);
+	for (int i = 0; i < 2; i++)
+		honest[i] = spawn_honest(rep, i, 1);
+	await_honest_joined(rep, 2);
+	ck_assert_int_eq(tu_await_subscribers(pub, 2), 0);
+	pid_t racer = spawn_reclaim_racer(rep);
+	int status = -1;
+
+	ck_assert_int_eq(tu_await_subscribers(pub, 3), 0);
+	/* DROP_OLDEST never blocks: loan takes back from the racer (it holds
+	 * the most) until it is cut off. What the racer "took" it never gives
+	 * back, so loan may find only taken samples: -ENOBUFS, at once. */
+	uint64_t nobufs = 0;
+
+	for (uint64_t t0 = tu_now_ns(); tu_now_ns() - t0 < 60 * SEC_NS;) {
+		void *buf;
+		int err = vdds_pub_loan(pub, &buf, LOAN_TIMEOUT_MS);
+
+		if (err == -ENOBUFS) {
+			nobufs++;
+			tu_sleep_us(100);
+		} else {
+			ck_assert_int_eq(err, 0);
+			tu_payload_fill(buf, ++seq, 0);
+			ck_assert_int_eq(vdds_pub_publish(pub, buf, sizeof(struct tu_payload)), 0);
+		}
+		if (waitpid(racer, &status, WNOHANG) == racer)
+			break;
+	}
+	publish_seq(pub, ++seq, 1, NULL);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == TU_CHILD_OK, "racer: status 0x%x",
+		      status);
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(reap_within(honest[i], 20 * SEC_NS), TU_CHILD_OK);
+	struct vdds_pub_stats st = await_quiet(pub);
+
+	printf("reclaim racer: cut off after %llu index writes; %llu published (%llu loans "
+	       "said -ENOBUFS), %llu taken back; honest subscribers checked %llu and %llu\n",
+	       (unsigned long long)atomic_load(&rep->scribbles), (unsigned long long)seq,
+	       (unsigned long long)nobufs, (unsigned long long)st.dropped,
+	       (unsigned long long)atomic_load(&rep->checked[0]),
+	       (unsigned long long)atomic_load(&rep->checked[1]));
+	ck_assert_uint_eq(atomic_load(&rep->cutoffs), 1);
+	ck_assert_uint_eq(st.kicked, 1);
+	ck_assert_uint_eq(st.blocked_ns, 0);
+	for (int i = 0; i < 2; i++)
+		ck_assert_uint_eq(atomic_load(&rep->last_seq[i]), seq);
+	ck_assert_uint_eq(st.subscribers, 0);
+	ck_assert_uint_eq(st.free_slots, st.slot_count);
+	vdds_pub_close(pub);
 	munmap(rep, sizeof(*rep));
 }
 END_TEST
@@ -730,7 +845,7 @@ static void run_violation(enum violation v)
 
 	tu_private_rundir();
 	ck_assert_int_eq(vdds_pub_open(&pub, TOPIC, &o), 0);
-	pid_t honest = spawn_honest(rep, 0);
+	pid_t honest = spawn_honest(rep, 0, 0);
 
 	await_honest_joined(rep, 1);
 	ck_assert_int_eq(pipe2(marks, O_CLOEXEC), 0);
@@ -889,6 +1004,9 @@ static Suite *hostile_suite(void)
 	tcase_set_timeout(rnd, 120);
 	tcase_add_test(rnd,
 		       test_scribbling_subscriber_is_cut_off_while_honest_ones_get_every_sample);
+	tcase_add_test(
+		rnd,
+		test_subscriber_racing_the_reclaim_is_cut_off_and_honest_ones_lose_only_what_they_are_told);
 	suite_add_tcase(s, rnd);
 	tcase_set_timeout(tgt, 60);
 	tcase_add_test(tgt, test_release_of_an_out_of_range_id_cuts_the_subscriber_off);
