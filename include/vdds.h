@@ -10,6 +10,8 @@
  *    own. Every file descriptor vdds creates is O_CLOEXEC.
  *  - The library never prints, never aborts on peer data, and keeps no global
  *    mutable state except the publisher service thread (see vdds_pub_open).
+ *  - One exception, per thread: the reason text of the last refused
+ *    handshake (see vdds_last_error_detail).
  */
 #ifndef VDDS_H
 #define VDDS_H
@@ -174,7 +176,8 @@ struct vdds_sample {
  * Errors: -EINVAL, -ENOENT (no publisher), -EACCES (publisher refuses this
  * user), -EPROTO (version, type name or type size mismatch), -ENOSPC (the
  * publisher has its maximum number of subscribers), -EBADMSG (the publisher
- * answered something malformed), or a system errno. */
+ * answered something malformed), or a system errno.
+ * A refusal's reason in words: vdds_last_error_detail(). */
 VDDS_API int vdds_sub_open(vdds_sub **sub, const char *topic, const struct vdds_sub_opts *opts);
 
 /* Take the next sample, if any, without blocking.
@@ -278,6 +281,32 @@ VDDS_API const char *vdds_strerror(int err);
 
 /* The library's version at run time, as "MAJOR.MINOR.PATCH". */
 VDDS_API const char *vdds_version(void);
+
+/* Room for an error detail, in bytes, NUL included. */
+#define VDDS_ERROR_DETAIL_MAX 128
+
+/* Why the last handshake made on this thread was refused, in words: "" if it
+ * was not, or if the refusal had nothing to add to its errno. A publisher
+ * refuses with, for example,
+ *   -EPROTO  "type 'Pose' (24 B) expected, publisher has 'Twist' (48 B)"
+ *   -EPROTO  "protocol version 2 expected, publisher speaks 1"
+ *   -EACCES  "user not allowed"
+ *   -ENOSPC  "subscriber limit reached"
+ * (the subscriber's expectation first, then what the publisher has). A
+ * handshake is made by vdds_sub_open(), and by vdds_sub_take(),
+ * vdds_sub_wait() or a waitset when a reconnecting subscriber meets a new
+ * publisher; each handshake clears the detail first. The string is at most
+ * VDDS_ERROR_DETAIL_MAX - 1 bytes, has no control characters, and stays
+ * valid until the next handshake on this thread. Never NULL.
+ *
+ * Why per thread and not an out-buffer in vdds_sub_opts: the reason has to
+ * reach callers that pass NULL options (the common case) and a reconnecting
+ * take() that has no options at hand; options are const and often shared
+ * between subscribers and threads, so a buffer in them would be written by
+ * several at once. Like errno and dlerror(), the thread that made the failing
+ * call reads it, with no lock and no lifetime to manage, and the data path
+ * never touches it: only a handshake writes it. */
+VDDS_API const char *vdds_last_error_detail(void);
 
 #ifdef __cplusplus
 }
