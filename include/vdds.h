@@ -16,9 +16,11 @@
 #ifndef VDDS_H
 #define VDDS_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -307,6 +309,189 @@ VDDS_API const char *vdds_version(void);
  * call reads it, with no lock and no lifetime to manage, and the data path
  * never touches it: only a handshake writes it. */
 VDDS_API const char *vdds_last_error_detail(void);
+
+/* ---------------------------------------------------------------- typed use
+ *
+ * VDDS_TYPED(T), at file scope, declares functions that speak in T instead of
+ * bytes, for a type named by one identifier (a typedef name: typedef a
+ * `struct pose` first). The publisher declares T's name as written and
+ * sizeof(T) (type_name, type_size); a subscriber asks for both, so a
+ * subscriber of another type is refused with -EPROTO and says why
+ * (vdds_last_error_detail). T is copied as bytes between processes: plain
+ * data, no pointers; its alignment at most VDDS_SLOT_ALIGN.
+ *
+ *   typedef struct { double x, y, theta; } Pose;
+ *   VDDS_TYPED(Pose);
+ *
+ *   vdds_pub *pub;                              vdds_sub *sub;
+ *   Pose *p;                                    vdds_Pose_sample s;
+ *   vdds_Pose_pub_open(&pub, "pose", NULL);     vdds_Pose_sub_open(&sub, "pose", NULL);
+ *   vdds_Pose_loan(pub, &p, -1);                while (vdds_Pose_take(sub, &s) == 0) {
+ *   p->x = 1.0;                                         use(s.data->x, s.raw.seq);
+ *   vdds_Pose_publish(pub, p);                          vdds_Pose_release(sub, &s);
+ *                                               }
+ *
+ * Declared for T (each returns what the call it wraps returns, and -EINVAL
+ * for a NULL pointer):
+ *
+ *   int vdds_T_pub_open(vdds_pub **pub, const char *topic, const struct vdds_pub_opts *opts);
+ *   int vdds_T_sub_open(vdds_sub **sub, const char *topic, const struct vdds_sub_opts *opts);
+ *       opts may be NULL; if given it is copied, never changed. In the copy
+ *       a NULL type_name becomes "T" (a name given is kept: the name on the
+ *       wire may differ from the C name), a zero type_size sizeof(T), and a
+ *       publisher's zero slot_size sizeof(T). -EINVAL if opts names another
+ *       type_size, or slots smaller than T.
+ *   int vdds_T_loan(vdds_pub *pub, T **sample, int timeout_ms);
+ *       pub must come from vdds_T_pub_open (its slots hold a T).
+ *   int vdds_T_publish(vdds_pub *pub, T *sample);    publishes sizeof(T) bytes
+ *   int vdds_T_discard(vdds_pub *pub, T *sample);
+ *   int vdds_T_write(vdds_pub *pub, const T *value, int timeout_ms);
+ *   int vdds_T_take(vdds_sub *sub, vdds_T_sample *s);
+ *       s->data is the sample as a const T *, s->raw the vdds_sample (seq,
+ *       timestamp_ns...). A sample that is not sizeof(T) bytes long (its
+ *       publisher declared T but published another length) is released at
+ *       once and take returns -EMSGSIZE; take again for the next one.
+ *   int vdds_T_release(vdds_sub *sub, const vdds_T_sample *s);
+ *
+ * They compile as C11 and as C++; vdds.hpp builds its classes for C++17 on
+ * the same rules. */
+
+/* Slots start at multiples of this many bytes: no T may need more. */
+#define VDDS_SLOT_ALIGN 64
+
+#ifdef __cplusplus
+#define VDDS__CAST(T, x) (static_cast<T>(x))
+#define VDDS__STATIC_ASSERT(cond, msg) static_assert(cond, msg)
+#define VDDS__ALIGNOF(T) alignof(T)
+#define VDDS__NULL nullptr
+#else
+#define VDDS__CAST(T, x) ((T)(x))
+#define VDDS__STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+#define VDDS__ALIGNOF(T) _Alignof(T)
+#define VDDS__NULL NULL
+#endif
+#if defined(__GNUC__)
+/* unused: a program uses some of the functions VDDS_TYPED declares */
+#define VDDS__TYPED_FN static inline __attribute__((unused))
+#else
+#define VDDS__TYPED_FN static inline
+#endif
+
+/* The typed calls' shared parts; not API (vdds__ names are internal). */
+static inline int vdds__typed_pub_opts(struct vdds_pub_opts *o, const struct vdds_pub_opts *given,
+				       const char *name, size_t size)
+{
+	if (given)
+		*o = *given;
+	else
+		memset(o, 0, sizeof(*o));
+	if (size > UINT32_MAX || (o->type_size && o->type_size != size) ||
+	    (o->slot_size && o->slot_size < size))
+		return -EINVAL;
+	o->type_name = o->type_name ? o->type_name : name;
+	o->type_size = VDDS__CAST(uint32_t, size);
+	o->slot_size = o->slot_size ? o->slot_size : size;
+	return 0;
+}
+
+static inline int vdds__typed_sub_opts(struct vdds_sub_opts *o, const struct vdds_sub_opts *given,
+				       const char *name, size_t size)
+{
+	if (given)
+		*o = *given;
+	else
+		memset(o, 0, sizeof(*o));
+	if (size > UINT32_MAX || (o->type_size && o->type_size != size))
+		return -EINVAL;
+	o->type_name = o->type_name ? o->type_name : name;
+	o->type_size = VDDS__CAST(uint32_t, size);
+	return 0;
+}
+
+static inline int vdds__typed_take(vdds_sub *sub, struct vdds_sample *raw, const void **data,
+				   size_t size)
+{
+	int err = vdds_sub_take(sub, raw);
+
+	*data = VDDS__NULL;
+	if (err < 0)
+		return err;
+	if (raw->len != size) {
+		vdds_sub_release(sub, raw);
+		return -EMSGSIZE;
+	}
+	*data = raw->data;
+	return 0;
+}
+
+#define VDDS_TYPED(T)                                                                              \
+	typedef struct vdds_##T##_sample {                                                         \
+		const T *data;                                                                     \
+		struct vdds_sample raw;                                                            \
+	} vdds_##T##_sample;                                                                       \
+                                                                                                   \
+	VDDS__TYPED_FN int vdds_##T##_pub_open(vdds_pub **pub, const char *topic,                  \
+					       const struct vdds_pub_opts *opts)                   \
+	{                                                                                          \
+		struct vdds_pub_opts o;                                                            \
+		int err = vdds__typed_pub_opts(&o, opts, #T, sizeof(T));                           \
+                                                                                                   \
+		return err < 0 ? err : vdds_pub_open(pub, topic, &o);                              \
+	}                                                                                          \
+                                                                                                   \
+	VDDS__TYPED_FN int vdds_##T##_sub_open(vdds_sub **sub, const char *topic,                  \
+					       const struct vdds_sub_opts *opts)                   \
+	{                                                                                          \
+		struct vdds_sub_opts o;                                                            \
+		int err = vdds__typed_sub_opts(&o, opts, #T, sizeof(T));                           \
+                                                                                                   \
+		return err < 0 ? err : vdds_sub_open(sub, topic, &o);                              \
+	}                                                                                          \
+                                                                                                   \
+	VDDS__TYPED_FN int vdds_##T##_loan(vdds_pub *pub, T **sample, int timeout_ms)              \
+	{                                                                                          \
+		void *buf;                                                                         \
+		int err = sample ? vdds_pub_loan(pub, &buf, timeout_ms) : -EINVAL;                 \
+                                                                                                   \
+		if (sample)                                                                        \
+			*sample = err < 0 ? VDDS__NULL : VDDS__CAST(T *, buf);                     \
+		return err;                                                                        \
+	}                                                                                          \
+                                                                                                   \
+	VDDS__TYPED_FN int vdds_##T##_publish(vdds_pub *pub, T *sample)                            \
+	{                                                                                          \
+		return vdds_pub_publish(pub, sample, sizeof(T));                                   \
+	}                                                                                          \
+                                                                                                   \
+	VDDS__TYPED_FN int vdds_##T##_discard(vdds_pub *pub, T *sample)                            \
+	{                                                                                          \
+		return vdds_pub_discard(pub, sample);                                              \
+	}                                                                                          \
+                                                                                                   \
+	VDDS__TYPED_FN int vdds_##T##_write(vdds_pub *pub, const T *value, int timeout_ms)         \
+	{                                                                                          \
+		return value ? vdds_pub_write(pub, value, sizeof(T), timeout_ms) : -EINVAL;        \
+	}                                                                                          \
+                                                                                                   \
+	VDDS__TYPED_FN int vdds_##T##_take(vdds_sub *sub, vdds_##T##_sample *s)                    \
+	{                                                                                          \
+		const void *data;                                                                  \
+		int err;                                                                           \
+                                                                                                   \
+		if (!s)                                                                            \
+			return -EINVAL;                                                            \
+		err = vdds__typed_take(sub, &s->raw, &data, sizeof(T));                            \
+		s->data = VDDS__CAST(const T *, data);                                             \
+		return err;                                                                        \
+	}                                                                                          \
+                                                                                                   \
+	VDDS__TYPED_FN int vdds_##T##_release(vdds_sub *sub, const vdds_##T##_sample *s)           \
+	{                                                                                          \
+		return s ? vdds_sub_release(sub, &s->raw) : -EINVAL;                               \
+	}                                                                                          \
+                                                                                                   \
+	VDDS__STATIC_ASSERT(VDDS__ALIGNOF(T) <= VDDS_SLOT_ALIGN,                                   \
+			    "VDDS_TYPED(" #T "): slots are aligned to VDDS_SLOT_ALIGN bytes")
 
 #ifdef __cplusplus
 }
