@@ -26,6 +26,15 @@
 extern "C" {
 #endif
 
+/* In C++, a function named like its struct (vdds_pub_stats) hides the
+ * struct's implicit constructor, and -Wshadow says so. That is the C idiom
+ * of this API, not a mistake (C++ writes `struct vdds_pub_stats st;`): keep
+ * the header quiet for C++ programs built with -Wshadow. */
+#if defined(__cplusplus) && defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wshadow"
+#endif
+
 #if defined(__GNUC__)
 #define VDDS_API __attribute__((visibility("default")))
 #else
@@ -492,6 +501,10 @@ static inline int vdds__typed_take(vdds_sub *sub, struct vdds_sample *raw, const
                                                                                                    \
 	VDDS__STATIC_ASSERT(VDDS__ALIGNOF(T) <= VDDS_SLOT_ALIGN,                                   \
 			    "VDDS_TYPED(" #T "): slots are aligned to VDDS_SLOT_ALIGN bytes")
+
+#if defined(__cplusplus) && defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
 
 #ifdef __cplusplus
 }
