@@ -73,6 +73,13 @@ struct vdds_pub_opts {
 			       * the socket is then made 0660 and given to that
 			       * group. Default: the same uid (and root) only. */
 	uint32_t group;           /* the gid for group_access */
+	bool huge_pages;          /* put the topic's memory on huge pages
+				   * (MFD_HUGETLB; its size rounded up to the
+				   * huge page size), which spares big slots
+				   * TLB misses. If they cannot be had (none
+				   * reserved in vm.nr_hugepages, or this
+				   * kernel cannot seal them), normal pages are
+				   * used: vdds_pub_stats() says which and why. */
 };
 
 /* Counters a publisher keeps about itself; see vdds_pub_stats(). */
@@ -85,6 +92,17 @@ struct vdds_pub_stats {
 	uint64_t wakeups;      /* eventfd writes made to wake sleeping subscribers */
 	uint64_t disconnects;  /* subscribers gone: hung up or cut off */
 	uint64_t kicked;       /* of which cut off for breaking the protocol */
+	/* What came of opts.huge_pages:
+	 *   asked and had:   huge_pages, huge_pages_err 0, note "2048 KiB pages";
+	 *   asked, fell back to normal pages: !huge_pages, huge_pages_err the
+	 *                    reason as a negative errno (-ENOMEM: not enough free
+	 *                    huge pages; -EINVAL: no hugetlb memfds, or they
+	 *                    cannot be sealed; -EOPNOTSUPP: write seals on them
+	 *                    not enforced), note the reason in words;
+	 *   not asked:       !huge_pages, huge_pages_err 0, note "not asked". */
+	bool huge_pages;          /* the topic's memory is on huge pages */
+	int32_t huge_pages_err;   /* 0, or why huge pages were not had */
+	char huge_pages_note[64]; /* NUL-terminated */
 };
 
 /* Open topic `topic` for publishing. Creates the topic's shared memory, and
