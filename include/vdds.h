@@ -451,6 +451,8 @@ static inline int vdds__typed_take(vdds_sub *sub, struct vdds_sample *raw, const
 	return 0;
 }
 
+/* T names a type here, which no parentheses may enclose */
+/* NOLINTBEGIN(bugprone-macro-parentheses) */
 #define VDDS_TYPED(T)                                                                              \
 	typedef struct vdds_##T##_sample {                                                         \
 		const T *data;                                                                     \
@@ -519,6 +521,7 @@ static inline int vdds__typed_take(vdds_sub *sub, struct vdds_sample *raw, const
                                                                                                    \
 	VDDS__STATIC_ASSERT(VDDS__ALIGNOF(T) <= VDDS_SLOT_ALIGN,                                   \
 			    "VDDS_TYPED(" #T "): slots are aligned to VDDS_SLOT_ALIGN bytes")
+/* NOLINTEND(bugprone-macro-parentheses) */
 
 #if defined(__cplusplus) && defined(__GNUC__)
 #pragma GCC diagnostic pop
