@@ -257,6 +257,31 @@ START_TEST(test_a_subscriber_of_another_type_is_refused_and_told_why)
 }
 END_TEST
 
+START_TEST(test_a_reconnecting_subscriber_meeting_another_type_is_told_why)
+{
+	tu_private_rundir();
+	struct vdds_sub_opts o = { .reconnect = true };
+	vdds_pub *pub;
+	vdds_sub *sub;
+	vdds_Pose_sample s;
+	int err = -EAGAIN;
+
+	ck_assert_int_eq(vdds_Pose_pub_open(&pub, "pose", NULL), 0);
+	ck_assert_int_eq(vdds_Pose_sub_open(&sub, "pose", &o), 0);
+	vdds_pub_close(pub);
+	ck_assert_int_eq(vdds_Twist_pub_open(&pub, "pose", NULL), 0);
+	/* the next publisher is of another type: take says so, and why */
+	for (int i = 0; i < 1000 && err == -EAGAIN; i++)
+		if ((err = vdds_Pose_take(sub, &s)) == -EAGAIN)
+			vdds_sub_wait(sub, 10);
+	ck_assert_int_eq(err, -EPROTO);
+	ck_assert_str_eq(vdds_last_error_detail(),
+			 "type 'Pose' (24 B) expected, publisher has 'Twist' (48 B)");
+	vdds_sub_close(sub);
+	vdds_pub_close(pub);
+}
+END_TEST
+
 static Suite *typed_suite(void)
 {
 	Suite *s = suite_create("typed");
@@ -269,6 +294,7 @@ static Suite *typed_suite(void)
 	tcase_add_test(tc, test_a_discarded_or_written_sample_gives_its_slot_back);
 	tcase_add_test(tc, test_a_sample_of_another_length_is_released_and_refused);
 	tcase_add_test(tc, test_a_subscriber_of_another_type_is_refused_and_told_why);
+	tcase_add_test(tc, test_a_reconnecting_subscriber_meeting_another_type_is_told_why);
 	suite_add_tcase(s, tc);
 	return s;
 }
