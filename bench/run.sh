@@ -1,7 +1,8 @@
 #!/bin/sh
 # run.sh — builds the benchmarks and runs the whole matrix (latency, payload
 # sizes, throughput, syscalls, instructions, memory; vdds against raw
-# mechanisms and iceoryx), then writes bench/RESULTS.md and bench/*.png.
+# mechanisms and iceoryx), then writes bench/RESULTS.md and bench/*.png; last,
+# the Python package's section (bench/py_bench.py).
 # Usage: bench/run.sh [BUILD_DIR]   (default: <repo>/build)
 # Environment: VDDS_BENCH_ROUNDS (default 7), VDDS_BENCH_ITERS (default 30000),
 # VDDS_BENCH_NO_INSTALL=1 to never apt-get install what is missing,
@@ -65,6 +66,8 @@ install_missing() {
 }
 
 command -v gnuplot >/dev/null || install_missing gnuplot-nox || true
+# the Python section: Debian's python3 with its headers (the extension) and numpy
+have_pkg python3-dev && have_pkg python3-numpy || install_missing python3-dev python3-numpy || true
 if ! command -v iox-roudi >/dev/null || ! have_pkg libiceoryx-binding-c-dev; then
 	install_missing iceoryx libiceoryx-binding-c-dev || true
 fi
@@ -78,6 +81,9 @@ cmake -S "$repo" -B "$build" -DVDDS_WERROR=ON >"$work/cmake.log" 2>&1 || {
 targets="vdds_pingpong vdds_fanout"
 if cmake --build "$build" --target help 2>/dev/null | grep -q vdds_iox_pingpong; then
 	targets="$targets vdds_iox_pingpong"
+fi
+if cmake --build "$build" --target help 2>/dev/null | grep -q vdds_python; then
+	targets="$targets vdds_python" # the Python extension, for the last section
 fi
 # shellcheck disable=SC2086 # one word per target
 cmake --build "$build" -j "$(getconf _NPROCESSORS_ONLN)" --target $targets >"$work/build.log" 2>&1 || {
@@ -328,3 +334,24 @@ else
 	say "gnuplot not installed: no plots"
 fi
 say "wrote $here/RESULTS.md and the plots in $elapsed s"
+
+# ------------------------------------------------------------------ Python
+# The Python package (issue #11) against plain Python mechanisms, in its own
+# section appended to RESULTS.md: bench/py_bench.py, run by Debian's python3 on
+# the extension this build made. Skipped, and said so, where the build has no
+# Python package or numpy is missing; a failure is written there, not fatal.
+py=/usr/bin/python3
+pysec=$work/python.md
+pyhead="## Python package (bench/py_bench.py)"
+if ls "$build"/python/vdds/_vdds*.so >/dev/null 2>&1 && "$py" -c 'import numpy' 2>/dev/null; then
+	say "Python: bench/py_bench.py (about a minute)"
+	if ! PYTHONPATH="$build/python" timeout 900 "$py" "$here/py_bench.py" >"$pysec" 2>"$work/py.err"; then
+		say "py_bench.py failed: $(tail -n 1 "$work/py.err")"
+		printf '%s\n\nfailed: %s\n' "$pyhead" "$(tail -n 1 "$work/py.err")" >"$pysec"
+	fi
+else
+	printf '%s\n\nskipped: no Python extension in %s (python3-dev) or no numpy (python3-numpy)\n' \
+		"$pyhead" "$build" >"$pysec"
+fi
+{ echo; cat "$pysec"; } >>"$here/RESULTS.md"
+say "appended the Python section to $here/RESULTS.md"

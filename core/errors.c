@@ -25,6 +25,7 @@ const char *vdds_strerror(int err)
 	case EPIPE: return "publisher gone";
 	case ENOSPC: return "subscriber limit reached";
 	case EBADMSG: return "peer broke the protocol";
+	case ENOBUFS: return "no slot can be had: every one is held (or max_held reached)";
 	case ENOMEM: return "out of memory";
 	case ENAMETOOLONG: return "runtime directory path too long";
 	default: return "system error";

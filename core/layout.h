@@ -25,6 +25,26 @@
  * Every index is free-running u32; ring_size is a power of two >= slot_count,
  * so an honest peer can never fill a ring. Each side treats every value the
  * other side writes as untrusted input.
+ *
+ * Overflow (topic hdr `overflow`, VDDS_OVERFLOW_* of vdds.h):
+ *   BLOCK, FAIL: deliver_cons is the subscriber's alone (an SPSC ring).
+ *   DROP_OLDEST: deliver_cons is moved by BOTH sides, only by compare-and-swap
+ *   from the value each just read to that value + 1. Whoever moves it past
+ *   entry c owns the slot in entry c: the subscriber has taken it, or the
+ *   publisher has taken it back (a queued sample dropped). Never both, never
+ *   neither. The subscriber reads the slot's descriptor and payload only after
+ *   its CAS succeeded; entries it finds skipped are what it lost. The publisher
+ *   takes back only from its private copy of the ids it delivered, checks that
+ *   the lane still holds that slot, and cuts off a lane whose deliver_cons is
+ *   behind the last value it saw or beyond what it delivered.
+ *
+ * History (topic hdr `history` = H): the last H published slots stay held by
+ * the publisher; a subscriber that joins later (and did not decline in its
+ * HELLO) finds them in its deliver ring first, oldest first.
+ *
+ * pub_wait (lane): 0, or the seq W of the oldest sample a blocked publisher
+ * waits to see freed. A subscriber that releases a sample with seq >= W swaps
+ * pub_wait to 0 and, if it was nonzero, writes the return eventfd.
  */
 #ifndef VDDS_LAYOUT_H
 #define VDDS_LAYOUT_H
@@ -36,12 +56,15 @@
 
 #define VDDS_TOPIC_MAGIC 0x54444456u /* "VDDT" little-endian */
 #define VDDS_LANE_MAGIC 0x4c444456u  /* "VDDL" */
-#define VDDS_LAYOUT_VERSION 1u
+#define VDDS_LAYOUT_VERSION 2u       /* 2: overflow, history, pub_wait watermark */
 #define VDDS_CACHELINE 64
 #define VDDS_TYPE_NAME_LEN 64 /* bytes, NUL included */
 
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "u32 atomics must be lock-free");
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "u64 atomics must be lock-free");
+
+/* The topic's overflow policy; the same numbers as enum vdds_overflow. */
+#define VDDS_OVERFLOW_MAX 2
 
 struct vdds__topic_hdr {
 	uint32_t magic;
@@ -57,10 +80,13 @@ struct vdds__topic_hdr {
 	int32_t publisher_pid;
 	uint32_t type_size;
 	char type_name[VDDS_TYPE_NAME_LEN];
-	uint8_t reserved[256 - 128];
+	uint32_t overflow; /* VDDS_OVERFLOW_BLOCK, _DROP_OLDEST, _FAIL */
+	uint32_t history;  /* samples kept for late joiners, <= slot_count / 2 */
+	uint8_t reserved[256 - 136];
 };
 _Static_assert(sizeof(struct vdds__topic_hdr) == 256, "topic header size");
 _Static_assert(offsetof(struct vdds__topic_hdr, type_name) == 64, "type_name offset");
+_Static_assert(offsetof(struct vdds__topic_hdr, overflow) == 128, "overflow offset");
 
 /* Written by the publisher before the slot id is pushed to any lane (the push
  * is a release store), read by subscribers after an acquire of the index. */
@@ -93,9 +119,11 @@ struct vdds__lane_hdr {
 	alignas(VDDS_CACHELINE) _Atomic uint32_t release_cons;
 	/* subscriber: nonzero = "I may sleep; wake me", a fresh value per sleep */
 	alignas(VDDS_CACHELINE) _Atomic uint64_t wake_gen;
-	/* publisher sets 1 while it waits for a slot; a releasing subscriber
-	 * exchanges it to 0 and, if it was 1, writes the return eventfd */
-	alignas(VDDS_CACHELINE) _Atomic uint32_t pub_wait;
+	/* nonzero while the publisher waits for a slot: the seq W of the
+	 * oldest sample it waits for; a subscriber releasing a sample with
+	 * seq >= W exchanges it to 0 and, if it was nonzero, writes the return
+	 * eventfd (see the comment at the top) */
+	alignas(VDDS_CACHELINE) _Atomic uint64_t pub_wait;
 	alignas(VDDS_CACHELINE) uint8_t reserved1[VDDS_CACHELINE];
 	/* followed by uint32_t deliver[ring_size], uint32_t release[ring_size] */
 };

@@ -1,6 +1,7 @@
 /* pubcore.c — publisher slot bookkeeping: free list, loans, delivery to lanes,
  * reclaim of returned slots. A slot is FREE -> LOANED -> PUBLISHED (held by
- * the lanes it was delivered to) -> FREE when the last holder returns it. */
+ * the lanes it was delivered to: its count, and a bit in each lane's set)
+ * -> FREE when the last holder returns it. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,12 +49,16 @@ int vdds__pubcore_init(struct vdds__pubcore *pc, struct vdds__topic_hdr *topic)
 	pc->slot_count = topic->slot_count;
 	pc->slot_size = topic->slot_size;
 	pc->slot_stride = topic->slot_stride;
+	pc->overflow = topic->overflow;
+	pc->hist_cap = topic->history;
 	pc->desc = (struct vdds__desc *)((uint8_t *)topic + topic->desc_offset);
 	pc->data = (uint8_t *)topic + topic->data_offset;
 	pc->state = calloc(pc->slot_count, sizeof(*pc->state));
-	pc->holders = calloc(pc->slot_count, sizeof(*pc->holders));
+	pc->refs = calloc(pc->slot_count, sizeof(*pc->refs));
 	pc->free_ids = calloc(pc->slot_count, sizeof(*pc->free_ids));
-	if (!pc->state || !pc->holders || !pc->free_ids) {
+	pc->in_hist = calloc(pc->slot_count, sizeof(*pc->in_hist));
+	pc->hist = calloc(pc->hist_cap ? pc->hist_cap : 1, sizeof(*pc->hist));
+	if (!pc->state || !pc->refs || !pc->free_ids || !pc->in_hist || !pc->hist) {
 		vdds__pubcore_fini(pc);
 		return -ENOMEM;
 	}
@@ -67,19 +72,30 @@ int vdds__pubcore_init(struct vdds__pubcore *pc, struct vdds__topic_hdr *topic)
 void vdds__pubcore_fini(struct vdds__pubcore *pc)
 {
 	free(pc->state);
-	free(pc->holders);
+	free(pc->refs);
 	free(pc->free_ids);
+	free(pc->in_hist);
+	free(pc->hist);
 	pc->state = NULL;
-	pc->holders = NULL;
+	pc->refs = NULL;
 	pc->free_ids = NULL;
+	pc->in_hist = NULL;
+	pc->hist = NULL;
 }
 
-void vdds__lane_pub_init(struct vdds__lane_pub *lp, struct vdds__lane_hdr *shm, size_t shm_size,
-			 uint32_t id, uint32_t slot_count)
+int vdds__lane_pub_init(struct vdds__lane_pub *lp, struct vdds__lane_hdr *shm, size_t shm_size,
+			uint32_t id, uint32_t slot_count)
 {
 	uint32_t ring_size = vdds__ring_size_for(slot_count);
 
 	memset(lp, 0, sizeof(*lp));
+	lp->holds = calloc((slot_count + 63) / 64, sizeof(*lp->holds));
+	lp->shadow = calloc(ring_size, sizeof(*lp->shadow));
+	lp->want_history = 1;
+	if (!lp->holds || !lp->shadow) {
+		vdds__lane_pub_fini(lp);
+		return -ENOMEM;
+	}
 	lp->id = id;
 	lp->shm = shm;
 	lp->shm_size = shm_size;
@@ -95,15 +111,54 @@ void vdds__lane_pub_init(struct vdds__lane_pub *lp, struct vdds__lane_hdr *shm, 
 			&shm->deliver_cons, ring_size);
 	vdds__ring_init(&lp->release, vdds__lane_release(shm, ring_size), &shm->release_cons,
 			&shm->release_prod, ring_size);
+	return 0;
+}
+
+void vdds__lane_pub_fini(struct vdds__lane_pub *lp)
+{
+	free(lp->holds);
+	free(lp->shadow);
+	lp->holds = NULL;
+	lp->shadow = NULL;
 }
 
 /* Drop lane lp's hold on slot id; the slot is free once nobody holds it. */
 static void drop_hold(struct vdds__pubcore *pc, struct vdds__lane_pub *lp, uint32_t id)
 {
-	pc->holders[id] &= ~(1ull << lp->id);
+	lp->holds[id / 64] &= ~(1ull << (id % 64));
 	lp->held--;
-	if (pc->holders[id] == 0 && pc->state[id] == VDDS_SLOT_PUBLISHED)
+	if (--pc->refs[id] == 0 && pc->state[id] == VDDS_SLOT_PUBLISHED && !pc->in_hist[id])
 		vdds__pubcore_free_slot(pc, id);
+}
+
+/* Deliver slot id to a lane outside of a publish (the history): the lane
+ * holds it once more. */
+static int deliver_one(struct vdds__pubcore *pc, struct vdds__lane_pub *lp, uint32_t id)
+{
+	lp->shadow[lp->deliver.local & lp->deliver.mask] = id;
+	if (vdds__ring_push(&lp->deliver, id) < 0)
+		return -EBADMSG;
+	lp->holds[id / 64] |= 1ull << (id % 64);
+	lp->held++;
+	pc->refs[id]++;
+	pc->delivered++;
+	return 0;
+}
+
+void vdds__pubcore_remember(struct vdds__pubcore *pc, uint32_t id)
+{
+	if (pc->hist_n == pc->hist_cap) {
+		uint32_t old = pc->hist[pc->hist_head];
+
+		pc->hist_head = (pc->hist_head + 1) % pc->hist_cap;
+		pc->hist_n--;
+		pc->in_hist[old] = 0;
+		if (pc->refs[old] == 0 && pc->state[old] == VDDS_SLOT_PUBLISHED)
+			vdds__pubcore_free_slot(pc, old);
+	}
+	pc->hist[(pc->hist_head + pc->hist_n) % pc->hist_cap] = id;
+	pc->hist_n++;
+	pc->in_hist[id] = 1;
 }
 
 void vdds__pubcore_mark_broken(struct vdds__pubcore *pc, struct vdds__lane_pub *lp)
@@ -121,7 +176,7 @@ static int reclaim_lane(struct vdds__pubcore *pc, struct vdds__lane_pub *lp)
 	int err;
 
 	while ((err = vdds__ring_pop(&lp->release, &id)) == 0) {
-		if (id >= pc->slot_count || !(pc->holders[id] & (1ull << lp->id)))
+		if (id >= pc->slot_count || !vdds__lane_pub_holds(lp, id))
 			return -EBADMSG; /* out of range, not held, or released twice */
 		drop_hold(pc, lp, id);
 	}
@@ -148,6 +203,14 @@ void vdds__pubcore_attach(struct vdds__pubcore *pc, struct vdds__lane_pub *lp)
 {
 	lp->attached = 1;
 	pc->lanes[pc->n_lanes++] = lp;
+	for (uint32_t k = 0; lp->want_history && k < pc->hist_n; k++) {
+		/* a new lane is empty and its ring holds every slot: only a
+		 * subscriber scribbling its lane already can make this fail */
+		if (deliver_one(pc, lp, pc->hist[(pc->hist_head + k) % pc->hist_cap]) < 0) {
+			vdds__pubcore_mark_broken(pc, lp);
+			return;
+		}
+	}
 }
 
 void vdds__pubcore_detach(struct vdds__pubcore *pc, struct vdds__lane_pub *lp)
@@ -161,10 +224,142 @@ void vdds__pubcore_detach(struct vdds__pubcore *pc, struct vdds__lane_pub *lp)
 			break;
 		}
 	}
-	uint64_t bit = 1ull << lp->id;
+	for (uint32_t w = 0; w < (pc->slot_count + 63) / 64 && lp->held; w++) {
+		while (lp->holds[w]) {
+			uint32_t id = w * 64 + (uint32_t)__builtin_ctzll(lp->holds[w]);
 
-	for (uint32_t id = 0; id < pc->slot_count && lp->held; id++) {
-		if (pc->holders[id] & bit)
 			drop_hold(pc, lp, id);
+		}
 	}
+}
+
+/* ------------------------------------------------------------ DROP_OLDEST */
+
+/* What lp has queued (delivered, not taken), from its deliver_cons checked
+ * against what we delivered and the value we last saw; -1 if impossible. */
+static int64_t queued(struct vdds__lane_pub *lp)
+{
+	uint32_t prod = lp->deliver.local;
+	/* acquire: pairs with the subscriber's CAS (see vdds__ring_pop_shared) */
+	uint32_t c = vdds__load_acquire(&lp->shm->deliver_cons);
+
+	if (c - lp->cons_seen > prod - lp->cons_seen)
+		return -1;
+	lp->cons_seen = c;
+	return prod - c;
+}
+
+/* Take back lp's oldest queued sample: 1 if done, 0 if it had nothing queued
+ * left, -EBADMSG if the subscriber broke the protocol. */
+static int steal_one(struct vdds__pubcore *pc, struct vdds__lane_pub *lp)
+{
+	uint32_t prod = lp->deliver.local, c = lp->cons_seen;
+
+	for (;;) {
+		if (c == prod)
+			return 0; /* it took them all meanwhile */
+		if (prod - c > lp->deliver.mask + 1)
+			return -EBADMSG;
+		/* whoever moves deliver_cons past c owns entry c; a failed CAS
+		 * leaves the current value in c */
+		if (vdds__cas(&lp->shm->deliver_cons, &c, c + 1))
+			break;
+		if (c - lp->cons_seen > prod - lp->cons_seen)
+			return -EBADMSG; /* moved backwards, or past what we delivered */
+		lp->cons_seen = c;
+	}
+	lp->cons_seen = c + 1;
+	uint32_t id = lp->shadow[c & lp->deliver.mask];
+
+	/* queued means held; if not, it released a sample it never took */
+	if (!vdds__lane_pub_holds(lp, id))
+		return -EBADMSG;
+	lp->dropped++;
+	pc->dropped++;
+	drop_hold(pc, lp, id);
+	return 1;
+}
+
+int vdds__pubcore_steal(struct vdds__pubcore *pc)
+{
+	while (pc->n_free == 0) {
+		struct vdds__lane_pub *most = NULL;
+
+		for (uint32_t i = 0; i < pc->n_lanes;) {
+			struct vdds__lane_pub *lp = pc->lanes[i];
+			int64_t q = queued(lp);
+
+			if (q < 0) {
+				vdds__pubcore_mark_broken(pc, lp); /* swaps the last lane into i */
+				continue;
+			}
+			if (q > 0 && (!most || lp->held > most->held))
+				most = lp;
+			i++;
+		}
+		if (!most)
+			return -ENOBUFS;
+		if (steal_one(pc, most) < 0)
+			vdds__pubcore_mark_broken(pc, most);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ BLOCK */
+
+#define ARM_SCAN_MAX_SLOTS 65536 /* above, finding the oldest costs too much */
+
+/* The oldest published slot that some lane holds, or -1. */
+static int64_t oldest_held(const struct vdds__pubcore *pc)
+{
+	int64_t oldest = -1;
+
+	for (uint32_t id = 0; id < pc->slot_count; id++) {
+		if (pc->state[id] != VDDS_SLOT_PUBLISHED || pc->refs[id] == 0)
+			continue;
+		if (oldest < 0 || pc->desc[id].seq < pc->desc[oldest].seq)
+			oldest = id;
+	}
+	return oldest;
+}
+
+uint32_t vdds__pubcore_arm_wait(struct vdds__pubcore *pc)
+{
+	int64_t t = pc->slot_count <= ARM_SCAN_MAX_SLOTS ? oldest_held(pc) : -1;
+	struct vdds__lane_pub *last = NULL;
+	uint64_t w = 1, last_q = 0;
+	uint32_t armed = 0;
+
+	if (t >= 0) {
+		w = pc->desc[t].seq;
+		for (uint32_t i = 0; i < pc->n_lanes; i++) {
+			struct vdds__lane_pub *lp = pc->lanes[i];
+			/* relaxed: a hint; a wrong guess costs a wakeup, not one missed */
+			uint64_t q = lp->deliver.local - vdds__load_relaxed(&lp->shm->deliver_cons);
+
+			if (vdds__lane_pub_holds(lp, (uint32_t)t) && q <= lp->deliver.mask + 1 &&
+			    (!last || q > last_q)) {
+				last = lp;
+				last_q = q;
+			}
+		}
+	}
+	/* only a lane working through a queue is sure to release again; one
+	 * that holds and sleeps may wait for the very sample we cannot publish */
+	if (last && last_q == 0)
+		last = NULL;
+	for (uint32_t i = 0; i < pc->n_lanes; i++) {
+		struct vdds__lane_pub *lp = pc->lanes[i];
+		int arm = last ? lp == last : lp->held > 0;
+
+		vdds__store_relaxed(&lp->shm->pub_wait, arm ? w : 0);
+		armed += (uint32_t)arm;
+	}
+	return armed;
+}
+
+void vdds__pubcore_disarm_wait(struct vdds__pubcore *pc)
+{
+	for (uint32_t i = 0; i < pc->n_lanes; i++)
+		vdds__store_relaxed(&pc->lanes[i]->shm->pub_wait, 0);
 }

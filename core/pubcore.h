@@ -1,7 +1,8 @@
 /* pubcore.h — the publisher's side of the vring, without syscalls: slot states,
- * the free list, reference counts as per-slot holder masks, and one lane per
- * subscriber. All of it is private to the publisher's process; nothing a
- * subscriber writes is trusted. Used by one thread at a time. */
+ * the free list, a reference count per slot with each lane's set of the slots
+ * it holds, and one lane per subscriber. All of it is private to the
+ * publisher's process; nothing a subscriber writes is trusted. Used by one
+ * thread at a time. */
 #ifndef VDDS_PUBCORE_H
 #define VDDS_PUBCORE_H
 
@@ -11,19 +12,24 @@
 #include "layout.h"
 #include "ring.h"
 
-/* A slot's holders are one u64 mask: bit i is the lane with id i. */
-#define VDDS_MAX_LANES 64
+/* Lanes per publisher: lane ids index the lanes array and the id bitmap. */
+#define VDDS_MAX_LANES 256
 
 /* The publisher's private view of one subscriber's lane: only the shared
  * memory. The notify layer embeds it in its own lane with the fds. */
 struct vdds__lane_pub {
-	uint32_t id; /* bit in the slot holder masks */
+	uint32_t id;
 	struct vdds__lane_hdr *shm;
 	size_t shm_size;
 	struct vdds__ring deliver; /* we produce */
 	struct vdds__ring release; /* we consume */
 	uint64_t last_wake_gen;    /* wake_gen we last wrote the eventfd for */
 	uint32_t held;             /* slots this subscriber holds */
+	uint64_t *holds;           /* bitmap over slots: which ones */
+	uint32_t *shadow;          /* our copy of the deliver ring's entries */
+	uint32_t cons_seen;        /* DROP_OLDEST: deliver_cons last seen */
+	int want_history;          /* deliver the history when attached */
+	uint64_t dropped;          /* DROP_OLDEST: queued samples taken back */
 	int attached;
 	int broken;                  /* broke the protocol: to be cut off */
 	struct vdds__lane_pub *next; /* pubcore's list of broken lanes */
@@ -38,9 +44,15 @@ struct vdds__pubcore {
 	uint32_t slot_count;
 	uint64_t slot_size, slot_stride;
 	uint8_t *state;     /* enum vdds__slot_state per slot */
-	uint64_t *holders;  /* per slot: bit i = lane i holds it */
+	uint16_t *refs;     /* per slot: how many lanes hold it */
 	uint32_t *free_ids; /* stack of free slot ids */
 	uint32_t n_free, n_loaned;
+	uint32_t overflow; /* VDDS_OVERFLOW_* */
+	/* history: the last hist_cap published slots, oldest at hist_head */
+	uint32_t hist_cap, hist_n, hist_head;
+	uint32_t *hist;
+	uint8_t *in_hist; /* per slot: held by the history */
+	uint64_t delivered, dropped;
 	struct vdds__lane_pub *lanes[VDDS_MAX_LANES]; /* attached lanes, packed */
 	uint32_t n_lanes;
 	struct vdds__lane_pub *broken; /* detached for breaking the protocol */
@@ -48,7 +60,8 @@ struct vdds__pubcore {
 };
 
 /* Lay out a topic segment for these parameters; returns its size and fills
- * the offsets into *hdr (magic, version, sizes; not type or pid). */
+ * the offsets into *hdr (magic, version, sizes; not type, pid, overflow or
+ * history). */
 size_t vdds__topic_layout(struct vdds__topic_hdr *hdr, uint64_t slot_size, uint32_t slot_count,
 			  uint32_t max_subs);
 uint32_t vdds__ring_size_for(uint32_t slot_count);
@@ -56,9 +69,11 @@ uint32_t vdds__ring_size_for(uint32_t slot_count);
 int vdds__pubcore_init(struct vdds__pubcore *pc, struct vdds__topic_hdr *topic);
 void vdds__pubcore_fini(struct vdds__pubcore *pc);
 
-/* Initialise a fresh lane's shared header and the publisher's view of it. */
-void vdds__lane_pub_init(struct vdds__lane_pub *lp, struct vdds__lane_hdr *shm, size_t shm_size,
-			 uint32_t id, uint32_t slot_count);
+/* Initialise a fresh lane's shared header and the publisher's view of it.
+ * Returns 0 or -ENOMEM; vdds__lane_pub_fini() frees what it allocated. */
+int vdds__lane_pub_init(struct vdds__lane_pub *lp, struct vdds__lane_hdr *shm, size_t shm_size,
+			uint32_t id, uint32_t slot_count);
+void vdds__lane_pub_fini(struct vdds__lane_pub *lp);
 
 /* Drain every lane's release ring. Lanes that return an impossible id are
  * detached and put on pc->broken. Returns the number of slots freed. */
@@ -67,11 +82,34 @@ uint32_t vdds__pubcore_reclaim(struct vdds__pubcore *pc);
 /* Detach a lane whose subscriber broke the protocol; put it on pc->broken. */
 void vdds__pubcore_mark_broken(struct vdds__pubcore *pc, struct vdds__lane_pub *lp);
 
+/* Start delivering to a lane; first, unless it declined, the history. */
 void vdds__pubcore_attach(struct vdds__pubcore *pc, struct vdds__lane_pub *lp);
 /* Forget a lane and free every slot only it still held. */
 void vdds__pubcore_detach(struct vdds__pubcore *pc, struct vdds__lane_pub *lp);
 
+/* DROP_OLDEST, when no slot is free: take back queued samples, each time the
+ * oldest of the lane holding the most slots, until a slot is free. Lanes whose
+ * deliver_cons is impossible, or that released what they never took, are
+ * marked broken. Returns 0 (a slot is free) or -ENOBUFS (nothing queued is
+ * left to take back). */
+int vdds__pubcore_steal(struct vdds__pubcore *pc);
+
+/* BLOCK, before sleeping for a slot: write each lane's pub_wait. Only the
+ * lane likely to release the oldest held slot last is asked to wake us (the
+ * one holding it with the most still queued), unless that lane has nothing
+ * queued: then every lane holding anything is. Returns the lanes asked. */
+uint32_t vdds__pubcore_arm_wait(struct vdds__pubcore *pc);
+void vdds__pubcore_disarm_wait(struct vdds__pubcore *pc);
+
+/* The history, at publish: keep id, let the oldest go. */
+void vdds__pubcore_remember(struct vdds__pubcore *pc, uint32_t id);
+
 /* The data path, inline: it runs for every sample. */
+
+static inline int vdds__lane_pub_holds(const struct vdds__lane_pub *lp, uint32_t id)
+{
+	return (lp->holds[id / 64] >> (id % 64)) & 1;
+}
 
 static inline void vdds__pubcore_free_slot(struct vdds__pubcore *pc, uint32_t id)
 {
@@ -136,17 +174,22 @@ static inline void vdds__pubcore_publish(struct vdds__pubcore *pc, uint32_t id, 
 	for (uint32_t i = 0; i < pc->n_lanes;) {
 		struct vdds__lane_pub *lp = pc->lanes[i];
 
+		lp->shadow[lp->deliver.local & lp->deliver.mask] = id;
 		/* never full for an honest subscriber (ring >= slots, a slot is
 		 * in a lane at most once), so a failure is the peer's doing */
 		if (vdds__ring_push(&lp->deliver, id) < 0) {
 			vdds__pubcore_mark_broken(pc, lp); /* swaps the last lane into i */
 			continue;
 		}
-		pc->holders[id] |= 1ull << lp->id;
+		lp->holds[id / 64] |= 1ull << (id % 64);
 		lp->held++;
 		i++;
 	}
-	if (pc->holders[id] == 0)
+	pc->refs[id] = (uint16_t)pc->n_lanes;
+	pc->delivered += pc->n_lanes;
+	if (pc->hist_cap)
+		vdds__pubcore_remember(pc, id);
+	else if (pc->refs[id] == 0)
 		vdds__pubcore_free_slot(pc, id);
 }
 

@@ -81,6 +81,55 @@ static inline int vdds__ring_pop(struct vdds__ring *r, uint32_t *id)
 	return 0;
 }
 
+/* Consumer of a ring whose consumer index the producer may also advance, by
+ * compare-and-swap, to take entries back (DROP_OLDEST, see layout.h). The
+ * entry is ours only once our CAS moved the shared index past it; entries the
+ * producer took back are added to *skipped. -EBADMSG if either index is
+ * impossible (the shared one behind us or more than a ring ahead). */
+static inline int vdds__ring_pop_shared(struct vdds__ring *r, uint32_t *id, uint64_t *skipped)
+{
+	/* acquire: pairs with the producer's CAS, as the entry read below must
+	 * not be one it took back before we look at the index */
+	uint32_t c = vdds__load_acquire(r->mine);
+
+	for (;;) {
+		if (c - r->local > r->mask + 1)
+			return -EBADMSG;
+		*skipped += c - r->local;
+		r->local = c;
+		/* acquire: as in pop */
+		uint32_t prod = vdds__load_acquire(r->theirs);
+
+		if (prod - c > r->mask + 1)
+			return -EBADMSG;
+		r->cached = prod;
+		if (prod == c)
+			return -EAGAIN;
+		uint32_t v = ((volatile uint32_t *)r->entries)[c & r->mask];
+
+		/* a failed CAS leaves the current index in c: look again */
+		if (vdds__cas(r->mine, &c, c + 1)) {
+			r->local = c + 1;
+			*id = v;
+			return 0;
+		}
+	}
+}
+
+/* Entries waiting in a ring whose consumer index is shared as above, or
+ * -EBADMSG. */
+static inline int vdds__ring_queued_shared(struct vdds__ring *r)
+{
+	/* acquire: as in vdds__ring_pop_shared */
+	uint32_t c = vdds__load_acquire(r->mine);
+	uint32_t prod = vdds__load_acquire(r->theirs);
+
+	if (c - r->local > r->mask + 1 || prod - c > r->mask + 1)
+		return -EBADMSG;
+	r->cached = prod;
+	return (int)(prod - c);
+}
+
 /* Consumer: is anything waiting? Refreshes the cache; -EBADMSG as for pop. */
 static inline int vdds__ring_peek(struct vdds__ring *r)
 {

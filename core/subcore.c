@@ -25,6 +25,8 @@ int vdds__topic_check(const struct vdds__topic_hdr *t, uint64_t segment_size)
 		return -EBADMSG;
 	if (memchr(t->type_name, '\0', sizeof(t->type_name)) == NULL)
 		return -EBADMSG;
+	if (t->overflow > VDDS_OVERFLOW_MAX || t->history > t->slot_count / 2)
+		return -EBADMSG;
 	return 0;
 }
 
@@ -50,6 +52,7 @@ int vdds__subcore_init(struct vdds__subcore *sc, const struct vdds__topic_hdr *t
 	sc->slot_count = topic->slot_count;
 	sc->slot_size = topic->slot_size;
 	sc->slot_stride = topic->slot_stride;
+	sc->shared_cons = topic->overflow == VDDS_OVERFLOW_DROP_OLDEST;
 	sc->lane = lane;
 	sc->held = calloc((sc->slot_count + 63) / 64, sizeof(uint64_t));
 	if (!sc->held)

@@ -24,6 +24,8 @@ struct vdds__subcore {
 	uint32_t n_held;
 	uint64_t wake_gen; /* last value stored to lane->wake_gen */
 	int broken;        /* the publisher broke the protocol */
+	int shared_cons;   /* DROP_OLDEST: the publisher may take entries back */
+	uint64_t taken, lost;
 };
 
 /* Check a received topic header against its segment size and map; check the
@@ -59,11 +61,34 @@ static inline int vdds__subcore_pending(struct vdds__subcore *sc)
 {
 	if (sc->broken)
 		return -EBADMSG;
-	int r = vdds__ring_peek(&sc->deliver);
+	int r;
 
+	if (sc->shared_cons) {
+		int q = vdds__ring_queued_shared(&sc->deliver);
+
+		r = q < 0 ? q : q > 0;
+	} else {
+		r = vdds__ring_peek(&sc->deliver);
+	}
 	if (r < 0)
 		sc->broken = 1;
 	return r;
+}
+
+/* Samples delivered and not yet taken (0 once broken). */
+static inline uint32_t vdds__subcore_queued(struct vdds__subcore *sc)
+{
+	if (sc->broken)
+		return 0;
+	if (sc->shared_cons) {
+		int q = vdds__ring_queued_shared(&sc->deliver);
+
+		return q > 0 ? (uint32_t)q : 0;
+	}
+	/* acquire: as in vdds__ring_peek */
+	uint32_t prod = vdds__load_acquire(sc->deliver.theirs);
+
+	return prod - sc->deliver.local <= sc->deliver.mask + 1 ? prod - sc->deliver.local : 0;
 }
 
 /* 0 and *sample filled; -EAGAIN when empty; -EBADMSG if the publisher broke
@@ -74,7 +99,8 @@ static inline int vdds__subcore_take(struct vdds__subcore *sc, struct vdds_sampl
 
 	if (sc->broken)
 		return -EBADMSG;
-	int err = vdds__ring_pop(&sc->deliver, &id);
+	int err = sc->shared_cons ? vdds__ring_pop_shared(&sc->deliver, &id, &sc->lost)
+				  : vdds__ring_pop(&sc->deliver, &id);
 
 	if (err == -EAGAIN)
 		return err;
@@ -92,6 +118,7 @@ static inline int vdds__subcore_take(struct vdds__subcore *sc, struct vdds_sampl
 	sample->slot = id;
 	sc->held[id / 64] |= 1ull << (id % 64);
 	sc->n_held++;
+	sc->taken++;
 	return 0;
 }
 
@@ -105,9 +132,10 @@ static inline int vdds__subcore_forget(struct vdds__subcore *sc, uint32_t id)
 	return 0;
 }
 
-/* 1 if the publisher waits for a slot and must be woken, 0 if not, or
- * -EINVAL (not held), -EBADMSG (ring state impossible). */
-static inline int vdds__subcore_release(struct vdds__subcore *sc, uint32_t id)
+/* Return slot id, whose sample had sequence number seq. 1 if the publisher
+ * waits for it (or a later one) and must be woken, 0 if not, or -EINVAL (not
+ * held), -EBADMSG (ring state impossible). */
+static inline int vdds__subcore_release(struct vdds__subcore *sc, uint32_t id, uint64_t seq)
 {
 	if (vdds__subcore_forget(sc, id) < 0)
 		return -EINVAL;
@@ -121,7 +149,9 @@ static inline int vdds__subcore_release(struct vdds__subcore *sc, uint32_t id)
 	/* full fence: our push must be visible before we read pub_wait, the
 	 * mirror of the publisher setting pub_wait before re-reading the ring */
 	vdds__fence();
-	if (vdds__load_relaxed(&sc->lane->pub_wait) == 0)
+	uint64_t w = vdds__load_relaxed(&sc->lane->pub_wait);
+
+	if (w == 0 || seq < w)
 		return 0;
 	return vdds__exchange(&sc->lane->pub_wait, 0) != 0;
 }

@@ -51,7 +51,7 @@ extern "C" {
 /* Longest type name a publisher may declare, without the terminating NUL. */
 #define VDDS_TYPE_NAME_MAX 63
 /* Most subscribers one publisher can serve at once. */
-#define VDDS_MAX_SUBSCRIBERS 64
+#define VDDS_MAX_SUBSCRIBERS 256
 
 typedef struct vdds_pub vdds_pub;
 typedef struct vdds_sub vdds_sub;
@@ -73,6 +73,12 @@ struct vdds_pub_opts {
 			       * the socket is then made 0660 and given to that
 			       * group. Default: the same uid (and root) only. */
 	uint32_t group;           /* the gid for group_access */
+	uint32_t overflow;        /* enum vdds_overflow: what loan does when no
+				 * slot is free; default VDDS_OVERFLOW_BLOCK */
+	uint32_t history;         /* keep the last `history` samples and deliver
+				 * them first to each subscriber that joins later
+				 * (at the publisher's next vdds_pub_* call);
+				 * at most slot_count / 2; default 0 */
 	bool huge_pages;          /* put the topic's memory on huge pages
 				   * (MFD_HUGETLB; its size rounded up to the
 				   * huge page size), which spares big slots
@@ -80,6 +86,20 @@ struct vdds_pub_opts {
 				   * reserved in vm.nr_hugepages, or this
 				   * kernel cannot seal them), normal pages are
 				   * used: vdds_pub_stats() says which and why. */
+};
+
+/* When loan finds no free slot:
+ * BLOCK: wait for a subscriber to release one (up to loan's timeout).
+ * DROP_OLDEST: never wait: take back the oldest sample still queued (delivered,
+ *   not yet taken) for the subscriber holding the most slots, and reuse its
+ *   slot. That subscriber's vdds_sub_stats().lost counts it, and its seq jumps
+ *   by exactly as many. Samples already taken are never taken back: when every
+ *   slot is held by taken samples, loan returns -ENOBUFS at once.
+ * FAIL: return -EAGAIN at once, whatever the timeout. */
+enum vdds_overflow {
+	VDDS_OVERFLOW_BLOCK = 0,
+	VDDS_OVERFLOW_DROP_OLDEST = 1,
+	VDDS_OVERFLOW_FAIL = 2,
 };
 
 /* Counters a publisher keeps about itself; see vdds_pub_stats(). */
@@ -92,6 +112,11 @@ struct vdds_pub_stats {
 	uint64_t wakeups;      /* eventfd writes made to wake sleeping subscribers */
 	uint64_t disconnects;  /* subscribers gone: hung up or cut off */
 	uint64_t kicked;       /* of which cut off for breaking the protocol */
+	uint64_t delivered;    /* samples put in subscribers' queues (history too) */
+	uint64_t dropped;      /* DROP_OLDEST: queued samples taken back */
+	uint64_t blocked_ns;   /* BLOCK: time loan spent waiting for a slot */
+	uint32_t largest_held; /* slots held by the subscriber holding the most */
+	uint32_t largest_lane; /* that subscriber's lane id (0 if none) */
 	/* What came of opts.huge_pages:
 	 *   asked and had:   huge_pages, huge_pages_err 0, note "2048 KiB pages";
 	 *   asked, fell back to normal pages: !huge_pages, huge_pages_err the
@@ -126,10 +151,14 @@ VDDS_API int vdds_pub_open(vdds_pub **pub, const char *topic, const struct vdds_
 /* Loan a free slot to write a sample into; *buf points to opts.slot_size
  * writable bytes in shared memory. The slot stays the caller's until it is
  * passed to vdds_pub_publish() or vdds_pub_discard().
- * When no slot is free, waits until a subscriber releases one: timeout_ms < 0
- * waits forever, 0 does not wait, > 0 waits at most that long. The wait sleeps
- * on an eventfd; it never spins.
- * Errors: -EINVAL, -EAGAIN (timeout_ms == 0 and no free slot), -ETIMEDOUT. */
+ * When no slot is free, what happens is the publisher's overflow policy (see
+ * enum vdds_overflow). BLOCK waits until a subscriber releases one:
+ * timeout_ms < 0 waits forever, 0 does not wait, > 0 waits at most that long;
+ * the wait sleeps on an eventfd, it never spins. DROP_OLDEST and FAIL never
+ * wait, whatever timeout_ms.
+ * Errors: -EINVAL; -EAGAIN (no free slot and timeout_ms == 0, or FAIL);
+ * -ETIMEDOUT (BLOCK); -ENOBUFS (DROP_OLDEST, and every slot is held by
+ * samples the subscribers have taken or the application has loaned). */
 VDDS_API int vdds_pub_loan(vdds_pub *pub, void **buf, int timeout_ms);
 
 /* Publish the first len bytes of a loaned slot to every connected subscriber.
@@ -186,6 +215,12 @@ struct vdds_sub_opts {
 	uint32_t publisher_uid; /* also trust a runtime directory owned by this
 				 * uid (a publisher's, with group_access); by
 				 * default only one owned by you or by root */
+	uint32_t max_held;      /* hold at most this many samples at once: past
+				 * it take() returns -ENOBUFS until one is
+				 * released (0: no limit), so that this
+				 * subscriber cannot pin every slot */
+	bool no_history;        /* decline the publisher's history: receive
+				 * only what is published after joining */
 };
 
 /* One received sample: a read-only view into shared memory, valid until it is
@@ -214,7 +249,8 @@ VDDS_API int vdds_sub_open(vdds_sub **sub, const char *topic, const struct vdds_
  * the publisher is gone and everything it delivered has been taken (when its
  * death is first learned here, -EAGAIN may come once more before -EPIPE);
  * -EBADMSG when the publisher cut this subscriber off or broke the protocol;
- * -EINVAL for NULL arguments.
+ * -ENOBUFS when opts.max_held samples are held (release one first; the fd is
+ * not readable meanwhile); -EINVAL for NULL arguments.
  *
  * The fd contract: vdds_sub_fd() is level-triggered. It is readable exactly
  * while vdds_sub_take() would return a sample, -EPIPE or -EBADMSG, and not
@@ -231,7 +267,8 @@ VDDS_API int vdds_sub_release(vdds_sub *sub, const struct vdds_sample *sample);
 /* Block until a sample can be taken or the publisher is gone.
  * timeout_ms < 0 waits forever, 0 only checks. Signals do not cut it short.
  * Returns 0 (take now), -ETIMEDOUT, -EPIPE (publisher gone, nothing left),
- * -EBADMSG (cut off), -EINVAL. */
+ * -EBADMSG (cut off), -ENOBUFS (opts.max_held samples held: release first),
+ * -EINVAL. */
 VDDS_API int vdds_sub_wait(vdds_sub *sub, int timeout_ms);
 
 /* The subscriber's pollable, level-triggered file descriptor (owned by the
@@ -240,6 +277,17 @@ VDDS_API int vdds_sub_wait(vdds_sub *sub, int timeout_ms);
  * not keep it, which saves vdds_sub_wait() users a system call per wake.
  * Returns the fd or -EINVAL. */
 VDDS_API int vdds_sub_fd(vdds_sub *sub);
+
+struct vdds_sub_stats {
+	uint64_t taken;  /* samples taken since open */
+	uint64_t lost;   /* samples the publisher took back before we took them
+			  * (DROP_OLDEST); seq jumps by exactly as many */
+	uint32_t held;   /* taken and not yet released */
+	uint32_t queued; /* delivered and not yet taken */
+};
+
+/* Fill *stats: cheap (no system call), at any rate. -EINVAL for NULL. */
+VDDS_API int vdds_sub_stats(vdds_sub *sub, struct vdds_sub_stats *stats);
 
 /* Disconnect; every sample still held is released. NULL is a no-op. */
 VDDS_API void vdds_sub_close(vdds_sub *sub);

@@ -25,11 +25,13 @@ static void copy_str(char *dst, size_t cap, const char *src)
 	memset(dst + n, 0, cap - n);
 }
 
-void vdds__msg_hello(struct vdds__msg_hello *m, const char *type_name, uint32_t type_size)
+void vdds__msg_hello(struct vdds__msg_hello *m, const char *type_name, uint32_t type_size,
+		     uint32_t flags)
 {
 	memset(m, 0, sizeof(*m));
 	hdr_init(&m->hdr, VDDS_MSG_HELLO, sizeof(*m));
 	m->type_size = type_size;
+	m->flags = flags;
 	copy_str(m->type_name, sizeof(m->type_name), type_name);
 }
 
@@ -97,7 +99,7 @@ int vdds__msg_parse(const union vdds__msg *m, size_t len)
 		return -EBADMSG;
 	switch (m->hdr.kind) {
 	case VDDS_MSG_HELLO:
-		if (len != sizeof(m->hello) || m->hello.flags != 0 ||
+		if (len != sizeof(m->hello) || (m->hello.flags & ~VDDS_HELLO_NO_HISTORY) != 0 ||
 		    !terminated(m->hello.type_name, sizeof(m->hello.type_name)))
 			return -EBADMSG;
 		break;

@@ -11,9 +11,9 @@
 #include <stdint.h>
 
 #define VDDS_PROTO_MAGIC 0x53444456u /* "VDDS" */
-#define VDDS_PROTO_VERSION 1u
-#define VDDS_WELCOME_FDS 4 /* topic memfd, lane memfd, data eventfd, return eventfd */
-#define VDDS_MSG_MAX 256   /* no valid message is larger */
+#define VDDS_PROTO_VERSION 2u        /* 2: layout v2 (overflow, history); HELLO flags */
+#define VDDS_WELCOME_FDS 4           /* topic memfd, lane memfd, data eventfd, return eventfd */
+#define VDDS_MSG_MAX 256             /* no valid message is larger */
 
 enum vdds_msg_kind {
 	VDDS_MSG_HELLO = 1,
@@ -33,9 +33,11 @@ struct vdds__msg_hdr {
 struct vdds__msg_hello {
 	struct vdds__msg_hdr hdr;
 	uint32_t type_size; /* 0: any */
-	uint32_t flags;     /* none defined; must be 0 */
+	uint32_t flags;     /* VDDS_HELLO_*; others must be 0 */
 	char type_name[64]; /* "": any; NUL-terminated */
 };
+
+#define VDDS_HELLO_NO_HISTORY 1u /* do not deliver the publisher's history */
 
 struct vdds__msg_welcome {
 	struct vdds__msg_hdr hdr;
@@ -70,7 +72,8 @@ _Static_assert(sizeof(struct vdds__msg_welcome) == 40, "welcome size");
 _Static_assert(sizeof(struct vdds__msg_reject) == 152, "reject size");
 _Static_assert(sizeof(union vdds__msg) == VDDS_MSG_MAX, "message size");
 
-void vdds__msg_hello(struct vdds__msg_hello *m, const char *type_name, uint32_t type_size);
+void vdds__msg_hello(struct vdds__msg_hello *m, const char *type_name, uint32_t type_size,
+		     uint32_t flags);
 void vdds__msg_welcome(struct vdds__msg_welcome *m, uint32_t lane_id, uint64_t topic_size,
 		       uint64_t lane_size);
 void vdds__msg_reject(struct vdds__msg_reject *m, int kind, int err, const char *reason);

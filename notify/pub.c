@@ -17,12 +17,16 @@
 #define MAX_SLOT_COUNT (1u << 20)
 #define MAX_SLOT_SIZE (1ull << 32)
 
-_Static_assert(VDDS_MAX_SUBSCRIBERS <= VDDS_MAX_LANES, "a slot's holders are one u64 mask");
+_Static_assert(VDDS_MAX_SUBSCRIBERS <= VDDS_MAX_LANES, "a lane per subscriber");
 
 static int check_opts(const struct vdds_pub_opts *o)
 {
+	uint32_t slots = o->slot_count ? o->slot_count : VDDS_DEFAULT_SLOT_COUNT;
+
 	if (o->slot_size > MAX_SLOT_SIZE || o->slot_count > MAX_SLOT_COUNT || o->slot_count == 1 ||
 	    o->max_subscribers > VDDS_MAX_SUBSCRIBERS)
+		return -EINVAL;
+	if (o->overflow > VDDS_OVERFLOW_MAX || o->history > slots / 2)
 		return -EINVAL;
 	if (o->type_name && strlen(o->type_name) > VDDS_TYPE_NAME_MAX)
 		return -EINVAL;
@@ -74,12 +78,6 @@ void vdds_pub_close(vdds_pub *p)
 		vdds__pub_destroy(p);
 }
 
-static void set_pub_wait(struct vdds_pub *p, uint32_t v)
-{
-	for (uint32_t i = 0; i < p->core.n_lanes; i++)
-		vdds__store_relaxed(&p->core.lanes[i]->shm->pub_wait, v);
-}
-
 /* Sleep until a slot may have come back, a subscriber left, or the deadline.
  * Returns 0, or -ETIMEDOUT. */
 static int wait_for_return(struct vdds_pub *p, int timeout_ms, uint64_t deadline)
@@ -108,16 +106,20 @@ static int wait_for_return(struct vdds_pub *p, int timeout_ms, uint64_t deadline
 	return n == 0 ? -ETIMEDOUT : 0;
 }
 
-/* No slot is free: sleep on the return eventfd until one comes back. */
+/* BLOCK, and no slot is free: sleep on the return eventfd until one comes
+ * back. Each round asks only the subscriber likely to free the oldest slot
+ * last to wake us (vdds__pubcore_arm_wait), so a slot held by several costs
+ * one wakeup, not one per holder. */
 static __attribute__((noinline)) int loan_wait(struct vdds_pub *p, int timeout_ms)
 {
-	uint64_t deadline = timeout_ms > 0 ? vdds__deadline(timeout_ms) : 0;
+	uint64_t start = vdds__now_ns();
+	uint64_t deadline = timeout_ms > 0 ? start + (uint64_t)timeout_ms * 1000000ull : 0;
 	int id;
 
 	for (;;) {
-		/* ask releasing subscribers to wake us, then look again: a slot
-		 * returned before they could see the flag is found here */
-		set_pub_wait(p, 1);
+		/* ask a releasing subscriber to wake us, then look again: a slot
+		 * returned before it could see the request is found here */
+		vdds__pubcore_arm_wait(&p->core);
 		/* full fence: pub_wait stores before the release ring loads,
 		 * the mirror of vdds__subcore_release */
 		vdds__fence();
@@ -137,8 +139,24 @@ static __attribute__((noinline)) int loan_wait(struct vdds_pub *p, int timeout_m
 			break;
 		}
 	}
-	set_pub_wait(p, 0);
+	vdds__pubcore_disarm_wait(&p->core);
+	p->blocked_ns += vdds__now_ns() - start;
 	return id;
+}
+
+/* No slot is free: what the overflow policy says. Returns a slot id or the
+ * error loan returns. */
+static __attribute__((noinline)) int loan_overflow(struct vdds_pub *p, int timeout_ms)
+{
+	switch (p->core.overflow) {
+	case VDDS_OVERFLOW_DROP_OLDEST: {
+		int err = vdds__pubcore_steal(&p->core);
+
+		return err < 0 ? err : vdds__pubcore_loan(&p->core);
+	}
+	case VDDS_OVERFLOW_FAIL: return -EAGAIN;
+	default: return timeout_ms != 0 ? loan_wait(p, timeout_ms) : -EAGAIN;
+	}
 }
 
 int vdds_pub_loan(vdds_pub *p, void **buf, int timeout_ms)
@@ -148,11 +166,11 @@ int vdds_pub_loan(vdds_pub *p, void **buf, int timeout_ms)
 	vdds__pub_apply_control(p);
 	int id = vdds__pubcore_loan(&p->core);
 
-	if (id < 0 && timeout_ms != 0)
-		id = loan_wait(p, timeout_ms);
+	if (id < 0)
+		id = loan_overflow(p, timeout_ms);
 	vdds__pub_cut_off_broken(p);
 	if (id < 0)
-		return id; /* -EAGAIN, -ETIMEDOUT */
+		return id; /* -EAGAIN, -ETIMEDOUT, -ENOBUFS */
 	*buf = vdds__pubcore_slot_data(&p->core, (uint32_t)id);
 	return 0;
 }
@@ -244,6 +262,15 @@ int vdds_pub_stats(vdds_pub *p, struct vdds_pub_stats *st)
 	st->subscribers = p->core.n_lanes;
 	st->published = p->core.seq;
 	st->wakeups = p->wakeups;
+	st->delivered = p->core.delivered;
+	st->dropped = p->core.dropped;
+	st->blocked_ns = p->blocked_ns;
+	for (uint32_t i = 0; i < p->core.n_lanes; i++) {
+		if (p->core.lanes[i]->held > st->largest_held) {
+			st->largest_held = p->core.lanes[i]->held;
+			st->largest_lane = p->core.lanes[i]->id;
+		}
+	}
 	pthread_mutex_lock(&p->mu);
 	st->disconnects = p->disconnects;
 	st->kicked = p->kicked;

@@ -147,6 +147,7 @@ static void serve_hello(struct vdds_pub *p, struct vdds__conn *c)
 		       err == -ENOSPC ? "subscriber limit reached" : "out of resources");
 		goto err_close;
 	}
+	pl->core.want_history = !(m.hello.flags & VDDS_HELLO_NO_HISTORY);
 	struct vdds__msg_welcome w;
 	int give[VDDS_WELCOME_FDS] = { p->topic_fd, pl->lane_fd, pl->data_efd, p->ret_efd };
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = c };

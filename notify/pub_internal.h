@@ -25,6 +25,8 @@
 
 /* notify's view of one subscriber's lane: pubcore's part, plus the fds and
  * the lists by which a lane passes between the control side and the data path. */
+#define VDDS_DEFAULT_SLOT_COUNT 64
+
 struct vdds__pub_lane {
 	struct vdds__lane_pub core;                    /* first: pubcore hands back &core */
 	int data_efd;                                  /* the subscriber sleeps on it */
@@ -52,6 +54,7 @@ struct vdds_pub {
 	/* data path: the owner thread only */
 	struct vdds__pubcore core;
 	uint64_t wakeups;
+	uint64_t blocked_ns; /* BLOCK: time loan slept for a slot */
 
 	/* made by open, fixed until close */
 	struct vdds__topic_hdr *topic;
@@ -77,7 +80,7 @@ struct vdds_pub {
 	pthread_mutex_t mu;
 	_Atomic int pending; /* joins or leaves are waiting */
 	struct vdds__pub_lane *joins, *leaves, *all;
-	uint64_t ids_in_use; /* bit i: lane id i is taken */
+	uint64_t ids_in_use[VDDS_MAX_LANES / 64]; /* bit i: lane id i is taken */
 	uint64_t disconnects, kicked;
 };
 

@@ -20,8 +20,9 @@ void vdds__pub_lane_free(struct vdds_pub *p, struct vdds__pub_lane *pl)
 		p->all = pl->all_next;
 	if (pl->all_next)
 		pl->all_next->all_prev = pl->all_prev;
-	p->ids_in_use &= ~(1ull << pl->core.id);
+	p->ids_in_use[pl->core.id / 64] &= ~(1ull << (pl->core.id % 64));
 	pthread_mutex_unlock(&p->mu);
+	vdds__lane_pub_fini(&pl->core);
 	munmap(pl->core.shm, pl->core.shm_size);
 	if (pl->lane_fd >= 0)
 		close(pl->lane_fd);
@@ -35,8 +36,8 @@ static int take_id(struct vdds_pub *p, uint32_t *id)
 
 	pthread_mutex_lock(&p->mu);
 	for (uint32_t i = 0; i < p->max_subs; i++) {
-		if (!(p->ids_in_use & (1ull << i))) {
-			p->ids_in_use |= 1ull << i;
+		if (!(p->ids_in_use[i / 64] & (1ull << (i % 64)))) {
+			p->ids_in_use[i / 64] |= 1ull << (i % 64);
 			*id = i;
 			err = 0;
 			break;
@@ -49,7 +50,7 @@ static int take_id(struct vdds_pub *p, uint32_t *id)
 static void give_back_id(struct vdds_pub *p, uint32_t id)
 {
 	pthread_mutex_lock(&p->mu);
-	p->ids_in_use &= ~(1ull << id);
+	p->ids_in_use[id / 64] &= ~(1ull << (id % 64));
 	pthread_mutex_unlock(&p->mu);
 }
 
@@ -80,7 +81,12 @@ struct vdds__pub_lane *vdds__pub_lane_new(struct vdds_pub *p, int *err)
 		close(fd);
 		goto err_give_back_id;
 	}
-	vdds__lane_pub_init(&pl->core, map, size, id, p->core.slot_count);
+	if ((*err = vdds__lane_pub_init(&pl->core, map, size, id, p->core.slot_count)) < 0) {
+		munmap(map, size);
+		close(fd);
+		close(efd);
+		goto err_give_back_id;
+	}
 	pl->lane_fd = fd;
 	pl->data_efd = efd;
 	pthread_mutex_lock(&p->mu);
@@ -145,6 +151,14 @@ void vdds__pub_apply_control_slow(struct vdds_pub *p)
 	/* joins first: a lane's leave may come in the same batch as its join */
 	for (struct vdds__pub_lane *pl = joins; pl; pl = pl->join_next)
 		vdds__pubcore_attach(&p->core, &pl->core);
+	if (joins && p->core.hist_n) {
+		/* full fence: the history's ring pushes before the wake_gen
+		 * loads, as in vdds_pub_publish */
+		vdds__fence();
+		for (struct vdds__pub_lane *pl = joins; pl; pl = pl->join_next)
+			if (pl->core.attached && vdds__lane_pub_wants_wake(&pl->core))
+				vdds__kick(pl->data_efd);
+	}
 	while (leaves) {
 		struct vdds__pub_lane *pl = leaves;
 

@@ -19,7 +19,6 @@
 #include "service.h"
 
 #define DEFAULT_SLOT_SIZE 4096
-#define DEFAULT_SLOT_COUNT 64
 #define DEFAULT_MAX_SUBS 32
 #define LISTEN_BACKLOG 64
 
@@ -56,7 +55,7 @@ static int make_topic(struct vdds_pub *p, const struct vdds_pub_opts *o)
 	struct vdds__topic_hdr hdr;
 	void *map;
 	uint64_t slot_size = o->slot_size ? o->slot_size : DEFAULT_SLOT_SIZE;
-	uint32_t slot_count = o->slot_count ? o->slot_count : DEFAULT_SLOT_COUNT;
+	uint32_t slot_count = o->slot_count ? o->slot_count : VDDS_DEFAULT_SLOT_COUNT;
 
 	p->topic_size = vdds__topic_layout(&hdr, slot_size, slot_count, p->max_subs);
 	p->topic_fd = make_topic_memory(p, o, &map);
@@ -68,6 +67,8 @@ static int make_topic(struct vdds_pub *p, const struct vdds_pub_opts *o)
 	hdr.segment_size = p->topic_size;
 	hdr.publisher_pid = getpid();
 	hdr.type_size = o->type_size;
+	hdr.overflow = o->overflow;
+	hdr.history = o->history;
 	if (o->type_name)
 		snprintf(hdr.type_name, sizeof(hdr.type_name), "%s", o->type_name);
 	memcpy(p->topic, &hdr, sizeof(hdr));

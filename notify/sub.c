@@ -46,10 +46,13 @@ struct vdds_sub {
 	int gone;     /* 0, or -EPIPE / -EBADMSG once the publisher is gone */
 	int busy_poll, reconnect;
 	uint32_t idle_polls, epochs;
-	uint32_t fd_gen;   /* +1 whenever the watched fds change */
-	uint32_t waitsets; /* waitsets watching us: they arm us themselves */
-	int fd_wanted;     /* the application asked for vdds_sub_fd() */
-	int synced;        /* fd_sync found the ring empty; nothing taken since */
+	uint32_t fd_gen;                    /* +1 whenever the watched fds change */
+	uint32_t waitsets;                  /* waitsets watching us: they arm us themselves */
+	int fd_wanted;                      /* the application asked for vdds_sub_fd() */
+	int synced;                         /* fd_sync found the ring empty; nothing taken since */
+	uint32_t max_held;                  /* 0: no limit */
+	int starved;                        /* take said -ENOBUFS: the fd was cleared for it */
+	uint64_t taken_before, lost_before; /* counts of past links */
 };
 
 /* Is take() keeping the fd level-triggered? Not for busy pollers (they said
@@ -151,6 +154,8 @@ static int start_reconnect(struct vdds_sub *s)
 	epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->link.data_efd, NULL);
 	epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->link.sock, NULL);
 	s->fd_gen++;
+	s->taken_before += s->link.core.taken;
+	s->lost_before += s->link.core.lost;
 	if (s->link.core.n_held) {
 		struct vdds__sub_link *old = malloc(sizeof(*old));
 
@@ -267,6 +272,8 @@ int vdds_sub_open(vdds_sub **subp, const char *topic, const struct vdds_sub_opts
 		snprintf(s->target.type_name, sizeof(s->target.type_name), "%s", opts->type_name);
 	s->target.type_size = opts->type_size;
 	s->target.publisher_uid = opts->publisher_uid;
+	s->target.hello_flags = opts->no_history ? VDDS_HELLO_NO_HISTORY : 0;
+	s->max_held = opts->max_held;
 	if ((err = vdds__sub_link_open(&s->link, &s->target)) < 0)
 		goto err_close;
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -344,10 +351,23 @@ static __attribute__((noinline)) void took_in_fd_mode(struct vdds_sub *s)
 		fd_sync(s);
 }
 
+/* max_held samples are held: nothing can be taken until one is released, so
+ * the fd must not call the application for it meanwhile. */
+static __attribute__((noinline)) int take_refused(struct vdds_sub *s)
+{
+	if (fd_mode(s) && !s->starved)
+		drain_fd(s, 0, NULL);
+	s->starved = 1;
+	s->synced = 0;
+	return -ENOBUFS;
+}
+
 int vdds_sub_take(vdds_sub *s, struct vdds_sample *sample)
 {
 	if (!s || !sample)
 		return -EINVAL;
+	if (s->max_held && s->link.core.n_held >= s->max_held && s->watch_fd < 0)
+		return take_refused(s);
 	if (s->watch_fd < 0) {
 		int err = take_now(s, sample);
 
@@ -386,11 +406,35 @@ int vdds_sub_release(vdds_sub *s, const struct vdds_sample *sample)
 		return -EINVAL;
 	if (sample->epoch != s->link.epoch || s->link.sock < 0)
 		return release_retired(s, sample);
-	int wake = vdds__subcore_release(&s->link.core, sample->slot);
+	int wake = vdds__subcore_release(&s->link.core, sample->slot, sample->seq);
 
 	if (wake > 0)
 		vdds__kick(s->link.ret_efd);
+	if (s->starved && wake >= 0) {
+		/* room to take again: the fd is readable if something waits */
+		s->starved = 0;
+		if (fd_mode(s))
+			fd_sync(s);
+	}
 	return wake < 0 ? wake : 0;
+}
+
+int vdds_sub_stats(vdds_sub *s, struct vdds_sub_stats *st)
+{
+	if (!s || !st)
+		return -EINVAL;
+	memset(st, 0, sizeof(*st));
+	st->taken = s->taken_before;
+	st->lost = s->lost_before;
+	if (s->watch_fd < 0) {
+		st->taken += s->link.core.taken;
+		st->lost += s->link.core.lost;
+		st->held = s->link.core.n_held;
+		st->queued = vdds__subcore_queued(&s->link.core);
+	}
+	for (const struct vdds__sub_link *old = s->retired; old; old = old->next)
+		st->held += old->core.n_held;
+	return 0;
 }
 
 /* fd mode: sleep on the fd without clearing its latch (poll, not
@@ -441,6 +485,8 @@ int vdds_sub_wait(vdds_sub *s, int timeout_ms)
 {
 	if (!s)
 		return -EINVAL;
+	if (s->max_held && s->link.core.n_held >= s->max_held && s->watch_fd < 0)
+		return -ENOBUFS;
 	/* a sample is already waiting: no arming, no syscall */
 	if (s->watch_fd < 0 && vdds__subcore_pending(&s->link.core) > 0)
 		return 0;

@@ -166,7 +166,7 @@ int vdds__sub_link_open(struct vdds__sub_link *l, const struct vdds__sub_target 
 	l->sock = connect_topic(t);
 	if (l->sock < 0)
 		return l->sock;
-	vdds__msg_hello(&hello, t->type_name, t->type_size);
+	vdds__msg_hello(&hello, t->type_name, t->type_size, t->hello_flags);
 	if ((err = vdds__msg_send(l->sock, &hello, sizeof(hello), NULL, 0)) < 0 ||
 	    (err = await_welcome(l->sock, &w, fds)) < 0 || (err = adopt(l, &w, fds, t)) < 0) {
 		vdds__sub_link_close(l);

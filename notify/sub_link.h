@@ -26,6 +26,7 @@ struct vdds__sub_target {
 	char type_name[VDDS_TYPE_NAME_MAX + 1];
 	uint32_t type_size;
 	uint32_t publisher_uid;
+	uint32_t hello_flags; /* VDDS_HELLO_* */
 };
 
 /* Connect, say HELLO, check and map what WELCOME hands over.

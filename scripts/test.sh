@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # test.sh — on a fresh Debian 12 machine: install what is missing, then build
-# and run the whole test suite: gcc with -Werror; clang-format, clang-tidy and
-# cppcheck; AddressSanitizer + UndefinedBehaviorSanitizer; clang -Werror with
-# ThreadSanitizer on the tests labelled threads; the libFuzzer target, 60 s.
+# and run the whole test suite: gcc with -Werror (the Python package's pytest
+# suites too); clang-format, clang-tidy and cppcheck; AddressSanitizer +
+# UndefinedBehaviorSanitizer; clang -Werror with ThreadSanitizer on the tests
+# labelled threads; the libFuzzer target, 60 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
-# clang and its runtime: the fuzzer and sanitizer runtimes
-vdds_install_deps clang libclang-rt-14-dev clang-tidy clang-format cppcheck
+# clang and its runtime: the fuzzer and sanitizer runtimes; Debian's python3
+# with what the Python package builds and tests with (no PyPI needed)
+vdds_install_deps clang libclang-rt-14-dev clang-tidy clang-format cppcheck \
+	python3-dev python3-numpy python3-pytest python3-setuptools python3-pip
 jobs=$(nproc)
 
 echo "=== gcc -Werror: build and test"
 cmake -S . -B build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVDDS_WERROR=ON \
-	-DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null
+	-DCMAKE_EXPORT_COMPILE_COMMANDS=ON -DPython3_EXECUTABLE=/usr/bin/python3 >/dev/null
 cmake --build build-test -j"$jobs"
 (cd build-test && ctest --output-on-failure --verbose --timeout 900)
 

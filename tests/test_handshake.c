@@ -101,7 +101,7 @@ START_TEST(test_truncated_hello_is_rejected)
 	struct vdds__msg_hello h;
 	int fds[VDDS_WELCOME_FDS];
 
-	vdds__msg_hello(&h, NULL, 0);
+	vdds__msg_hello(&h, NULL, 0, 0);
 	int fd = tu_raw_connect("trunc");
 
 	ck_assert_int_ge(fd, 0);
@@ -121,7 +121,7 @@ START_TEST(test_wrong_magic_is_rejected)
 	struct vdds__msg_hello h;
 	int fds[VDDS_WELCOME_FDS];
 
-	vdds__msg_hello(&h, NULL, 0);
+	vdds__msg_hello(&h, NULL, 0, 0);
 	h.hdr.magic ^= 1;
 	int fd = tu_raw_connect("magic");
 
@@ -143,7 +143,7 @@ START_TEST(test_wrong_version_is_eproto)
 
 	char why[VDDS_REASON_MAX], want[VDDS_REASON_MAX];
 
-	vdds__msg_hello(&h, NULL, 0);
+	vdds__msg_hello(&h, NULL, 0, 0);
 	h.hdr.version = VDDS_PROTO_VERSION + 1;
 	int fd = tu_raw_connect("version");
 
@@ -169,7 +169,7 @@ START_TEST(test_wrong_sizes_are_rejected)
 	int fds[VDDS_WELCOME_FDS];
 
 	/* the size field disagrees with the datagram */
-	vdds__msg_hello(&h, NULL, 0);
+	vdds__msg_hello(&h, NULL, 0, 0);
 	h.hdr.size = sizeof(h) + 16;
 	int fd = tu_raw_connect("sizes");
 
@@ -178,7 +178,7 @@ START_TEST(test_wrong_sizes_are_rejected)
 	ck_assert_int_eq(answer(fd, fds), EBADMSG);
 	close(fd);
 	/* a longer datagram that claims it */
-	vdds__msg_hello(&h, NULL, 0);
+	vdds__msg_hello(&h, NULL, 0, 0);
 	memset(longer, 0, sizeof(longer));
 	h.hdr.size = sizeof(longer);
 	memcpy(longer, &h, sizeof(h));
@@ -188,7 +188,7 @@ START_TEST(test_wrong_sizes_are_rejected)
 	ck_assert_int_eq(answer(fd, fds), EBADMSG);
 	close(fd);
 	/* an unterminated type name */
-	vdds__msg_hello(&h, NULL, 0);
+	vdds__msg_hello(&h, NULL, 0, 0);
 	memset(h.type_name, 'x', sizeof(h.type_name));
 	fd = tu_raw_connect("sizes");
 	ck_assert_int_ge(fd, 0);
@@ -210,7 +210,7 @@ START_TEST(test_hello_with_fds_is_rejected_and_the_fds_closed)
 	int pipefd[2];
 
 	ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
-	vdds__msg_hello(&h, NULL, 0);
+	vdds__msg_hello(&h, NULL, 0, 0);
 	int fd = tu_raw_connect("fds");
 
 	ck_assert_int_ge(fd, 0);
@@ -238,7 +238,7 @@ START_TEST(test_megabyte_message_is_rejected)
 
 	ck_assert_int_ge(fd, 0);
 	ck_assert_ptr_nonnull(big);
-	vdds__msg_hello((struct vdds__msg_hello *)big, NULL, 0);
+	vdds__msg_hello((struct vdds__msg_hello *)big, NULL, 0, 0);
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	ssize_t n = send(fd, big, size, MSG_NOSIGNAL);
 
@@ -285,7 +285,7 @@ START_TEST(test_client_hanging_up_mid_handshake_leaks_nothing)
 	int base = tu_count_fds();
 	struct vdds__msg_hello h;
 
-	vdds__msg_hello(&h, NULL, 0);
+	vdds__msg_hello(&h, NULL, 0, 0);
 	for (int i = 0; i < 50; i++) {
 		int fd = tu_raw_connect("hangup");
 
@@ -311,7 +311,7 @@ START_TEST(test_subscribers_cannot_resize_or_write_the_segments)
 	struct vdds__msg_hello h;
 	int fds[VDDS_WELCOME_FDS];
 
-	vdds__msg_hello(&h, NULL, 0);
+	vdds__msg_hello(&h, NULL, 0, 0);
 	int fd = tu_raw_connect("seals");
 
 	ck_assert_int_ge(fd, 0);
@@ -412,7 +412,7 @@ START_TEST(test_a_type_mismatch_names_both_types)
 
 	ck_assert_int_eq(vdds_pub_open(&pub, "typed", &o), 0);
 	/* on the wire */
-	vdds__msg_hello(&h, "Pose", 24);
+	vdds__msg_hello(&h, "Pose", 24, 0);
 	int fd = tu_raw_connect("typed");
 
 	ck_assert_int_ge(fd, 0);

@@ -149,7 +149,7 @@ static int raw_open(struct raw_sub *rs, int probe)
 	rs->sock = tu_raw_connect(TOPIC);
 	if (rs->sock < 0)
 		return -RAW_CONNECT;
-	vdds__msg_hello(&hello, NULL, 0);
+	vdds__msg_hello(&hello, NULL, 0, 0);
 	struct pollfd pfd = { .fd = rs->sock, .events = POLLIN };
 
 	if (vdds__msg_send(rs->sock, &hello, sizeof(hello), NULL, 0) < 0 ||

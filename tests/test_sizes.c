@@ -245,7 +245,7 @@ static int check_handed_out_topic(long kib)
 	struct stat st;
 	int sock = tu_raw_connect("huge");
 
-	vdds__msg_hello(&h, NULL, 0);
+	vdds__msg_hello(&h, NULL, 0, 0);
 	if (sock < 0 || vdds__msg_send(sock, &h, sizeof(h), NULL, 0) < 0)
 		return TU_CHILD_PIPE_FAILED;
 	int len = vdds__msg_recv(sock, &m, fds, VDDS_WELCOME_FDS, &nfds, 0);

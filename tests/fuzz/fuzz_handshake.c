@@ -61,6 +61,7 @@ static void fuzz_segments(const uint8_t *data, size_t size)
 	    vdds__subcore_init(&sc, t, l) == 0) {
 		struct vdds_sample s;
 		uint32_t held[64];
+		uint64_t seqs[64];
 		int n = 0;
 
 		for (int i = 0; i < 64 && vdds__subcore_take(&sc, &s) == 0; i++) {
@@ -68,10 +69,11 @@ static void fuzz_segments(const uint8_t *data, size_t size)
 
 			if (p < topic || p + s.len > topic + topic_size)
 				abort(); /* a sample outside the segment */
+			seqs[n] = s.seq;
 			held[n++] = s.slot;
 		}
 		for (int i = 0; i < n; i++)
-			vdds__subcore_release(&sc, held[i]);
+			vdds__subcore_release(&sc, held[i], seqs[i]);
 		vdds__subcore_fini(&sc);
 	}
 	free(topic);

@@ -1,0 +1,206 @@
+# vdds/__init__.py — the Python face of vdds: the C extension's classes and
+# exceptions, and asyncio on top of Subscriber.fileno() (loop.add_reader).
+"""Zero-copy publish/subscribe between processes on one Linux host.
+
+A Publisher loans a slot of shared memory, the program writes into it in
+place and publishes it; every Subscriber of the topic gets a read-only view
+of the same bytes (a Sample, which supports the buffer protocol) and releases
+it when done. Nothing is copied, whatever the size::
+
+    import vdds, numpy as np
+
+    with vdds.Publisher("frames", slot_size=1 << 20, slots=8) as pub:
+        with pub.loan() as buf:                        # writable memoryview
+            np.frombuffer(buf, np.float32)[:] = 1.5    # writes shared memory
+            pub.publish(buf, 1 << 20)
+
+    # another process
+    with vdds.Subscriber("frames") as sub:
+        for sample in sub:                             # until the publisher ends
+            with sample:                               # released at the end
+                frame = np.frombuffer(sample, np.float32)  # no copy
+                print(sample.seq, frame.sum())
+                del frame                              # before the release
+
+asyncio: ``async for sample in sub`` and ``await sub.wait_async()`` sleep on
+the subscriber's fd with ``loop.add_reader``; many subscribers, timers and
+sockets share one loop.
+
+Errors are exceptions carrying the vdds code as ``errno`` and the library's
+words as ``strerror``; all derive from vdds.Error (an OSError), and most also
+from the built-in class Python code already catches: NoPublisher is a
+FileNotFoundError, AccessDenied a PermissionError, Timeout a TimeoutError,
+PublisherGone a BrokenPipeError, WouldBlock a BlockingIOError,
+InvalidArgument and MessageTooLarge ValueErrors, TopicExists a
+FileExistsError.
+
+Lifetimes: a Sample keeps its Subscriber alive and a Loan its Publisher.
+close() releases what is still held, but refuses (BufferError, like
+mmap.close()) while a memoryview or numpy array still points into the shared
+memory; so do Sample.release() and Publisher.publish(). When an exception
+leaves a ``with`` block, that BufferError is not raised over it: what is still
+viewed goes back when its last view goes. Handles are used by one thread at a time; a child created by fork()
+opens its own. The runtime directory is $VDDS_DIR, else
+$XDG_RUNTIME_DIR/vdds, else /tmp/vdds-<uid>.
+"""
+
+import asyncio as _asyncio
+import errno as _errno
+
+from . import _vdds
+from ._vdds import (
+    MAX_SUBSCRIBERS,
+    TOPIC_MAX,
+    TYPE_NAME_MAX,
+    AccessDenied,
+    BadMessage,
+    Error,
+    InvalidArgument,
+    Loan,
+    MessageTooLarge,
+    NoPublisher,
+    ProtocolMismatch,
+    Publisher,
+    PublisherGone,
+    Sample,
+    Timeout,
+    TooManySubscribers,
+    TopicExists,
+    WouldBlock,
+    error,
+    error_class,
+    strerror,
+    version,
+)
+
+__version__ = _vdds.__version__
+
+__all__ = [
+    "Publisher",
+    "Subscriber",
+    "Loan",
+    "Sample",
+    "Error",
+    "NoPublisher",
+    "TopicExists",
+    "AccessDenied",
+    "ProtocolMismatch",
+    "InvalidArgument",
+    "MessageTooLarge",
+    "Timeout",
+    "WouldBlock",
+    "PublisherGone",
+    "TooManySubscribers",
+    "BadMessage",
+    "error",
+    "error_class",
+    "strerror",
+    "version",
+    "TOPIC_MAX",
+    "TYPE_NAME_MAX",
+    "MAX_SUBSCRIBERS",
+]
+
+# Samples an ``async for`` hands out in a row without letting other tasks
+# run, when they keep arriving faster than they are taken.
+_YIELD_EVERY = 64
+
+
+class Subscriber(_vdds.Subscriber):
+    """Subscriber(topic, *, type_name=None, type_size=0, reconnect=False,
+               busy_poll=False, publisher_uid=None)
+
+    Subscribe to ``topic``; receives what is published after it joins.
+    Raises NoPublisher if the topic has none, ProtocolMismatch if type_name or
+    type_size (when given) differ from the publisher's, AccessDenied,
+    TooManySubscribers. reconnect=True: when the publisher goes away, wait
+    for the next one instead of ending (samples then carry the next epoch).
+
+    Blocking:  ``take()`` (None when empty), ``wait(timeout)``,
+    ``receive(timeout)``, ``for sample in sub``.
+    asyncio:   ``await take_async()``, ``await wait_async(timeout)``,
+    ``async for sample in sub``.
+    A context manager: ``with vdds.Subscriber(...) as sub:`` closes on exit.
+    """
+
+    __slots__ = ("_waiting", "_in_a_row")
+
+    def __init__(self, topic, **options):
+        super().__init__(topic, **options)
+        self._waiting = False
+        self._in_a_row = 0
+
+    async def _readable(self):
+        # Only called after take() returned None: from then on the fd wakes
+        # us for a sample or the publisher's end, whichever contract the C
+        # library keeps (armed by -EAGAIN, or level-triggered from open).
+        if self._waiting:
+            raise RuntimeError("another task is already waiting on this Subscriber")
+        loop = _asyncio.get_running_loop()
+        woken = loop.create_future()
+
+        def on_readable():
+            if not woken.done():
+                woken.set_result(None)
+
+        fd = self.fileno()
+        loop.add_reader(fd, on_readable)
+        self._waiting = True
+        try:
+            await woken
+        finally:
+            self._waiting = False
+            loop.remove_reader(fd)
+
+    async def take_async(self):
+        """The next sample, waiting for it without blocking the event loop.
+
+        Raises PublisherGone once the publisher is gone and everything it
+        delivered was taken; BadMessage if it cut this subscriber off."""
+        while True:
+            sample = self.take()  # always first: never wait on the fd before
+            if sample is not None:
+                return sample
+            await self._readable()
+
+    async def wait_async(self, timeout=None):
+        """Wait until take() has a sample, without blocking the event loop.
+
+        The asyncio form of wait(): timeout in seconds (None: forever);
+        raises Timeout, PublisherGone, BadMessage. The sample it found is
+        kept for the next take()."""
+
+        async def until_ready():
+            while not self.ready():  # takes first, into take()'s hands
+                await self._readable()
+
+        if self.ready():  # at once, even for timeout 0
+            return
+        if timeout is None:
+            await until_ready()
+            return
+        try:
+            await _asyncio.wait_for(until_ready(), timeout)
+        except _asyncio.TimeoutError:
+            raise error(_errno.ETIMEDOUT) from None
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        """Samples until the publisher is gone (PublisherGone ends the loop)."""
+        if self._in_a_row >= _YIELD_EVERY:
+            # a stream that never runs dry must not starve the loop; before
+            # the take, so that a cancellation here loses no sample
+            self._in_a_row = 0
+            await _asyncio.sleep(0)
+        try:
+            sample = self.take()
+            if sample is None:
+                self._in_a_row = 0
+                sample = await self.take_async()
+            else:
+                self._in_a_row += 1
+        except PublisherGone:
+            raise StopAsyncIteration from None
+        return sample
