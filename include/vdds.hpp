@@ -296,7 +296,9 @@ template <class T> class Publisher
 	}
 
 	/* A free slot, waiting at most timeout_ms (0: not at all, < 0: as
-	 * long as it takes); empty if none came. */
+	 * long as it takes); empty if none came (EAGAIN, ETIMEDOUT, also
+	 * under the FAIL policy). Other errors throw, among them ENOBUFS
+	 * under DROP_OLDEST when every slot is held by taken samples. */
 	std::optional<Loan<T>> try_loan(int timeout_ms = 0)
 	{
 		void *buf;
@@ -382,8 +384,9 @@ template <class T> class Subscriber
 
 	/* The next sample, or empty if none is waiting. Throws EPIPE once the
 	 * publisher is gone and everything it sent was taken, EBADMSG if it
-	 * cut us off, EMSGSIZE for a sample that is not sizeof(T) bytes (it
-	 * is released; take again). */
+	 * cut us off, ENOBUFS while opts.max_held samples are held, EMSGSIZE
+	 * for a sample that is not sizeof(T) bytes (it is released; take
+	 * again). */
 	std::optional<Sample<T>> try_take()
 	{
 		Sample<T> s;
@@ -426,6 +429,15 @@ template <class T> class Subscriber
 	int fd()
 	{
 		return detail::check(vdds_sub_fd(sub_), "vdds_sub_fd");
+	}
+
+	/* Taken, lost (DROP_OLDEST), held and queued samples; cheap. */
+	struct vdds_sub_stats stats()
+	{
+		struct vdds_sub_stats st;
+
+		detail::check(vdds_sub_stats(sub_, &st), "vdds_sub_stats");
+		return st;
 	}
 
 	/* The C handle, for the C API (a waitset); still this object's. */

@@ -125,8 +125,11 @@ START_TEST(test_a_taken_sample_is_released_by_its_destructor)
 		ck_assert(s->x == 1 && s->y == 2 && s->theta == 3);
 		ck_assert_uint_eq(s.seq(), 1);
 		ck_assert_uint_eq(free_slots(pub), 3); /* held */
+		ck_assert_uint_eq(sub.stats().held, 1);
 	}
 	ck_assert_uint_eq(free_slots(pub), 4);
+	ck_assert_uint_eq(sub.stats().held, 0);
+	ck_assert_uint_eq(sub.stats().taken, 1);
 	/* and by an optional going out of scope */
 	pub.write(Pose{ 4, 5, 6 });
 	{
@@ -265,6 +268,34 @@ START_TEST(test_errors_are_system_errors_with_the_vdds_code)
 }
 END_TEST
 
+START_TEST(test_overflow_policies_and_max_held_speak_through_the_wrapper)
+{
+	tu_private_rundir();
+	vdds_pub_opts fail = slots(2);
+	vdds_sub_opts one = {};
+
+	fail.overflow = VDDS_OVERFLOW_FAIL;
+	one.max_held = 1;
+	vdds::Publisher<Pose> pub("pose", fail);
+	vdds::Subscriber<Pose> sub("pose", one);
+
+	ck_assert_int_eq(tu_await_subscribers(pub.get(), 1), 0);
+	pub.write(Pose{ 1, 0, 0 });
+	pub.write(Pose{ 2, 0, 0 });
+	/* FAIL: no slot now is an empty optional, at once, whatever the timeout */
+	uint64_t t0 = tu_now_ns();
+
+	ck_assert(!pub.try_loan(2000).has_value());
+	ck_assert_uint_lt(tu_now_ns() - t0, 1000000000ull);
+	/* max_held: a second sample is not given while the first is held */
+	auto s = sub.take();
+
+	ck_assert_int_eq(code_thrown([&] { sub.try_take(); }), ENOBUFS);
+	s.release();
+	ck_assert(sub.take()->x == 2);
+}
+END_TEST
+
 /* A Twist publisher in its own process, until its pipe closes. */
 static int publish_twists(int wait_fd)
 {
@@ -375,6 +406,7 @@ static Suite *typed_cpp_suite(void)
 	tcase_add_test(tc, test_an_unpublished_loan_is_discarded_by_its_destructor);
 	tcase_add_test(tc, test_a_moved_from_sample_does_nothing);
 	tcase_add_test(tc, test_errors_are_system_errors_with_the_vdds_code);
+	tcase_add_test(tc, test_overflow_policies_and_max_held_speak_through_the_wrapper);
 	tcase_add_test(tc, test_a_type_mismatch_throws_eproto_with_the_reason);
 	tcase_add_test(tc, test_c_and_cpp_speak_the_same_types);
 	tcase_add_test(tc, test_fd_is_readable_while_a_sample_waits);
