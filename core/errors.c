@@ -1,8 +1,10 @@
 /* errors.c — vdds_strerror() and vdds_version(): the words for every error
- * code the API returns, in the terms of this library. */
+ * code the API returns, in the terms of this library; and the per-thread
+ * detail a refused handshake leaves (vdds_last_error_detail). */
 #include <errno.h>
 #include <string.h>
 
+#include "errors.h"
 #include "vdds.h"
 
 #define STR2(x) #x
@@ -33,4 +35,33 @@ const char *vdds_strerror(int err)
 const char *vdds_version(void)
 {
 	return STR(VDDS_VERSION_MAJOR) "." STR(VDDS_VERSION_MINOR) "." STR(VDDS_VERSION_PATCH);
+}
+
+/* Per thread, like errno: read by the thread whose call failed, so it needs
+ * no lock and has no lifetime to manage (the one piece of mutable state here;
+ * see vdds_last_error_detail in vdds.h for why not an out-buffer). */
+static _Thread_local char detail[VDDS_ERROR_DETAIL_MAX];
+
+const char *vdds_last_error_detail(void)
+{
+	return detail;
+}
+
+void vdds__detail_clear(void)
+{
+	detail[0] = '\0';
+}
+
+void vdds__detail_set(const char *text)
+{
+	size_t n = strnlen(text, sizeof(detail) - 1);
+
+	/* the text may come from the other process: it must not be able to
+	 * write escape sequences into the application's log or terminal */
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)text[i];
+
+		detail[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+	}
+	detail[n] = '\0';
 }

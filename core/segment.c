@@ -1,6 +1,6 @@
-/* segment.c — sealed memfd segments. Nothing is ever named in /dev/shm, so a
- * kill -9 leaves no stale files; seals stop a peer from resizing a segment
- * under us (SIGBUS) or mapping the topic writable. */
+/* segment.c — sealed memfd segments, on normal or huge pages. Nothing is ever
+ * named in /dev/shm, so a kill -9 leaves no stale files; seals stop a peer
+ * from resizing a segment under us (SIGBUS) or mapping the topic writable. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -27,6 +27,88 @@ err_close_fd:;
 
 	close(fd);
 	return -err;
+}
+
+/* memfd_create(MFD_HUGETLB | MFD_ALLOW_SEALING) failed with err: why. */
+static const char *no_huge_memfd(const char *name, int err)
+{
+	if (err != -EINVAL)
+		return "cannot create a huge-page memfd";
+	/* hugetlb memfds came in Linux 4.14, sealing them in 4.16 */
+	int fd = memfd_create(name, MFD_CLOEXEC | MFD_HUGETLB);
+
+	if (fd < 0)
+		return "this kernel has no huge-page memfds";
+	close(fd);
+	return "this kernel cannot seal huge-page memfds";
+}
+
+int vdds__segment_create_huge(const char *name, size_t *size, unsigned seals, void **map,
+			      const char **why)
+{
+	struct stat st;
+	size_t rounded = 0;
+	void *m = MAP_FAILED;
+	int err, fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB);
+
+	*map = NULL;
+	if (fd < 0) {
+		err = -errno;
+		*why = no_huge_memfd(name, err);
+		return err;
+	}
+	/* hugetlbfs gives its page size as the block size; a size that is not
+	 * a multiple of it is refused (EINVAL) */
+	if (fstat(fd, &st) < 0 || st.st_blksize <= 0) {
+		err = -EINVAL;
+		*why = "cannot learn the huge page size";
+		goto err_close_fd;
+	}
+	size_t page = (size_t)st.st_blksize;
+
+	rounded = (*size + page - 1) / page * page;
+	if (ftruncate(fd, (off_t)rounded) < 0) {
+		err = -errno;
+		*why = "cannot size a huge-page memfd";
+		goto err_close_fd;
+	}
+	/* a shared hugetlb mapping reserves all its pages here, so a shortage
+	 * is ENOMEM now rather than SIGBUS at the first write */
+	m = mmap(NULL, rounded, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED) {
+		err = -errno;
+		*why = err == -ENOMEM ? "not enough free huge pages (vm.nr_hugepages)"
+				      : "cannot map huge pages";
+		goto err_close_fd;
+	}
+	/* the seals now, to know whether this kernel can; F_SEAL_SEAL last, by
+	 * the caller, once it has written the segment's header */
+	if (fcntl(fd, F_ADD_SEALS, (int)(seals & ~(unsigned)F_SEAL_SEAL)) < 0) {
+		err = -errno;
+		*why = "this kernel cannot seal huge-page memfds";
+		goto err_unmap;
+	}
+	if (seals & F_SEAL_FUTURE_WRITE) {
+		/* Linux before 5.19 took F_SEAL_FUTURE_WRITE on hugetlbfs without
+		 * enforcing it: a subscriber could still map the topic writable */
+		void *w = mmap(NULL, rounded, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+		if (w != MAP_FAILED) {
+			munmap(w, rounded);
+			err = -EOPNOTSUPP;
+			*why = "this kernel does not enforce write seals on huge pages";
+			goto err_unmap;
+		}
+	}
+	*map = m;
+	*size = rounded;
+	return fd;
+
+err_unmap:
+	munmap(m, rounded);
+err_close_fd:
+	close(fd);
+	return err;
 }
 
 int vdds__segment_seal(int fd, unsigned seals)

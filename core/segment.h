@@ -1,4 +1,5 @@
-/* segment.h — sealed memfd segments: create, map, and check what a peer sent. */
+/* segment.h — sealed memfd segments: create (on normal or huge pages), map,
+ * and check what a peer sent. */
 #ifndef VDDS_SEGMENT_H
 #define VDDS_SEGMENT_H
 
@@ -12,6 +13,16 @@
 /* Create an anonymous memfd of `size` bytes and map it read-write.
  * Returns the fd (O_CLOEXEC, sealing allowed) or -errno; *map is set. */
 int vdds__segment_create(const char *name, size_t size, void **map);
+
+/* vdds__segment_create on huge pages (MFD_HUGETLB): *size is rounded up to
+ * the huge page size, the pages are reserved, and `seals` but F_SEAL_SEAL
+ * are applied at once (and F_SEAL_FUTURE_WRITE checked to be enforced),
+ * since a kernel may make a hugetlb memfd yet not seal it. Returns the fd, or
+ * -errno and *why, in words, when huge pages cannot be had: -ENOMEM (none
+ * free), -EINVAL (no hugetlb memfds, or they cannot be sealed), -EOPNOTSUPP
+ * (write seals not enforced). */
+int vdds__segment_create_huge(const char *name, size_t *size, unsigned seals, void **map,
+			      const char **why);
 
 /* Apply `seals` to fd. Returns 0 or -errno. */
 int vdds__segment_seal(int fd, unsigned seals);

@@ -10,16 +10,29 @@
  *    own. Every file descriptor vdds creates is O_CLOEXEC.
  *  - The library never prints, never aborts on peer data, and keeps no global
  *    mutable state except the publisher service thread (see vdds_pub_open).
+ *  - One exception, per thread: the reason text of the last refused
+ *    handshake (see vdds_last_error_detail).
  */
 #ifndef VDDS_H
 #define VDDS_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {
+#endif
+
+/* In C++, a function named like its struct (vdds_pub_stats) hides the
+ * struct's implicit constructor, and -Wshadow says so. That is the C idiom
+ * of this API, not a mistake (C++ writes `struct vdds_pub_stats st;`): keep
+ * the header quiet for C++ programs built with -Wshadow. */
+#if defined(__cplusplus) && defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wshadow"
 #endif
 
 #if defined(__GNUC__)
@@ -66,6 +79,13 @@ struct vdds_pub_opts {
 				 * them first to each subscriber that joins later
 				 * (at the publisher's next vdds_pub_* call);
 				 * at most slot_count / 2; default 0 */
+	bool huge_pages;          /* put the topic's memory on huge pages
+				   * (MFD_HUGETLB; its size rounded up to the
+				   * huge page size), which spares big slots
+				   * TLB misses. If they cannot be had (none
+				   * reserved in vm.nr_hugepages, or this
+				   * kernel cannot seal them), normal pages are
+				   * used: vdds_pub_stats() says which and why. */
 };
 
 /* When loan finds no free slot:
@@ -97,6 +117,17 @@ struct vdds_pub_stats {
 	uint64_t blocked_ns;   /* BLOCK: time loan spent waiting for a slot */
 	uint32_t largest_held; /* slots held by the subscriber holding the most */
 	uint32_t largest_lane; /* that subscriber's lane id (0 if none) */
+	/* What came of opts.huge_pages:
+	 *   asked and had:   huge_pages, huge_pages_err 0, note "2048 KiB pages";
+	 *   asked, fell back to normal pages: !huge_pages, huge_pages_err the
+	 *                    reason as a negative errno (-ENOMEM: not enough free
+	 *                    huge pages; -EINVAL: no hugetlb memfds, or they
+	 *                    cannot be sealed; -EOPNOTSUPP: write seals on them
+	 *                    not enforced), note the reason in words;
+	 *   not asked:       !huge_pages, huge_pages_err 0, note "not asked". */
+	bool huge_pages;          /* the topic's memory is on huge pages */
+	int32_t huge_pages_err;   /* 0, or why huge pages were not had */
+	char huge_pages_note[64]; /* NUL-terminated */
 };
 
 /* Open topic `topic` for publishing. Creates the topic's shared memory, and
@@ -209,7 +240,8 @@ struct vdds_sample {
  * Errors: -EINVAL, -ENOENT (no publisher), -EACCES (publisher refuses this
  * user), -EPROTO (version, type name or type size mismatch), -ENOSPC (the
  * publisher has its maximum number of subscribers), -EBADMSG (the publisher
- * answered something malformed), or a system errno. */
+ * answered something malformed), or a system errno.
+ * A refusal's reason in words: vdds_last_error_detail(). */
 VDDS_API int vdds_sub_open(vdds_sub **sub, const char *topic, const struct vdds_sub_opts *opts);
 
 /* Take the next sample, if any, without blocking.
@@ -326,6 +358,222 @@ VDDS_API const char *vdds_strerror(int err);
 
 /* The library's version at run time, as "MAJOR.MINOR.PATCH". */
 VDDS_API const char *vdds_version(void);
+
+/* Room for an error detail, in bytes, NUL included. */
+#define VDDS_ERROR_DETAIL_MAX 128
+
+/* Why the last handshake made on this thread was refused, in words: "" if it
+ * was not, or if the refusal had nothing to add to its errno. A publisher
+ * refuses with, for example,
+ *   -EPROTO  "type 'Pose' (24 B) expected, publisher has 'Twist' (48 B)"
+ *   -EPROTO  "protocol version 2 expected, publisher speaks 1"
+ *   -EACCES  "user not allowed"
+ *   -ENOSPC  "subscriber limit reached"
+ * (the subscriber's expectation first, then what the publisher has). A
+ * handshake is made by vdds_sub_open(), and by vdds_sub_take(),
+ * vdds_sub_wait() or a waitset when a reconnecting subscriber meets a new
+ * publisher; each handshake clears the detail first. The string is at most
+ * VDDS_ERROR_DETAIL_MAX - 1 bytes, has no control characters, and stays
+ * valid until the next handshake on this thread. Never NULL.
+ *
+ * Why per thread and not an out-buffer in vdds_sub_opts: the reason has to
+ * reach callers that pass NULL options (the common case) and a reconnecting
+ * take() that has no options at hand; options are const and often shared
+ * between subscribers and threads, so a buffer in them would be written by
+ * several at once. Like errno and dlerror(), the thread that made the failing
+ * call reads it, with no lock and no lifetime to manage, and the data path
+ * never touches it: only a handshake writes it. */
+VDDS_API const char *vdds_last_error_detail(void);
+
+/* ---------------------------------------------------------------- typed use
+ *
+ * VDDS_TYPED(T), at file scope, declares functions that speak in T instead of
+ * bytes, for a type named by one identifier (a typedef name: typedef a
+ * `struct pose` first). The publisher declares T's name as written and
+ * sizeof(T) (type_name, type_size); a subscriber asks for both, so a
+ * subscriber of another type is refused with -EPROTO and says why
+ * (vdds_last_error_detail). T is copied as bytes between processes: plain
+ * data, no pointers; its alignment at most VDDS_SLOT_ALIGN.
+ *
+ *   typedef struct { double x, y, theta; } Pose;
+ *   VDDS_TYPED(Pose);
+ *
+ *   vdds_pub *pub;                              vdds_sub *sub;
+ *   Pose *p;                                    vdds_Pose_sample s;
+ *   vdds_Pose_pub_open(&pub, "pose", NULL);     vdds_Pose_sub_open(&sub, "pose", NULL);
+ *   vdds_Pose_loan(pub, &p, -1);                while (vdds_Pose_take(sub, &s) == 0) {
+ *   p->x = 1.0;                                         use(s.data->x, s.raw.seq);
+ *   vdds_Pose_publish(pub, p);                          vdds_Pose_release(sub, &s);
+ *                                               }
+ *
+ * Declared for T (each returns what the call it wraps returns, and -EINVAL
+ * for a NULL pointer):
+ *
+ *   int vdds_T_pub_open(vdds_pub **pub, const char *topic, const struct vdds_pub_opts *opts);
+ *   int vdds_T_sub_open(vdds_sub **sub, const char *topic, const struct vdds_sub_opts *opts);
+ *       opts may be NULL; if given it is copied, never changed. In the copy
+ *       a NULL type_name becomes "T" (a name given is kept: the name on the
+ *       wire may differ from the C name), a zero type_size sizeof(T), and a
+ *       publisher's zero slot_size sizeof(T). -EINVAL if opts names another
+ *       type_size, or slots smaller than T.
+ *   int vdds_T_loan(vdds_pub *pub, T **sample, int timeout_ms);
+ *       pub must come from vdds_T_pub_open (its slots hold a T).
+ *   int vdds_T_publish(vdds_pub *pub, T *sample);    publishes sizeof(T) bytes
+ *   int vdds_T_discard(vdds_pub *pub, T *sample);
+ *   int vdds_T_write(vdds_pub *pub, const T *value, int timeout_ms);
+ *   int vdds_T_take(vdds_sub *sub, vdds_T_sample *s);
+ *       s->data is the sample as a const T *, s->raw the vdds_sample (seq,
+ *       timestamp_ns...). A sample that is not sizeof(T) bytes long (its
+ *       publisher declared T but published another length) is released at
+ *       once and take returns -EMSGSIZE; take again for the next one.
+ *   int vdds_T_release(vdds_sub *sub, const vdds_T_sample *s);
+ *
+ * They compile as C11 and as C++; vdds.hpp builds its classes for C++17 on
+ * the same rules. */
+
+/* Slots start at multiples of this many bytes: no T may need more. */
+#define VDDS_SLOT_ALIGN 64
+
+#ifdef __cplusplus
+#define VDDS__CAST(T, x) (static_cast<T>(x))
+#define VDDS__STATIC_ASSERT(cond, msg) static_assert(cond, msg)
+#define VDDS__ALIGNOF(T) alignof(T)
+#define VDDS__NULL nullptr
+#else
+#define VDDS__CAST(T, x) ((T)(x))
+#define VDDS__STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+#define VDDS__ALIGNOF(T) _Alignof(T)
+#define VDDS__NULL NULL
+#endif
+#if defined(__GNUC__)
+/* unused: a program uses some of the functions VDDS_TYPED declares */
+#define VDDS__TYPED_FN static inline __attribute__((unused))
+#else
+#define VDDS__TYPED_FN static inline
+#endif
+
+/* The typed calls' shared parts; not API (vdds__ names are internal). */
+static inline int vdds__typed_pub_opts(struct vdds_pub_opts *o, const struct vdds_pub_opts *given,
+				       const char *name, size_t size)
+{
+	if (given)
+		*o = *given;
+	else
+		memset(o, 0, sizeof(*o));
+	if (size > UINT32_MAX || (o->type_size && o->type_size != size) ||
+	    (o->slot_size && o->slot_size < size))
+		return -EINVAL;
+	o->type_name = o->type_name ? o->type_name : name;
+	o->type_size = VDDS__CAST(uint32_t, size);
+	o->slot_size = o->slot_size ? o->slot_size : size;
+	return 0;
+}
+
+static inline int vdds__typed_sub_opts(struct vdds_sub_opts *o, const struct vdds_sub_opts *given,
+				       const char *name, size_t size)
+{
+	if (given)
+		*o = *given;
+	else
+		memset(o, 0, sizeof(*o));
+	if (size > UINT32_MAX || (o->type_size && o->type_size != size))
+		return -EINVAL;
+	o->type_name = o->type_name ? o->type_name : name;
+	o->type_size = VDDS__CAST(uint32_t, size);
+	return 0;
+}
+
+static inline int vdds__typed_take(vdds_sub *sub, struct vdds_sample *raw, const void **data,
+				   size_t size)
+{
+	int err = vdds_sub_take(sub, raw);
+
+	*data = VDDS__NULL;
+	if (err < 0)
+		return err;
+	if (raw->len != size) {
+		vdds_sub_release(sub, raw);
+		return -EMSGSIZE;
+	}
+	*data = raw->data;
+	return 0;
+}
+
+/* T names a type here, which no parentheses may enclose */
+/* NOLINTBEGIN(bugprone-macro-parentheses) */
+#define VDDS_TYPED(T)                                                                              \
+	typedef struct vdds_##T##_sample {                                                         \
+		const T *data;                                                                     \
+		struct vdds_sample raw;                                                            \
+	} vdds_##T##_sample;                                                                       \
+                                                                                                   \
+	VDDS__TYPED_FN int vdds_##T##_pub_open(vdds_pub **pub, const char *topic,                  \
+					       const struct vdds_pub_opts *opts)                   \
+	{                                                                                          \
+		struct vdds_pub_opts o;                                                            \
+		int err = vdds__typed_pub_opts(&o, opts, #T, sizeof(T));                           \
+                                                                                                   \
+		return err < 0 ? err : vdds_pub_open(pub, topic, &o);                              \
+	}                                                                                          \
+                                                                                                   \
+	VDDS__TYPED_FN int vdds_##T##_sub_open(vdds_sub **sub, const char *topic,                  \
+					       const struct vdds_sub_opts *opts)                   \
+	{                                                                                          \
+		struct vdds_sub_opts o;                                                            \
+		int err = vdds__typed_sub_opts(&o, opts, #T, sizeof(T));                           \
+                                                                                                   \
+		return err < 0 ? err : vdds_sub_open(sub, topic, &o);                              \
+	}                                                                                          \
+                                                                                                   \
+	VDDS__TYPED_FN int vdds_##T##_loan(vdds_pub *pub, T **sample, int timeout_ms)              \
+	{                                                                                          \
+		void *buf;                                                                         \
+		int err = sample ? vdds_pub_loan(pub, &buf, timeout_ms) : -EINVAL;                 \
+                                                                                                   \
+		if (sample)                                                                        \
+			*sample = err < 0 ? VDDS__NULL : VDDS__CAST(T *, buf);                     \
+		return err;                                                                        \
+	}                                                                                          \
+                                                                                                   \
+	VDDS__TYPED_FN int vdds_##T##_publish(vdds_pub *pub, T *sample)                            \
+	{                                                                                          \
+		return vdds_pub_publish(pub, sample, sizeof(T));                                   \
+	}                                                                                          \
+                                                                                                   \
+	VDDS__TYPED_FN int vdds_##T##_discard(vdds_pub *pub, T *sample)                            \
+	{                                                                                          \
+		return vdds_pub_discard(pub, sample);                                              \
+	}                                                                                          \
+                                                                                                   \
+	VDDS__TYPED_FN int vdds_##T##_write(vdds_pub *pub, const T *value, int timeout_ms)         \
+	{                                                                                          \
+		return value ? vdds_pub_write(pub, value, sizeof(T), timeout_ms) : -EINVAL;        \
+	}                                                                                          \
+                                                                                                   \
+	VDDS__TYPED_FN int vdds_##T##_take(vdds_sub *sub, vdds_##T##_sample *s)                    \
+	{                                                                                          \
+		const void *data;                                                                  \
+		int err;                                                                           \
+                                                                                                   \
+		if (!s)                                                                            \
+			return -EINVAL;                                                            \
+		err = vdds__typed_take(sub, &s->raw, &data, sizeof(T));                            \
+		s->data = VDDS__CAST(const T *, data);                                             \
+		return err;                                                                        \
+	}                                                                                          \
+                                                                                                   \
+	VDDS__TYPED_FN int vdds_##T##_release(vdds_sub *sub, const vdds_##T##_sample *s)           \
+	{                                                                                          \
+		return s ? vdds_sub_release(sub, &s->raw) : -EINVAL;                               \
+	}                                                                                          \
+                                                                                                   \
+	VDDS__STATIC_ASSERT(VDDS__ALIGNOF(T) <= VDDS_SLOT_ALIGN,                                   \
+			    "VDDS_TYPED(" #T "): slots are aligned to VDDS_SLOT_ALIGN bytes")
+/* NOLINTEND(bugprone-macro-parentheses) */
+
+#if defined(__cplusplus) && defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,7 @@
 /* proto.c — build, parse, send and receive handshake messages. The parser is
  * pure (no syscalls) so it can be fuzzed; it trusts nothing in the bytes. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -50,6 +51,37 @@ void vdds__msg_reject(struct vdds__msg_reject *m, int kind, int err, const char 
 	hdr_init(&m->hdr, kind, sizeof(*m));
 	m->err = err < 0 ? -err : err;
 	copy_str(m->reason, sizeof(m->reason), reason);
+}
+
+void vdds__reason_version(char *buf, size_t cap, unsigned expected, unsigned spoken)
+{
+	snprintf(buf, cap, "protocol version %u expected, publisher speaks %u", expected, spoken);
+}
+
+/* "'Pose' (24 B)"; with no name or size, the words given instead. */
+static void describe_type(char *buf, size_t cap, const char *name, uint32_t size,
+			  const char *no_name, const char *no_size)
+{
+	char sz[24];
+
+	if (size)
+		snprintf(sz, sizeof(sz), "%u B", (unsigned)size);
+	else
+		snprintf(sz, sizeof(sz), "%s", no_size);
+	if (name[0])
+		snprintf(buf, cap, "'%s' (%s)", name, sz);
+	else
+		snprintf(buf, cap, "%s (%s)", no_name, sz);
+}
+
+void vdds__reason_type(char *buf, size_t cap, const char *want_name, uint32_t want_size,
+		       const char *have_name, uint32_t have_size)
+{
+	char want[VDDS_REASON_MAX], have[VDDS_REASON_MAX];
+
+	describe_type(want, sizeof(want), want_name, want_size, "of any name", "any size");
+	describe_type(have, sizeof(have), have_name, have_size, "no type name", "no size");
+	snprintf(buf, cap, "type %s expected, publisher has %s", want, have);
 }
 
 static int terminated(const char *s, size_t cap)

@@ -47,12 +47,14 @@ struct vdds__msg_welcome {
 	uint64_t lane_size;
 };
 
+#define VDDS_REASON_MAX 128 /* a REJECT's reason, NUL included */
+
 /* REJECT and BYE */
 struct vdds__msg_reject {
 	struct vdds__msg_hdr hdr;
 	int32_t err; /* positive errno */
 	uint32_t reserved;
-	char reason[128]; /* NUL-terminated */
+	char reason[VDDS_REASON_MAX]; /* NUL-terminated */
 };
 
 /* Room for the largest datagram we accept: longer ones arrive truncated
@@ -75,6 +77,17 @@ void vdds__msg_hello(struct vdds__msg_hello *m, const char *type_name, uint32_t 
 void vdds__msg_welcome(struct vdds__msg_welcome *m, uint32_t lane_id, uint64_t topic_size,
 		       uint64_t lane_size);
 void vdds__msg_reject(struct vdds__msg_reject *m, int kind, int err, const char *reason);
+
+/* The words of a refusal, the same whichever side finds it: the subscriber's
+ * expectation, then what the publisher has. Written into buf[cap] (cut short,
+ * NUL-terminated, if it does not fit), e.g.
+ *   "protocol version 2 expected, publisher speaks 1"
+ *   "type 'Pose' (24 B) expected, publisher has 'Twist' (48 B)"
+ * An empty name or a zero size is "of any name" / "any size" on the
+ * subscriber's side, "no type name" / "no size" on the publisher's. */
+void vdds__reason_version(char *buf, size_t cap, unsigned expected, unsigned spoken);
+void vdds__reason_type(char *buf, size_t cap, const char *want_name, uint32_t want_size,
+		       const char *have_name, uint32_t have_size);
 
 /* Check len bytes received into m: magic, version (-EPROTO when only the
  * version differs), a known kind of exactly its size, NUL-terminated strings,

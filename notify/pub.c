@@ -255,6 +255,7 @@ int vdds_pub_stats(vdds_pub *p, struct vdds_pub_stats *st)
 	vdds__pubcore_reclaim(&p->core);
 	vdds__pub_cut_off_broken(p);
 	memset(st, 0, sizeof(*st));
+	vdds__pub_made_stats(p, st);
 	st->slot_count = p->core.slot_count;
 	st->free_slots = p->core.n_free;
 	st->loaned_slots = p->core.n_loaned;

@@ -3,6 +3,7 @@
  * hang-ups, and cutting off subscribers the data path found broken. Runs on
  * the service thread, or on the application's thread when there is none. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -83,25 +84,29 @@ static void handshake_done(struct vdds_pub *p)
 		set_tick(p, 0);
 }
 
-/* Check a HELLO against the topic; 0, or -errno with a reason. */
+/* Check a HELLO against the topic: 0, or -errno with the reason in
+ * why[VDDS_REASON_MAX], in the subscriber's terms (what it expects, then
+ * what we have). */
 static int check_hello(const struct vdds_pub *p, const union vdds__msg *m, int len, int nfds,
-		       const char **why)
+		       char *why)
 {
+	const struct vdds__topic_hdr *t = p->topic;
 	int kind = vdds__msg_parse(m, (size_t)len);
 
-	*why = "malformed hello";
-	if (kind == -EPROTO)
-		*why = "protocol version mismatch";
-	if (kind < 0)
-		return kind;
-	if (kind != VDDS_MSG_HELLO || nfds != 0)
-		return -EBADMSG;
-	if (m->hello.type_name[0] && strcmp(m->hello.type_name, p->topic->type_name) != 0) {
-		*why = "type name mismatch";
+	if (kind == -EPROTO) {
+		/* parse saw our magic in a whole header: its version is real */
+		vdds__reason_version(why, VDDS_REASON_MAX, m->hdr.version, VDDS_PROTO_VERSION);
 		return -EPROTO;
 	}
-	if (m->hello.type_size && m->hello.type_size != p->topic->type_size) {
-		*why = "type size mismatch";
+	if (kind != VDDS_MSG_HELLO || nfds != 0) {
+		snprintf(why, VDDS_REASON_MAX, "malformed hello");
+		return -EBADMSG;
+	}
+	/* our own header: the subscribers cannot write it (sealed) */
+	if ((m->hello.type_name[0] && strcmp(m->hello.type_name, t->type_name) != 0) ||
+	    (m->hello.type_size && m->hello.type_size != t->type_size)) {
+		vdds__reason_type(why, VDDS_REASON_MAX, m->hello.type_name, m->hello.type_size,
+				  t->type_name, t->type_size);
 		return -EPROTO;
 	}
 	return 0;
@@ -113,7 +118,7 @@ static void serve_hello(struct vdds_pub *p, struct vdds__conn *c)
 	union vdds__msg m;
 	int fds[VDDS_WELCOME_FDS], nfds;
 	int len = vdds__msg_recv(c->fd, &m, fds, VDDS_WELCOME_FDS, &nfds, MSG_DONTWAIT);
-	const char *why = "malformed hello";
+	char why[VDDS_REASON_MAX];
 	int err;
 
 	if (len == -EAGAIN)
@@ -126,10 +131,10 @@ static void serve_hello(struct vdds_pub *p, struct vdds__conn *c)
 		reject(c->fd, EBADMSG, "malformed hello"); /* truncated, stray control data */
 	if (len <= 0)
 		goto err_close;
-	err = check_hello(p, &m, len, nfds, &why);
+	err = check_hello(p, &m, len, nfds, why);
 	if (err == 0 && !peer_allowed(p, c->fd)) {
 		err = -EACCES;
-		why = "user not allowed";
+		snprintf(why, sizeof(why), "user not allowed");
 	}
 	if (err < 0) {
 		reject(c->fd, err, why);

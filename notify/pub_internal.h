@@ -68,6 +68,9 @@ struct vdds_pub {
 	gid_t group;
 	int sock_live; /* new_path renamed to sock_path */
 	char sock_path[VDDS_PATH_MAX], new_path[VDDS_PATH_MAX], lock_path[VDDS_PATH_MAX];
+	int huge_pages;     /* the topic is on huge pages */
+	int huge_err;       /* asked for them and fell back: why, -errno */
+	char huge_note[64]; /* in words, for vdds_pub_stats */
 
 	/* control side only */
 	struct vdds__conn *conns;
@@ -87,6 +90,8 @@ struct vdds_pub {
 int vdds__pub_make(struct vdds_pub *p, const char *topic, const struct vdds_pub_opts *o);
 int vdds__pub_go_live(struct vdds_pub *p);
 void vdds__pub_destroy(struct vdds_pub *p);
+/* What open made that vdds_pub_stats reports: the huge pages outcome. */
+void vdds__pub_made_stats(const struct vdds_pub *p, struct vdds_pub_stats *st);
 
 /* pub_ctl.c: the control side. Does pending work without blocking. */
 void vdds__pub_control(struct vdds_pub *p);

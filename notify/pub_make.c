@@ -1,6 +1,7 @@
 /* pub_make.c — what a publisher is made of, made and unmade in one place:
- * the topic lock, the sealed topic memfd, the listening socket (bound,
- * chown/chmod, renamed into place last) and the control epoll set. */
+ * the topic lock, the sealed topic memfd (on huge pages if asked and
+ * possible), the listening socket (bound, chown/chmod, renamed into place
+ * last) and the control epoll set. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,34 @@
 #define DEFAULT_MAX_SUBS 32
 #define LISTEN_BACKLOG 64
 
+/* The topic memfd: on huge pages if asked for and possible (p->topic_size
+ * then grows to a multiple of their size), else on normal pages; p->huge_*
+ * say which, and why. */
+static int make_topic_memory(struct vdds_pub *p, const struct vdds_pub_opts *o, void **map)
+{
+	const char *why;
+	struct stat st;
+	size_t size = p->topic_size;
+
+	snprintf(p->huge_note, sizeof(p->huge_note), "not asked");
+	if (!o->huge_pages)
+		return vdds__segment_create("vdds-topic", p->topic_size, map);
+	int fd = vdds__segment_create_huge("vdds-topic", &size, VDDS_SEALS_TOPIC, map, &why);
+
+	if (fd < 0) {
+		/* a clean fallback: nothing of the attempt is left */
+		p->huge_err = fd;
+		snprintf(p->huge_note, sizeof(p->huge_note), "%s", why);
+		return vdds__segment_create("vdds-topic", p->topic_size, map);
+	}
+	p->huge_pages = 1;
+	p->topic_size = size;
+	if (fstat(fd, &st) == 0)
+		snprintf(p->huge_note, sizeof(p->huge_note), "%ld KiB pages",
+			 (long)st.st_blksize / 1024);
+	return fd;
+}
+
 static int make_topic(struct vdds_pub *p, const struct vdds_pub_opts *o)
 {
 	struct vdds__topic_hdr hdr;
@@ -29,10 +58,13 @@ static int make_topic(struct vdds_pub *p, const struct vdds_pub_opts *o)
 	uint32_t slot_count = o->slot_count ? o->slot_count : VDDS_DEFAULT_SLOT_COUNT;
 
 	p->topic_size = vdds__topic_layout(&hdr, slot_size, slot_count, p->max_subs);
-	p->topic_fd = vdds__segment_create("vdds-topic", p->topic_size, &map);
+	p->topic_fd = make_topic_memory(p, o, &map);
 	if (p->topic_fd < 0)
 		return p->topic_fd;
 	p->topic = map;
+	/* on huge pages the segment ends past the last slot; the subscriber
+	 * checks the header against the size it maps */
+	hdr.segment_size = p->topic_size;
 	hdr.publisher_pid = getpid();
 	hdr.type_size = o->type_size;
 	hdr.overflow = o->overflow;
@@ -121,6 +153,13 @@ int vdds__pub_make(struct vdds_pub *p, const char *topic, const struct vdds_pub_
 	if ((err = make_socket(p, dir, topic)) < 0)
 		return err;
 	return make_control(p);
+}
+
+void vdds__pub_made_stats(const struct vdds_pub *p, struct vdds_pub_stats *st)
+{
+	st->huge_pages = p->huge_pages;
+	st->huge_pages_err = p->huge_err;
+	snprintf(st->huge_pages_note, sizeof(st->huge_pages_note), "%s", p->huge_note);
 }
 
 int vdds__pub_go_live(struct vdds_pub *p)

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "errors.h"
 #include "proto.h"
 #include "rundir.h"
 #include "segment.h"
@@ -58,7 +59,8 @@ static int connect_topic(const struct vdds__sub_target *t)
 	return fd;
 }
 
-/* Receive WELCOME or REJECT; on WELCOME take the four descriptors. */
+/* Receive WELCOME or REJECT; on WELCOME take the four descriptors. A
+ * refusal's reason is kept for vdds_last_error_detail(). */
 static int await_welcome(int sock, struct vdds__msg_welcome *w, int fds[])
 {
 	struct pollfd pfd = { .fd = sock, .events = POLLIN };
@@ -76,15 +78,44 @@ static int await_welcome(int sock, struct vdds__msg_welcome *w, int fds[])
 		return len == 0 || len == -ECONNRESET ? -ENOENT : len;
 	int kind = vdds__msg_parse(&m, (size_t)len);
 
-	if (kind == VDDS_MSG_REJECT && nfds == 0)
+	if (kind == VDDS_MSG_REJECT && nfds == 0) {
+		vdds__detail_set(m.reject.reason); /* parse checked it is terminated */
 		return -m.reject.err;
+	}
 	if (kind == VDDS_MSG_WELCOME && nfds == VDDS_WELCOME_FDS) {
 		*w = m.welcome;
 		return 0;
 	}
 	for (int i = 0; i < nfds; i++)
 		close(fds[i]);
-	return kind == -EPROTO ? -EPROTO : -EBADMSG;
+	if (kind != -EPROTO)
+		return -EBADMSG;
+	/* a publisher of another version: whatever it said, we cannot read it,
+	 * but its header says which version it speaks */
+	char why[VDDS_REASON_MAX];
+
+	vdds__reason_version(why, sizeof(why), VDDS_PROTO_VERSION, m.hdr.version);
+	vdds__detail_set(why);
+	return -EPROTO;
+}
+
+/* The publisher welcomed us, so its header should name the type we asked
+ * for; if it does not, say so as its REJECT would have. */
+static int check_type(const struct vdds__sub_target *t, const struct vdds__topic_hdr *topic)
+{
+	char have[VDDS_TYPE_NAME_LEN], why[VDDS_REASON_MAX];
+
+	/* a copy: the publisher can still write its header while we read */
+	memcpy(have, topic->type_name, sizeof(have));
+	have[sizeof(have) - 1] = '\0';
+	uint32_t have_size = topic->type_size;
+
+	if ((!t->type_name[0] || strcmp(t->type_name, have) == 0) &&
+	    (!t->type_size || t->type_size == have_size))
+		return 0;
+	vdds__reason_type(why, sizeof(why), t->type_name, t->type_size, have, have_size);
+	vdds__detail_set(why);
+	return -EPROTO;
 }
 
 /* Check and map what WELCOME handed us. Takes ownership of fds. */
@@ -112,11 +143,8 @@ static int adopt(struct vdds__sub_link *l, const struct vdds__msg_welcome *w, in
 	if ((err = vdds__topic_check(topic, l->topic_size)) < 0 ||
 	    (err = vdds__lane_check(lane, l->lane_size, topic->slot_count)) < 0)
 		goto out;
-	if ((t->type_name[0] && strcmp(t->type_name, topic->type_name) != 0) ||
-	    (t->type_size && t->type_size != topic->type_size)) {
-		err = -EPROTO;
+	if ((err = check_type(t, topic)) < 0)
 		goto out;
-	}
 	err = vdds__subcore_init(&l->core, topic, lane);
 out:
 	/* the mappings keep the memory; the memfds themselves are not needed */
@@ -132,6 +160,7 @@ int vdds__sub_link_open(struct vdds__sub_link *l, const struct vdds__sub_target 
 	int fds[VDDS_WELCOME_FDS];
 	int err;
 
+	vdds__detail_clear();
 	memset(l, 0, sizeof(*l));
 	l->data_efd = l->ret_efd = -1;
 	l->sock = connect_topic(t);

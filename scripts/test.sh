@@ -20,7 +20,7 @@ cmake --build build-test -j"$jobs"
 (cd build-test && ctest --output-on-failure --verbose --timeout 900)
 
 echo "=== lint: clang-format (.clang-format), clang-tidy (.clang-tidy) and cppcheck, zero findings"
-git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror
+git ls-files '*.c' '*.h' '*.cpp' '*.hpp' | xargs clang-format --dry-run --Werror
 clang-tidy --quiet -p build-test core/*.c notify/*.c examples/*.c
 cppcheck --enable=warning,performance,portability --inline-suppr --error-exitcode=1 -q \
 	-D_GNU_SOURCE -Iinclude -Icore -Inotify core notify examples
@@ -34,7 +34,7 @@ cmake --build build-asan -j"$jobs"
 	ctest --output-on-failure --verbose --timeout 900)
 
 echo "=== clang -Werror + ThreadSanitizer: the tests labelled threads (the service thread meets the data path)"
-CC=clang cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DVDDS_WERROR=ON -DVDDS_SANITIZE_THREAD=ON \
+CC=clang CXX=clang++ cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DVDDS_WERROR=ON -DVDDS_SANITIZE_THREAD=ON \
 	-DVDDS_BUILD_BENCH=OFF -DVDDS_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build build-tsan -j"$jobs"
 (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 \

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # install_test.sh BUILD_DIR — install vdds into a temporary prefix and build a
 # consumer against it three ways: gcc through pkg-config, clang, and g++
-# through find_package(vdds); run each.
+# through find_package(vdds); and a C++17 consumer of vdds.hpp, with g++
+# through find_package(vdds) and with clang++ through pkg-config; run each.
 set -euo pipefail
 build=$(cd "$1" && pwd)
 src=$(cd "$(dirname "$0")" && pwd)/consumer
 prefix=$(mktemp -d)
 trap 'rm -rf "$prefix"' EXIT
 cmake --install "$build" --prefix "$prefix" >/dev/null
-for f in include/vdds.h share/man/man7/vdds.7 share/man/man3/vdds_pub.3 share/man/man3/vdds_sub.3 \
+for f in include/vdds.h include/vdds.hpp share/man/man7/vdds.7 share/man/man3/vdds_pub.3 share/man/man3/vdds_sub.3 \
 	share/man/man3/vdds_waitset.3; do
 	[ -f "$prefix/$f" ] || { echo "not installed: $f"; exit 1; }
 done
@@ -31,4 +32,12 @@ fi
 cmake -S "$src" -B "$prefix/cxx" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 cmake --build "$prefix/cxx" >/dev/null
 "$prefix/cxx/consumer_cxx" && passed=$((passed + 1))
+"$prefix/cxx/consumer_hpp" && passed=$((passed + 1))
+if command -v clang++ >/dev/null; then
+	clang++ -std=c++17 -Wall -Wextra -Wpedantic -Wshadow -Werror "$src/consumer_hpp.cpp" \
+		$(pkg-config --cflags --libs vdds) -o "$prefix/hpp_clang"
+	"$prefix/hpp_clang" && passed=$((passed + 1))
+else
+	echo "clang++ missing: skipped"
+fi
 echo "$passed passed, 0 failed"

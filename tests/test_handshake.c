@@ -1,10 +1,12 @@
 /* test_handshake.c — the publisher against hostile or broken clients on its
  * socket (truncated, wrong magic/version/size, stray fds, oversize, silent),
- * the seals on what it hands out, and who may subscribe (uid, group). */
+ * the seals on what it hands out, who may subscribe (uid, group), and the
+ * reason a refusal gives (vdds_last_error_detail). */
 #include <check.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -24,9 +26,9 @@ static vdds_pub *pub_up(const char *topic)
 	return pub;
 }
 
-/* What the publisher answered: the REJECT errno, 0 for WELCOME (its fds in
- * fds[]), or -1 if it just hung up. */
-static int answer(int fd, int fds[VDDS_WELCOME_FDS])
+/* What the publisher answered: the REJECT errno and its reason in why (if
+ * not NULL), 0 for WELCOME (its fds in fds[]), or -1 if it just hung up. */
+static int answer_why(int fd, int fds[VDDS_WELCOME_FDS], char why[VDDS_REASON_MAX])
 {
 	union vdds__msg m;
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
@@ -39,11 +41,19 @@ static int answer(int fd, int fds[VDDS_WELCOME_FDS])
 		return -1;
 	int kind = vdds__msg_parse(&m, (size_t)len);
 
-	if (kind == VDDS_MSG_REJECT)
+	if (kind == VDDS_MSG_REJECT) {
+		if (why)
+			memcpy(why, m.reject.reason, VDDS_REASON_MAX);
 		return m.reject.err;
+	}
 	ck_assert_int_eq(kind, VDDS_MSG_WELCOME);
 	ck_assert_int_eq(nfds, VDDS_WELCOME_FDS);
 	return 0;
+}
+
+static int answer(int fd, int fds[VDDS_WELCOME_FDS])
+{
+	return answer_why(fd, fds, NULL);
 }
 
 /* The publisher still serves an honest subscriber end to end. */
@@ -131,13 +141,19 @@ START_TEST(test_wrong_version_is_eproto)
 	struct vdds__msg_hello h;
 	int fds[VDDS_WELCOME_FDS];
 
+	char why[VDDS_REASON_MAX], want[VDDS_REASON_MAX];
+
 	vdds__msg_hello(&h, NULL, 0, 0);
 	h.hdr.version = VDDS_PROTO_VERSION + 1;
 	int fd = tu_raw_connect("version");
 
 	ck_assert_int_ge(fd, 0);
 	send_raw(fd, &h, sizeof(h), NULL, 0);
-	ck_assert_int_eq(answer(fd, fds), EPROTO);
+	ck_assert_int_eq(answer_why(fd, fds, why), EPROTO);
+	/* the subscriber's expectation, then what the publisher speaks */
+	snprintf(want, sizeof(want), "protocol version %u expected, publisher speaks %u",
+		 VDDS_PROTO_VERSION + 1, VDDS_PROTO_VERSION);
+	ck_assert_str_eq(why, want);
 	close(fd);
 	honest_subscriber_works(pub, "version");
 	vdds_pub_close(pub);
@@ -332,6 +348,202 @@ START_TEST(test_subscribers_cannot_resize_or_write_the_segments)
 }
 END_TEST
 
+/* ------------------------------------------------------ refusal reasons */
+
+/* A stand-in publisher on topic's socket: a child that answers the first
+ * HELLO with msg and exits once the subscriber hangs up. */
+static pid_t fake_publisher(const char *topic, const void *msg, size_t len)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(lfd, 0);
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/%s.sock", getenv("VDDS_DIR"), topic);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	ck_assert_int_eq(listen(lfd, 4), 0);
+	pid_t pid = tu_fork_child();
+
+	if (pid == 0) {
+		char buf[VDDS_MSG_MAX];
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (fd < 0 || recv(fd, buf, sizeof(buf), 0) <= 0)
+			_exit(TU_CHILD_PIPE_FAILED);
+		if (send(fd, msg, len, MSG_NOSIGNAL) != (ssize_t)len)
+			_exit(TU_CHILD_WRITE_FAILED);
+		while (recv(fd, buf, sizeof(buf), 0) > 0)
+			;
+		_exit(TU_CHILD_OK);
+	}
+	close(lfd);
+	return pid;
+}
+
+START_TEST(test_a_publisher_of_another_version_is_named_in_the_detail)
+{
+	tu_private_rundir();
+	struct vdds__msg_reject r;
+	char want[VDDS_REASON_MAX];
+	vdds_sub *sub;
+
+	/* what a newer publisher would answer: a REJECT we cannot parse */
+	vdds__msg_reject(&r, VDDS_MSG_REJECT, EPROTO, "from the future");
+	r.hdr.version = VDDS_PROTO_VERSION + 1;
+	pid_t pid = fake_publisher("newer", &r, sizeof(r));
+
+	ck_assert_int_eq(vdds_sub_open(&sub, "newer", NULL), -EPROTO);
+	snprintf(want, sizeof(want), "protocol version %u expected, publisher speaks %u",
+		 VDDS_PROTO_VERSION, VDDS_PROTO_VERSION + 1);
+	ck_assert_str_eq(vdds_last_error_detail(), want);
+	tu_assert_exit(pid, TU_CHILD_OK);
+}
+END_TEST
+
+START_TEST(test_a_type_mismatch_names_both_types)
+{
+	tu_private_rundir();
+	struct vdds_pub_opts o = { .slot_count = 4, .type_name = "Twist", .type_size = 48 };
+	struct vdds_sub_opts want = { .type_name = "Pose", .type_size = 24 };
+	char why[VDDS_REASON_MAX];
+	struct vdds__msg_hello h;
+	int fds[VDDS_WELCOME_FDS];
+	vdds_pub *pub;
+	vdds_sub *sub;
+
+	ck_assert_int_eq(vdds_pub_open(&pub, "typed", &o), 0);
+	/* on the wire */
+	vdds__msg_hello(&h, "Pose", 24, 0);
+	int fd = tu_raw_connect("typed");
+
+	ck_assert_int_ge(fd, 0);
+	send_raw(fd, &h, sizeof(h), NULL, 0);
+	ck_assert_int_eq(answer_why(fd, fds, why), EPROTO);
+	ck_assert_str_eq(why, "type 'Pose' (24 B) expected, publisher has 'Twist' (48 B)");
+	close(fd);
+	/* through the API */
+	ck_assert_int_eq(vdds_sub_open(&sub, "typed", &want), -EPROTO);
+	ck_assert_str_eq(vdds_last_error_detail(),
+			 "type 'Pose' (24 B) expected, publisher has 'Twist' (48 B)");
+	/* a subscriber naming only one of the two */
+	want.type_name = NULL;
+	ck_assert_int_eq(vdds_sub_open(&sub, "typed", &want), -EPROTO);
+	ck_assert_str_eq(vdds_last_error_detail(),
+			 "type of any name (24 B) expected, publisher has 'Twist' (48 B)");
+	want.type_name = "Pose";
+	want.type_size = 0;
+	ck_assert_int_eq(vdds_sub_open(&sub, "typed", &want), -EPROTO);
+	ck_assert_str_eq(vdds_last_error_detail(),
+			 "type 'Pose' (any size) expected, publisher has 'Twist' (48 B)");
+	vdds_pub_close(pub);
+	/* a publisher that declared nothing */
+	ck_assert_int_eq(vdds_pub_open(&pub, "typed", NULL), 0);
+	ck_assert_int_eq(vdds_sub_open(&sub, "typed", &want), -EPROTO);
+	ck_assert_str_eq(vdds_last_error_detail(),
+			 "type 'Pose' (any size) expected, publisher has no type name (no size)");
+	vdds_pub_close(pub);
+}
+END_TEST
+
+START_TEST(test_a_reason_too_long_for_a_reject_is_cut_short)
+{
+	tu_private_rundir();
+	char mine[VDDS_TYPE_NAME_MAX + 1], theirs[VDDS_TYPE_NAME_MAX + 1], full[512];
+	vdds_pub *pub;
+	vdds_sub *sub;
+
+	memset(mine, 'm', VDDS_TYPE_NAME_MAX);
+	mine[VDDS_TYPE_NAME_MAX] = '\0';
+	memset(theirs, 't', VDDS_TYPE_NAME_MAX);
+	theirs[VDDS_TYPE_NAME_MAX] = '\0';
+	struct vdds_pub_opts o = { .slot_count = 4, .type_name = theirs, .type_size = 4000000000u };
+	struct vdds_sub_opts want = { .type_name = mine, .type_size = 3999999999u };
+
+	ck_assert_int_eq(vdds_pub_open(&pub, "long", &o), 0);
+	ck_assert_int_eq(vdds_sub_open(&sub, "long", &want), -EPROTO);
+	snprintf(full, sizeof(full),
+		 "type '%s' (3999999999 B) expected, publisher has '%s' (4000000000 B)", mine,
+		 theirs);
+	/* the first VDDS_REASON_MAX - 1 bytes of the whole text */
+	ck_assert_uint_eq(strlen(vdds_last_error_detail()), VDDS_REASON_MAX - 1);
+	ck_assert_int_eq(strncmp(vdds_last_error_detail(), full, VDDS_REASON_MAX - 1), 0);
+	vdds_pub_close(pub);
+}
+END_TEST
+
+START_TEST(test_a_reason_with_control_characters_is_cleaned)
+{
+	tu_private_rundir();
+	struct vdds__msg_reject r;
+	vdds_sub *sub;
+
+	vdds__msg_reject(&r, VDDS_MSG_REJECT, EACCES, "\033[2Jgo away\n\177");
+	pid_t pid = fake_publisher("rude", &r, sizeof(r));
+
+	ck_assert_int_eq(vdds_sub_open(&sub, "rude", NULL), -EACCES);
+	ck_assert_str_eq(vdds_last_error_detail(), "?[2Jgo away??");
+	tu_assert_exit(pid, TU_CHILD_OK);
+}
+END_TEST
+
+START_TEST(test_a_full_publisher_says_so)
+{
+	tu_private_rundir();
+	struct vdds_pub_opts o = { .slot_count = 4, .max_subscribers = 1 };
+	vdds_pub *pub;
+	vdds_sub *first, *second;
+
+	ck_assert_int_eq(vdds_pub_open(&pub, "full", &o), 0);
+	ck_assert_int_eq(vdds_sub_open(&first, "full", NULL), 0);
+	ck_assert_str_eq(vdds_last_error_detail(), "");
+	ck_assert_int_eq(vdds_sub_open(&second, "full", NULL), -ENOSPC);
+	ck_assert_str_eq(vdds_last_error_detail(), "subscriber limit reached");
+	vdds_sub_close(first);
+	vdds_pub_close(pub);
+}
+END_TEST
+
+static void *refused_here(void *topic)
+{
+	struct vdds_sub_opts want = { .type_size = 1 };
+	vdds_sub *sub;
+
+	return vdds_sub_open(&sub, topic, &want) == -EPROTO ? strdup(vdds_last_error_detail())
+							    : NULL;
+}
+
+START_TEST(test_the_detail_belongs_to_the_refused_thread_until_its_next_handshake)
+{
+	tu_private_rundir();
+	struct vdds_pub_opts o = { .slot_count = 4, .type_size = 2 };
+	vdds_pub *pub;
+	vdds_sub *sub;
+	pthread_t th;
+	void *theirs;
+
+	ck_assert_int_eq(vdds_pub_open(&pub, "mine", &o), 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, refused_here, "mine"), 0);
+	ck_assert_int_eq(pthread_join(th, &theirs), 0);
+	ck_assert_ptr_nonnull(theirs);
+	ck_assert_str_eq(theirs,
+			 "type of any name (1 B) expected, publisher has no type name (2 B)");
+	free(theirs);
+	/* the other thread's refusal is not this thread's */
+	ck_assert_str_eq(vdds_last_error_detail(), "");
+	struct vdds_sub_opts wrong = { .type_size = 3 };
+
+	ck_assert_int_eq(vdds_sub_open(&sub, "mine", &wrong), -EPROTO);
+	ck_assert_str_ne(vdds_last_error_detail(), "");
+	/* the next handshake starts afresh: no publisher, no reason */
+	ck_assert_int_eq(vdds_sub_open(&sub, "nobody", NULL), -ENOENT);
+	ck_assert_str_eq(vdds_last_error_detail(), "");
+	ck_assert_int_eq(vdds_sub_open(&sub, "mine", &wrong), -EPROTO);
+	ck_assert_int_eq(vdds_sub_open(&sub, "mine", NULL), 0);
+	ck_assert_str_eq(vdds_last_error_detail(), "");
+	vdds_sub_close(sub);
+	vdds_pub_close(pub);
+}
+END_TEST
+
 /* ------------------------------------------------------------ security */
 
 /* Run fn as uid nobody with group gid in a child, publishing on pub (if
@@ -382,6 +594,17 @@ static int subscribe_and_report(void)
 	return err == 0 ? 0 : -err;
 }
 
+/* The publisher refused us for who we are, and said so. */
+static int subscribe_and_report_refusal(void)
+{
+	vdds_sub *sub;
+
+	if (vdds_sub_open(&sub, "secure", NULL) != -EACCES)
+		return TU_CHILD_WRONG_RESULT;
+	return strcmp(vdds_last_error_detail(), "user not allowed") == 0 ? TU_CHILD_OK
+									 : TU_CHILD_REPORTED;
+}
+
 START_TEST(test_another_uid_is_eacces)
 {
 	if (geteuid() != 0) {
@@ -397,7 +620,7 @@ START_TEST(test_another_uid_is_eacces)
 
 	snprintf(path, sizeof(path), "%s/secure.sock", getenv("VDDS_DIR"));
 	ck_assert_int_eq(chmod(path, 0666), 0);
-	ck_assert_int_eq(as_nobody(subscribe_and_report, NOBODY, pub), EACCES);
+	ck_assert_int_eq(as_nobody(subscribe_and_report_refusal, NOBODY, pub), TU_CHILD_OK);
 	vdds_pub_close(pub);
 }
 END_TEST
@@ -443,6 +666,7 @@ static Suite *handshake_suite(void)
 {
 	Suite *s = suite_create("handshake");
 	TCase *bad = tcase_create("malformed");
+	TCase *why = tcase_create("reasons");
 	TCase *sec = tcase_create("security");
 
 	tcase_set_timeout(bad, 30);
@@ -456,6 +680,15 @@ static Suite *handshake_suite(void)
 	tcase_add_test(bad, test_client_hanging_up_mid_handshake_leaks_nothing);
 	tcase_add_test(bad, test_subscribers_cannot_resize_or_write_the_segments);
 	suite_add_tcase(s, bad);
+
+	tcase_set_timeout(why, 30);
+	tcase_add_test(why, test_a_publisher_of_another_version_is_named_in_the_detail);
+	tcase_add_test(why, test_a_type_mismatch_names_both_types);
+	tcase_add_test(why, test_a_reason_too_long_for_a_reject_is_cut_short);
+	tcase_add_test(why, test_a_reason_with_control_characters_is_cleaned);
+	tcase_add_test(why, test_a_full_publisher_says_so);
+	tcase_add_test(why, test_the_detail_belongs_to_the_refused_thread_until_its_next_handshake);
+	suite_add_tcase(s, why);
 
 	tcase_set_timeout(sec, 30);
 	tcase_add_test(sec, test_another_uid_is_eacces);

@@ -8,7 +8,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +22,17 @@
 #include <unistd.h>
 
 #include "vdds.h"
+
+/* The C++ suites include this too (test_typed_cpp.cpp). */
+#ifdef __cplusplus
+#include <atomic>
+typedef std::atomic<unsigned> tu_atomic_uint;
+#define TU_STATIC_ASSERT static_assert
+#else
+#include <stdatomic.h>
+typedef _Atomic unsigned tu_atomic_uint;
+#define TU_STATIC_ASSERT _Static_assert
+#endif
 
 /* Point VDDS_DIR at a fresh 0700 directory, so tests never meet each other's
  * topics. Call at the start of every test (Check forks each test). */
@@ -90,11 +100,13 @@ static inline int tu_await_subscribers(vdds_pub *pub, uint32_t n)
  * the handshake itself: the fd, or -errno. */
 static inline int tu_raw_connect(const char *topic)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct sockaddr_un addr;
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
 		return -errno;
+	memset(&addr, 0, sizeof(addr));
+	addr.sun_family = AF_UNIX;
 	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/%s.sock", getenv("VDDS_DIR"), topic);
 	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
 		int err = -errno;
@@ -138,7 +150,7 @@ struct tu_payload {
 	uint8_t fill[40];
 	uint64_t check;
 };
-_Static_assert(sizeof(struct tu_payload) == 64, "payload fills a 64-byte slot");
+TU_STATIC_ASSERT(sizeof(struct tu_payload) == 64, "payload fills a 64-byte slot");
 
 static inline uint64_t tu_mix(uint64_t x)
 {
@@ -159,7 +171,7 @@ static inline void tu_payload_fill(struct tu_payload *p, uint64_t seq, int end)
 
 static inline int tu_payload_ok(const struct vdds_sample *s)
 {
-	const struct tu_payload *p = s->data;
+	const struct tu_payload *p = (const struct tu_payload *)s->data;
 
 	if (s->len != sizeof(*p) || p->seq != s->seq || p->end > 1 ||
 	    p->check != (tu_mix(p->seq) ^ p->end))
@@ -271,7 +283,7 @@ static inline int tu_reap_within(pid_t pid, uint64_t timeout_ns)
  */
 #define TU_SKIP 77
 
-static _Atomic unsigned *tu_skips;
+static tu_atomic_uint *tu_skips;
 
 /* Record and print that the calling test is skipped, and why; the test then returns. */
 #define tu_skip(...) tu_skip_test(__func__, __VA_ARGS__)
@@ -301,8 +313,8 @@ static inline void tu_skip_test(const char *fn, const char *fmt, ...)
  * failed, else TU_SKIP if one was skipped, else EXIT_SUCCESS. */
 static inline int tu_run_suite(Suite *s)
 {
-	tu_skips = mmap(NULL, sizeof(*tu_skips), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-			-1, 0);
+	tu_skips = (tu_atomic_uint *)mmap(NULL, sizeof(*tu_skips), PROT_READ | PROT_WRITE,
+					  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (tu_skips == MAP_FAILED) {
 		perror("mmap");
 		return EXIT_FAILURE;
