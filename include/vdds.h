@@ -114,6 +114,7 @@ struct vdds_pub_stats {
 	uint64_t kicked;       /* of which cut off for breaking the protocol */
 	uint64_t delivered;    /* samples put in subscribers' queues (history too) */
 	uint64_t dropped;      /* DROP_OLDEST: queued samples taken back */
+	uint64_t blocked;      /* BLOCK: loans that had to wait for a slot */
 	uint64_t blocked_ns;   /* BLOCK: time loan spent waiting for a slot */
 	uint32_t largest_held; /* slots held by the subscriber holding the most */
 	uint32_t largest_lane; /* that subscriber's lane id (0 if none) */

@@ -140,6 +140,7 @@ static __attribute__((noinline)) int loan_wait(struct vdds_pub *p, int timeout_m
 		}
 	}
 	vdds__pubcore_disarm_wait(&p->core);
+	p->blocked++;
 	p->blocked_ns += vdds__now_ns() - start;
 	return id;
 }
@@ -264,6 +265,7 @@ int vdds_pub_stats(vdds_pub *p, struct vdds_pub_stats *st)
 	st->wakeups = p->wakeups;
 	st->delivered = p->core.delivered;
 	st->dropped = p->core.dropped;
+	st->blocked = p->blocked;
 	st->blocked_ns = p->blocked_ns;
 	for (uint32_t i = 0; i < p->core.n_lanes; i++) {
 		if (p->core.lanes[i]->held > st->largest_held) {

@@ -54,7 +54,7 @@ struct vdds_pub {
 	/* data path: the owner thread only */
 	struct vdds__pubcore core;
 	uint64_t wakeups;
-	uint64_t blocked_ns; /* BLOCK: time loan slept for a slot */
+	uint64_t blocked, blocked_ns; /* BLOCK: loans that slept for a slot, how long */
 
 	/* made by open, fixed until close */
 	struct vdds__topic_hdr *topic;

@@ -156,7 +156,8 @@ void vdds__pub_apply_control_slow(struct vdds_pub *p)
 		 * loads, as in vdds_pub_publish */
 		vdds__fence();
 		for (struct vdds__pub_lane *pl = joins; pl; pl = pl->join_next)
-			if (pl->core.attached && vdds__lane_pub_wants_wake(&pl->core))
+			if (pl->core.attached && pl->core.want_history &&
+			    vdds__lane_pub_wants_wake(&pl->core))
 				vdds__kick(pl->data_efd);
 	}
 	while (leaves) {
