@@ -38,9 +38,14 @@ while [ $r -le "$rounds" ]; do
 		# shellcheck disable=SC2086 # more is a word list
 		set -- "$fan" --subs "$1" --wait sleep --overflow "$2" $more --millis "$millis"
 		# one retry: the VM can stall a process past a start-up timeout
-		if ! line=$(timeout 120 "$@") && ! line=$(timeout 120 "$@"); then
-			echo "policies.sh: failed twice: $*" >&2
-			exit 1
+		rc=0
+		line=$(timeout 120 "$@") || rc=$?
+		if [ $rc != 0 ]; then
+			echo "policies.sh: exit $rc (124: hung 120 s), retried: $*" >&2
+			line=$(timeout 120 "$@") || {
+				echo "policies.sh: failed twice: $*" >&2
+				exit 1
+			}
 		fi
 		echo "round=$r $line" >>"$raw"
 	done
