@@ -602,10 +602,10 @@ static PyMethodDef sub_methods[] = {
 	  "the next sample and keeps it for take(). Raises as take() does." },
 	{ "fileno", (PyCFunction)sub_fileno, METH_NOARGS,
 	  "fileno() -> int\n\n"
-	  "vdds_sub_fd(): a pollable fd for select/selectors/asyncio. It becomes readable\n"
-	  "when a sample or the publisher's end arrives after take() returned None\n"
-	  "(call take() first; wait for the fd only when it returns None). A sample\n"
-	  "kept by ready() is not reflected in it." },
+	  "vdds_sub_fd(): a pollable, level-triggered fd for select/selectors/asyncio:\n"
+	  "readable exactly while take() would return a sample or raise (the\n"
+	  "publisher's end), from the moment of open. A sample kept by ready() is not\n"
+	  "reflected in it." },
 	{ "close", (PyCFunction)sub_close, METH_NOARGS,
 	  "close()\n\n"
 	  "Disconnect. Every sample still held is released and becomes unreadable.\n"
