@@ -7,10 +7,25 @@
 
 #include "proto.h"
 
+/* The version that introduced a kind; 0 for an unknown kind. */
+static unsigned kind_version(unsigned kind)
+{
+	switch (kind) {
+	case VDDS_MSG_HELLO:
+	case VDDS_MSG_WELCOME:
+	case VDDS_MSG_REJECT:
+	case VDDS_MSG_BYE: return 1;
+	case VDDS_MSG_INFO_REQ:
+	case VDDS_MSG_INFO: return VDDS_PROTO_VERSION_INFO;
+	default: return 0;
+	}
+}
+
 static void hdr_init(struct vdds__msg_hdr *h, int kind, size_t size)
 {
 	h->magic = VDDS_PROTO_MAGIC;
-	h->version = VDDS_PROTO_VERSION;
+	/* the oldest version that has this kind: older peers understand it */
+	h->version = (uint16_t)kind_version((unsigned)kind);
 	h->kind = (uint16_t)kind;
 	h->size = (uint32_t)size;
 	h->reserved = 0;
@@ -50,6 +65,19 @@ void vdds__msg_reject(struct vdds__msg_reject *m, int kind, int err, const char 
 	copy_str(m->reason, sizeof(m->reason), reason);
 }
 
+void vdds__msg_info_req(struct vdds__msg_info_req *m)
+{
+	memset(m, 0, sizeof(*m));
+	hdr_init(&m->hdr, VDDS_MSG_INFO_REQ, sizeof(*m));
+}
+
+void vdds__msg_info_init(struct vdds__msg_info *m, uint32_t n)
+{
+	memset(m, 0, sizeof(*m));
+	hdr_init(&m->hdr, VDDS_MSG_INFO, vdds__msg_info_size(n));
+	m->n_subs = n;
+}
+
 static int terminated(const char *s, size_t cap)
 {
 	return memchr(s, '\0', cap) != NULL;
@@ -59,9 +87,13 @@ int vdds__msg_parse(const union vdds__msg *m, size_t len)
 {
 	if (len < sizeof(struct vdds__msg_hdr) || m->hdr.magic != VDDS_PROTO_MAGIC)
 		return -EBADMSG;
-	if (m->hdr.version != VDDS_PROTO_VERSION)
+	if (m->hdr.version < 1 || m->hdr.version > VDDS_PROTO_VERSION)
 		return -EPROTO;
 	if (m->hdr.size != len || m->hdr.reserved != 0)
+		return -EBADMSG;
+	unsigned since = kind_version(m->hdr.kind);
+
+	if (since == 0 || since > m->hdr.version)
 		return -EBADMSG;
 	switch (m->hdr.kind) {
 	case VDDS_MSG_HELLO:
@@ -78,6 +110,20 @@ int vdds__msg_parse(const union vdds__msg *m, size_t len)
 		if (len != sizeof(m->reject) || m->reject.reserved != 0 || m->reject.err <= 0 ||
 		    m->reject.err > 4095 || !terminated(m->reject.reason, sizeof(m->reject.reason)))
 			return -EBADMSG;
+		break;
+	case VDDS_MSG_INFO_REQ:
+		if (len != sizeof(m->info_req) || m->info_req.flags != 0 ||
+		    m->info_req.reserved != 0)
+			return -EBADMSG;
+		break;
+	case VDDS_MSG_INFO:
+		if (len < vdds__msg_info_size(0) || m->info.n_subs > VDDS_MAX_SUBSCRIBERS ||
+		    len != vdds__msg_info_size(m->info.n_subs) || m->info.reserved != 0 ||
+		    !terminated(m->info.type_name, sizeof(m->info.type_name)))
+			return -EBADMSG;
+		for (uint32_t i = 0; i < m->info.n_subs; i++)
+			if (m->info.subs[i].reserved != 0)
+				return -EBADMSG;
 		break;
 	default: return -EBADMSG;
 	}

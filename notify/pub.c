@@ -151,6 +151,7 @@ int vdds_pub_loan(vdds_pub *p, void **buf, int timeout_ms)
 	if (id < 0 && timeout_ms != 0)
 		id = loan_wait(p, timeout_ms);
 	vdds__pub_cut_off_broken(p);
+	vdds__pub_snapshot(p);
 	if (id < 0)
 		return id; /* -EAGAIN, -ETIMEDOUT */
 	*buf = vdds__pubcore_slot_data(&p->core, (uint32_t)id);
@@ -181,6 +182,7 @@ int vdds_pub_publish(vdds_pub *p, void *buf, size_t len)
 		}
 	}
 	vdds__pub_cut_off_broken(p);
+	vdds__pub_snapshot(p);
 	return 0;
 }
 
@@ -193,6 +195,7 @@ int vdds_pub_discard(vdds_pub *p, void *buf)
 	if (id < 0)
 		return id;
 	vdds__pubcore_discard(&p->core, (uint32_t)id);
+	vdds__pub_snapshot(p);
 	return 0;
 }
 
@@ -226,6 +229,7 @@ int vdds_pub_dispatch(vdds_pub *p)
 	vdds__pub_apply_control(p);
 	vdds__pubcore_reclaim(&p->core);
 	vdds__pub_cut_off_broken(p);
+	vdds__pub_snapshot(p);
 	return 0;
 }
 
@@ -236,6 +240,7 @@ int vdds_pub_stats(vdds_pub *p, struct vdds_pub_stats *st)
 	vdds__pub_apply_control(p);
 	vdds__pubcore_reclaim(&p->core);
 	vdds__pub_cut_off_broken(p);
+	vdds__pub_snapshot(p);
 	memset(st, 0, sizeof(*st));
 	st->slot_count = p->core.slot_count;
 	st->free_slots = p->core.n_free;
