@@ -251,7 +251,7 @@ int mcap_writer_message(struct mcap_writer *w, uint16_t channel, uint32_t sequen
 {
 	if (channel == 0 || channel > w->n_channels)
 		return -EINVAL;
-	unsigned char hdr[1 + 8 + 2 + 4 + 8 + 8];
+	unsigned char hdr[1 + 8 + 2 + 4 + 8 + 8] = { 0 };
 	struct buf b = { .p = hdr, .cap = sizeof(hdr) };
 
 	put_le(&b, OP_MESSAGE, 1);
