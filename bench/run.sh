@@ -78,7 +78,7 @@ cmake -S "$repo" -B "$build" -DVDDS_WERROR=ON >"$work/cmake.log" 2>&1 || {
 	cat "$work/cmake.log" >&2
 	exit 1
 }
-targets="vdds_pingpong vdds_fanout"
+targets="vdds_pingpong vdds_fanout vdds_info_bench vdds_cli"
 if cmake --build "$build" --target help 2>/dev/null | grep -q vdds_iox_pingpong; then
 	targets="$targets vdds_iox_pingpong"
 fi
@@ -288,6 +288,19 @@ rt_syscalls() {
 	done
 }
 
+# Introspection beside publishing: throughput while `vdds info` runs 1,000
+# times, against quiet phases of the same run; then the same with `vdds
+# --version` (the same processes started, no introspection) as the control.
+introspection() {
+	say "introspection: publish throughput beside 1,000 runs of vdds info"
+	for control in 0 1; do
+		line=$($limit "$build/bench/vdds_info_bench" --vdds "$build/tools/vdds/vdds" \
+			--control $control --phases 10 --runs-per-phase 100 | tail -n 1) || exit 1
+		echo "kind=info $line" >>"$raw"
+		say "$line"
+	done
+}
+
 round=1
 while [ $round -le "$rounds" ]; do
 	latency_round
@@ -298,6 +311,7 @@ round=0
 syscalls
 rt_syscalls
 instructions
+introspection
 if [ -n "$roudi_pid" ]; then
 	kill "$roudi_pid"
 	wait "$roudi_pid" || true

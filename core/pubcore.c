@@ -274,7 +274,8 @@ static int steal_one(struct vdds__pubcore *pc, struct vdds__lane_pub *lp)
 	/* queued means held; if not, it released a sample it never took */
 	if (!vdds__lane_pub_holds(lp, id))
 		return -EBADMSG;
-	lp->dropped++;
+	/* relaxed: only we write it; the control side reads a snapshot */
+	vdds__store_relaxed(&lp->dropped, vdds__load_relaxed(&lp->dropped) + 1);
 	pc->dropped++;
 	drop_hold(pc, lp, id);
 	return 1;

@@ -29,7 +29,8 @@ struct vdds__lane_pub {
 	uint32_t *shadow;          /* our copy of the deliver ring's entries */
 	uint32_t cons_seen;        /* DROP_OLDEST: deliver_cons last seen */
 	int want_history;          /* deliver the history when attached */
-	uint64_t dropped;          /* DROP_OLDEST: queued samples taken back */
+	/* DROP_OLDEST: queued samples taken back; the control side reads it */
+	_Atomic uint64_t dropped;
 	int attached;
 	int broken;                  /* broke the protocol: to be cut off */
 	struct vdds__lane_pub *next; /* pubcore's list of broken lanes */

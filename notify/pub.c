@@ -170,6 +170,7 @@ int vdds_pub_loan(vdds_pub *p, void **buf, int timeout_ms)
 	if (id < 0)
 		id = loan_overflow(p, timeout_ms);
 	vdds__pub_cut_off_broken(p);
+	vdds__pub_snapshot(p);
 	if (id < 0)
 		return id; /* -EAGAIN, -ETIMEDOUT, -ENOBUFS */
 	*buf = vdds__pubcore_slot_data(&p->core, (uint32_t)id);
@@ -200,6 +201,7 @@ int vdds_pub_publish(vdds_pub *p, void *buf, size_t len)
 		}
 	}
 	vdds__pub_cut_off_broken(p);
+	vdds__pub_snapshot(p);
 	return 0;
 }
 
@@ -212,6 +214,7 @@ int vdds_pub_discard(vdds_pub *p, void *buf)
 	if (id < 0)
 		return id;
 	vdds__pubcore_discard(&p->core, (uint32_t)id);
+	vdds__pub_snapshot(p);
 	return 0;
 }
 
@@ -245,6 +248,7 @@ int vdds_pub_dispatch(vdds_pub *p)
 	vdds__pub_apply_control(p);
 	vdds__pubcore_reclaim(&p->core);
 	vdds__pub_cut_off_broken(p);
+	vdds__pub_snapshot(p);
 	return 0;
 }
 
@@ -255,6 +259,7 @@ int vdds_pub_stats(vdds_pub *p, struct vdds_pub_stats *st)
 	vdds__pub_apply_control(p);
 	vdds__pubcore_reclaim(&p->core);
 	vdds__pub_cut_off_broken(p);
+	vdds__pub_snapshot(p);
 	memset(st, 0, sizeof(*st));
 	vdds__pub_made_stats(p, st);
 	st->slot_count = p->core.slot_count;

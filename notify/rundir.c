@@ -79,6 +79,25 @@ int vdds__topic_addr(struct sockaddr_un *addr, const char *dir, const char *topi
 	return n < 0 || (size_t)n >= sizeof(addr->sun_path) ? -ENAMETOOLONG : 0;
 }
 
+int vdds__topic_connect(const char *dir, const char *topic)
+{
+	struct sockaddr_un addr;
+	int err = vdds__topic_addr(&addr, dir, topic, ".sock");
+
+	if (err < 0)
+		return err;
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		err = errno == ECONNREFUSED || errno == ENOENT ? -ENOENT : -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
 int vdds__topic_lock(const char *dir, const char *topic)
 {
 	struct sockaddr_un path;

@@ -23,7 +23,7 @@ echo "=== lint: clang-format (.clang-format), clang-tidy (.clang-tidy) and cppch
 git ls-files '*.c' '*.h' '*.cpp' '*.hpp' | xargs clang-format --dry-run --Werror
 clang-tidy --quiet -p build-test core/*.c notify/*.c examples/*.c
 cppcheck --enable=warning,performance,portability --inline-suppr --error-exitcode=1 -q \
-	-D_GNU_SOURCE -Iinclude -Icore -Inotify core notify examples
+	-D_GNU_SOURCE -Iinclude -Icore -Inotify core notify examples tools/vdds
 
 echo "=== ASan+UBSan: build and test"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVDDS_WERROR=ON -DVDDS_SANITIZE=ON \

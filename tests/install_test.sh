@@ -10,7 +10,7 @@ prefix=$(mktemp -d)
 trap 'rm -rf "$prefix"' EXIT
 cmake --install "$build" --prefix "$prefix" >/dev/null
 for f in include/vdds.h include/vdds.hpp share/man/man7/vdds.7 share/man/man3/vdds_pub.3 share/man/man3/vdds_sub.3 \
-	share/man/man3/vdds_waitset.3; do
+	share/man/man3/vdds_waitset.3 share/man/man1/vdds.1 bin/vdds; do
 	[ -f "$prefix/$f" ] || { echo "not installed: $f"; exit 1; }
 done
 for f in vdds.pc vddsConfig.cmake vddsConfigVersion.cmake 'libvdds.so.*' libvdds.a; do
