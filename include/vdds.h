@@ -222,6 +222,11 @@ struct vdds_sub_opts {
 				 * subscriber cannot pin every slot */
 	bool no_history;        /* decline the publisher's history: receive
 				 * only what is published after joining */
+	uint32_t spin_ns;       /* adaptive wait: vdds_sub_wait() and waitsets
+				 * look at the ring for up to this long before
+				 * sleeping, so dense traffic gets busy-poll
+				 * latency and an idle subscriber no CPU; 0
+				 * (default): sleep at once */
 };
 
 /* One received sample: a read-only view into shared memory, valid until it is

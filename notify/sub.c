@@ -51,6 +51,7 @@ struct vdds_sub {
 	int fd_wanted;                      /* the application asked for vdds_sub_fd() */
 	int synced;                         /* fd_sync found the ring empty; nothing taken since */
 	uint32_t max_held;                  /* 0: no limit */
+	uint32_t spin_ns;                   /* adaptive wait: poll this long before sleeping */
 	int starved;                        /* take said -ENOBUFS: the fd was cleared for it */
 	uint64_t taken_before, lost_before; /* counts of past links */
 };
@@ -274,6 +275,7 @@ int vdds_sub_open(vdds_sub **subp, const char *topic, const struct vdds_sub_opts
 	s->target.publisher_uid = opts->publisher_uid;
 	s->target.hello_flags = opts->no_history ? VDDS_HELLO_NO_HISTORY : 0;
 	s->max_held = opts->max_held;
+	s->spin_ns = opts->spin_ns;
 	if ((err = vdds__sub_link_open(&s->link, &s->target)) < 0)
 		goto err_close;
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -481,6 +483,39 @@ static __attribute__((noinline)) int wait_slow(struct vdds_sub *s, int timeout_m
 	}
 }
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/* Adaptive wait: look at the ring for up to spin_ns; 1 if a sample came. The
+ * clock is read once per 64 looks. */
+static __attribute__((noinline)) int spin_for_sample(struct vdds_sub *s)
+{
+	uint64_t until = vdds__now_ns() + s->spin_ns;
+
+	do {
+		for (int i = 0; i < 64; i++) {
+			if (vdds__subcore_pending(&s->link.core) != 0)
+				return 1; /* a sample, or a broken lane: take says which */
+			cpu_relax();
+		}
+	} while (vdds__now_ns() < until);
+	return 0;
+}
+
+int vdds__sub_spin(vdds_sub *s)
+{
+	return s->spin_ns && s->watch_fd < 0 && !s->gone && spin_for_sample(s);
+}
+
+uint32_t vdds__sub_spin_ns(const vdds_sub *s)
+{
+	return s->spin_ns;
+}
+
 int vdds_sub_wait(vdds_sub *s, int timeout_ms)
 {
 	if (!s)
@@ -489,6 +524,8 @@ int vdds_sub_wait(vdds_sub *s, int timeout_ms)
 		return -ENOBUFS;
 	/* a sample is already waiting: no arming, no syscall */
 	if (s->watch_fd < 0 && vdds__subcore_pending(&s->link.core) > 0)
+		return 0;
+	if (timeout_ms != 0 && vdds__sub_spin(s) && vdds__subcore_pending(&s->link.core) > 0)
 		return 0;
 	return wait_slow(s, timeout_ms);
 }
