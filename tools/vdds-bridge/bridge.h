@@ -14,8 +14,12 @@
 
 #define BRIDGE_MAX_PATTERNS 32
 #define BRIDGE_DDS_PREFIX "vdds/"
-/* the USER_DATA of a writer may name the vdds type of what it writes */
+/* The USER_DATA of a writer: "vdds.origin=ID\n" (a bridge's: which vdds host
+ * it exports from), then "vdds.type_name=NAME" (the vdds type it writes);
+ * either may be missing. */
+#define BRIDGE_USERDATA_ORIGIN "vdds.origin="
 #define BRIDGE_USERDATA_TYPE "vdds.type_name="
+#define BRIDGE_ORIGIN_MAX 96
 
 struct bridge_opts {
 	const char *out[BRIDGE_MAX_PATTERNS];
@@ -51,6 +55,7 @@ enum topic_said {
 	SAID_NOT_FRAME = 1u << 3,   /* a DDS writer of another type */
 	SAID_NO_IMPORT = 1u << 4,   /* exported once: never imported */
 	SAID_OPEN_FAILED = 1u << 5, /* vdds open failed otherwise */
+	SAID_SAME_HOST = 1u << 6,   /* a DDS writer of another bridge of this host */
 };
 
 struct topic {
@@ -95,6 +100,9 @@ struct remote_writer {
 struct bridge {
 	struct bridge_opts opts;
 	char rundir[PATH_MAX];
+	/* this vdds host: the boot and the runtime directory; bridges of one
+	 * host never import each other's writers */
+	char origin[BRIDGE_ORIGIN_MAX];
 	vdds_waitset *ws;
 	int wake_fd;   /* eventfd: Cyclone's listeners write it */
 	int watch_fd;  /* inotify on the runtime directory */

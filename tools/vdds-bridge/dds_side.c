@@ -122,15 +122,18 @@ static int ensure_topic(struct bridge *b, struct topic *t)
 
 int bridge_dds_writer(struct bridge *b, struct topic *t)
 {
-	char ud[sizeof(BRIDGE_USERDATA_TYPE) + VDDS_TYPE_NAME_MAX];
+	char ud[sizeof(BRIDGE_USERDATA_ORIGIN BRIDGE_USERDATA_TYPE) + BRIDGE_ORIGIN_MAX +
+		VDDS_TYPE_NAME_MAX];
 	int err = ensure_topic(b, t);
 
 	if (err < 0)
 		return err;
 	dds_qos_t *q = frame_qos(b);
-	int n = snprintf(ud, sizeof(ud), BRIDGE_USERDATA_TYPE "%s", t->type_name);
+	int n = snprintf(ud, sizeof(ud), BRIDGE_USERDATA_ORIGIN "%s\n" BRIDGE_USERDATA_TYPE "%s",
+			 b->origin, t->type_name);
 
-	/* say the vdds type, so that an importing bridge creates the topic with it */
+	/* where it comes from, so that no bridge of this host imports it; its
+	 * vdds type, so that an importing bridge creates the topic with it */
 	dds_qset_userdata(q, ud, (size_t)n);
 	t->writer = dds_create_writer(b->participant, t->dds_topic, q, NULL);
 	dds_delete_qos(q);
@@ -178,19 +181,37 @@ void bridge_dds_drop_endpoints(struct topic *t)
 
 /* ------------------------------------------------------------- discovery */
 
-static void take_announcement(struct topic *t, const dds_qos_t *qos)
+/* What a writer's USER_DATA says; see BRIDGE_USERDATA_ORIGIN. */
+struct announcement {
+	char origin[BRIDGE_ORIGIN_MAX];
+	char type_name[VDDS_TYPE_NAME_MAX + 1];
+};
+
+static void read_announcement(const dds_qos_t *qos, struct announcement *a)
 {
+	size_t olen = strlen(BRIDGE_USERDATA_ORIGIN), tlen = strlen(BRIDGE_USERDATA_TYPE);
 	void *ud = NULL;
 	size_t sz = 0;
-	size_t plen = strlen(BRIDGE_USERDATA_TYPE);
 
-	t->announced = true;
-	/* user data comes back NUL-terminated (sz + 1 bytes) */
+	memset(a, 0, sizeof(*a));
+	/* it comes back NUL-terminated (sz + 1 bytes); NULs inside end it early */
 	if (!dds_qget_userdata(qos, &ud, &sz) || !ud)
 		return;
-	if (sz > plen && memcmp(ud, BRIDGE_USERDATA_TYPE, plen) == 0 &&
-	    sz - plen <= VDDS_TYPE_NAME_MAX && !memchr((char *)ud + plen, '\0', sz - plen))
-		memcpy(t->announced_type, (char *)ud + plen, sz - plen + 1);
+	const char *p = ud;
+
+	if (strncmp(p, BRIDGE_USERDATA_ORIGIN, olen) == 0) {
+		size_t n = strcspn(p + olen, "\n");
+
+		if (n < sizeof(a->origin))
+			memcpy(a->origin, p + olen, n);
+		p += olen + n + (p[olen + n] == '\n');
+	}
+	if (strncmp(p, BRIDGE_USERDATA_TYPE, tlen) == 0) {
+		size_t n = strlen(p + tlen);
+
+		if (n < sizeof(a->type_name))
+			memcpy(a->type_name, p + tlen, n);
+	}
 	dds_free(ud);
 }
 
@@ -234,6 +255,16 @@ static void writer_seen(struct bridge *b, const dds_builtintopic_endpoint_t *ep)
 				vdds_Frame_desc.m_typename);
 		return;
 	}
+	struct announcement a;
+
+	read_announcement(ep->qos, &a);
+	if (strcmp(a.origin, b->origin) == 0) {
+		/* another bridge exports it from this very host: never import */
+		bridge_log_once(t, SAID_SAME_HOST,
+				"%s: a DDS writer of another bridge of this host: not imported",
+				t->name);
+		return;
+	}
 	struct remote_writer *w = calloc(1, sizeof(*w));
 
 	if (!w) {
@@ -245,8 +276,10 @@ static void writer_seen(struct bridge *b, const dds_builtintopic_endpoint_t *ep)
 	w->next = b->writers;
 	b->writers = w;
 	t->remote_writers++;
-	if (!t->announced)
-		take_announcement(t, ep->qos);
+	if (!t->announced) {
+		t->announced = true;
+		memcpy(t->announced_type, a.type_name, sizeof(t->announced_type));
+	}
 	bridge_reconsider(b, t);
 }
 

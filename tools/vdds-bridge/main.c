@@ -160,6 +160,29 @@ static int find_rundir(char *buf, size_t cap)
 	return 0;
 }
 
+/* Who we are: this boot, this runtime directory. Bridges that share both
+ * share their topics too, and must not import each other's exports. */
+static int find_origin(struct bridge *b)
+{
+	char boot[64] = "";
+	struct stat st;
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+
+	if (f) {
+		if (!fgets(boot, sizeof(boot), f))
+			boot[0] = '\0';
+		fclose(f);
+	}
+	boot[strcspn(boot, "\n")] = '\0';
+	if (!boot[0] && gethostname(boot, sizeof(boot) - 1) < 0)
+		return -errno;
+	if (stat(b->rundir, &st) < 0)
+		return -errno;
+	snprintf(b->origin, sizeof(b->origin), "%s:%llx:%llx", boot, (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino);
+	return 0;
+}
+
 static int open_fds(struct bridge *b)
 {
 	sigset_t set;
@@ -279,7 +302,7 @@ int main(int argc, char **argv)
 
 	if (err)
 		return err;
-	if ((err = find_rundir(b.rundir, sizeof(b.rundir))) < 0) {
+	if ((err = find_rundir(b.rundir, sizeof(b.rundir))) < 0 || (err = find_origin(&b)) < 0) {
 		bridge_log("runtime directory: %s", vdds_strerror(err));
 		return 1;
 	}
@@ -289,13 +312,13 @@ int main(int argc, char **argv)
 	}
 	if ((err = bridge_dds_open(&b)) < 0)
 		goto out;
+	bridge_log("running: runtime directory %s, waitset %s, DDS domain %u", b.rundir,
+		   vdds_waitset_backend(b.ws), b.opts.domain);
 	if ((err = bridge_watch_rundir(&b)) < 0 ||
 	    (err = vdds_waitset_add_fd(b.ws, b.watch_fd, POLLIN, NULL)) < 0) {
 		bridge_log("watching %s: %s", b.rundir, vdds_strerror(err));
 		goto out;
 	}
-	bridge_log("running: runtime directory %s, waitset %s", b.rundir,
-		   vdds_waitset_backend(b.ws));
 	on_wake(&b); /* publications discovered before the loop */
 	while (!b.stop) {
 		struct vdds_event ev[32];
