@@ -87,6 +87,7 @@ struct topic {
 	char announced_type[VDDS_TYPE_NAME_MAX + 1];
 
 	uint64_t frames_in, frames_out, dropped[DROP_REASONS];
+	uint64_t slot_waits; /* in: times local subscribers held every slot */
 	struct topic *next;
 };
 

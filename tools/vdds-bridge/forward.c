@@ -161,13 +161,24 @@ static void import_frame(struct bridge *b, struct topic *t, struct ddsi_serdata 
 	ddsi_serdata_to_ser_unref(held, &ref);
 }
 
+/* Local subscribers hold every slot. Frames waiting in the DDS reader are
+ * tried again on a timer; with none waiting, the next one to come wakes us. */
 static void stall(struct bridge *b, struct topic *t)
 {
 	struct itimerspec its = { .it_value = { 0, STALL_RETRY_NS } };
+	struct ddsi_serdata *sd = NULL;
+	dds_sample_info_t si;
 
 	if (t->stalled)
 		return;
+	/* a look, not a take: the frame stays for dds_takecdr */
+	dds_return_t n = dds_readcdr(t->reader, &sd, 1, &si, DDS_ANY_STATE);
+
+	if (n <= 0)
+		return;
+	ddsi_serdata_unref(sd);
 	t->stalled = true;
+	t->slot_waits++;
 	timerfd_settime(b->retry_fd, 0, &its, NULL);
 }
 
@@ -178,7 +189,7 @@ void bridge_pump_in(struct bridge *b, struct topic *t)
 		int err = vdds_pub_loan(t->pub, &slot, 0);
 
 		if (err == -EAGAIN) {
-			/* the frames wait in the DDS reader (up to --depth) */
+			/* frames wait in the DDS reader meanwhile (up to --depth) */
 			stall(b, t);
 			return;
 		}

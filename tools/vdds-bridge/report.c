@@ -74,8 +74,10 @@ void bridge_print_counters(const struct bridge *b, const char *when)
 		if (t->mode == TOPIC_IDLE && t->frames_in == 0 && t->frames_out == 0 &&
 		    dropped == 0)
 			continue;
-		bridge_log("counters (%s): topic=%s mode=%s in=%llu out=%llu dropped=%llu%s", when,
-			   t->name, modes[t->mode], (unsigned long long)t->frames_in,
-			   (unsigned long long)t->frames_out, (unsigned long long)dropped, reasons);
+		bridge_log("counters (%s): topic=%s mode=%s in=%llu out=%llu dropped=%llu%s "
+			   "slot_waits=%llu",
+			   when, t->name, modes[t->mode], (unsigned long long)t->frames_in,
+			   (unsigned long long)t->frames_out, (unsigned long long)dropped, reasons,
+			   (unsigned long long)t->slot_waits);
 	}
 }
