@@ -4,7 +4,7 @@
  *   bridge_dds_peer write BOARD TOPIC [--domain D] [--count N] [--size N] [--vary]
  *       [--type NAME] [--announce NAME] [--go I[,J]] [--wait I[,J]] [--bad]
  *   bridge_dds_peer read BOARD TOPIC [--domain D] [--count N] [--type NAME] [--go I]
- *       [--done I] [--writers N] [--from-vdds]
+ *       [--done I] [--writers N] [--from-vdds] [--durable]
  * Exit 0 when everything checked out; otherwise a line on stderr says why. */
 #include <stdbool.h>
 #include <stdio.h>
@@ -23,7 +23,7 @@ struct peer {
 	const char *topic;
 	uint64_t count;
 	size_t size;
-	bool vary, bad, from_vdds;
+	bool vary, bad, from_vdds, durable;
 	const char *type, *announce;
 	int go[2], n_go, wait[2], n_wait, done;
 	uint32_t writers, domain;
@@ -71,6 +71,10 @@ static int parse(int argc, char **argv, struct peer *p)
 		}
 		if (!strcmp(a, "--from-vdds")) {
 			p->from_vdds = true;
+			continue;
+		}
+		if (!strcmp(a, "--durable")) {
+			p->durable = true;
 			continue;
 		}
 		if (!v)
@@ -122,6 +126,8 @@ static int open_endpoint(struct peer *p, bool writer)
 
 	dds_qset_reliability(q, DDS_RELIABILITY_RELIABLE, DDS_SECS(10));
 	dds_qset_history(q, DDS_HISTORY_KEEP_LAST, DEPTH);
+	if (p->durable)
+		dds_qset_durability(q, DDS_DURABILITY_TRANSIENT_LOCAL);
 	if (p->announce) {
 		char ud[128];
 		int n = snprintf(ud, sizeof(ud), "vdds.type_name=%s", p->announce);

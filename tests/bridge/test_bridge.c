@@ -279,18 +279,17 @@ static const char *counters(const char *bridge, const char *when, const char *to
 	return line;
 }
 
-/* Ask a bridge for its counters (SIGUSR1): has `topic` waited for a slot? */
-static bool bridge_waited_for_a_slot(struct proc *bridge, const char *topic)
+/* The last counters line a bridge printed on SIGUSR1 for `topic` (NULL if
+ * none yet), after asking it for another. */
+static const char *poll_counters(struct proc *bridge, const char *topic)
 {
 	const char *line = counters(bridge->name, "SIGUSR1", topic);
 
-	if (line && !strstr(line, " slot_waits=0"))
-		return true;
 	/* before it says it runs, SIGUSR1 may find it without its handling */
 	if (count_in_log(bridge->name, "vdds-bridge: running"))
 		ck_assert_int_eq(kill(bridge->pid, SIGUSR1), 0);
 	bt_sleep_us(10000);
-	return false;
+	return line;
 }
 
 /* ----------------------------------------------------- vdds publisher */
@@ -302,7 +301,8 @@ struct pub_role {
 	uint64_t count;  /* data messages; 0: until STOP */
 	int go[2], n_go; /* the receivers that must see a probe first */
 	int wait[2], n_wait;
-	long pace_us; /* between data messages when count is 0 */
+	long pace_us;   /* between data messages when count is 0 */
+	bool await_sub; /* publish once a subscriber (the bridge) is in */
 };
 
 static int publish(vdds_pub *pub, size_t len, uint32_t kind, uint64_t counter, uint64_t *seq)
@@ -337,6 +337,11 @@ static int run_pub(const void *arg)
 	if (err < 0) {
 		fprintf(stderr, "publisher: open %s: %s\n", r->topic, vdds_strerror(err));
 		return 1;
+	}
+	for (struct vdds_pub_stats ps = { 0 }; r->await_sub && ps.subscribers == 0;) {
+		if (bt_now_ns() - t0 > BT_PATIENCE_NS || vdds_pub_stats(pub, &ps) < 0)
+			return 6;
+		bt_sleep_us(1000);
 	}
 	while (!all_set(r->go, r->n_go)) {
 		if (bt_now_ns() - t0 > BT_PATIENCE_NS ||
@@ -631,7 +636,10 @@ START_TEST(plain_dds_programs_interoperate_both_ways)
 		start(&h, "pub", NULL, run_pub, &pub),
 	};
 
-	AWAIT(bridge_waited_for_a_slot(br, "fromdds"), "the bridge waiting for a slot");
+	const char *line;
+
+	AWAIT((line = poll_counters(br, "fromdds")) && !strstr(line, " slot_waits=0"),
+	      "the bridge waiting for a slot");
 	bt_set(board, RELEASE, 1);
 	for (int i = 0; i < 4; i++)
 		expect_success(roles[i]);
@@ -819,6 +827,41 @@ START_TEST(bad_frames_are_counted_and_logged_never_a_crash)
 }
 END_TEST
 
+/* --durable: a DDS reader that comes after the last frame was written gets
+ * it (transient-local, the last sample). */
+START_TEST(a_late_dds_reader_gets_the_last_sample_with_durable)
+{
+	struct host h;
+	char board_arg[PATH_MAX + 8];
+
+	make_loopback_host(&h, "h");
+	snprintf(board_arg, sizeof(board_arg), "%s", board_path);
+	struct proc *br = start_bridge(&h, "bridge", "--out", "kept", "--durable", NULL);
+	struct pub_role pub = {
+		.topic = "kept",
+		.size = 64,
+		.count = 5,
+		.await_sub = true,
+		.wait = { DONE1 },
+		.n_wait = 1,
+	};
+	struct proc *p = start(&h, "pub", NULL, run_pub, &pub);
+
+	/* five frames and the end are in DDS before the reader exists */
+	const char *line;
+
+	AWAIT((line = poll_counters(br, "kept")) && strstr(line, " out=6 "),
+	      "the bridge writing all six");
+	/* it sees the end (the last sample) and no data before it */
+	struct proc *reader = start_peer(&h, "dds-reader", "read", board_arg, "kept", "--count",
+					 "0", "--durable", "--done", slots(DONE1, 0), NULL);
+
+	expect_success(reader);
+	expect_success(p);
+	stop(br);
+}
+END_TEST
+
 /* ---------------------------------------------------------- set-up */
 
 static int sh(const char *fmt, ...)
@@ -919,7 +962,8 @@ static void print_logs(void)
 }
 
 static const char *const scenarios[] = {
-	"two_hosts_netns", "two_hosts_loopback", "interop", "loops", "restart", "bad_input",
+	"two_hosts_netns", "two_hosts_loopback", "interop", "loops",
+	"restart",         "bad_input",          "durable",
 };
 
 /* (Check's test handles are not constants: no table of them.) */
@@ -931,7 +975,8 @@ static const TTest *scenario_test(int i)
 	case 2: return plain_dds_programs_interoperate_both_ways;
 	case 3: return two_bridges_on_one_host_deliver_every_message_exactly_once;
 	case 4: return a_bridge_killed_and_restarted_resumes_the_stream_with_a_gap;
-	default: return bad_frames_are_counted_and_logged_never_a_crash;
+	case 5: return bad_frames_are_counted_and_logged_never_a_crash;
+	default: return a_late_dds_reader_gets_the_last_sample_with_durable;
 	}
 }
 
