@@ -312,8 +312,12 @@ int main(int argc, char **argv)
 	}
 	if ((err = bridge_dds_open(&b)) < 0)
 		goto out;
-	bridge_log("running: runtime directory %s, waitset %s, DDS domain %u", b.rundir,
-		   vdds_waitset_backend(b.ws), b.opts.domain);
+	char domain[16] = "default";
+
+	if (b.opts.domain != DDS_DOMAIN_DEFAULT)
+		snprintf(domain, sizeof(domain), "%u", b.opts.domain);
+	bridge_log("running: runtime directory %s, waitset %s, DDS domain %s", b.rundir,
+		   vdds_waitset_backend(b.ws), domain);
 	if ((err = bridge_watch_rundir(&b)) < 0 ||
 	    (err = vdds_waitset_add_fd(b.ws, b.watch_fd, POLLIN, NULL)) < 0) {
 		bridge_log("watching %s: %s", b.rundir, vdds_strerror(err));
