@@ -114,7 +114,7 @@ int cli_echo(int argc, char **argv)
 						 optarg);
 			break;
 		case 'f':
-			for (v = 0; v < 4 && strcmp(optarg, formats[v]); v++)
+			for (v = 0; v < 4 && strcmp(optarg, formats[v]) != 0; v++)
 				;
 			if (v == 4)
 				return cli_usage("echo",

@@ -84,7 +84,7 @@ static struct entry *scan(const char *dir, const char *suffix, size_t *n, int *e
 			v = nv;
 		}
 		memset(&v[*n], 0, sizeof(v[*n]));
-		strcpy(v[*n].topic, topic);
+		snprintf(v[*n].topic, sizeof(v[*n].topic), "%s", topic);
 		(*n)++;
 	}
 	closedir(d);

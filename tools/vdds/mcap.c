@@ -540,8 +540,10 @@ static int parse_channel(struct mcap_reader *r, struct cur *c)
 		return bad(r, "malformed Channel record");
 	}
 	for (int i = 0; schema && i < r->n_schemas; i++)
-		if (r->schemas[i].id == schema)
+		if (r->schemas[i].id == schema) { /* ids are unique: parse_schema() */
 			ch.schema_name = strdup(r->schemas[i].name);
+			break;
+		}
 	if (schema && !ch.schema_name) {
 		free_channel(&ch);
 		return bad(r, "Channel record before its Schema");
@@ -575,7 +577,7 @@ int mcap_reader_open(struct mcap_reader **rp, const char *path)
 		goto err_free;
 	}
 	r->size = (uint64_t)st.st_size;
-	if ((err = read_exact(r, m, sizeof(m))) < 0 || memcmp(m, magic, sizeof(m)) != 0) {
+	if (read_exact(r, m, sizeof(m)) < 0 || memcmp(m, magic, sizeof(m)) != 0) {
 		err = -EBADMSG;
 		bad(r, "not an MCAP file (no magic)");
 		goto err_free;

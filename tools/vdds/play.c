@@ -91,7 +91,8 @@ static int survey(struct play *p)
 					c->topic);
 				continue;
 			}
-			for (t = 0; t < p->n_topics && strcmp(p->topics[t].name, c->topic); t++)
+			for (t = 0; t < p->n_topics && strcmp(p->topics[t].name, c->topic) != 0;
+			     t++)
 				;
 			if (t == p->n_topics) {
 				struct ptopic *pt = &p->topics[p->n_topics++];

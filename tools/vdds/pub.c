@@ -34,7 +34,7 @@ struct pub_args {
 	double rate;
 	uint64_t count, size, slots, wait_subs;
 	const char *file, *data, *type;
-	bool from_stdin, have_count, have_size;
+	bool have_count, have_size;
 };
 
 /* All of fd's bytes into a malloc'd buffer. */
@@ -82,7 +82,8 @@ static int load_payload(const struct pub_args *a, unsigned char **buf, size_t *l
 		memcpy(*buf, a->data, *len + 1);
 		return CLI_OK;
 	}
-	int fd = a->from_stdin ? 0 : open(a->file, O_RDONLY | O_CLOEXEC);
+	/* no DATA: --file F, or else '-' (stdin) */
+	int fd = a->file ? open(a->file, O_RDONLY | O_CLOEXEC) : 0;
 	int err = fd < 0 ? -errno : slurp(fd, buf, len);
 
 	if (fd > 0)
@@ -185,10 +186,8 @@ static int parse(int argc, char **argv, struct pub_args *a)
 		return cli_usage("pub", "DATA or --file, not both");
 	if (rest == 0 && !a->file)
 		return cli_usage("pub", "nothing to publish: give DATA, --file F or - (stdin)");
-	if (rest == 1 && !strcmp(argv[optind + 1], "-"))
-		a->from_stdin = true;
-	else if (rest == 1)
-		a->data = argv[optind + 1];
+	if (rest == 1 && strcmp(argv[optind + 1], "-") != 0)
+		a->data = argv[optind + 1]; /* else '-': stdin, with neither data nor file */
 	if (!a->have_count)
 		a->count = a->rate > 0 ? 0 : 1; /* 0: until stopped */
 	return CLI_OK;
@@ -259,7 +258,7 @@ int cli_pub(int argc, char **argv)
 		free(sample);
 		return cli_topic_error(err, topic, "publish on");
 	}
-	uint64_t sent = 0, t0 = cli_mono_ns();
+	uint64_t sent = 0, t0;
 	uint64_t period = a.rate > 0 ? (uint64_t)(1e9 / a.rate) : 0;
 	int stopped = a.wait_subs ? wait_subs(pub, a.wait_subs, sigfd) : 0;
 

@@ -151,7 +151,7 @@ static void scan(struct rec *r)
 		size_t n = strlen(de->d_name);
 		char topic[VDDS_TOPIC_MAX + 1];
 
-		if (n <= 5 || n - 5 > VDDS_TOPIC_MAX || strcmp(de->d_name + n - 5, ".sock"))
+		if (n <= 5 || n - 5 > VDDS_TOPIC_MAX || strcmp(de->d_name + n - 5, ".sock") != 0)
 			continue;
 		memcpy(topic, de->d_name, n - 5);
 		topic[n - 5] = '\0';
@@ -299,9 +299,12 @@ int cli_record(int argc, char **argv)
 	}
 	rc = CLI_RUNTIME;
 	r->real_minus_mono = (int64_t)(cli_real_ns() - cli_mono_ns());
-	if ((sigfd = cli_signal_fd()) < 0 || (err = vdds_waitset_new(&r->ws)) < 0 ||
-	    (err = vdds_waitset_add_fd(r->ws, sigfd, POLLIN, &sigfd)) < 0) {
-		cli_fail(CLI_RUNTIME, "setting up: %s", strerror(errno));
+	sigfd = cli_signal_fd();
+	err = sigfd < 0 ? sigfd : vdds_waitset_new(&r->ws);
+	if (err == 0)
+		err = vdds_waitset_add_fd(r->ws, sigfd, POLLIN, &sigfd);
+	if (err < 0) { /* each returns -errno, which errno need not hold */
+		cli_fail(CLI_RUNTIME, "setting up: %s", strerror(-err));
 		goto out;
 	}
 	if ((err = mcap_writer_open(&r->mcap, r->path, "x-vdds", "vdds record")) < 0) {
