@@ -179,6 +179,7 @@ static int reclaim_lane(struct vdds__pubcore *pc, struct vdds__lane_pub *lp)
 		if (id >= pc->slot_count || !vdds__lane_pub_holds(lp, id))
 			return -EBADMSG; /* out of range, not held, or released twice */
 		drop_hold(pc, lp, id);
+		pc->returned++;
 	}
 	return err == -EAGAIN ? 0 : err;
 }

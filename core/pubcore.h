@@ -54,6 +54,7 @@ struct vdds__pubcore {
 	uint32_t *hist;
 	uint8_t *in_hist; /* per slot: held by the history */
 	uint64_t delivered, dropped;
+	uint64_t returned;                            /* ids ever popped from release rings */
 	struct vdds__lane_pub *lanes[VDDS_MAX_LANES]; /* attached lanes, packed */
 	uint32_t n_lanes;
 	struct vdds__lane_pub *broken; /* detached for breaking the protocol */

@@ -123,8 +123,16 @@ static __attribute__((noinline)) int loan_wait(struct vdds_pub *p, int timeout_m
 		/* full fence: pub_wait stores before the release ring loads,
 		 * the mirror of vdds__subcore_release */
 		vdds__fence();
+		uint64_t returned = p->core.returned;
+
 		if ((id = vdds__pubcore_loan(&p->core)) >= 0)
 			break;
+		/* slots came back but none is free: the holders are not those we
+		 * chose from, and the one we asked may have released before it
+		 * saw the request (found by tests/model/slotwait.pml): choose
+		 * again rather than sleep */
+		if (p->core.returned != returned)
+			continue;
 		/* looking for slots may have found a broken lane: cut it off
 		 * now, not when this wait ends */
 		vdds__pub_cut_off_broken(p);
