@@ -45,6 +45,14 @@ plain.stall          slotwait.pml     PLAIN,STALL               safety  -
 plain.no_pub_fence   slotwait.pml     PLAIN,NO_PUB_FENCE        fail    !(((asleep&&
 plain.no_sub_fence   slotwait.pml     PLAIN,NO_SUB_FENCE        fail    !(((asleep&&
 plain.plain_store    slotwait.pml     PLAIN,PLAIN_STORE         safety  -
+drop                 drop_oldest.pml  -                         live    -
+drop.hostile         drop_oldest.pml  HOSTILE                   safety  -
+drop.no_snapshot     drop_oldest.pml  NO_SNAPSHOT               fail    assertion violated (res!=2)
+drop.sub_store       drop_oldest.pml  SUB_STORE                 fail    assertion violated ((gst[
+drop.lost_on_cas     drop_oldest.pml  LOST_ON_CAS_ONLY          fail    assertion violated (lost==stolen[0])
+drop.no_seen_check   drop_oldest.pml  HOSTILE,NO_SEEN_CHECK     fail    assertion violated ((gst[
+drop.shared_entry    drop_oldest.pml  HOSTILE,SHARED_ENTRY      fail    assertion violated
+drop.no_holds_check  drop_oldest.pml  HOSTILE,NO_HOLDS_CHECK    fail    assertion violated (hold[id]&(1<<
 '
 # "bug": a model of main as it is that fails: a known bug, reported in
 # README.md; expected to fail until main is fixed, then make it a mutant.
