@@ -295,6 +295,11 @@ struct vdds_sub_stats {
 /* Fill *stats: cheap (no system call), at any rate. -EINVAL for NULL. */
 VDDS_API int vdds_sub_stats(vdds_sub *sub, struct vdds_sub_stats *stats);
 
+/* The type name the topic's publisher declared (vdds_pub_opts.type_name), ""
+ * if none, or while a reconnecting subscriber has no publisher. The string is
+ * the subscriber's and stays valid until the next call on it. NULL for NULL. */
+VDDS_API const char *vdds_sub_type_name(vdds_sub *sub);
+
 /* Disconnect; every sample still held is released. NULL is a no-op. */
 VDDS_API void vdds_sub_close(vdds_sub *sub);
 

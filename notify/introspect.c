@@ -55,7 +55,7 @@ int vdds__introspect(const char *dir, const char *topic, struct vdds__msg_info *
 
 	if (sock < 0)
 		return sock;
-	union vdds__msg *m = malloc(sizeof(*m));
+	union vdds__msg *m = calloc(1, sizeof(*m));
 
 	if (!m) {
 		close(sock);

@@ -543,6 +543,17 @@ int vdds_sub_fd(vdds_sub *s)
 	return s->epfd;
 }
 
+const char *vdds_sub_type_name(vdds_sub *s)
+{
+	if (!s)
+		return NULL;
+	/* the topic segment is sealed and vdds__topic_check() found the name
+	 * NUL-terminated when the link was made: the publisher cannot change it */
+	const struct vdds__topic_hdr *topic = s->link.topic_map;
+
+	return topic ? topic->type_name : "";
+}
+
 /* ------------------------------------------------------- for the waitset */
 
 int vdds__sub_prepare(vdds_sub *s)
