@@ -27,7 +27,7 @@
  *   notify/sub.c:519 vdds_sub_wait: max_held? pending? (vdds__sub_spin only
  *       loads prod for a while: more looks, the same handshake) wait_slow
  *   notify/sub.c:533 vdds_sub_fd: first call: fd_sync
- *   notify/sub.c:548 vdds__sub_prepare: pending; fd mode: fd_sync unless
+ *   notify/sub.c:559 vdds__sub_prepare: pending; fd mode: fd_sync unless
  *       synced; else arm, vdds__fence, pending (waitsets call it too)
  *
  * Memory: x86-TSO through tso.pml (store buffers; the fences are real). The
