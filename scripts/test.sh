@@ -10,10 +10,11 @@ cd "$(dirname "$0")/.."
 source scripts/deps.sh
 # clang and its runtime: the fuzzer and sanitizer runtimes; Debian's python3
 # with what the Python package builds and tests with (no PyPI needed); Cyclone
-# DDS, its IDL compiler and iproute2 (network namespaces): vdds-bridge's tests
+# DDS, its IDL compiler and iproute2 (network namespaces): vdds-bridge's tests;
+# spin, the model checker of tests/model/
 vdds_install_deps clang libclang-rt-14-dev clang-tidy clang-format cppcheck \
 	python3-dev python3-numpy python3-pytest python3-setuptools python3-pip \
-	cyclonedds-dev cyclonedds-tools iproute2
+	cyclonedds-dev cyclonedds-tools iproute2 spin
 jobs=$(nproc)
 
 echo "=== gcc -Werror: build and test"
