@@ -12,24 +12,24 @@
  *       then the id checks, then the descriptor
  *   core/subcore.h:138 vdds__subcore_release: push on the release ring
  *       (its pub_wait handshake: slotwait.pml)
- *   notify/pub.c:163 vdds_pub_loan: vdds__pubcore_loan, else loan_overflow
- *   notify/pub.c:150 loan_overflow: DROP_OLDEST: vdds__pubcore_steal, then
+ *   notify/pub.c:171 vdds_pub_loan: vdds__pubcore_loan, else loan_overflow
+ *   notify/pub.c:158 loan_overflow: DROP_OLDEST: vdds__pubcore_steal, then
  *       vdds__pubcore_loan
- *   core/pubcore.c:284 vdds__pubcore_steal: until a slot is free: queued()
+ *   core/pubcore.c:285 vdds__pubcore_steal: until a slot is free: queued()
  *       of every lane; steal_one from the one with something queued holding
  *       the most; nothing queued: vdds__pubcore_reclaim once more, else
  *       -ENOBUFS
- *   core/pubcore.c:240 queued: cons behind cons_seen or past prod: broken
- *   core/pubcore.c:254 steal_one: CAS(cons, c, c+1) from cons_seen; a failed
+ *   core/pubcore.c:241 queued: cons behind cons_seen or past prod: broken
+ *   core/pubcore.c:255 steal_one: CAS(cons, c, c+1) from cons_seen; a failed
  *       CAS re-checks and retries; the slot from the shadow entry, which the
  *       lane must hold, else broken; drop_hold
  *   core/pubcore.c:126 drop_hold
  *   core/pubcore.c:173 reclaim_lane: an id out of range or not held: broken
- *   core/pubcore.c:186 vdds__pubcore_reclaim
+ *   core/pubcore.c:187 vdds__pubcore_reclaim
  *   core/pubcore.c:164 vdds__pubcore_mark_broken: vdds__pubcore_detach
- *   core/pubcore.c:216 vdds__pubcore_detach: all its holds dropped
- *   core/pubcore.h:123 vdds__pubcore_loan
- *   core/pubcore.h:162 vdds__pubcore_publish: shadow entry, vdds__ring_push;
+ *   core/pubcore.c:217 vdds__pubcore_detach: all its holds dropped
+ *   core/pubcore.h:124 vdds__pubcore_loan
+ *   core/pubcore.h:163 vdds__pubcore_publish: shadow entry, vdds__ring_push;
  *       a push that fails marks the lane broken
  *   core/ring.h:39 vdds__ring_push: cons read when the cache says full:
  *       impossible -> -EBADMSG, full -> -ENOSPC

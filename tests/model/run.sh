@@ -34,12 +34,12 @@ wake.no_sub_fence    wake.pml         NO_SUB_FENCE              fail    assertio
 wake.no_pub_fence    wake.pml         NO_PUB_FENCE              fail    assertion violated (taken==
 wake.no_sync_kick    wake.pml         NO_SYNC_KICK              fail    assertion violated (taken==
 wake.no_starved_sync wake.pml         NO_STARVED_SYNC           fail    assertion violated (taken==
-slot.main            slotwait.pml     -                         bug     !(((asleep&&
-slot                 slotwait.pml     REARM                     ltl     -
-slot.stall           slotwait.pml     REARM,STALL               safety  -
-slot.no_pub_fence    slotwait.pml     REARM,NO_PUB_FENCE        fail    !(((asleep&&
-slot.no_sub_fence    slotwait.pml     REARM,NO_SUB_FENCE        fail    !(((asleep&&
-slot.gt              slotwait.pml     REARM,WM_GT               safety  -
+slot                 slotwait.pml     -                         ltl     -
+slot.stall           slotwait.pml     STALL                     safety  -
+slot.no_rearm        slotwait.pml     NO_REARM                  fail    !(((asleep&&
+slot.no_pub_fence    slotwait.pml     NO_PUB_FENCE              fail    !(((asleep&&
+slot.no_sub_fence    slotwait.pml     NO_SUB_FENCE              fail    !(((asleep&&
+slot.gt              slotwait.pml     WM_GT                     safety  -
 plain                slotwait.pml     PLAIN                     ltl     -
 plain.stall          slotwait.pml     PLAIN,STALL               safety  -
 plain.no_pub_fence   slotwait.pml     PLAIN,NO_PUB_FENCE        fail    !(((asleep&&

@@ -3,23 +3,23 @@
  *
  * Mirrors (file:line function, at the main commit named in README.md;
  * run.sh checks that each function is still there, run.sh --refs the lines):
- *   notify/pub.c:163 vdds_pub_loan: vdds__pubcore_loan, else loan_overflow
- *   notify/pub.c:150 loan_overflow: BLOCK: loan_wait
+ *   notify/pub.c:171 vdds_pub_loan: vdds__pubcore_loan, else loan_overflow
+ *   notify/pub.c:158 loan_overflow: BLOCK: loan_wait
  *   notify/pub.c:113 loan_wait: vdds__pubcore_arm_wait, vdds__fence,
  *       vdds__pubcore_loan; else wait_for_return, vdds__pubcore_loan again,
  *       loop; vdds__pubcore_disarm_wait
  *   notify/pub.c:83 wait_for_return: poll the return eventfd, then read it
- *   core/pubcore.c:329 vdds__pubcore_arm_wait: T = oldest_held; among the
+ *   core/pubcore.c:330 vdds__pubcore_arm_wait: T = oldest_held; among the
  *       lanes holding T the first with the most queued (prod - cons, cons
  *       read relaxed) gets W = seq(T), or, if it has nothing queued, every
  *       lane holding anything; the others 0 (relaxed stores)
- *   core/pubcore.c:316 oldest_held
- *   core/pubcore.c:364 vdds__pubcore_disarm_wait
- *   core/pubcore.c:186 vdds__pubcore_reclaim: reclaim_lane on every lane
+ *   core/pubcore.c:317 oldest_held
+ *   core/pubcore.c:365 vdds__pubcore_disarm_wait
+ *   core/pubcore.c:187 vdds__pubcore_reclaim: reclaim_lane on every lane
  *   core/pubcore.c:173 reclaim_lane: vdds__ring_pop until empty, drop_hold
  *   core/pubcore.c:126 drop_hold: free once nobody holds it
- *   core/pubcore.h:123 vdds__pubcore_loan: reclaim if none is free
- *   core/pubcore.h:162 vdds__pubcore_publish: a push per lane
+ *   core/pubcore.h:124 vdds__pubcore_loan: reclaim if none is free
+ *   core/pubcore.h:163 vdds__pubcore_publish: a push per lane
  *   core/ring.h:39 vdds__ring_push: entry, then prod (release store)
  *   core/ring.h:64 vdds__ring_pop: load prod, entry, store cons (release)
  *   core/subcore.h:96 vdds__subcore_take
@@ -29,27 +29,28 @@
  *   notify/sub.c:405 vdds_sub_release: vdds__kick the return eventfd
  *
  * Three versions, one file:
- *   (default)   main's: the watermark above. It loses a wakeup (run.sh
- *               expects that until main changes, see README.md): arm_wait
- *               asks lane A, A takes and returns everything before it sees
- *               W, the look after the fence reclaims A's returns but frees
- *               nothing (lane B still holds both slots), the publisher
- *               sleeps, and B, not asked, returns both slots without a kick.
- *   REARM       the fix: when the look after the fence found returns, arm
- *               again before sleeping (the choice was made on holders that
- *               have changed). Checked clean.
+ *   (default)   main's: the watermark above, and when the look after the
+ *               fence found returns but no free slot, arm again before
+ *               sleeping (the choice was made on holders that have changed;
+ *               loan_wait's `returned` check). Checked clean.
+ *   NO_REARM    the watermark without that check, as 4bde34f had it: it
+ *               loses a wakeup (MUST fail): arm_wait asks lane A, A takes
+ *               and returns everything before it sees W, the look after the
+ *               fence reclaims A's returns but frees nothing (lane B still
+ *               holds both slots), the publisher sleeps, and B, not asked,
+ *               returns both slots without a kick.
  *   PLAIN       the protocol before 4bde34f: pub_wait = 1 on every lane;
  *               every release that finds it set wakes the publisher. Checked
  *               clean.
  *
  * Honest subscribers? The watermark was designed on the assumption that the
  * asked subscriber goes on releasing while it has samples queued. The model
- * says REARM does not need it, at these bounds, and this argument says so
+ * says the default does not need it, at these bounds, and this argument says so
  * for lanes that stay attached: the lane asked because it has T queued has
  * every later sample queued behind T (delivery is in order to every
  * attached lane), so it holds every live slot and no slot can come back
  * without it; and when it has nothing queued every lane holding anything is
- * asked. So REARM and PLAIN are both checked with STALL: any subscriber may
+ * asked. So the default and PLAIN are both checked with STALL: any subscriber may
  * stop for good between two calls (a debugger, a stuck disk) holding what
  * it holds, and the publisher must still never sleep while a slot came
  * back. Not modelled: lanes attaching or cut off during the wait (the
@@ -86,16 +87,16 @@
  *     every run publishes all N.
  *
  * Variants (spin -D...; run.sh checks each outcome):
- *   STALL            subscribers may stop for good: passes (REARM, PLAIN).
- *   NO_PUB_FENCE     no vdds__fence() in loan_wait: MUST fail (REARM, PLAIN).
+ *   STALL            subscribers may stop for good: passes (default, PLAIN).
+ *   NO_PUB_FENCE     no vdds__fence() in loan_wait: MUST fail (default, PLAIN).
  *   NO_SUB_FENCE     no vdds__fence() in vdds__subcore_release: MUST fail
- *                    (REARM, PLAIN).
+ *                    (default, PLAIN).
  *   PLAIN_STORE      the subscriber's exchange replaced by "load, store 0,
  *                    kick if the load was not 0": passes (PLAIN). Harmless:
  *                    a second or needless wake costs one loop, and the kick
  *                    comes after the store (a locked kernel path drains it),
  *                    so the publisher always looks again after it.
- *   WM_GT            kick only for seq > W: passes (REARM) at these bounds:
+ *   WM_GT            kick only for seq > W: passes (default) at these bounds:
  *                    the release of T itself no longer kicks, but a release
  *                    of a newer sample by an asked lane still comes. With
  *                    W = seq(T), T the oldest held slot, every sample a lane
@@ -280,7 +281,7 @@ inline loan_wait()
 		:: nfree > 0 -> break
 		:: else
 		fi;
-#if !defined(PLAIN) && defined(REARM)
+#if !defined(PLAIN) && !defined(NO_REARM)
 		if
 		:: found -> found = 0; goto next /* things moved since the choice: choose again */
 		:: else

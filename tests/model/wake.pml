@@ -7,10 +7,10 @@
  *   core/subcore.h:60 vdds__subcore_pending: load prod (vdds__ring_peek)
  *   core/subcore.h:96 vdds__subcore_take: load prod, take (vdds__ring_pop)
  *   core/ring.h:39 vdds__ring_push: entry, then prod (release store)
- *   core/pubcore.h:162 vdds__pubcore_publish: a push per lane
- *   core/pubcore.h:202 vdds__lane_pub_wants_wake: load wake_gen (relaxed);
+ *   core/pubcore.h:163 vdds__pubcore_publish: a push per lane
+ *   core/pubcore.h:203 vdds__lane_pub_wants_wake: load wake_gen (relaxed);
  *       kick if not 0 and not the generation last answered
- *   notify/pub.c:180 vdds_pub_publish: publish, vdds__fence, wants_wake, kick
+ *   notify/pub.c:188 vdds_pub_publish: publish, vdds__fence, wants_wake, kick
  *   notify/kick.h:12 vdds__kick: eventfd write
  *   notify/sub.c:87 drain_fd: epoll_wait on the subscriber's set
  *   notify/sub.c:106 fd_sync: drain_fd(s, 0), arm, vdds__fence, pending,
