@@ -31,6 +31,12 @@ int vdds__topic_addr(struct sockaddr_un *addr, const char *dir, const char *topi
  * -errno. */
 int vdds__topic_connect(const char *dir, const char *topic);
 
+/* Take the flock of the file at path (made 0600 if missing), opened with
+ * flags (O_RDWR or O_RDONLY): returns the fd, or -EEXIST when another holds
+ * it. Robust against a concurrent unlink by the previous holder (the lock
+ * must be on the file the path names). */
+int vdds__lock_path(const char *path, int flags);
+
 /* Take <dir>/<topic>.lock with flock: returns the lock fd, or -EEXIST when a
  * live publisher holds it. Robust against a concurrent unlink by the
  * previous owner (the lock must be on the file the path names). */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "bridge.h"
+#include "rundir.h"
 
 #define DEFAULT_DEPTH 16
 #define DEFAULT_SLOT_SIZE 4096
@@ -139,26 +140,6 @@ static int parse_args(int argc, char **argv, struct bridge_opts *o)
 }
 
 /* ------------------------------------------------------------------ setup */
-
-/* vdds's runtime directory (see vdds_pub_open in vdds.h), made if missing so
- * that it can be watched before the first topic appears. */
-static int find_rundir(char *buf, size_t cap)
-{
-	const char *env = getenv("VDDS_DIR"), *xdg = getenv("XDG_RUNTIME_DIR");
-	int n;
-
-	if (env && env[0])
-		n = snprintf(buf, cap, "%s", env);
-	else if (xdg && xdg[0])
-		n = snprintf(buf, cap, "%s/vdds", xdg);
-	else
-		n = snprintf(buf, cap, "/tmp/vdds-%u", (unsigned)geteuid());
-	if (n < 0 || (size_t)n >= cap)
-		return -ENAMETOOLONG;
-	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
 
 /* Who we are: this boot, this runtime directory. Bridges that share both
  * share their topics too, and must not import each other's exports. */
@@ -302,7 +283,10 @@ int main(int argc, char **argv)
 
 	if (err)
 		return err;
-	if ((err = find_rundir(b.rundir, sizeof(b.rundir))) < 0 || (err = find_origin(&b)) < 0) {
+	/* vdds's runtime directory, with vdds's own checks (owner, mode), made
+	 * if missing so that it can be watched before the first topic appears */
+	if ((err = vdds__rundir(b.rundir, sizeof(b.rundir), 1, 0)) < 0 ||
+	    (err = find_origin(&b)) < 0) {
 		bridge_log("runtime directory: %s", vdds_strerror(err));
 		return 1;
 	}

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "bridge.h"
+#include "rundir.h"
 
 #define SOCK_SUFFIX ".sock"
 #define LOCK_SUFFIX ".bridge"
@@ -85,28 +86,13 @@ static int take_lock(struct bridge *b, struct topic *t)
 
 	if (err < 0)
 		return err;
-	for (;;) {
-		int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int fd = vdds__lock_path(path, O_RDONLY);
 
-		if (fd < 0)
-			return -errno;
-		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-			err = errno == EWOULDBLOCK ? -EEXIST : -errno;
-			close(fd);
-			return err;
-		}
-		/* the previous holder unlinks the file as it lets go; if it did
-		 * so between our open and flock, we hold an orphan: again */
-		struct stat held, named;
-
-		if (fstat(fd, &held) == 0 && stat(path, &named) == 0 &&
-		    held.st_ino == named.st_ino && held.st_dev == named.st_dev) {
-			t->lock_fd = fd;
-			t->lock_wfd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-			return 0;
-		}
-		close(fd);
-	}
+	if (fd < 0)
+		return fd;
+	t->lock_fd = fd;
+	t->lock_wfd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	return 0;
 }
 
 static void drop_lock(struct bridge *b, struct topic *t)
