@@ -68,7 +68,8 @@ static void put(struct buf *b, const void *data, size_t len)
 		b->p = p;
 		b->cap = cap;
 	}
-	memcpy(b->p + b->len, data, len);
+	if (len) /* data may be NULL for an empty field */
+		memcpy(b->p + b->len, data, len);
 	b->len += len;
 }
 
