@@ -1,8 +1,9 @@
 #!/bin/sh
 # run.sh — builds the benchmarks and runs the whole matrix (latency, payload
 # sizes, throughput, syscalls, instructions, memory; vdds against raw
-# mechanisms and iceoryx), then writes bench/RESULTS.md and bench/*.png; last,
-# the Python package's section (bench/py_bench.py).
+# mechanisms and iceoryx), then writes bench/RESULTS.md and bench/*.png; then
+# the overflow policies (bench/policies.sh) and last the Python package's
+# section (bench/py_bench.py).
 # Usage: bench/run.sh [BUILD_DIR]   (default: <repo>/build)
 # Environment: VDDS_BENCH_ROUNDS (default 7), VDDS_BENCH_ITERS (default 30000),
 # VDDS_BENCH_NO_INSTALL=1 to never apt-get install what is missing,
@@ -318,6 +319,17 @@ if [ -n "$roudi_pid" ]; then
 	roudi_pid=
 fi
 [ -n "$iox_note" ] && echo "kind=skip what=iceoryx reason=$(echo "$iox_note" | tr ' ' '_')" >>"$raw"
+
+# Each overflow policy with one slow subscriber (issue #10): its own section,
+# made by bench/policies.sh (half a minute) and appended to RESULTS.md below;
+# a failure is written there, not fatal.
+say "overflow policies: bench/policies.sh"
+polsec=$work/policies.md
+if ! "$here/policies.sh" "$build" >"$polsec" 2>"$work/pol.err"; then
+	say "policies.sh failed: $(tail -n 1 "$work/pol.err")"
+	printf '## Overflow policies: one slow subscriber (bench/policies.sh)\n\nfailed: %s\n' \
+		"$(tail -n 1 "$work/pol.err")" >"$polsec"
+fi
 elapsed=$(( $(date +%s) - start ))
 
 # ---------------------------------------------------------------- report
@@ -338,9 +350,13 @@ fi
 	echo "iox=${iox_note:-iceoryx $(dpkg-query -W -f='${Version}' iceoryx 2>/dev/null)}"
 } >"$work/meta.txt"
 awk -v part=md -f "$here/report.awk" "$work/meta.txt" "$raw" >"$here/RESULTS.md"
-if [ -f "$here/MISSES.md" ]; then
-	{ echo; cat "$here/MISSES.md"; } >>"$here/RESULTS.md"
-fi
+# the hand-kept parts: what is missed and why; before/after runs (bench/ab.sh)
+for f in MISSES.md BEFORE_AFTER.md; do
+	if [ -f "$here/$f" ]; then
+		{ echo; cat "$here/$f"; } >>"$here/RESULTS.md"
+	fi
+done
+{ echo; cat "$polsec"; } >>"$here/RESULTS.md"
 if command -v gnuplot >/dev/null; then
 	awk -v part=plot -v dir="$work" -f "$here/report.awk" "$work/meta.txt" "$raw"
 	(cd "$work" && gnuplot -e "out='$here/'" "$here/plot.gp") || say "gnuplot failed"
