@@ -26,7 +26,7 @@
  *   core/subcore.h:138 vdds__subcore_release: push on the release ring,
  *       vdds__fence, W = load pub_wait; W == 0 or seq < W: no wake; else
  *       exchange it with 0, wake if it was not 0
- *   notify/sub.c:405 vdds_sub_release: vdds__kick the return eventfd
+ *   notify/sub.c:193 vdds_sub_release: vdds__kick the return eventfd
  *
  * Three versions, one file:
  *   (default)   main's: the watermark above, and when the look after the

@@ -12,22 +12,22 @@
  *       kick if not 0 and not the generation last answered
  *   notify/pub.c:188 vdds_pub_publish: publish, vdds__fence, wants_wake, kick
  *   notify/kick.h:12 vdds__kick: eventfd write
- *   notify/sub.c:87 drain_fd: epoll_wait on the subscriber's set
- *   notify/sub.c:106 fd_sync: drain_fd(s, 0), arm, vdds__fence, pending,
+ *   notify/sub_fd.c:50 vdds__sub_drain_fd: epoll_wait on the subscriber's set
+ *   notify/sub_fd.c:69 vdds__sub_fd_sync: drain_fd(s, 0), arm, vdds__fence, pending,
  *       kick itself if not empty
- *   notify/sub.c:309 take_empty: fd mode: synced? else fd_sync, take again;
+ *   notify/sub.c:97 take_empty: fd mode: synced? else fd_sync, take again;
  *       otherwise drain_fd(s, 0), arm, vdds__fence, take_now
- *   notify/sub.c:349 took_in_fd_mode: the ring ran empty: fd_sync
- *   notify/sub.c:358 take_refused: max_held reached: drain_fd(s, 0), starved
- *   notify/sub.c:367 vdds_sub_take
- *   notify/sub.c:405 vdds_sub_release: starved: fd_sync (its release ring
+ *   notify/sub.c:137 took_in_fd_mode: the ring ran empty: fd_sync
+ *   notify/sub.c:146 take_refused: max_held reached: drain_fd(s, 0), starved
+ *   notify/sub.c:155 vdds_sub_take
+ *   notify/sub.c:193 vdds_sub_release: starved: fd_sync (its release ring
  *       and pub_wait: slotwait.pml)
- *   notify/sub.c:444 block_on_fd: poll the set (the latch stays)
- *   notify/sub.c:454 wait_slow: prepare, sleep, pending?
- *   notify/sub.c:519 vdds_sub_wait: max_held? pending? (vdds__sub_spin only
+ *   notify/sub.c:232 block_on_fd: poll the set (the latch stays)
+ *   notify/sub.c:242 wait_slow: prepare, sleep, pending?
+ *   notify/sub.c:307 vdds_sub_wait: max_held? pending? (vdds__sub_spin only
  *       loads prod for a while: more looks, the same handshake) wait_slow
- *   notify/sub.c:533 vdds_sub_fd: first call: fd_sync
- *   notify/sub.c:559 vdds__sub_prepare: pending; fd mode: fd_sync unless
+ *   notify/sub_fd.c:194 vdds_sub_fd: first call: fd_sync
+ *   notify/sub_fd.c:220 vdds__sub_prepare: pending; fd mode: fd_sync unless
  *       synced; else arm, vdds__fence, pending (waitsets call it too)
  *
  * Memory: x86-TSO through tso.pml (store buffers; the fences are real). The
