@@ -191,6 +191,14 @@ VDDS_API int vdds_pub_dispatch(vdds_pub *pub);
 /* Fill *stats. Also reclaims slots returned since the last call. */
 VDDS_API int vdds_pub_stats(vdds_pub *pub, struct vdds_pub_stats *stats);
 
+#define VDDS_NOTE_MAX 128 /* bytes of a publisher's note, NUL included */
+
+/* Set a line of text that introspection (`vdds info`) shows for this topic,
+ * for example a bridge's counters; longer than VDDS_NOTE_MAX - 1 bytes is cut
+ * short, control characters become '?'. NULL or "" clears it. Safe to call
+ * from any thread, at any rate (a mutex, no system call). 0 or -EINVAL. */
+VDDS_API int vdds_pub_set_note(vdds_pub *pub, const char *note);
+
 /* Stop publishing: subscribers see -EPIPE once they have taken what was
  * delivered; their shared memory stays mapped until they close. Frees
  * everything; pub must not be used again. NULL is a no-op. */

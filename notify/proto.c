@@ -134,7 +134,8 @@ int vdds__msg_parse(const union vdds__msg *m, size_t len)
 	case VDDS_MSG_INFO:
 		if (len < vdds__msg_info_size(0) || m->info.n_subs > VDDS_MAX_SUBSCRIBERS ||
 		    len != vdds__msg_info_size(m->info.n_subs) || m->info.reserved != 0 ||
-		    !terminated(m->info.type_name, sizeof(m->info.type_name)))
+		    !terminated(m->info.type_name, sizeof(m->info.type_name)) ||
+		    !terminated(m->info.note, sizeof(m->info.note)))
 			return -EBADMSG;
 		for (uint32_t i = 0; i < m->info.n_subs; i++)
 			if (m->info.subs[i].reserved != 0)

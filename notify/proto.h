@@ -28,7 +28,7 @@
 #define VDDS_PROTO_VERSION 2u        /* 2: layout v2 (overflow, history), HELLO flags, INFO */
 #define VDDS_WELCOME_FDS 4           /* topic memfd, lane memfd, data eventfd, return eventfd */
 /* no valid message is larger: an INFO with VDDS_MAX_SUBSCRIBERS subscribers */
-#define VDDS_MSG_MAX (176 + 32 * VDDS_MAX_SUBSCRIBERS)
+#define VDDS_MSG_MAX (304 + 32 * VDDS_MAX_SUBSCRIBERS)
 
 enum vdds_msg_kind {
 	VDDS_MSG_HELLO = 1,
@@ -119,6 +119,7 @@ struct vdds__msg_info {
 	uint64_t wakeups;
 	uint64_t disconnects;
 	uint64_t kicked;
+	char note[VDDS_NOTE_MAX]; /* vdds_pub_set_note; NUL-terminated */
 	struct vdds__msg_info_sub subs[VDDS_MAX_SUBSCRIBERS]; /* only n_subs are sent */
 };
 
@@ -139,7 +140,7 @@ _Static_assert(sizeof(struct vdds__msg_welcome) == 40, "welcome size");
 _Static_assert(sizeof(struct vdds__msg_reject) == 152, "reject size");
 _Static_assert(sizeof(struct vdds__msg_info_req) == 24, "info request size");
 _Static_assert(sizeof(struct vdds__msg_info_sub) == 32, "info subscriber size");
-_Static_assert(offsetof(struct vdds__msg_info, subs) == 176, "info fixed part");
+_Static_assert(offsetof(struct vdds__msg_info, subs) == 304, "info fixed part");
 _Static_assert(sizeof(struct vdds__msg_info) == VDDS_MSG_MAX, "info size");
 _Static_assert(sizeof(union vdds__msg) == VDDS_MSG_MAX, "message size");
 

@@ -4,6 +4,7 @@
  * some. Resources are made in pub_make.c, subscribers served in pub_ctl.c. */
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -289,6 +290,19 @@ int vdds_pub_stats(vdds_pub *p, struct vdds_pub_stats *st)
 	pthread_mutex_lock(&p->mu);
 	st->disconnects = p->disconnects;
 	st->kicked = p->kicked;
+	pthread_mutex_unlock(&p->mu);
+	return 0;
+}
+
+int vdds_pub_set_note(vdds_pub *p, const char *note)
+{
+	if (!p)
+		return -EINVAL;
+	pthread_mutex_lock(&p->mu);
+	snprintf(p->note, sizeof(p->note), "%s", note ? note : "");
+	for (char *c = p->note; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 	pthread_mutex_unlock(&p->mu);
 	return 0;
 }

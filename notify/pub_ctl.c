@@ -187,6 +187,7 @@ static void serve_info(struct vdds_pub *p, struct vdds__conn *c)
 	pthread_mutex_lock(&p->mu);
 	m->disconnects = p->disconnects;
 	m->kicked = p->kicked;
+	memcpy(m->note, p->note, sizeof(m->note));
 	pthread_mutex_unlock(&p->mu);
 	vdds__msg_send(c->fd, m, m->hdr.size, NULL, 0);
 	free(m);

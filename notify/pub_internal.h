@@ -99,6 +99,7 @@ struct vdds_pub {
 	struct vdds__pub_lane *joins, *leaves, *all;
 	uint64_t ids_in_use[VDDS_MAX_LANES / 64]; /* bit i: lane id i is taken */
 	uint64_t disconnects, kicked;
+	char note[VDDS_NOTE_MAX]; /* vdds_pub_set_note, for introspection */
 };
 
 /* pub_make.c: build a publisher's resources (its socket not yet visible);

@@ -369,7 +369,9 @@ START_TEST(test_info_reports_layout_stats_and_each_subscriber)
 		ck_assert_int_eq(vdds_sub_wait(a, 2000), 0);
 		ck_assert_int_eq(vdds_sub_take(a, &s[i]), 0);
 	}
+	ck_assert_int_eq(vdds_pub_set_note(pub, "a note\nwith a newline"), 0);
 	ck_assert_int_eq(vdds__introspect(getenv("VDDS_DIR"), "intro", &info, 5000), 0);
+	ck_assert_str_eq(info.note, "a note?with a newline");
 	ck_assert_int_eq(info.pid, getpid());
 	ck_assert_uint_eq(info.uid, geteuid());
 	ck_assert_uint_eq(info.slot_count, 8);

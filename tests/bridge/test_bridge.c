@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "introspect.h"
 #include "payload.h"
 #include "vdds.h"
 
@@ -817,6 +818,13 @@ START_TEST(bad_frames_are_counted_and_logged_never_a_crash)
 	const char *line = counters("bridge", "SIGUSR1", "bad");
 
 	ck_assert_msg(strstr(line, " dropped=3 too_large=1 empty=1 type_mismatch=1 "), "%s", line);
+	/* and `vdds info` of the topic the bridge publishes shows them */
+	struct vdds__msg_info info;
+
+	ck_assert_int_eq(vdds__introspect(h.dir, "bad", &info, 5000), 0);
+	ck_assert_msg(strncmp(info.note, "vdds-bridge from DDS: in=", 25) == 0 &&
+			      strstr(info.note, " dropped=3 too_large=1 empty=1 type_mismatch=1 "),
+		      "note: %s", info.note);
 	ck_assert_int_eq(count_in_log("bridge", "dropped a frame of 8192 bytes, larger than the "
 						"4096-byte slot"),
 			 1);

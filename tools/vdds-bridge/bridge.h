@@ -88,6 +88,7 @@ struct topic {
 
 	uint64_t frames_in, frames_out, dropped[DROP_REASONS];
 	uint64_t slot_waits; /* in: times local subscribers held every slot */
+	uint64_t noted;      /* in: the counters' sum when last put in the note */
 	struct topic *next;
 };
 
@@ -147,5 +148,8 @@ void bridge_log_once(struct topic *t, unsigned said, const char *fmt, ...)
 void bridge_drop(struct topic *t, enum drop_reason why, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void bridge_print_counters(const struct bridge *b, const char *when);
+/* Imported topics whose counters moved: put them in the publisher's note,
+ * which `vdds info` shows. */
+void bridge_note_counters(struct bridge *b);
 
 #endif

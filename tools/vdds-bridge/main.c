@@ -319,6 +319,7 @@ int main(int argc, char **argv)
 		}
 		for (int i = 0; i < n && !b.stop; i++)
 			on_event(&b, &ev[i]);
+		bridge_note_counters(&b);
 	}
 out:
 	bridge_print_counters(&b, "exit");

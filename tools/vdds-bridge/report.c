@@ -81,3 +81,29 @@ void bridge_print_counters(const struct bridge *b, const char *when)
 			   (unsigned long long)t->slot_waits);
 	}
 }
+
+void bridge_note_counters(struct bridge *b)
+{
+	for (struct topic *t = b->topics; t; t = t->next) {
+		uint64_t sum = t->frames_in + t->slot_waits, dropped = 0;
+
+		for (int i = 0; i < DROP_REASONS; i++)
+			dropped += t->dropped[i];
+		sum += dropped;
+		if (t->mode != TOPIC_IN || sum == t->noted)
+			continue;
+		char note[VDDS_NOTE_MAX];
+
+		snprintf(note, sizeof(note),
+			 "vdds-bridge from DDS: in=%llu dropped=%llu too_large=%llu empty=%llu "
+			 "type_mismatch=%llu malformed=%llu slot_waits=%llu",
+			 (unsigned long long)t->frames_in, (unsigned long long)dropped,
+			 (unsigned long long)t->dropped[DROP_TOO_LARGE],
+			 (unsigned long long)t->dropped[DROP_EMPTY],
+			 (unsigned long long)t->dropped[DROP_TYPE_MISMATCH],
+			 (unsigned long long)t->dropped[DROP_MALFORMED],
+			 (unsigned long long)t->slot_waits);
+		vdds_pub_set_note(t->pub, note);
+		t->noted = sum;
+	}
+}

@@ -53,6 +53,8 @@ static void print_text(const char *topic, const struct vdds__msg_info *m)
 	printf("published:    %" PRIu64 "\n", m->published);
 	printf("wakeups:      %" PRIu64 "\n", m->wakeups);
 	printf("disconnects:  %" PRIu64 " (%" PRIu64 " cut off)\n", m->disconnects, m->kicked);
+	if (m->note[0])
+		printf("note:         %s\n", m->note);
 	printf("subscribers:  %u connected (of at most %u)\n", m->n_subs, m->max_subs);
 	if (m->n_subs)
 		printf("  %-8s %-8s %-6s %-6s %-7s %s\n", "PID", "UID", "LANE", "HELD", "QUEUED",
@@ -85,6 +87,8 @@ void cli_info_json(FILE *f, const char *topic, const struct vdds__msg_info *m)
 		",\"disconnects\":%" PRIu64 ",\"kicked\":%" PRIu64 "}",
 		m->slot_count, m->free_slots, m->loaned_slots, m->subscribers, m->published,
 		m->wakeups, m->disconnects, m->kicked);
+	fputs(",\"note\":", f);
+	cli_json_str(f, m->note);
 	fputs(",\"subscribers\":[", f);
 	for (uint32_t i = 0; i < m->n_subs; i++) {
 		const struct vdds__msg_info_sub *s = &m->subs[i];
