@@ -79,7 +79,7 @@ cmake -S "$repo" -B "$build" -DVDDS_WERROR=ON >"$work/cmake.log" 2>&1 || {
 	cat "$work/cmake.log" >&2
 	exit 1
 }
-targets="vdds_pingpong vdds_fanout"
+targets="vdds_pingpong vdds_fanout vdds_info_bench vdds_cli"
 if cmake --build "$build" --target help 2>/dev/null | grep -q vdds_iox_pingpong; then
 	targets="$targets vdds_iox_pingpong"
 fi
@@ -289,6 +289,19 @@ rt_syscalls() {
 	done
 }
 
+# Introspection beside publishing: throughput while `vdds info` runs 1,000
+# times, against quiet phases of the same run; then the same with `vdds
+# --version` (the same processes started, no introspection) as the control.
+introspection() {
+	say "introspection: publish throughput beside 1,000 runs of vdds info"
+	for control in 0 1; do
+		line=$($limit "$build/bench/vdds_info_bench" --vdds "$build/tools/vdds/vdds" \
+			--control $control --phases 10 --runs-per-phase 100 | tail -n 1) || exit 1
+		echo "kind=info $line" >>"$raw"
+		say "$line"
+	done
+}
+
 round=1
 while [ $round -le "$rounds" ]; do
 	latency_round
@@ -299,6 +312,7 @@ round=0
 syscalls
 rt_syscalls
 instructions
+introspection
 if [ -n "$roudi_pid" ]; then
 	kill "$roudi_pid"
 	wait "$roudi_pid" || true
@@ -371,3 +385,51 @@ else
 fi
 { echo; cat "$pysec"; } >>"$here/RESULTS.md"
 say "appended the Python section to $here/RESULTS.md"
+
+# ------------------------------------------ vdds-bridge over Cyclone DDS
+# (issue #13) Round trips vdds -> vdds-bridge -> DDS -> vdds-bridge -> vdds
+# and back against a direct Cyclone DDS ping-pong of the same payloads, the
+# two one after the other in each round, on loopback; and the bridges' CPU per
+# message. A section of its own, appended to RESULTS.md.
+# Environment: VDDS_BENCH_BRIDGE_ROUNDS (default 3), VDDS_BENCH_BRIDGE_ITERS
+# (default 3000; a tenth of it for 1 MiB).
+bridge_bench() {
+	brounds=${VDDS_BENCH_BRIDGE_ROUNDS:-3}
+	biters=${VDDS_BENCH_BRIDGE_ITERS:-3000}
+	bpp=$build/bench/vdds_bridge_pingpong
+	braw=$work/bridge.txt
+	bstart=$(date +%s)
+	if ! have_pkg cyclonedds-dev || ! have_pkg cyclonedds-tools; then
+		install_missing cyclonedds-dev cyclonedds-tools || {
+			printf '\n## vdds-bridge over Cyclone DDS\n\nNot measured: %s\n' \
+				"Cyclone DDS (cyclonedds-dev, cyclonedds-tools) is not installed." \
+				>>"$here/RESULTS.md"
+			return 0
+		}
+		cmake -S "$repo" -B "$build" >>"$work/cmake.log" 2>&1 || { cat "$work/cmake.log" >&2; exit 1; }
+	fi
+	cmake --build "$build" -j "$(getconf _NPROCESSORS_ONLN)" --target vdds_bridge_pingpong \
+		>"$work/build-bridge.log" 2>&1 || { cat "$work/build-bridge.log" >&2; exit 1; }
+	: >"$braw"
+	bround=1
+	while [ $bround -le "$brounds" ]; do
+		say "vdds-bridge round $bround/$brounds"
+		for p in 64 65536 1048576; do
+			n=$biters
+			[ $p = 1048576 ] && n=$((biters / 10))
+			for mode in dds bridge; do
+				set -- "$bpp" --mode $mode --payload $p --iters "$n" --warmup $((n / 10))
+				if ! line=$($limit "$@" 2>"$work/err"); then
+					say "retrying after a failure: $* ($(tail -n 1 "$work/err"))"
+					line=$($limit "$@") || { say "failed twice: $*"; exit 1; }
+				fi
+				echo "round=$bround $line" >>"$braw"
+			done
+		done
+		bround=$((bround + 1))
+	done
+	awk -v rounds="$brounds" -v iters="$biters" -v secs=$(($(date +%s) - bstart)) \
+		-f "$here/bridge_report.awk" "$braw" >>"$here/RESULTS.md"
+	say "vdds-bridge section appended to $here/RESULTS.md"
+}
+bridge_bench

@@ -179,6 +179,7 @@ static int reclaim_lane(struct vdds__pubcore *pc, struct vdds__lane_pub *lp)
 		if (id >= pc->slot_count || !vdds__lane_pub_holds(lp, id))
 			return -EBADMSG; /* out of range, not held, or released twice */
 		drop_hold(pc, lp, id);
+		pc->returned++;
 	}
 	return err == -EAGAIN ? 0 : err;
 }
@@ -274,7 +275,8 @@ static int steal_one(struct vdds__pubcore *pc, struct vdds__lane_pub *lp)
 	/* queued means held; if not, it released a sample it never took */
 	if (!vdds__lane_pub_holds(lp, id))
 		return -EBADMSG;
-	lp->dropped++;
+	/* relaxed: only we write it; the control side reads a snapshot */
+	vdds__store_relaxed(&lp->dropped, vdds__load_relaxed(&lp->dropped) + 1);
 	pc->dropped++;
 	drop_hold(pc, lp, id);
 	return 1;

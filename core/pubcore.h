@@ -29,7 +29,8 @@ struct vdds__lane_pub {
 	uint32_t *shadow;          /* our copy of the deliver ring's entries */
 	uint32_t cons_seen;        /* DROP_OLDEST: deliver_cons last seen */
 	int want_history;          /* deliver the history when attached */
-	uint64_t dropped;          /* DROP_OLDEST: queued samples taken back */
+	/* DROP_OLDEST: queued samples taken back; the control side reads it */
+	_Atomic uint64_t dropped;
 	int attached;
 	int broken;                  /* broke the protocol: to be cut off */
 	struct vdds__lane_pub *next; /* pubcore's list of broken lanes */
@@ -53,6 +54,7 @@ struct vdds__pubcore {
 	uint32_t *hist;
 	uint8_t *in_hist; /* per slot: held by the history */
 	uint64_t delivered, dropped;
+	uint64_t returned;                            /* ids ever popped from release rings */
 	struct vdds__lane_pub *lanes[VDDS_MAX_LANES]; /* attached lanes, packed */
 	uint32_t n_lanes;
 	struct vdds__lane_pub *broken; /* detached for breaking the protocol */

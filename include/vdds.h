@@ -191,6 +191,14 @@ VDDS_API int vdds_pub_dispatch(vdds_pub *pub);
 /* Fill *stats. Also reclaims slots returned since the last call. */
 VDDS_API int vdds_pub_stats(vdds_pub *pub, struct vdds_pub_stats *stats);
 
+#define VDDS_NOTE_MAX 128 /* bytes of a publisher's note, NUL included */
+
+/* Set a line of text that introspection (`vdds info`) shows for this topic,
+ * for example a bridge's counters; longer than VDDS_NOTE_MAX - 1 bytes is cut
+ * short, control characters become '?'. NULL or "" clears it. Safe to call
+ * from any thread, at any rate (a mutex, no system call). 0 or -EINVAL. */
+VDDS_API int vdds_pub_set_note(vdds_pub *pub, const char *note);
+
 /* Stop publishing: subscribers see -EPIPE once they have taken what was
  * delivered; their shared memory stays mapped until they close. Frees
  * everything; pub must not be used again. NULL is a no-op. */
@@ -222,6 +230,11 @@ struct vdds_sub_opts {
 				 * subscriber cannot pin every slot */
 	bool no_history;        /* decline the publisher's history: receive
 				 * only what is published after joining */
+	uint32_t spin_ns;       /* adaptive wait: vdds_sub_wait() and waitsets
+				 * look at the ring for up to this long before
+				 * sleeping, so dense traffic gets busy-poll
+				 * latency and an idle subscriber no CPU; 0
+				 * (default): sleep at once */
 };
 
 /* One received sample: a read-only view into shared memory, valid until it is
@@ -289,6 +302,11 @@ struct vdds_sub_stats {
 
 /* Fill *stats: cheap (no system call), at any rate. -EINVAL for NULL. */
 VDDS_API int vdds_sub_stats(vdds_sub *sub, struct vdds_sub_stats *stats);
+
+/* The type name the topic's publisher declared (vdds_pub_opts.type_name), ""
+ * if none, or while a reconnecting subscriber has no publisher. The string is
+ * the subscriber's and stays valid until the next call on it. NULL for NULL. */
+VDDS_API const char *vdds_sub_type_name(vdds_sub *sub);
 
 /* Disconnect; every sample still held is released. NULL is a no-op. */
 VDDS_API void vdds_sub_close(vdds_sub *sub);

@@ -20,6 +20,10 @@ void vdds__sub_watched(vdds_sub *sub, int delta);
 /* The subscriber's key in a waitset: the number vdds_sub_fd() returns, got
  * without asking for the fd contract. */
 int vdds__sub_key(const vdds_sub *sub);
+/* Adaptive wait: spin on the ring for the subscriber's spin_ns; 1 if
+ * something can be taken (or must be reported) now. */
+int vdds__sub_spin(vdds_sub *sub);
+uint32_t vdds__sub_spin_ns(const vdds_sub *sub);
 /* The socket was readable: learn whether the publisher is gone. */
 void vdds__sub_socket_event(vdds_sub *sub);
 /* 1 if the publisher has no service thread (the application serves it). */

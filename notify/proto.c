@@ -84,6 +84,19 @@ void vdds__reason_type(char *buf, size_t cap, const char *want_name, uint32_t wa
 	snprintf(buf, cap, "type %s expected, publisher has %s", want, have);
 }
 
+void vdds__msg_info_req(struct vdds__msg_info_req *m)
+{
+	memset(m, 0, sizeof(*m));
+	hdr_init(&m->hdr, VDDS_MSG_INFO_REQ, sizeof(*m));
+}
+
+void vdds__msg_info_init(struct vdds__msg_info *m, uint32_t n)
+{
+	memset(m, 0, sizeof(*m));
+	hdr_init(&m->hdr, VDDS_MSG_INFO, vdds__msg_info_size(n));
+	m->n_subs = n;
+}
+
 static int terminated(const char *s, size_t cap)
 {
 	return memchr(s, '\0', cap) != NULL;
@@ -112,6 +125,21 @@ int vdds__msg_parse(const union vdds__msg *m, size_t len)
 		if (len != sizeof(m->reject) || m->reject.reserved != 0 || m->reject.err <= 0 ||
 		    m->reject.err > 4095 || !terminated(m->reject.reason, sizeof(m->reject.reason)))
 			return -EBADMSG;
+		break;
+	case VDDS_MSG_INFO_REQ:
+		if (len != sizeof(m->info_req) || m->info_req.flags != 0 ||
+		    m->info_req.reserved != 0)
+			return -EBADMSG;
+		break;
+	case VDDS_MSG_INFO:
+		if (len < vdds__msg_info_size(0) || m->info.n_subs > VDDS_MAX_SUBSCRIBERS ||
+		    len != vdds__msg_info_size(m->info.n_subs) || m->info.reserved != 0 ||
+		    !terminated(m->info.type_name, sizeof(m->info.type_name)) ||
+		    !terminated(m->info.note, sizeof(m->info.note)))
+			return -EBADMSG;
+		for (uint32_t i = 0; i < m->info.n_subs; i++)
+			if (m->info.subs[i].reserved != 0)
+				return -EBADMSG;
 		break;
 	default: return -EBADMSG;
 	}

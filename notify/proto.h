@@ -3,23 +3,40 @@
  *   publisher  -> WELCOME {lane id, sizes} + SCM_RIGHTS {topic, lane, data eventfd, return eventfd}
  *              or REJECT {errno, reason}
  * and later, publisher -> BYE {errno, reason} before it cuts a subscriber off.
- * Every message is one datagram of a fixed size; parsers check all of it. */
+ * Introspection (version 2) instead of HELLO, on a connection of its own:
+ *   client     -> INFO_REQ {flags}
+ *   publisher  -> INFO {who, layout, statistics, one entry per subscriber}, then hangs up
+ *              or REJECT {errno, reason}
+ * Every message is one datagram of a size fixed by its kind (INFO: by its
+ * subscriber count, bounded by VDDS_MSG_MAX); parsers check all of it.
+ *
+ * Versions: hdr.version is the protocol version that introduced the message's
+ * kind (1: HELLO, WELCOME, REJECT, BYE; 2: INFO_REQ, INFO), so a peer that
+ * knows only version 1 still understands every message of its kinds. A
+ * parser accepts versions 1..VDDS_PROTO_VERSION and a kind only at a version
+ * that has it. A version-1 publisher answers INFO_REQ (version 2) with REJECT
+ * EPROTO, which the client reports as a publisher too old for introspection. */
 #ifndef VDDS_PROTO_H
 #define VDDS_PROTO_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vdds.h"
+
 #define VDDS_PROTO_MAGIC 0x53444456u /* "VDDS" */
-#define VDDS_PROTO_VERSION 2u        /* 2: layout v2 (overflow, history); HELLO flags */
+#define VDDS_PROTO_VERSION 2u        /* 2: layout v2 (overflow, history), HELLO flags, INFO */
 #define VDDS_WELCOME_FDS 4           /* topic memfd, lane memfd, data eventfd, return eventfd */
-#define VDDS_MSG_MAX 256             /* no valid message is larger */
+/* no valid message is larger: an INFO with VDDS_MAX_SUBSCRIBERS subscribers */
+#define VDDS_MSG_MAX (304 + 32 * VDDS_MAX_SUBSCRIBERS)
 
 enum vdds_msg_kind {
 	VDDS_MSG_HELLO = 1,
 	VDDS_MSG_WELCOME = 2,
 	VDDS_MSG_REJECT = 3,
 	VDDS_MSG_BYE = 4,
+	VDDS_MSG_INFO_REQ = 5, /* version 2 */
+	VDDS_MSG_INFO = 6,     /* version 2 */
 };
 
 struct vdds__msg_hdr {
@@ -57,6 +74,55 @@ struct vdds__msg_reject {
 	char reason[VDDS_REASON_MAX]; /* NUL-terminated */
 };
 
+/* Introspection request: sent instead of HELLO. */
+struct vdds__msg_info_req {
+	struct vdds__msg_hdr hdr;
+	uint32_t flags; /* none defined; must be 0 */
+	uint32_t reserved;
+};
+
+/* One subscriber, as the publisher's control side sees it. Counts come from
+ * the lane's ring indices (subscriber-written ones are untrusted: each count
+ * is clamped to the slot count). */
+struct vdds__msg_info_sub {
+	int32_t pid;  /* SO_PEERCRED at accept */
+	uint32_t uid; /* SO_PEERCRED at accept */
+	uint32_t lane_id;
+	uint32_t held;   /* taken and not yet released */
+	uint32_t queued; /* delivered and not yet taken */
+	uint32_t reserved;
+	uint64_t lost; /* DROP_OLDEST: queued samples taken back from it */
+};
+
+/* The answer to INFO_REQ: hdr.size == offsetof(subs) + n_subs * sizeof(subs[0]). */
+struct vdds__msg_info {
+	struct vdds__msg_hdr hdr;
+	int32_t pid;       /* the publisher's process */
+	uint32_t uid;      /* its effective uid */
+	uint64_t start_ns; /* CLOCK_REALTIME when vdds_pub_open() made it */
+	/* layout */
+	uint64_t slot_size;
+	uint32_t slot_count;
+	uint32_t max_subs;
+	uint32_t type_size;
+	uint32_t overflow;  /* enum vdds_overflow */
+	uint32_t history;   /* samples kept for late joiners */
+	uint32_t n_subs;    /* entries in subs[], <= VDDS_MAX_SUBSCRIBERS */
+	char type_name[64]; /* NUL-terminated */
+	/* vdds_pub_stats, as of the data path's last loan, publish, discard,
+	 * stats or dispatch (a snapshot it keeps with relaxed stores) */
+	uint32_t free_slots;
+	uint32_t loaned_slots;
+	uint32_t subscribers; /* the data path's count; subs[] is the control side's */
+	uint32_t reserved;
+	uint64_t published;
+	uint64_t wakeups;
+	uint64_t disconnects;
+	uint64_t kicked;
+	char note[VDDS_NOTE_MAX]; /* vdds_pub_set_note; NUL-terminated */
+	struct vdds__msg_info_sub subs[VDDS_MAX_SUBSCRIBERS]; /* only n_subs are sent */
+};
+
 /* Room for the largest datagram we accept: longer ones arrive truncated
  * (MSG_TRUNC) and are rejected. */
 union vdds__msg {
@@ -65,18 +131,33 @@ union vdds__msg {
 	struct vdds__msg_hello hello;
 	struct vdds__msg_welcome welcome;
 	struct vdds__msg_reject reject;
+	struct vdds__msg_info_req info_req;
+	struct vdds__msg_info info;
 };
 
 _Static_assert(sizeof(struct vdds__msg_hello) == 88, "hello size");
 _Static_assert(sizeof(struct vdds__msg_welcome) == 40, "welcome size");
 _Static_assert(sizeof(struct vdds__msg_reject) == 152, "reject size");
+_Static_assert(sizeof(struct vdds__msg_info_req) == 24, "info request size");
+_Static_assert(sizeof(struct vdds__msg_info_sub) == 32, "info subscriber size");
+_Static_assert(offsetof(struct vdds__msg_info, subs) == 304, "info fixed part");
+_Static_assert(sizeof(struct vdds__msg_info) == VDDS_MSG_MAX, "info size");
 _Static_assert(sizeof(union vdds__msg) == VDDS_MSG_MAX, "message size");
+
+/* Size of an INFO datagram with n subscriber entries. */
+static inline size_t vdds__msg_info_size(uint32_t n)
+{
+	return offsetof(struct vdds__msg_info, subs) + n * sizeof(struct vdds__msg_info_sub);
+}
 
 void vdds__msg_hello(struct vdds__msg_hello *m, const char *type_name, uint32_t type_size,
 		     uint32_t flags);
 void vdds__msg_welcome(struct vdds__msg_welcome *m, uint32_t lane_id, uint64_t topic_size,
 		       uint64_t lane_size);
 void vdds__msg_reject(struct vdds__msg_reject *m, int kind, int err, const char *reason);
+void vdds__msg_info_req(struct vdds__msg_info_req *m);
+/* Zero m and set its header for n subscriber entries (filled by the caller). */
+void vdds__msg_info_init(struct vdds__msg_info *m, uint32_t n);
 
 /* The words of a refusal, the same whichever side finds it: the subscriber's
  * expectation, then what the publisher has. Written into buf[cap] (cut short,
@@ -89,9 +170,10 @@ void vdds__reason_version(char *buf, size_t cap, unsigned expected, unsigned spo
 void vdds__reason_type(char *buf, size_t cap, const char *want_name, uint32_t want_size,
 		       const char *have_name, uint32_t have_size);
 
-/* Check len bytes received into m: magic, version (-EPROTO when only the
- * version differs), a known kind of exactly its size, NUL-terminated strings,
- * zero reserved fields. Returns the kind, or -EBADMSG / -EPROTO. */
+/* Check len bytes received into m: magic, version (-EPROTO when it is not
+ * VDDS_PROTO_VERSION: the layout changed in 2, so a peer of another version
+ * cannot work with us), a known kind of exactly its size, NUL-terminated
+ * strings, zero reserved fields. Returns the kind, or -EBADMSG / -EPROTO. */
 int vdds__msg_parse(const union vdds__msg *m, size_t len);
 
 /* Send one message with nfds descriptors attached (MSG_NOSIGNAL: a peer that

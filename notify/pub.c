@@ -4,6 +4,7 @@
  * some. Resources are made in pub_make.c, subscribers served in pub_ctl.c. */
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -123,8 +124,16 @@ static __attribute__((noinline)) int loan_wait(struct vdds_pub *p, int timeout_m
 		/* full fence: pub_wait stores before the release ring loads,
 		 * the mirror of vdds__subcore_release */
 		vdds__fence();
+		uint64_t returned = p->core.returned;
+
 		if ((id = vdds__pubcore_loan(&p->core)) >= 0)
 			break;
+		/* slots came back but none is free: the holders are not those we
+		 * chose from, and the one we asked may have released before it
+		 * saw the request (found by tests/model/slotwait.pml): choose
+		 * again rather than sleep */
+		if (p->core.returned != returned)
+			continue;
 		/* looking for slots may have found a broken lane: cut it off
 		 * now, not when this wait ends */
 		vdds__pub_cut_off_broken(p);
@@ -170,6 +179,7 @@ int vdds_pub_loan(vdds_pub *p, void **buf, int timeout_ms)
 	if (id < 0)
 		id = loan_overflow(p, timeout_ms);
 	vdds__pub_cut_off_broken(p);
+	vdds__pub_snapshot(p);
 	if (id < 0)
 		return id; /* -EAGAIN, -ETIMEDOUT, -ENOBUFS */
 	*buf = vdds__pubcore_slot_data(&p->core, (uint32_t)id);
@@ -200,6 +210,7 @@ int vdds_pub_publish(vdds_pub *p, void *buf, size_t len)
 		}
 	}
 	vdds__pub_cut_off_broken(p);
+	vdds__pub_snapshot(p);
 	return 0;
 }
 
@@ -212,6 +223,7 @@ int vdds_pub_discard(vdds_pub *p, void *buf)
 	if (id < 0)
 		return id;
 	vdds__pubcore_discard(&p->core, (uint32_t)id);
+	vdds__pub_snapshot(p);
 	return 0;
 }
 
@@ -245,6 +257,7 @@ int vdds_pub_dispatch(vdds_pub *p)
 	vdds__pub_apply_control(p);
 	vdds__pubcore_reclaim(&p->core);
 	vdds__pub_cut_off_broken(p);
+	vdds__pub_snapshot(p);
 	return 0;
 }
 
@@ -255,6 +268,7 @@ int vdds_pub_stats(vdds_pub *p, struct vdds_pub_stats *st)
 	vdds__pub_apply_control(p);
 	vdds__pubcore_reclaim(&p->core);
 	vdds__pub_cut_off_broken(p);
+	vdds__pub_snapshot(p);
 	memset(st, 0, sizeof(*st));
 	vdds__pub_made_stats(p, st);
 	st->slot_count = p->core.slot_count;
@@ -276,6 +290,19 @@ int vdds_pub_stats(vdds_pub *p, struct vdds_pub_stats *st)
 	pthread_mutex_lock(&p->mu);
 	st->disconnects = p->disconnects;
 	st->kicked = p->kicked;
+	pthread_mutex_unlock(&p->mu);
+	return 0;
+}
+
+int vdds_pub_set_note(vdds_pub *p, const char *note)
+{
+	if (!p)
+		return -EINVAL;
+	pthread_mutex_lock(&p->mu);
+	snprintf(p->note, sizeof(p->note), "%s", note ? note : "");
+	for (char *c = p->note; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 	pthread_mutex_unlock(&p->mu);
 	return 0;
 }

@@ -1,7 +1,8 @@
 /* pub_ctl.c — the publisher's control side: accepting connections, the
  * handshake and its access policy (SO_PEERCRED, the silent-client timer),
- * hang-ups, and cutting off subscribers the data path found broken. Runs on
- * the service thread, or on the application's thread when there is none. */
+ * introspection answers, hang-ups, and cutting off subscribers the data path
+ * found broken. Runs on the service thread, or on the application's thread
+ * when there is none. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,24 +29,24 @@ static void reject(int fd, int err, const char *reason)
 	vdds__msg_send(fd, &m, sizeof(m), NULL, 0);
 }
 
-/* SO_PEERCRED: our own uid and root always; another uid only with
- * group_access, if our group is among its primary and supplementary groups. */
-static int peer_allowed(const struct vdds_pub *p, int fd)
+/* SO_PEERCRED (taken at accept): our own uid and root always; another uid
+ * only with group_access, if our group is among its primary and
+ * supplementary groups. */
+static int peer_allowed(const struct vdds_pub *p, const struct vdds__conn *c)
 {
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
+	socklen_t len;
 	gid_t groups[PEER_GROUPS_MAX];
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-		return 0;
-	if (cred.uid == geteuid() || cred.uid == 0)
+	if (c->pid <= 0)
+		return 0; /* no credentials */
+	if (c->uid == geteuid() || c->uid == 0)
 		return 1;
 	if (!p->group_access)
 		return 0;
-	if (cred.gid == p->group)
+	if (c->gid == p->group)
 		return 1;
 	len = sizeof(groups);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
 		return 0; /* more than PEER_GROUPS_MAX groups: refuse rather than guess */
 	for (size_t i = 0; i < len / sizeof(gid_t); i++)
 		if (groups[i] == p->group)
@@ -84,9 +85,9 @@ static void handshake_done(struct vdds_pub *p)
 		set_tick(p, 0);
 }
 
-/* Check a HELLO against the topic: 0, or -errno with the reason in
- * why[VDDS_REASON_MAX], in the subscriber's terms (what it expects, then
- * what we have). */
+/* Check a client's first message: an INFO_REQ, or a HELLO that matches the
+ * topic. Returns its kind, or -errno with the reason in why[VDDS_REASON_MAX],
+ * in the subscriber's terms (what it expects, then what we have). */
 static int check_hello(const struct vdds_pub *p, const union vdds__msg *m, int len, int nfds,
 		       char *why)
 {
@@ -98,6 +99,8 @@ static int check_hello(const struct vdds_pub *p, const union vdds__msg *m, int l
 		vdds__reason_version(why, VDDS_REASON_MAX, m->hdr.version, VDDS_PROTO_VERSION);
 		return -EPROTO;
 	}
+	if (kind == VDDS_MSG_INFO_REQ && nfds == 0)
+		return kind;
 	if (kind != VDDS_MSG_HELLO || nfds != 0) {
 		snprintf(why, VDDS_REASON_MAX, "malformed hello");
 		return -EBADMSG;
@@ -109,7 +112,85 @@ static int check_hello(const struct vdds_pub *p, const union vdds__msg *m, int l
 				  t->type_name, t->type_size);
 		return -EPROTO;
 	}
-	return 0;
+	return kind;
+}
+
+/* How far a subscriber-written index b is behind a, as a count no larger than
+ * the slot count: an honest subscriber never makes it larger. */
+static uint32_t ring_gap(uint32_t a, uint32_t b, uint32_t slot_count)
+{
+	uint32_t d = a - b;
+
+	return d > slot_count ? slot_count : d;
+}
+
+/* Control side only: the welcomed subscribers are p->conns with a lane, and
+ * a lane is freed only after leave() has taken its conn off that list, so
+ * every lane read here is mapped. Its ring indices are atomics in shared
+ * memory; relaxed loads, as the answer is a snapshot. */
+static uint32_t fill_subs(struct vdds_pub *p, struct vdds__msg_info *m)
+{
+	uint32_t n = 0;
+
+	for (struct vdds__conn *c = p->conns; c && n < VDDS_MAX_SUBSCRIBERS; c = c->next) {
+		if (!c->lane)
+			continue;
+		struct vdds__lane_hdr *l = c->lane->core.shm;
+		uint32_t dprod = vdds__load_relaxed(&l->deliver_prod);
+		uint32_t dcons = vdds__load_relaxed(&l->deliver_cons);
+		uint32_t rprod = vdds__load_relaxed(&l->release_prod);
+		/* what DROP_OLDEST took back moved dcons without being taken */
+		uint64_t dropped = vdds__load_relaxed(&c->lane->core.dropped);
+		struct vdds__msg_info_sub *s = &m->subs[n++];
+
+		s->pid = (int32_t)c->pid;
+		s->uid = (uint32_t)c->uid;
+		s->lane_id = c->lane->core.id;
+		s->queued = ring_gap(dprod, dcons, p->core.slot_count);
+		s->held = ring_gap(dcons - (uint32_t)dropped, rprod, p->core.slot_count);
+		s->lost = dropped;
+	}
+	return n;
+}
+
+/* Answer an introspection request, then hang up. Never touches the data
+ * path's own fields: its counters come from the snapshot it keeps. */
+static void serve_info(struct vdds_pub *p, struct vdds__conn *c)
+{
+	struct vdds__msg_info *m = malloc(sizeof(*m));
+
+	if (!m) {
+		reject(c->fd, ENOMEM, "out of resources");
+		return;
+	}
+	vdds__msg_info_init(m, 0);
+	uint32_t n = fill_subs(p, m);
+
+	m->hdr.size = (uint32_t)vdds__msg_info_size(n);
+	m->n_subs = n;
+	m->pid = (int32_t)getpid();
+	m->uid = (uint32_t)geteuid();
+	m->start_ns = p->start_ns;
+	m->slot_size = p->topic->slot_size;
+	m->slot_count = p->topic->slot_count;
+	m->max_subs = p->max_subs;
+	m->type_size = p->topic->type_size;
+	memcpy(m->type_name, p->topic->type_name, sizeof(m->type_name));
+	m->type_name[sizeof(m->type_name) - 1] = '\0';
+	m->overflow = p->topic->overflow;
+	m->history = p->topic->history;
+	m->free_slots = vdds__load_relaxed(&p->snap.free_slots);
+	m->loaned_slots = vdds__load_relaxed(&p->snap.loaned_slots);
+	m->subscribers = vdds__load_relaxed(&p->snap.subscribers);
+	m->published = vdds__load_relaxed(&p->snap.published);
+	m->wakeups = vdds__load_relaxed(&p->snap.wakeups);
+	pthread_mutex_lock(&p->mu);
+	m->disconnects = p->disconnects;
+	m->kicked = p->kicked;
+	memcpy(m->note, p->note, sizeof(m->note));
+	pthread_mutex_unlock(&p->mu);
+	vdds__msg_send(c->fd, m, m->hdr.size, NULL, 0);
+	free(m);
 }
 
 /* The HELLO arrived (or the peer hung up): answer it. Consumes c. */
@@ -130,22 +211,27 @@ static void serve_hello(struct vdds_pub *p, struct vdds__conn *c)
 	if (len < 0)
 		reject(c->fd, EBADMSG, "malformed hello"); /* truncated, stray control data */
 	if (len <= 0)
-		goto err_close;
-	err = check_hello(p, &m, len, nfds, why);
-	if (err == 0 && !peer_allowed(p, c->fd)) {
-		err = -EACCES;
+		goto close_conn;
+	int kind = check_hello(p, &m, len, nfds, why);
+
+	if (kind >= 0 && !peer_allowed(p, c)) {
+		kind = -EACCES;
 		snprintf(why, sizeof(why), "user not allowed");
 	}
-	if (err < 0) {
-		reject(c->fd, err, why);
-		goto err_close;
+	if (kind < 0) {
+		reject(c->fd, kind, why);
+		goto close_conn;
+	}
+	if (kind == VDDS_MSG_INFO_REQ) {
+		serve_info(p, c);
+		goto close_conn; /* done: the client reads the answer, then EOF */
 	}
 	struct vdds__pub_lane *pl = vdds__pub_lane_new(p, &err);
 
 	if (!pl) {
 		reject(c->fd, err,
 		       err == -ENOSPC ? "subscriber limit reached" : "out of resources");
-		goto err_close;
+		goto close_conn;
 	}
 	pl->core.want_history = !(m.hello.flags & VDDS_HELLO_NO_HISTORY);
 	struct vdds__msg_welcome w;
@@ -159,7 +245,7 @@ static void serve_hello(struct vdds_pub *p, struct vdds__conn *c)
 	vdds__pub_hand_over(p, pl, 1);
 	if (epoll_ctl(p->ctl_epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
 		vdds__pub_hand_over(p, pl, 0);
-		goto err_close;
+		goto close_conn;
 	}
 	if (vdds__msg_send(c->fd, &w, sizeof(w), give, VDDS_WELCOME_FDS) < 0)
 		shutdown(c->fd, SHUT_RDWR); /* seen as a hang-up next */
@@ -168,7 +254,7 @@ static void serve_hello(struct vdds_pub *p, struct vdds__conn *c)
 	pl->lane_fd = -1;
 	return;
 
-err_close:
+close_conn:
 	close(c->fd);
 	conn_drop(p, c);
 }
@@ -248,12 +334,19 @@ static void serve_accept(struct vdds_pub *p)
 		struct vdds__conn *c = calloc(1, sizeof(*c));
 		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
 
-		if (!c || p->handshakes >= MAX_HANDSHAKES) {
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+
+		if (!c || p->handshakes >= MAX_HANDSHAKES ||
+		    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
 			free(c);
 			close(fd);
 			continue;
 		}
 		c->fd = fd;
+		c->pid = cred.pid;
+		c->uid = cred.uid;
+		c->gid = cred.gid;
 		c->deadline_ms = vdds__now_ns() / 1000000u + HELLO_WAIT_MS;
 		ev.data.ptr = c;
 		if (epoll_ctl(p->ctl_epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {

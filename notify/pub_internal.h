@@ -45,9 +45,24 @@ static inline struct vdds__pub_lane *vdds__pub_lane_of(struct vdds__lane_pub *lp
  * or a welcomed subscriber whose hang-up we wait for. */
 struct vdds__conn {
 	int fd;
+	pid_t pid; /* SO_PEERCRED at accept */
+	uid_t uid;
+	gid_t gid;
 	uint64_t deadline_ms; /* until welcomed: when we give up on its HELLO */
 	struct vdds__pub_lane *lane;
 	struct vdds__conn *next;
+};
+
+/* What vdds_pub_stats() would say, for the control side's introspection
+ * answer: the data path stores it with relaxed stores where its counters
+ * change (nothing is ordered by them: each field is a value of its own, and
+ * a reader may see one a call older than another); the control side loads
+ * it relaxed. A read costs the data path at most one cache line transfer
+ * per introspection request. */
+struct vdds__pub_snap {
+	_Atomic uint64_t published;
+	_Atomic uint64_t wakeups;
+	_Atomic uint32_t free_slots, loaned_slots, subscribers;
 };
 
 struct vdds_pub {
@@ -55,6 +70,7 @@ struct vdds_pub {
 	struct vdds__pubcore core;
 	uint64_t wakeups;
 	uint64_t blocked, blocked_ns; /* BLOCK: loans that slept for a slot, how long */
+	struct vdds__pub_snap snap;   /* written by the data path only */
 
 	/* made by open, fixed until close */
 	struct vdds__topic_hdr *topic;
@@ -66,7 +82,8 @@ struct vdds_pub {
 	int threaded; /* served by the service thread */
 	int group_access;
 	gid_t group;
-	int sock_live; /* new_path renamed to sock_path */
+	int sock_live;     /* new_path renamed to sock_path */
+	uint64_t start_ns; /* CLOCK_REALTIME at open */
 	char sock_path[VDDS_PATH_MAX], new_path[VDDS_PATH_MAX], lock_path[VDDS_PATH_MAX];
 	int huge_pages;     /* the topic is on huge pages */
 	int huge_err;       /* asked for them and fell back: why, -errno */
@@ -82,6 +99,7 @@ struct vdds_pub {
 	struct vdds__pub_lane *joins, *leaves, *all;
 	uint64_t ids_in_use[VDDS_MAX_LANES / 64]; /* bit i: lane id i is taken */
 	uint64_t disconnects, kicked;
+	char note[VDDS_NOTE_MAX]; /* vdds_pub_set_note, for introspection */
 };
 
 /* pub_make.c: build a publisher's resources (its socket not yet visible);
@@ -114,6 +132,16 @@ static inline void vdds__pub_apply_control(struct vdds_pub *p)
 	/* acquire: pairs with vdds__pub_hand_over's release */
 	if (vdds__load_acquire(&p->pending))
 		vdds__pub_apply_control_slow(p);
+}
+
+/* Data path: refresh the snapshot after its counters changed. */
+static inline void vdds__pub_snapshot(struct vdds_pub *p)
+{
+	vdds__store_relaxed(&p->snap.published, p->core.seq);
+	vdds__store_relaxed(&p->snap.wakeups, p->wakeups);
+	vdds__store_relaxed(&p->snap.free_slots, p->core.n_free);
+	vdds__store_relaxed(&p->snap.loaned_slots, p->core.n_loaned);
+	vdds__store_relaxed(&p->snap.subscribers, p->core.n_lanes);
 }
 
 static inline void vdds__pub_cut_off_broken(struct vdds_pub *p)

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pub_internal.h"
@@ -140,6 +141,10 @@ int vdds__pub_make(struct vdds_pub *p, const char *topic, const struct vdds_pub_
 	char dir[VDDS_PATH_MAX];
 	int err;
 
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	p->start_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 	p->max_subs = o->max_subscribers ? o->max_subscribers : DEFAULT_MAX_SUBS;
 	p->group_access = o->group_access;
 	p->group = o->group;

@@ -79,20 +79,35 @@ int vdds__topic_addr(struct sockaddr_un *addr, const char *dir, const char *topi
 	return n < 0 || (size_t)n >= sizeof(addr->sun_path) ? -ENAMETOOLONG : 0;
 }
 
-int vdds__topic_lock(const char *dir, const char *topic)
+int vdds__topic_connect(const char *dir, const char *topic)
 {
-	struct sockaddr_un path;
-	int err = vdds__topic_addr(&path, dir, topic, ".lock");
+	struct sockaddr_un addr;
+	int err = vdds__topic_addr(&addr, dir, topic, ".sock");
 
 	if (err < 0)
 		return err;
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		err = errno == ECONNREFUSED || errno == ENOENT ? -ENOENT : -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int vdds__lock_path(const char *path, int flags)
+{
 	for (;;) {
-		int fd = open(path.sun_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		int fd = open(path, flags | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 
 		if (fd < 0)
 			return -errno;
 		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-			err = errno == EWOULDBLOCK ? -EEXIST : -errno;
+			int err = errno == EWOULDBLOCK ? -EEXIST : -errno;
+
 			close(fd);
 			return err;
 		}
@@ -100,9 +115,17 @@ int vdds__topic_lock(const char *dir, const char *topic)
 		 * between our open and flock, we locked an orphan: try again */
 		struct stat held, named;
 
-		if (fstat(fd, &held) == 0 && stat(path.sun_path, &named) == 0 &&
+		if (fstat(fd, &held) == 0 && stat(path, &named) == 0 &&
 		    held.st_ino == named.st_ino && held.st_dev == named.st_dev)
 			return fd;
 		close(fd);
 	}
+}
+
+int vdds__topic_lock(const char *dir, const char *topic)
+{
+	struct sockaddr_un path;
+	int err = vdds__topic_addr(&path, dir, topic, ".lock");
+
+	return err < 0 ? err : vdds__lock_path(path.sun_path, O_RDWR);
 }

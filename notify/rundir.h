@@ -26,6 +26,17 @@ int vdds__rundir(char *buf, size_t cap, int create, uint32_t also_trust);
 int vdds__topic_addr(struct sockaddr_un *addr, const char *dir, const char *topic,
 		     const char *suffix);
 
+/* Connect a SOCK_SEQPACKET socket to <dir>/<topic>.sock. Returns the fd,
+ * -ENOENT when no publisher listens there (no socket, or a dead one's), or
+ * -errno. */
+int vdds__topic_connect(const char *dir, const char *topic);
+
+/* Take the flock of the file at path (made 0600 if missing), opened with
+ * flags (O_RDWR or O_RDONLY): returns the fd, or -EEXIST when another holds
+ * it. Robust against a concurrent unlink by the previous holder (the lock
+ * must be on the file the path names). */
+int vdds__lock_path(const char *path, int flags);
+
 /* Take <dir>/<topic>.lock with flock: returns the lock fd, or -EEXIST when a
  * live publisher holds it. Robust against a concurrent unlink by the
  * previous owner (the lock must be on the file the path names). */

@@ -40,23 +40,9 @@ int vdds__sub_target_dir(const struct vdds__sub_target *t, char *dir, size_t cap
 static int connect_topic(const struct vdds__sub_target *t)
 {
 	char dir[VDDS_PATH_MAX];
-	struct sockaddr_un addr;
 	int err = vdds__sub_target_dir(t, dir, sizeof(dir));
 
-	if (err < 0)
-		return err;
-	if ((err = vdds__topic_addr(&addr, dir, t->topic, ".sock")) < 0)
-		return err;
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		err = errno == ECONNREFUSED || errno == ENOENT ? -ENOENT : -errno;
-		close(fd);
-		return err;
-	}
-	return fd;
+	return err < 0 ? err : vdds__topic_connect(dir, t->topic);
 }
 
 /* Receive WELCOME or REJECT; on WELCOME take the four descriptors. A

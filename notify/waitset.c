@@ -237,11 +237,39 @@ static int collect(vdds_waitset *ws, struct vdds_event *evs, int max)
 	return n;
 }
 
+/* Adaptive wait: before sleeping, look at every subscriber's ring for as
+ * long as the most patient of them asks (spin_ns), round robin. */
+static void spin_subs(vdds_waitset *ws)
+{
+	uint32_t spin_ns = 0;
+
+	for (uint32_t i = 0; i < ws->n_members; i++)
+		if (ws->members[i]->kind == VDDS_EVENT_SUB &&
+		    vdds__sub_spin_ns(ws->members[i]->handle) > spin_ns)
+			spin_ns = vdds__sub_spin_ns(ws->members[i]->handle);
+	if (spin_ns == 0)
+		return;
+	uint64_t until = vdds__now_ns() + spin_ns;
+
+	do {
+		for (uint32_t i = 0; i < ws->n_members; i++) {
+			struct vdds__member *m = ws->members[i];
+
+			if (m->kind == VDDS_EVENT_SUB && vdds__sub_spin_ns(m->handle) &&
+			    vdds__sub_spin(m->handle))
+				return; /* prepare finds it and does not sleep */
+		}
+	} while (vdds__now_ns() < until);
+}
+
 int vdds_waitset_wait(vdds_waitset *ws, struct vdds_event *evs, int max, int timeout_ms)
 {
 	if (!ws || !evs || max <= 0)
 		return -EINVAL;
 	uint64_t deadline = timeout_ms > 0 ? vdds__deadline(timeout_ms) : 0;
+
+	if (timeout_ms != 0)
+		spin_subs(ws);
 
 	for (;;) {
 		int ms = timeout_ms;

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# install_test.sh BUILD_DIR — install vdds into a temporary prefix and build a
+# install_test.sh BUILD_DIR [bridge] — install vdds into a temporary prefix and build a
 # consumer against it three ways: gcc through pkg-config, clang, and g++
 # through find_package(vdds); and a C++17 consumer of vdds.hpp, with g++
 # through find_package(vdds) and with clang++ through pkg-config; run each.
+# With "bridge": vdds-bridge, its man page and the wire contract's IDL are
+# installed, and the binary runs.
 set -euo pipefail
 build=$(cd "$1" && pwd)
 src=$(cd "$(dirname "$0")" && pwd)/consumer
@@ -10,9 +12,17 @@ prefix=$(mktemp -d)
 trap 'rm -rf "$prefix"' EXIT
 cmake --install "$build" --prefix "$prefix" >/dev/null
 for f in include/vdds.h include/vdds.hpp share/man/man7/vdds.7 share/man/man3/vdds_pub.3 share/man/man3/vdds_sub.3 \
-	share/man/man3/vdds_waitset.3; do
+	share/man/man3/vdds_waitset.3 share/man/man1/vdds.1 bin/vdds; do
 	[ -f "$prefix/$f" ] || { echo "not installed: $f"; exit 1; }
 done
+# with a second argument "bridge": vdds-bridge was built, and must be installed
+if [ "${2:-}" = bridge ]; then
+	for f in bin/vdds-bridge share/man/man1/vdds-bridge.1 share/vdds/frame.idl; do
+		[ -f "$prefix/$f" ] || { echo "not installed: $f"; exit 1; }
+	done
+	"$prefix/bin/vdds-bridge" --version | grep -q '^vdds-bridge ' ||
+		{ echo "the installed vdds-bridge does not run"; exit 1; }
+fi
 for f in vdds.pc vddsConfig.cmake vddsConfigVersion.cmake 'libvdds.so.*' libvdds.a; do
 	[ -n "$(find "$prefix" -name "$f")" ] || { echo "not installed: $f"; exit 1; }
 done

@@ -265,6 +265,27 @@ START_TEST(test_type_mismatch_is_eproto)
 }
 END_TEST
 
+START_TEST(test_subscriber_reads_the_publishers_type_name)
+{
+	struct vdds_pub_opts typed = { .type_name = "pose" };
+	vdds_pub *pub, *plain;
+	vdds_sub *sub, *any;
+
+	tu_private_rundir();
+	ck_assert_ptr_null(vdds_sub_type_name(NULL));
+	ck_assert_int_eq(vdds_pub_open(&pub, "typed", &typed), 0);
+	ck_assert_int_eq(vdds_sub_open(&sub, "typed", NULL), 0);
+	ck_assert_str_eq(vdds_sub_type_name(sub), "pose");
+	ck_assert_int_eq(vdds_pub_open(&plain, "untyped", NULL), 0);
+	ck_assert_int_eq(vdds_sub_open(&any, "untyped", NULL), 0);
+	ck_assert_str_eq(vdds_sub_type_name(any), "");
+	vdds_sub_close(any);
+	vdds_sub_close(sub);
+	vdds_pub_close(plain);
+	vdds_pub_close(pub);
+}
+END_TEST
+
 START_TEST(test_empty_subscriber_take_is_eagain_and_wait_times_out)
 {
 	vdds_pub *pub;
@@ -660,6 +681,7 @@ static Suite *api_suite(void)
 	tcase_add_test(errors, test_publishing_what_was_not_loaned_is_einval);
 	tcase_add_test(errors, test_subscriber_past_the_limit_is_enospc);
 	tcase_add_test(errors, test_type_mismatch_is_eproto);
+	tcase_add_test(errors, test_subscriber_reads_the_publishers_type_name);
 	tcase_add_test(errors, test_empty_subscriber_take_is_eagain_and_wait_times_out);
 	tcase_add_test(errors, test_strerror_names_every_error);
 	tcase_add_test(errors, test_runtime_dir_writable_by_others_is_eacces);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "introspect.h"
 #include "proto.h"
 #include "testutil.h"
 
@@ -348,6 +349,108 @@ START_TEST(test_subscribers_cannot_resize_or_write_the_segments)
 }
 END_TEST
 
+/* ------------------------------------------------------- introspection */
+
+START_TEST(test_info_reports_layout_stats_and_each_subscriber)
+{
+	tu_private_rundir();
+	struct vdds_pub_opts o = { .slot_count = 8, .slot_size = 128, .type_name = "pose" };
+	vdds_pub *pub;
+	vdds_sub *a, *b;
+	struct vdds_sample s[3];
+	struct vdds__msg_info info;
+
+	ck_assert_int_eq(vdds_pub_open(&pub, "intro", &o), 0);
+	ck_assert_int_eq(vdds_sub_open(&a, "intro", NULL), 0);
+	ck_assert_int_eq(vdds_sub_open(&b, "intro", NULL), 0);
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(vdds_pub_write(pub, "x", 1, 1000), 0);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(vdds_sub_wait(a, 2000), 0);
+		ck_assert_int_eq(vdds_sub_take(a, &s[i]), 0);
+	}
+	ck_assert_int_eq(vdds_pub_set_note(pub, "a note\nwith a newline"), 0);
+	ck_assert_int_eq(vdds__introspect(getenv("VDDS_DIR"), "intro", &info, 5000), 0);
+	ck_assert_str_eq(info.note, "a note?with a newline");
+	ck_assert_int_eq(info.pid, getpid());
+	ck_assert_uint_eq(info.uid, geteuid());
+	ck_assert_uint_eq(info.slot_count, 8);
+	ck_assert_uint_eq(info.slot_size, 128);
+	ck_assert_str_eq(info.type_name, "pose");
+	ck_assert_uint_eq(info.overflow, VDDS_OVERFLOW_BLOCK);
+	ck_assert_uint_eq(info.published, 5);
+	ck_assert_uint_eq(info.subscribers, 2);
+	ck_assert_uint_eq(info.loaned_slots, 0);
+	ck_assert_uint_eq(info.n_subs, 2);
+	uint32_t held = 0, queued = 0;
+
+	for (uint32_t i = 0; i < info.n_subs; i++) {
+		ck_assert_int_eq(info.subs[i].pid, getpid());
+		held += info.subs[i].held;
+		queued += info.subs[i].queued;
+		ck_assert_uint_eq(info.subs[i].lost, 0);
+	}
+	ck_assert_uint_eq(held, 3);   /* a holds 3 */
+	ck_assert_uint_eq(queued, 7); /* a has 2 waiting, b all 5 */
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(vdds_sub_release(a, &s[i]), 0);
+	vdds_sub_close(a);
+	vdds_sub_close(b);
+	vdds_pub_close(pub);
+	ck_assert_int_eq(vdds__introspect(getenv("VDDS_DIR"), "intro", &info, 5000), -ENOENT);
+}
+END_TEST
+
+START_TEST(test_an_info_request_of_another_version_is_eproto)
+{
+	tu_private_rundir();
+	vdds_pub *pub = pub_up("v1info");
+	struct vdds__msg_info_req r;
+	int fds[VDDS_WELCOME_FDS];
+
+	/* version 1 had neither INFO_REQ nor this layout: EPROTO, as for HELLO */
+	vdds__msg_info_req(&r);
+	r.hdr.version = 1;
+	int fd = tu_raw_connect("v1info");
+
+	send_raw(fd, &r, sizeof(r), NULL, 0);
+	ck_assert_int_eq(answer(fd, fds), EPROTO);
+	close(fd);
+	/* and so is a version this build does not speak yet */
+	vdds__msg_info_req(&r);
+	r.hdr.version = VDDS_PROTO_VERSION + 1;
+	fd = tu_raw_connect("v1info");
+	send_raw(fd, &r, sizeof(r), NULL, 0);
+	ck_assert_int_eq(answer(fd, fds), EPROTO);
+	close(fd);
+	honest_subscriber_works(pub, "v1info");
+	vdds_pub_close(pub);
+}
+END_TEST
+
+START_TEST(test_parser_checks_info_size_against_its_subscriber_count)
+{
+	union vdds__msg m;
+
+	vdds__msg_info_init(&m.info, 3);
+	ck_assert_int_eq(vdds__msg_parse(&m, vdds__msg_info_size(3)), VDDS_MSG_INFO);
+	ck_assert_int_eq(vdds__msg_parse(&m, vdds__msg_info_size(2)), -EBADMSG);
+	m.info.n_subs = 2; /* disagrees with hdr.size */
+	ck_assert_int_eq(vdds__msg_parse(&m, vdds__msg_info_size(3)), -EBADMSG);
+	vdds__msg_info_init(&m.info, VDDS_MAX_SUBSCRIBERS);
+	ck_assert_int_eq(vdds__msg_parse(&m, sizeof(m.info)), VDDS_MSG_INFO);
+	m.info.n_subs = VDDS_MAX_SUBSCRIBERS + 1;
+	ck_assert_int_eq(vdds__msg_parse(&m, sizeof(m.info)), -EBADMSG);
+	vdds__msg_info_init(&m.info, 0);
+	memset(m.info.type_name, 'x', sizeof(m.info.type_name));
+	ck_assert_int_eq(vdds__msg_parse(&m, vdds__msg_info_size(0)), -EBADMSG);
+	/* every message is sent at this build's version: the layout changed
+	 * in 2, so an older peer must refuse rather than map what it cannot read */
+	vdds__msg_hello(&m.hello, NULL, 0, 0);
+	ck_assert_uint_eq(m.hdr.version, VDDS_PROTO_VERSION);
+}
+END_TEST
+
 /* ------------------------------------------------------ refusal reasons */
 
 /* A stand-in publisher on topic's socket: a child that answers the first
@@ -605,6 +708,13 @@ static int subscribe_and_report_refusal(void)
 									 : TU_CHILD_REPORTED;
 }
 
+static int introspect_and_report(void)
+{
+	struct vdds__msg_info info;
+
+	return -vdds__introspect(getenv("VDDS_DIR"), "secure", &info, 5000);
+}
+
 START_TEST(test_another_uid_is_eacces)
 {
 	if (geteuid() != 0) {
@@ -621,6 +731,8 @@ START_TEST(test_another_uid_is_eacces)
 	snprintf(path, sizeof(path), "%s/secure.sock", getenv("VDDS_DIR"));
 	ck_assert_int_eq(chmod(path, 0666), 0);
 	ck_assert_int_eq(as_nobody(subscribe_and_report_refusal, NOBODY, pub), TU_CHILD_OK);
+	/* introspection is refused the same way */
+	ck_assert_int_eq(as_nobody(introspect_and_report, NOBODY, pub), EACCES);
 	vdds_pub_close(pub);
 }
 END_TEST
@@ -638,6 +750,8 @@ START_TEST(test_group_access_admits_that_group_only)
 	ck_assert_int_eq(vdds_pub_open(&pub, "secure", &o), 0);
 	ck_assert_int_eq(as_nobody(subscribe_and_report, NOBODY, pub), 0);
 	ck_assert_int_eq(as_nobody(subscribe_and_report, NOBODY - 1, pub), EACCES);
+	ck_assert_int_eq(as_nobody(introspect_and_report, NOBODY, pub), 0);
+	ck_assert_int_eq(as_nobody(introspect_and_report, NOBODY - 1, pub), EACCES);
 	vdds_pub_close(pub);
 }
 END_TEST
@@ -695,6 +809,13 @@ static Suite *handshake_suite(void)
 	tcase_add_test(sec, test_group_access_admits_that_group_only);
 	tcase_add_test(sec, test_runtime_dir_owned_by_another_user_is_eacces);
 	suite_add_tcase(s, sec);
+	TCase *intro = tcase_create("introspection");
+
+	tcase_set_timeout(intro, 30);
+	tcase_add_test(intro, test_info_reports_layout_stats_and_each_subscriber);
+	tcase_add_test(intro, test_an_info_request_of_another_version_is_eproto);
+	tcase_add_test(intro, test_parser_checks_info_size_against_its_subscriber_count);
+	suite_add_tcase(s, intro);
 	return s;
 }
 

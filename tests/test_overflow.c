@@ -121,13 +121,20 @@ static pid_t spawn_sub(struct tally *t, uint32_t pause_us, int random_pause)
 	}
 }
 
+/* Every child has opened its subscriber (it says so once open returned, so
+ * the publisher has it): give many children, slow to start under a sanitizer
+ * on a loaded machine, a minute; then the publisher must count them at once. */
+#define JOIN_WAIT_NS (60ull * 1000000000ull)
+
 static void await_joined(struct tally *t, int n, vdds_pub *pub)
 {
 	uint64_t t0 = tu_now_ns();
 
 	for (int i = 0; i < n; i++)
-		while (atomic_load(&t[i].joined) == 0 && tu_now_ns() - t0 < TU_AWAIT_NS)
+		while (atomic_load(&t[i].joined) == 0 && tu_now_ns() - t0 < JOIN_WAIT_NS)
 			tu_sleep_us(1000);
+	for (int i = 0; i < n; i++)
+		ck_assert_msg(atomic_load(&t[i].joined), "subscriber %d not in after 60 s", i);
 	ck_assert_int_eq(tu_await_subscribers(pub, (uint32_t)n), 0);
 }
 

@@ -80,9 +80,11 @@ static void random_delay(struct side *s)
 
 /* Open our topic, subscribe to the peer's, and wait until the peer has
  * subscribed to ours: from then on nothing either side sends is missed. */
-static int side_open(struct side *s, const char *mine, const char *theirs, int use_epoll)
+static int side_open(struct side *s, const char *mine, const char *theirs, int use_epoll,
+		     uint32_t spin_ns)
 {
 	struct vdds_pub_opts opts = { .slot_size = sizeof(struct ball), .slot_count = 4 };
+	struct vdds_sub_opts sopts = { .spin_ns = spin_ns };
 	struct vdds_pub_stats st;
 	int err;
 
@@ -92,7 +94,7 @@ static int side_open(struct side *s, const char *mine, const char *theirs, int u
 	prctl(PR_SET_TIMERSLACK, 1UL);
 	if ((err = vdds_pub_open(&s->pub, mine, &opts)) != 0)
 		return side_error(s, "vdds_pub_open returned %d (%s)", err, vdds_strerror(err));
-	if ((err = tu_sub_open_retry(&s->sub, theirs, NULL)) != 0)
+	if ((err = tu_sub_open_retry(&s->sub, theirs, &sopts)) != 0)
 		return side_error(s, "vdds_sub_open returned %d (%s)", err, vdds_strerror(err));
 	if (use_epoll) {
 		struct epoll_event ev = { .events = EPOLLIN };
@@ -234,13 +236,14 @@ static int side_recv(struct side *s, uint64_t round)
 struct pong_args {
 	uint64_t rounds;
 	int use_epoll;
+	uint32_t spin_ns;
 	int report; /* write end: why we failed */
 };
 
 static int run_pong(const struct pong_args *a)
 {
 	struct side s = { .name = "pong side" };
-	int err = side_open(&s, PONG, PING, a->use_epoll);
+	int err = side_open(&s, PONG, PING, a->use_epoll, a->spin_ns);
 
 	for (uint64_t r = 1; err == 0 && r <= a->rounds; r++)
 		err = side_recv(&s, r) < 0 || side_send(&s, r) < 0 ? -1 : 0;
@@ -255,7 +258,7 @@ static int run_pong(const struct pong_args *a)
 }
 
 /* Fork the pong process; returns its pid, and the read end of its report. */
-static pid_t start_pong(uint64_t rounds, int use_epoll, int *report)
+static pid_t start_pong(uint64_t rounds, int use_epoll, uint32_t spin_ns, int *report)
 {
 	int fds[2];
 
@@ -263,7 +266,7 @@ static pid_t start_pong(uint64_t rounds, int use_epoll, int *report)
 	pid_t pid = tu_fork_child();
 
 	if (pid == 0) {
-		struct pong_args a = { rounds, use_epoll, fds[1] };
+		struct pong_args a = { rounds, use_epoll, spin_ns, fds[1] };
 
 		close(fds[0]);
 		_exit(run_pong(&a));
@@ -275,7 +278,7 @@ static pid_t start_pong(uint64_t rounds, int use_epoll, int *report)
 
 /* Ping `rounds` times against a forked pong process; fail with both sides'
  * reasons if either side saw anything wrong. */
-static void ping_pong(uint64_t rounds, int use_epoll)
+static void ping_pong(uint64_t rounds, int use_epoll, uint32_t spin_ns)
 {
 	struct side s = { .name = "ping side" };
 	int report, status = 0;
@@ -284,9 +287,9 @@ static void ping_pong(uint64_t rounds, int use_epoll)
 
 	tu_private_rundir();
 	/* fork before any handle exists: nothing crosses fork */
-	pid_t pid = start_pong(rounds, use_epoll, &report);
+	pid_t pid = start_pong(rounds, use_epoll, spin_ns, &report);
 	uint64_t t0 = tu_now_ns();
-	int err = side_open(&s, PING, PONG, use_epoll);
+	int err = side_open(&s, PING, PONG, use_epoll, spin_ns);
 
 	for (r = 1; err == 0 && r <= rounds; r++)
 		err = side_send(&s, r) < 0 || side_recv(&s, r) < 0 ? -1 : 0;
@@ -303,9 +306,9 @@ static void ping_pong(uint64_t rounds, int use_epoll)
 	ck_assert_msg(err == 0, "%s [pong process: %s]", s.why, theirs[0] ? theirs : "no error");
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == TU_CHILD_OK,
 		      "pong process failed (status 0x%x): %s", status, theirs);
-	printf("test_wakeup: %" PRIu64 " round trips with %s in %.2f s (%.1f us each)", rounds,
-	       use_epoll ? "epoll on vdds_sub_fd" : "vdds_sub_wait", (double)(t1 - t0) / 1e9,
-	       (double)(t1 - t0) / 1e3 / (double)rounds);
+	printf("test_wakeup: %" PRIu64 " round trips with %s (spin_ns %u) in %.2f s (%.1f us each)",
+	       rounds, use_epoll ? "epoll on vdds_sub_fd" : "vdds_sub_wait", spin_ns,
+	       (double)(t1 - t0) / 1e9, (double)(t1 - t0) / 1e3 / (double)rounds);
 	if (use_epoll)
 		printf(", %" PRIu64 " spurious epoll wakeups on the ping side", s.spurious);
 	printf("\n");
@@ -315,13 +318,21 @@ static void ping_pong(uint64_t rounds, int use_epoll)
 
 START_TEST(test_blocking_round_trips_never_lose_a_wakeup)
 {
-	ping_pong(ROUNDS_WAIT, 0);
+	ping_pong(ROUNDS_WAIT, 0, 0);
+}
+END_TEST
+
+/* the adaptive wait looks at the ring first: it must not lose a wakeup when
+ * the sample comes just after it gives up */
+START_TEST(test_blocking_round_trips_that_spin_first_never_lose_a_wakeup)
+{
+	ping_pong(ROUNDS_WAIT, 0, 10000);
 }
 END_TEST
 
 START_TEST(test_epoll_round_trips_never_lose_a_wakeup)
 {
-	ping_pong(ROUNDS_EPOLL, 1);
+	ping_pong(ROUNDS_EPOLL, 1, 0);
 }
 END_TEST
 
@@ -332,6 +343,7 @@ static Suite *wakeup_suite(void)
 
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, test_blocking_round_trips_never_lose_a_wakeup);
+	tcase_add_test(tc, test_blocking_round_trips_that_spin_first_never_lose_a_wakeup);
 	tcase_add_test(tc, test_epoll_round_trips_never_lose_a_wakeup);
 	suite_add_tcase(s, tc);
 	return s;

@@ -98,6 +98,10 @@ static struct error_kind {
 	  "The publisher is gone and everything it delivered was taken (EPIPE).", NULL },
 	{ ENOSPC, "TooManySubscribers", NULL,
 	  "The publisher has its maximum number of subscribers (ENOSPC).", NULL },
+	{ ENOBUFS, "NoBuffers", NULL,
+	  "No slot can be had: every one holds a sample already taken (a DROP_OLDEST\n"
+	  "publisher's loan), or max_held samples are held (take) (ENOBUFS).",
+	  NULL },
 	{ EBADMSG, "BadMessage", NULL,
 	  "The peer broke the protocol; a publisher cuts such a subscriber off (EBADMSG).", NULL },
 };
@@ -342,6 +346,9 @@ PyMODINIT_FUNC PyInit__vdds(void)
 	    PyModule_AddIntConstant(m, "TOPIC_MAX", VDDS_TOPIC_MAX) < 0 ||
 	    PyModule_AddIntConstant(m, "TYPE_NAME_MAX", VDDS_TYPE_NAME_MAX) < 0 ||
 	    PyModule_AddIntConstant(m, "MAX_SUBSCRIBERS", VDDS_MAX_SUBSCRIBERS) < 0 ||
+	    PyModule_AddIntConstant(m, "OVERFLOW_BLOCK", VDDS_OVERFLOW_BLOCK) < 0 ||
+	    PyModule_AddIntConstant(m, "OVERFLOW_DROP_OLDEST", VDDS_OVERFLOW_DROP_OLDEST) < 0 ||
+	    PyModule_AddIntConstant(m, "OVERFLOW_FAIL", VDDS_OVERFLOW_FAIL) < 0 ||
 	    PyModule_AddStringConstant(m, "__version__", vdds_version()) < 0)
 		goto err_module;
 	return m;

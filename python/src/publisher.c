@@ -326,10 +326,12 @@ static int pub_init(PublisherObject *p, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = { "topic",           "slot_size", "slots",
 				  "max_subscribers", "type_name", "type_size",
-				  "service_thread",  "group",     NULL };
+				  "service_thread",  "group",     "overflow",
+				  "history",         NULL };
 	struct vdds_pub_opts o = { 0 };
 	PyObject *topic, *group = Py_None;
 	Py_ssize_t slot_size = 4096, slots = 64, max_subs = 32, type_size = 0;
+	Py_ssize_t overflow = VDDS_OVERFLOW_BLOCK, history = 0;
 	const char *type_name = NULL;
 	int service_thread = 1, err;
 
@@ -337,12 +339,13 @@ static int pub_init(PublisherObject *p, PyObject *args, PyObject *kwds)
 		PyErr_SetString(PyExc_RuntimeError, "Publisher is already open");
 		return -1;
 	}
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "U|nn$nznpO:Publisher", kwlist, &topic,
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "U|nn$nznpOnn:Publisher", kwlist, &topic,
 					 &slot_size, &slots, &max_subs, &type_name, &type_size,
-					 &service_thread, &group))
+					 &service_thread, &group, &overflow, &history))
 		return -1;
 	if (slot_size <= 0 || slots < 2 || max_subs <= 0 || max_subs > VDDS_MAX_SUBSCRIBERS ||
-	    type_size < 0 || (uint64_t)slots > UINT32_MAX || (uint64_t)type_size > UINT32_MAX) {
+	    type_size < 0 || (uint64_t)slots > UINT32_MAX || (uint64_t)type_size > UINT32_MAX ||
+	    overflow < 0 || overflow > VDDS_OVERFLOW_FAIL || history < 0 || history > slots) {
 		pyvdds__raise(-EINVAL, topic);
 		return -1;
 	}
@@ -352,6 +355,8 @@ static int pub_init(PublisherObject *p, PyObject *args, PyObject *kwds)
 	o.type_name = type_name;
 	o.type_size = (uint32_t)type_size;
 	o.no_service_thread = !service_thread;
+	o.overflow = (uint32_t)overflow;
+	o.history = (uint32_t)history;
 	if (group != Py_None) {
 		unsigned long gid = PyLong_AsUnsignedLong(group);
 
@@ -616,12 +621,16 @@ static PyObject *pub_stats(PublisherObject *p, PyObject *unused)
 
 	if (err < 0)
 		return pyvdds__raise(err, NULL);
-	return Py_BuildValue("{sIsIsIsIsKsKsKsK}", "slot_count", st.slot_count, "free_slots",
-			     st.free_slots, "loaned_slots", st.loaned_slots, "subscribers",
-			     st.subscribers, "published", (unsigned long long)st.published,
-			     "wakeups", (unsigned long long)st.wakeups, "disconnects",
-			     (unsigned long long)st.disconnects, "kicked",
-			     (unsigned long long)st.kicked);
+	return Py_BuildValue(
+		"{sIsIsIsIsKsKsKsKsKsKsKsKsIsI}", "slot_count", st.slot_count, "free_slots",
+		st.free_slots, "loaned_slots", st.loaned_slots, "subscribers", st.subscribers,
+		"published", (unsigned long long)st.published, "wakeups",
+		(unsigned long long)st.wakeups, "disconnects", (unsigned long long)st.disconnects,
+		"kicked", (unsigned long long)st.kicked, "delivered",
+		(unsigned long long)st.delivered, "dropped", (unsigned long long)st.dropped,
+		"blocked", (unsigned long long)st.blocked, "blocked_ns",
+		(unsigned long long)st.blocked_ns, "largest_held", st.largest_held, "largest_lane",
+		st.largest_lane);
 }
 
 static PyObject *pub_fileno(PublisherObject *p, PyObject *unused)
@@ -702,7 +711,8 @@ static PyMethodDef pub_methods[] = {
 	{ "stats", (PyCFunction)pub_stats, METH_NOARGS,
 	  "stats() -> dict\n\n"
 	  "The publisher's counters: slot_count, free_slots, loaned_slots, subscribers,\n"
-	  "published, wakeups, disconnects, kicked (see vdds_pub_stats(3))." },
+	  "published, wakeups, disconnects, kicked, delivered, dropped, blocked,\n"
+	  "blocked_ns, largest_held, largest_lane (see vdds_pub_stats(3))." },
 	{ "fileno", (PyCFunction)pub_fileno, METH_NOARGS,
 	  "fileno() -> int\n\n"
 	  "vdds_pub_fd(): readable when there is control work for dispatch(). Only\n"
@@ -739,7 +749,12 @@ PyTypeObject pyvdds__publisher_type = {
 	.tp_repr = (reprfunc)pub_repr,
 	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
 	.tp_doc = "Publisher(topic, slot_size=4096, slots=64, *, max_subscribers=32,\n"
-		  "          type_name=None, type_size=0, service_thread=True, group=None)\n\n"
+		  "          type_name=None, type_size=0, service_thread=True, group=None,\n"
+		  "          overflow=OVERFLOW_BLOCK, history=0)\n\n"
+		  "overflow: what loan() does when no slot is free: OVERFLOW_BLOCK waits,\n"
+		  "OVERFLOW_DROP_OLDEST takes back the oldest sample queued for the slowest\n"
+		  "subscriber, OVERFLOW_FAIL raises WouldBlock. history: the last `history`\n"
+		  "samples go first to subscribers that join later (at most slots // 2).\n\n"
 		  "Open `topic` for publishing: `slots` slots of `slot_size` bytes in shared\n"
 		  "memory, at most `max_subscribers` subscribers. type_name / type_size, when\n"
 		  "given, must match what subscribers name (ProtocolMismatch otherwise).\n"

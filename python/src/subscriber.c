@@ -302,22 +302,25 @@ static PyObject *sub_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 
 static int sub_init(SubscriberObject *sb, PyObject *args, PyObject *kwds)
 {
-	static char *kwlist[] = { "topic",     "type_name",     "type_size", "reconnect",
-				  "busy_poll", "publisher_uid", NULL };
+	static char *kwlist[] = { "topic",     "type_name", "type_size",
+				  "reconnect", "busy_poll", "publisher_uid",
+				  "max_held",  "history",   NULL };
 	struct vdds_sub_opts o = { 0 };
 	PyObject *topic, *uid = Py_None;
 	const char *type_name = NULL;
-	Py_ssize_t type_size = 0;
-	int reconnect = 0, busy_poll = 0, err;
+	Py_ssize_t type_size = 0, max_held = 0;
+	int reconnect = 0, busy_poll = 0, history = 1, err;
 
 	if (sb->sub) {
 		PyErr_SetString(PyExc_RuntimeError, "Subscriber is already open");
 		return -1;
 	}
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "U|$znppO:Subscriber", kwlist, &topic,
-					 &type_name, &type_size, &reconnect, &busy_poll, &uid))
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "U|$znppOnp:Subscriber", kwlist, &topic,
+					 &type_name, &type_size, &reconnect, &busy_poll, &uid,
+					 &max_held, &history))
 		return -1;
-	if (type_size < 0 || (uint64_t)type_size > UINT32_MAX) {
+	if (type_size < 0 || (uint64_t)type_size > UINT32_MAX || max_held < 0 ||
+	    (uint64_t)max_held > UINT32_MAX) {
 		pyvdds__raise(-EINVAL, topic);
 		return -1;
 	}
@@ -325,6 +328,8 @@ static int sub_init(SubscriberObject *sb, PyObject *args, PyObject *kwds)
 	o.type_size = (uint32_t)type_size;
 	o.reconnect = reconnect;
 	o.busy_poll = busy_poll;
+	o.max_held = (uint32_t)max_held;
+	o.no_history = !history;
 	if (uid != Py_None) {
 		unsigned long u = PyLong_AsUnsignedLong(uid);
 
@@ -532,6 +537,21 @@ static PyObject *sub_iternext(SubscriberObject *sb)
 	return x;
 }
 
+static PyObject *sub_stats(SubscriberObject *sb, PyObject *unused)
+{
+	(void)unused;
+	struct vdds_sub_stats st;
+
+	if (sub_usable(sb) < 0)
+		return NULL;
+	int err = vdds_sub_stats(sb->sub, &st);
+
+	if (err < 0)
+		return pyvdds__raise(err, NULL);
+	return Py_BuildValue("{sKsKsIsI}", "taken", (unsigned long long)st.taken, "lost",
+			     (unsigned long long)st.lost, "held", st.held, "queued", st.queued);
+}
+
 static PyObject *sub_fileno(SubscriberObject *sb, PyObject *unused)
 {
 	(void)unused;
@@ -600,12 +620,16 @@ static PyMethodDef sub_methods[] = {
 	  "ready() -> bool\n\n"
 	  "True if take() will return a sample now. Does not block; to answer it takes\n"
 	  "the next sample and keeps it for take(). Raises as take() does." },
+	{ "stats", (PyCFunction)sub_stats, METH_NOARGS,
+	  "stats() -> dict\n\n"
+	  "taken, lost (taken back by an OVERFLOW_DROP_OLDEST publisher before we took\n"
+	  "them: seq jumps by exactly as many), held, queued (see vdds_sub_stats(3))." },
 	{ "fileno", (PyCFunction)sub_fileno, METH_NOARGS,
 	  "fileno() -> int\n\n"
-	  "vdds_sub_fd(): a pollable fd for select/selectors/asyncio. It becomes readable\n"
-	  "when a sample or the publisher's end arrives after take() returned None\n"
-	  "(call take() first; wait for the fd only when it returns None). A sample\n"
-	  "kept by ready() is not reflected in it." },
+	  "vdds_sub_fd(): a pollable, level-triggered fd for select/selectors/asyncio:\n"
+	  "readable exactly while take() would return a sample or raise (the\n"
+	  "publisher's end), from the moment of open. A sample kept by ready() is not\n"
+	  "reflected in it." },
 	{ "close", (PyCFunction)sub_close, METH_NOARGS,
 	  "close()\n\n"
 	  "Disconnect. Every sample still held is released and becomes unreadable.\n"
@@ -634,7 +658,7 @@ PyTypeObject pyvdds__subscriber_type = {
 	.tp_repr = (reprfunc)sub_repr,
 	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
 	.tp_doc = "Subscriber(topic, *, type_name=None, type_size=0, reconnect=False,\n"
-		  "           busy_poll=False, publisher_uid=None)\n\n"
+		  "           busy_poll=False, publisher_uid=None, max_held=0, history=True)\n\n"
 		  "The C part of vdds.Subscriber; use that class (it adds asyncio).",
 	.tp_iter = (getiterfunc)sub_iter,
 	.tp_iternext = (iternextfunc)sub_iternext,

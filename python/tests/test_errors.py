@@ -19,6 +19,7 @@ MAPPING = [
     (errno.EAGAIN, vdds.WouldBlock, BlockingIOError),
     (errno.EPIPE, vdds.PublisherGone, BrokenPipeError),
     (errno.ENOSPC, vdds.TooManySubscribers, vdds.Error),
+    (errno.ENOBUFS, vdds.NoBuffers, vdds.Error),
     (errno.EBADMSG, vdds.BadMessage, vdds.Error),
 ]
 

@@ -50,6 +50,9 @@ import errno as _errno
 from . import _vdds
 from ._vdds import (
     MAX_SUBSCRIBERS,
+    OVERFLOW_BLOCK,
+    OVERFLOW_DROP_OLDEST,
+    OVERFLOW_FAIL,
     TOPIC_MAX,
     TYPE_NAME_MAX,
     AccessDenied,
@@ -65,6 +68,7 @@ from ._vdds import (
     Sample,
     Timeout,
     TooManySubscribers,
+    NoBuffers,
     TopicExists,
     WouldBlock,
     error,
@@ -91,6 +95,7 @@ __all__ = [
     "WouldBlock",
     "PublisherGone",
     "TooManySubscribers",
+    "NoBuffers",
     "BadMessage",
     "error",
     "error_class",
@@ -99,6 +104,9 @@ __all__ = [
     "TOPIC_MAX",
     "TYPE_NAME_MAX",
     "MAX_SUBSCRIBERS",
+    "OVERFLOW_BLOCK",
+    "OVERFLOW_DROP_OLDEST",
+    "OVERFLOW_FAIL",
 ]
 
 # Samples an ``async for`` hands out in a row without letting other tasks

@@ -7,6 +7,9 @@ __version__: str
 TOPIC_MAX: int
 TYPE_NAME_MAX: int
 MAX_SUBSCRIBERS: int
+OVERFLOW_BLOCK: int
+OVERFLOW_DROP_OLDEST: int
+OVERFLOW_FAIL: int
 
 _P = TypeVar("_P", bound="Publisher")
 _S = TypeVar("_S", bound="Subscriber")
@@ -24,6 +27,7 @@ class Timeout(Error, TimeoutError): ...
 class WouldBlock(Error, BlockingIOError): ...
 class PublisherGone(Error, BrokenPipeError): ...
 class TooManySubscribers(Error): ...
+class NoBuffers(Error): ...
 class BadMessage(Error): ...
 
 def strerror(code: int) -> str:
@@ -70,6 +74,8 @@ class Publisher:
         type_size: int = 0,
         service_thread: bool = True,
         group: Optional[int] = None,
+        overflow: int = ...,
+        history: int = 0,
     ) -> None: ...
     @property
     def closed(self) -> bool: ...
@@ -131,7 +137,10 @@ class Subscriber:
         reconnect: bool = False,
         busy_poll: bool = False,
         publisher_uid: Optional[int] = None,
+        max_held: int = 0,
+        history: bool = True,
     ) -> None: ...
+    def stats(self) -> dict[str, int]: ...
     @property
     def closed(self) -> bool: ...
     @property

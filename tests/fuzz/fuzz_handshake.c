@@ -24,6 +24,10 @@ static void fuzz_message(const uint8_t *data, size_t size)
 
 	if (kind == VDDS_MSG_HELLO && !memchr(m.hello.type_name, 0, sizeof(m.hello.type_name)))
 		abort(); /* accepted an unterminated string */
+	if (kind == VDDS_MSG_INFO &&
+	    (m.info.n_subs > VDDS_MAX_SUBSCRIBERS || size != vdds__msg_info_size(m.info.n_subs) ||
+	     !memchr(m.info.type_name, 0, sizeof(m.info.type_name))))
+		abort();
 	if ((kind == VDDS_MSG_REJECT || kind == VDDS_MSG_BYE) &&
 	    (m.reject.err <= 0 || !memchr(m.reject.reason, 0, sizeof(m.reject.reason))))
 		abort();

@@ -1,0 +1,58 @@
+/* sub_internal.h — the subscriber's private state, defined once, and what
+ * sub.c (entry points, data path) and sub_fd.c (its pollable fd, the
+ * publisher's fate, reconnecting, the waitset's view) ask of each other. */
+#ifndef VDDS_SUB_INTERNAL_H
+#define VDDS_SUB_INTERNAL_H
+
+#include <stdint.h>
+
+#include "sub_link.h"
+#include "vdds.h"
+
+#define BUSY_POLL_SOCKET_CHECK 4096 /* busy pollers look for a hang-up this often */
+
+enum { TAG_DATA = 1, TAG_SOCK = 2, TAG_WATCH = 3 };
+
+struct vdds_sub {
+	struct vdds__sub_link link;     /* the live one (sock < 0 while reconnecting) */
+	struct vdds__sub_link *retired; /* dead publishers' links with samples held */
+	struct vdds__sub_target target;
+	int epfd;
+	int watch_fd; /* reconnecting: inotify on the runtime directory */
+	int gone;     /* 0, or -EPIPE / -EBADMSG once the publisher is gone */
+	int busy_poll, reconnect;
+	uint32_t idle_polls, epochs;
+	uint32_t fd_gen;   /* +1 whenever the watched fds change */
+	uint32_t waitsets; /* waitsets watching us: they arm us themselves */
+	int fd_wanted;     /* the application asked for vdds_sub_fd() */
+	int synced;        /* vdds__sub_fd_sync found the ring empty; nothing taken since */
+	uint32_t max_held; /* 0: no limit */
+	uint32_t spin_ns;  /* adaptive wait: poll this long before sleeping */
+	int starved;       /* take said -ENOBUFS: the fd was cleared for it */
+	uint64_t taken_before, lost_before; /* counts of past links */
+};
+
+/* Is take() keeping the fd level-triggered? Not for busy pollers (they said
+ * they spin), nor while a waitset watches the subscriber (it arms us). */
+static inline int vdds__sub_fd_mode(const struct vdds_sub *s)
+{
+	return s->fd_wanted && s->waitsets == 0 && !s->busy_poll;
+}
+
+/* The publisher's socket is readable: it hung up, or said BYE first. */
+
+/* sub_fd.c */
+/* The publisher's socket is readable: learn whether it hung up or said BYE. */
+void vdds__sub_learn_fate(struct vdds_sub *s);
+/* Consume every readiness event now pending on our fd (waiting up to
+ * timeout_ms for one); learn of hang-ups. */
+void vdds__sub_drain_fd(struct vdds_sub *s, int timeout_ms, int *timed_out);
+/* The ring looked empty: clear the fd's data latch, arm, look again. */
+void vdds__sub_fd_sync(struct vdds_sub *s);
+/* Watch the live link's data eventfd and socket in our epoll set. */
+int vdds__sub_watch_link(struct vdds_sub *s);
+/* Nothing left from the current publisher: 0 if a new one is connected
+ * (look again), or what take/wait should report. */
+int vdds__sub_handle_gone(struct vdds_sub *s);
+
+#endif

@@ -1,0 +1,483 @@
+/* slotwait.pml — Promela model of the publisher's wait for a returned slot
+ * (BLOCK policy): it never sleeps while a returned slot would let it go on.
+ *
+ * Mirrors (file:line function, at the main commit named in README.md;
+ * run.sh checks that each function is still there, run.sh --refs the lines):
+ *   notify/pub.c:171 vdds_pub_loan: vdds__pubcore_loan, else loan_overflow
+ *   notify/pub.c:158 loan_overflow: BLOCK: loan_wait
+ *   notify/pub.c:113 loan_wait: vdds__pubcore_arm_wait, vdds__fence,
+ *       vdds__pubcore_loan; else wait_for_return, vdds__pubcore_loan again,
+ *       loop; vdds__pubcore_disarm_wait
+ *   notify/pub.c:83 wait_for_return: poll the return eventfd, then read it
+ *   core/pubcore.c:330 vdds__pubcore_arm_wait: T = oldest_held; among the
+ *       lanes holding T the first with the most queued (prod - cons, cons
+ *       read relaxed) gets W = seq(T), or, if it has nothing queued, every
+ *       lane holding anything; the others 0 (relaxed stores)
+ *   core/pubcore.c:317 oldest_held
+ *   core/pubcore.c:365 vdds__pubcore_disarm_wait
+ *   core/pubcore.c:187 vdds__pubcore_reclaim: reclaim_lane on every lane
+ *   core/pubcore.c:173 reclaim_lane: vdds__ring_pop until empty, drop_hold
+ *   core/pubcore.c:126 drop_hold: free once nobody holds it
+ *   core/pubcore.h:124 vdds__pubcore_loan: reclaim if none is free
+ *   core/pubcore.h:163 vdds__pubcore_publish: a push per lane
+ *   core/ring.h:39 vdds__ring_push: entry, then prod (release store)
+ *   core/ring.h:64 vdds__ring_pop: load prod, entry, store cons (release)
+ *   core/subcore.h:96 vdds__subcore_take
+ *   core/subcore.h:138 vdds__subcore_release: push on the release ring,
+ *       vdds__fence, W = load pub_wait; W == 0 or seq < W: no wake; else
+ *       exchange it with 0, wake if it was not 0
+ *   notify/sub.c:193 vdds_sub_release: vdds__kick the return eventfd
+ *
+ * Three versions, one file:
+ *   (default)   main's: the watermark above, and when the look after the
+ *               fence found returns but no free slot, arm again before
+ *               sleeping (the choice was made on holders that have changed;
+ *               loan_wait's `returned` check). Checked clean.
+ *   NO_REARM    the watermark without that check, as 4bde34f had it: it
+ *               loses a wakeup (MUST fail): arm_wait asks lane A, A takes
+ *               and returns everything before it sees W, the look after the
+ *               fence reclaims A's returns but frees nothing (lane B still
+ *               holds both slots), the publisher sleeps, and B, not asked,
+ *               returns both slots without a kick.
+ *   PLAIN       the protocol before 4bde34f: pub_wait = 1 on every lane;
+ *               every release that finds it set wakes the publisher. Checked
+ *               clean.
+ *
+ * Honest subscribers? The watermark was designed on the assumption that the
+ * asked subscriber goes on releasing while it has samples queued. The model
+ * says the default does not need it, at these bounds, and this argument says so
+ * for lanes that stay attached: the lane asked because it has T queued has
+ * every later sample queued behind T (delivery is in order to every
+ * attached lane), so it holds every live slot and no slot can come back
+ * without it; and when it has nothing queued every lane holding anything is
+ * asked. So the default and PLAIN are both checked with STALL: any subscriber may
+ * stop for good between two calls (a debugger, a stuck disk) holding what
+ * it holds, and the publisher must still never sleep while a slot came
+ * back. Not modelled: lanes attaching or cut off during the wait (the
+ * control side wakes the publisher for those), history (a slot it keeps is
+ * not free; oldest_held skips slots only it holds), a subscriber dying
+ * inside vdds_sub_release, timeouts.
+ *
+ * Memory: x86-TSO through tso.pml, for the indices and pub_wait. Ring
+ * entries (and descriptors) are written straight to memory: each is written
+ * before the release store of the index that publishes it, TSO keeps the two
+ * stores in order, and the reader reads it only after seeing that index, so
+ * buffering them would add states but no behaviour. The return eventfd is a
+ * flag: a kick sets it (a locked kernel path: full barrier), poll waits for
+ * it, read clears it (poll and read are two steps: a kick in between is
+ * absorbed, as in C). The data path's own wakeup is model wake.pml's: here a
+ * subscriber simply waits until its deliver ring is non-empty. PLAIN leaves
+ * out the subscriber's store of its deliver cons: nobody reads it there.
+ *
+ * Bounds: 2 slots, 2 subscriber lanes, rings of 2, N = 3 samples (the third
+ * loan must wait), store buffers of 2. Subscribers take in order and release
+ * their held samples in any order.
+ *
+ * Checked (exhaustive; `watch` asserts when nothing can move any more):
+ *   - no slot owned by two parties: a slot loaned to the application is held
+ *     by no subscriber and in no release ring; a subscriber takes only a
+ *     published slot it does not hold;
+ *   - no slot lost: at the end every slot is free, or published with its
+ *     holder mask equal to the lanes that still hold it or returned it
+ *     unreclaimed; the free count matches;
+ *   - no lost wakeup: the publisher is never asleep for good while some slot
+ *     has been given back by every holder; without STALL, every run ends
+ *     with all N published, taken and released by both subscribers;
+ *   - without STALL, ltl `live` (acceptance cycles, no fairness assumed):
+ *     every run publishes all N.
+ *
+ * Variants (spin -D...; run.sh checks each outcome):
+ *   STALL            subscribers may stop for good: passes (default, PLAIN).
+ *   NO_PUB_FENCE     no vdds__fence() in loan_wait: MUST fail (default, PLAIN).
+ *   NO_SUB_FENCE     no vdds__fence() in vdds__subcore_release: MUST fail
+ *                    (default, PLAIN).
+ *   PLAIN_STORE      the subscriber's exchange replaced by "load, store 0,
+ *                    kick if the load was not 0": passes (PLAIN). Harmless:
+ *                    a second or needless wake costs one loop, and the kick
+ *                    comes after the store (a locked kernel path drains it),
+ *                    so the publisher always looks again after it.
+ *   WM_GT            kick only for seq > W: passes (default) at these bounds:
+ *                    the release of T itself no longer kicks, but a release
+ *                    of a newer sample by an asked lane still comes. With
+ *                    W = seq(T), T the oldest held slot, every sample a lane
+ *                    holds has seq >= W: the comparison filters nothing,
+ *                    which lanes are asked is the whole filter.
+ */
+#define S 2 /* slots */
+#define L 2 /* subscriber lanes */
+#define R 2 /* ring size: a power of two >= S */
+#define N 3 /* samples published */
+
+/* shared words: the lane headers, rings and descriptors */
+#define DPROD(l) (l)             /* deliver_prod: publisher */
+#define DCONS(l) (2 + (l))       /* deliver_cons: subscriber */
+#define RPROD(l) (4 + (l))       /* release_prod: subscriber */
+#define PW(l) (6 + (l))          /* pub_wait: the watermark W (PLAIN: 0/1); both */
+#define DENT(l, i) (8 + (l) * R + (i))  /* deliver[ring]: publisher */
+#define RENT(l, i) (12 + (l) * R + (i)) /* release[ring]: subscriber */
+#define DSEQ(s) (16 + (s))       /* desc[s].seq: publisher */
+#define NVAR 18
+
+#define NSB 3
+#define PUB 0
+#define SUBP(l) (1 + (l))
+
+#include "tso.pml"
+
+#define FREE 0
+#define LOANED 1
+#define PUBLISHED 2
+#define NONE 255
+
+/* publisher-private (struct vdds__pubcore); global only so `watch` can read */
+byte state[S];     /* slot state */
+byte hold[S];   /* holder mask: bit l = lane l holds the slot */
+byte lheld[L];  /* slots each lane holds */
+#ifndef PLAIN
+byte sseq[S];   /* desc seq of each published slot */
+#endif
+byte nfree = S;
+bool asleep;    /* in wait_for_return */
+byte published;
+
+/* ghosts: the truth the publisher's bookkeeping must agree with */
+byte g_hold[S]; /* lanes holding the slot (queued or taken, not given back) */
+byte g_ret[S];  /* given back on a release ring, not reclaimed yet */
+byte finished;      /* subscribers that took all N and released everything */
+
+bool efd;       /* the return eventfd's counter is nonzero */
+
+#define kick_ret(p) d_step { fence(p); efd = 1 }
+
+/* vdds__pubcore_reclaim: reclaim_lane on each lane (vdds__ring_pop until
+ * empty, drop_hold). One load of the lane's release prod, then private work
+ * (entries below that prod are stable): one atomic step per lane. */
+inline reclaim()
+{
+	l = 0;
+	do
+	:: l < L ->
+		atomic {
+			ld(PUB, RPROD(l), rp);
+			do
+			:: rcons[l] == rp -> break
+			:: else ->
+				id = mem[RENT(l, rcons[l] % R)];
+				/* an honest subscriber returns only what it holds */
+				assert(id < S && (hold[id] & (1 << l)));
+				/* drop_hold */
+				hold[id] = hold[id] & ~(1 << l);
+				lheld[l]--;
+				g_ret[id]--;
+				if
+				:: hold[id] == 0 && state[id] == PUBLISHED ->
+					state[id] = FREE;
+					nfree++
+				:: else
+				fi;
+				rcons[l]++;
+				found = 1
+			od;
+			rp = 0;
+			id = 0;
+			l++
+		}
+	:: else -> l = 0; break
+	od
+}
+
+/* set_pub_wait: relaxed stores, into the store buffer */
+inline set_pub_wait(v)
+{
+	atomic {
+		l = 0;
+		do
+		:: l < L -> st(PUB, PW(l), v); l++
+		:: else -> l = 0; break
+		od
+	}
+}
+
+#ifndef PLAIN
+/* vdds__pubcore_arm_wait: ask the lane likely to release the oldest held
+ * slot T last (it holds T and has the most queued) to wake us, with
+ * W = seq(T); if it has nothing queued, every lane holding anything. */
+inline arm_wait()
+{
+	d_step {
+		/* oldest_held */
+		t = NONE;
+		s = 0;
+		do
+		:: s < S ->
+			if
+			:: state[s] == PUBLISHED && hold[s] != 0 && (t == NONE || sseq[s] < sseq[t]) -> t = s
+			:: else
+			fi;
+			s++
+		:: else -> s = 0; break
+		od;
+		assert(t != NONE) /* no slot is free, none loaned: some are held */
+	}
+	/* the lanes' queues, read one by one (relaxed: a hint) */
+	pick = NONE;
+	l = 0;
+	do
+	:: l < L ->
+		d_step {
+			q = dprod[l] - mem[DCONS(l)]; /* the publisher never stores cons */
+			if
+			:: (hold[t] & (1 << l)) && q <= R && (pick == NONE || q > pickq) ->
+				pick = l;
+				pickq = q
+			:: else
+			fi;
+			q = 0;
+			l++
+		}
+	:: else -> l = 0; break
+	od;
+	/* W on the chosen lane, or on every lane holding anything; 0 elsewhere
+	 * (relaxed stores, into the buffer) */
+	atomic {
+		if
+		:: pick != NONE && pickq == 0 -> pick = NONE
+		:: else
+		fi;
+		l = 0;
+		do
+		:: l < L ->
+			if
+			:: (pick != NONE && l == pick) || (pick == NONE && lheld[l] > 0) ->
+				st(PUB, PW(l), sseq[t])
+			:: else -> st(PUB, PW(l), 0)
+			fi;
+			l++
+		:: else -> l = 0; break
+		od;
+		t = 0;
+		pick = 0;
+		pickq = 0
+	}
+}
+#endif
+
+/* notify/pub.c loan_wait */
+inline loan_wait()
+{
+	do
+	::
+#ifndef PLAIN
+		arm_wait();
+#else
+		set_pub_wait(1);
+#endif
+#ifndef NO_PUB_FENCE
+		fence(PUB);
+#endif
+		found = 0;
+		reclaim();
+		if
+		:: nfree > 0 -> break
+		:: else
+		fi;
+#if !defined(PLAIN) && !defined(NO_REARM)
+		if
+		:: found -> found = 0; goto next /* things moved since the choice: choose again */
+		:: else
+		fi;
+#endif
+		found = 0;
+		/* wait_for_return: poll (sleeps), then read */
+		asleep = 1;
+end_sleep:	d_step { fence(PUB) && efd -> asleep = 0 };
+		efd = 0;
+		reclaim();
+		found = 0;
+		if
+		:: nfree > 0 -> break
+		:: else
+		fi;
+next:		skip
+	od;
+	set_pub_wait(0)
+}
+
+active proctype publisher()
+{
+	byte m, id, l, rp, s;
+	bool found;
+	byte dprod[L], rcons[L], seq;
+#ifndef PLAIN
+	byte t, pick, pickq, q;
+#endif
+
+	for (m : 1 .. N) {
+		/* vdds_pub_loan -> vdds__pubcore_loan */
+		if
+		:: nfree == 0 -> reclaim(); found = 0
+		:: else
+		fi;
+		if
+		:: nfree == 0 -> loan_wait()
+		:: else
+		fi;
+		atomic {
+			id = 0;
+			do
+			:: state[id] == FREE -> break
+			:: else -> id++
+			od;
+			/* no slot owned by two parties */
+			assert(g_hold[id] == 0 && g_ret[id] == 0);
+			state[id] = LOANED;
+			nfree--;
+			/* (the application fills the slot) */
+			/* vdds__pubcore_publish */
+			seq++;
+#ifndef PLAIN
+			sseq[id] = seq;
+			mem[DSEQ(id)] = seq;
+#endif
+			state[id] = PUBLISHED
+		}
+		l = 0;
+		do
+		:: l < L ->
+			atomic {
+				/* vdds__ring_push: entry, then prod (release) */
+				g_hold[id]++; /* ghost: before the subscriber can see it */
+				mem[DENT(l, dprod[l] % R)] = id;
+				dprod[l]++;
+				st(PUB, DPROD(l), dprod[l]);
+				hold[id] = hold[id] | (1 << l);
+				lheld[l]++;
+				l++
+			}
+		:: else -> l = 0; break
+		od;
+		published++;
+		id = 0
+	}
+}
+
+proctype subscriber(byte l)
+{
+	byte dcons, rprod, id, ntaken, w, old;
+	byte held; /* bitmask of the slots taken and not released */
+#ifndef PLAIN
+	byte hseq[S];
+#endif
+
+end_idle:
+	do
+	:: atomic {
+		ntaken < N && mem[DPROD(l)] != dcons ->
+		/* vdds__subcore_take -> vdds__ring_pop (the subscriber never
+		 * stores DPROD: memory is what its loads see) */
+		id = mem[DENT(l, dcons % R)];
+		assert(id < S && state[id] == PUBLISHED && !(held & (1 << id)));
+		dcons++;
+#ifndef PLAIN
+		st(SUBP(l), DCONS(l), dcons);
+		hseq[id] = mem[DSEQ(id)];
+#endif
+		held = held | (1 << id);
+		ntaken++;
+		id = 0
+	   }
+	:: atomic {
+		held != 0 ->
+		if
+		:: held & 1 -> id = 0
+		:: held & 2 -> id = 1
+		fi;
+		/* vdds__subcore_release: forget, push, fence, look at pub_wait */
+		held = held & ~(1 << id);
+		g_hold[id]--; /* ghost: before the publisher can see it */
+		g_ret[id]++;
+		mem[RENT(l, rprod % R)] = id;
+		rprod++;
+		st(SUBP(l), RPROD(l), rprod)
+	   }
+#ifndef NO_SUB_FENCE
+		fence(SUBP(l));
+#endif
+		ld(SUBP(l), PW(l), w);
+#ifndef PLAIN
+#ifdef WM_GT
+		if
+		:: w != 0 && hseq[id] > w ->
+#else
+		if
+		:: w != 0 && hseq[id] >= w ->
+#endif
+#else
+		if
+		:: w != 0 ->
+#endif
+#ifdef PLAIN_STORE
+			st(SUBP(l), PW(l), 0);
+			old = w;
+#else
+			d_step { fence(SUBP(l)); old = mem[PW(l)]; mem[PW(l)] = 0 };
+#endif
+			if
+			:: old != 0 -> kick_ret(SUBP(l)) /* vdds_sub_release */
+			:: else
+			fi
+		:: else
+		fi;
+#ifndef PLAIN
+		hseq[id] = 0;
+#endif
+		id = 0;
+		w = 0;
+		old = 0
+#ifdef STALL
+	:: true ->
+		/* this subscriber stops here for good, holding what it holds */
+end_stall:	false
+#endif
+	:: ntaken == N && held == 0 -> break
+	od;
+	finished++
+}
+init
+{
+	atomic {
+		run subscriber(0);
+		run subscriber(1)
+	}
+}
+
+/* When nothing can move any more (the run is over, or stuck). */
+active proctype watch()
+{
+	byte s, holders, n;
+
+	timeout ->
+	/* no slot lost, no slot owned twice: bookkeeping = truth */
+	for (s : 0 .. S - 1) {
+		holders = (hold[s] & 1) + ((hold[s] >> 1) & 1);
+		assert(state[s] != LOANED);
+		assert(state[s] != FREE || (hold[s] == 0 && g_hold[s] == 0 && g_ret[s] == 0));
+		assert(state[s] != PUBLISHED || (holders > 0 && holders == g_hold[s] + g_ret[s]));
+		if
+		:: state[s] == FREE -> n++
+		:: else
+		fi
+	}
+	assert(n == nfree);
+	/* no lost wakeup: asleep for good while a slot was given back by every
+	 * lane holding it */
+	for (s : 0 .. S - 1) {
+		assert(!(asleep && state[s] == PUBLISHED && g_hold[s] == 0))
+	}
+#ifndef STALL
+	/* honest subscribers: everything published, taken and released */
+	assert(published == N && finished == L);
+#endif
+}
+
+ltl live { <> (published == N) }
