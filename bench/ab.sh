@@ -6,7 +6,9 @@
 # Environment: AB_ROUNDS (default 5), AB_ITERS (default 20000 round trips),
 # AB_MILLIS (default 400, per throughput run), AB_CASES to run a subset
 # (space-separated names or shell patterns from the list below, e.g.
-# 'wait-* fanout-sleep-*'), AB_RAW=FILE to keep every run's result line.
+# 'wait-* fanout-sleep-*'), AB_RAW=FILE to keep every run's result line,
+# AB_PERF=1 to count, with perf stat, the CPU time and context switches of
+# every process of each throughput run, per message.
 #
 # Each revision runs its own bench programs, so a case may only use options
 # both have: a case whose mode or option one build's usage text lacks is
@@ -149,18 +151,28 @@ one() { # side round name program args...
 		set -- "$work/build-$side/bench/vdds_fanout" "$@"
 		key=msgs_per_s
 	fi
+	set -- timeout 120 "$@"
+	# AB_PERF: the CPU time and context switches of every process of the run
+	if [ "$prog" = fanout ] && [ "${AB_PERF:-0}" = 1 ]; then
+		set -- perf stat -x, -o "$work/perf" -e task-clock,context-switches -- "$@"
+	fi
 	# one retry: the VM can stall a process past a start-up timeout; said,
 	# as a run that hangs (exit 124) is a finding, not noise
 	rc=0
-	out=$(timeout 120 "$@" 2>"$work/err") || rc=$?
+	out=$("$@" 2>"$work/err") || rc=$?
 	if [ $rc != 0 ]; then
 		say "round $round, $name, build $side: exit $rc (124: hung 120 s), retried: $* ($(tail -n 1 "$work/err"))"
 		rc=0
-		out=$(timeout 120 "$@" 2>"$work/err") || rc=$?
+		out=$("$@" 2>"$work/err") || rc=$?
 		if [ $rc != 0 ]; then
 			say "failed twice (exit $rc), left out: $*"
 			return 0
 		fi
+	fi
+	if [ "$1" = perf ]; then # task-clock in ms, per message in us
+		out="$out $(awk -F, -v msgs="$(echo "$out" | sed -n 's/.* msgs=\([0-9]*\).*/\1/p')" '
+			$3 == "task-clock" { printf "cpu_us_per_msg=%.3f ", $1 * 1000 / msgs }
+			$3 == "context-switches" { printf "cs_per_msg=%.4f", $1 / msgs }' "$work/perf")"
 	fi
 	v=$(echo "$out" | sed -n "s/.* $key=\\([0-9.]*\\).*/\\1/p")
 	[ -n "$v" ] || {
@@ -300,6 +312,37 @@ END {
 						v[++n] = x
 				row = row " | " (n ? sprintf("%.3f", median(v, n)) : "—")
 			}
+		print row " |"
+	}
+	hdr = 0
+	for (i = 1; i <= ncases; i++) {
+		c = order[i]
+		if (prog[c] != "fanout" || !((c, "a", 1) in line) || field(line[c, "a", 1], "cpu_us_per_msg") == "")
+			continue
+		if (!hdr++) {
+			print ""
+			print "Throughput cases, every process of the run (AB_PERF=1: perf stat, the publisher and its"
+			print "subscribers, start-up included): CPU time (task-clock) and context switches per message,"
+			print "medians over the rounds (min–max)."
+			print ""
+			print "| case | before: CPU µs/msg | after: CPU µs/msg | after / before | before: switches/msg | after: switches/msg |"
+			print "|---|---:|---:|---:|---:|---:|"
+		}
+		row = "| " c
+		split("cpu_us_per_msg cs_per_msg", keys, " ")
+		for (k = 1; k <= 2; k++) {
+			for (s = 1; s <= 2; s++) {
+				side = s == 1 ? "a" : "b"
+				n = 0
+				for (r = 1; r <= rounds; r++)
+					if ((c, side, r) in line && (x = field(line[c, side, r], keys[k])) != "")
+						v[++n] = x
+				m[s] = n ? median(v, n) : ""
+				row = row " | " (n ? sprintf(k == 1 ? "%.3f (%.3f–%.3f)" : "%.4f (%.4f–%.4f)", m[s], lo, hi) : "—")
+			}
+			if (k == 1)
+				row = row " | " (m[1] > 0 && m[2] != "" ? sprintf("%.3f", m[2] / m[1]) : "—")
+		}
 		print row " |"
 	}
 }' "$work/cases" "$work/raw"
