@@ -41,6 +41,21 @@ PyObject *pyvdds__busy(const char *what)
 	return NULL;
 }
 
+int pyvdds__usable(const void *handle, unsigned long fork_gen, int busy, const char *what)
+{
+	if (!handle) {
+		pyvdds__closed(what);
+		return -1;
+	}
+	if (pyvdds__check_fork(fork_gen) < 0)
+		return -1;
+	if (busy) {
+		pyvdds__busy(what);
+		return -1;
+	}
+	return 0;
+}
+
 PyObject *pyvdds__exit_result(PyObject *r, PyObject *args)
 {
 	if (!r && PyTuple_GET_SIZE(args) > 0 && PyTuple_GET_ITEM(args, 0) != Py_None &&

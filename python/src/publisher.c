@@ -298,17 +298,7 @@ PyTypeObject pyvdds__loan_type = {
 
 static int pub_usable(PublisherObject *p)
 {
-	if (!p->pub) {
-		pyvdds__closed("Publisher");
-		return -1;
-	}
-	if (pyvdds__check_fork(p->fork_gen) < 0)
-		return -1;
-	if (p->busy) {
-		pyvdds__busy("Publisher");
-		return -1;
-	}
-	return 0;
+	return pyvdds__usable(p->pub, p->fork_gen, p->busy, "Publisher");
 }
 
 static PyObject *pub_new(PyTypeObject *type, PyObject *args, PyObject *kwds)

@@ -69,4 +69,9 @@ PyObject *pyvdds__exit_result(PyObject *r, PyObject *args);
 /* RuntimeError: another thread is inside a blocking call on this handle. */
 PyObject *pyvdds__busy(const char *what);
 
+/* May a handle be used now? 0, or -1 with the exception set: closed
+ * (handle NULL), opened before a fork (fork_gen), or busy in another thread.
+ * what: "Publisher", "Subscriber". */
+int pyvdds__usable(const void *handle, unsigned long fork_gen, int busy, const char *what);
+
 #endif /* PYVDDS_H */

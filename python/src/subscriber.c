@@ -276,17 +276,7 @@ static PyObject *sample_new(SubscriberObject *sb, const struct vdds_sample *s)
 
 static int sub_usable(SubscriberObject *sb)
 {
-	if (!sb->sub) {
-		pyvdds__closed("Subscriber");
-		return -1;
-	}
-	if (pyvdds__check_fork(sb->fork_gen) < 0)
-		return -1;
-	if (sb->busy) {
-		pyvdds__busy("Subscriber");
-		return -1;
-	}
-	return 0;
+	return pyvdds__usable(sb->sub, sb->fork_gen, sb->busy, "Subscriber");
 }
 
 static PyObject *sub_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
