@@ -1,7 +1,10 @@
 /* pub_ctl.c — the publisher's control side: accepting connections, the
- * handshake and its access policy (SO_PEERCRED, the silent-client timer),
- * introspection answers, hang-ups, and cutting off subscribers the data path
- * found broken. Runs on the service thread, or on the application's thread
+ * handshake and its access policy (SO_PEERCRED, the silent-client sweep),
+ * introspection answers, subscribers' WAKEs, hang-ups, and cutting off
+ * subscribers the data path found broken. Runs on the service thread, as
+ * callbacks of its watches (one for the listening socket, which also carries
+ * the sweep's deadline and the data path's pokes, one per connection), or on
+ * the application's thread from the publisher's own epoll set and timerfd
  * when there is none. */
 #include <errno.h>
 #include <stdio.h>
@@ -15,11 +18,14 @@
 #include "clock.h"
 #include "proto.h"
 #include "pub_internal.h"
+#include "service.h"
 
 #define MAX_HANDSHAKES 64  /* connections that have not said HELLO yet */
 #define HELLO_WAIT_MS 2000 /* how long a connected client may stay silent */
 #define HELLO_SWEEP_MS 250 /* how often silent clients are looked for */
 #define PEER_GROUPS_MAX 64 /* supplementary groups we look through */
+#define WAKES_PER_EVENT 64 /* messages read from one socket per readiness */
+#define CONN_EVENTS (EPOLLIN | EPOLLRDHUP)
 
 static void reject(int fd, int err, const char *reason)
 {
@@ -65,24 +71,80 @@ static void conn_drop(struct vdds_pub *p, struct vdds__conn *c)
 	free(c);
 }
 
+/* ----------------------------------------------- watching, both ways */
+
+static void serve_conn(struct vdds_pub *p, struct vdds__conn *c);
+
+static void on_conn(void *arg, uint32_t events)
+{
+	struct vdds__conn *c = arg;
+
+	(void)events;
+	serve_conn(c->pub, c);
+}
+
+static int watch_conn(struct vdds_pub *p, struct vdds__conn *c)
+{
+	struct epoll_event ev = { .events = CONN_EVENTS, .data.ptr = c };
+
+	if (p->threaded)
+		return vdds__service_add_locked(c->fd, CONN_EVENTS, on_conn, c, &c->watch);
+	return epoll_ctl(p->ctl_epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0 ? -errno : 0;
+}
+
+static void unwatch_conn(struct vdds_pub *p, struct vdds__conn *c)
+{
+	if (p->threaded)
+		vdds__service_remove_locked(c->watch);
+	else
+		epoll_ctl(p->ctl_epfd, EPOLL_CTL_DEL, c->fd, NULL);
+}
+
+/* Listen (on) or not: accept4 ran out of fds, and the listening socket would
+ * stay readable (level-triggered) and spin us until it has some again. */
+static void listen_on(struct vdds_pub *p, int on)
+{
+	struct epoll_event ev = { .events = on ? EPOLLIN : 0, .data.ptr = NULL };
+
+	if (p->threaded)
+		vdds__service_modify_locked(p->listen_watch, ev.events);
+	else
+		epoll_ctl(p->ctl_epfd, EPOLL_CTL_MOD, p->listen_fd, &ev);
+}
+
+/* The sweep for silent clients (and a paused accept) runs every
+ * HELLO_SWEEP_MS while there is something to sweep: a deadline of the
+ * service thread's, re-set by each sweep, or our own periodic timerfd. */
 static void set_tick(struct vdds_pub *p, int on)
 {
 	long ns = on ? HELLO_SWEEP_MS * 1000000l : 0;
 	struct itimerspec its = { .it_interval = { 0, ns }, .it_value = { 0, ns } };
 
-	timerfd_settime(p->timer_fd, 0, &its, NULL);
+	if (on == p->tick_on)
+		return;
+	p->tick_on = on;
+	if (p->threaded)
+		vdds__service_set_deadline_locked(p->listen_watch,
+						  on ? vdds__now_ns() + (uint64_t)ns : 0);
+	else
+		timerfd_settime(p->timer_fd, 0, &its, NULL);
+}
+
+static void update_tick(struct vdds_pub *p)
+{
+	set_tick(p, p->handshakes > 0 || p->accept_paused);
 }
 
 static void handshake_started(struct vdds_pub *p)
 {
-	if (p->handshakes++ == 0)
-		set_tick(p, 1);
+	p->handshakes++;
+	update_tick(p);
 }
 
 static void handshake_done(struct vdds_pub *p)
 {
-	if (--p->handshakes == 0)
-		set_tick(p, 0);
+	p->handshakes--;
+	update_tick(p);
 }
 
 /* Check a client's first message: an INFO_REQ, or a HELLO that matches the
@@ -193,7 +255,8 @@ static void serve_info(struct vdds_pub *p, struct vdds__conn *c)
 	free(m);
 }
 
-/* The HELLO arrived (or the peer hung up): answer it. Consumes c. */
+/* The HELLO arrived (or the peer hung up): answer it. Consumes c, or keeps
+ * it watched as a welcomed subscriber's. */
 static void serve_hello(struct vdds_pub *p, struct vdds__conn *c)
 {
 	union vdds__msg m;
@@ -204,7 +267,6 @@ static void serve_hello(struct vdds_pub *p, struct vdds__conn *c)
 
 	if (len == -EAGAIN)
 		return; /* spurious: keep waiting */
-	epoll_ctl(p->ctl_epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	handshake_done(p);
 	for (int i = 0; i < nfds; i++)
 		close(fds[i]);
@@ -230,23 +292,21 @@ static void serve_hello(struct vdds_pub *p, struct vdds__conn *c)
 
 	if (!pl) {
 		reject(c->fd, err,
-		       err == -ENOSPC ? "subscriber limit reached" : "out of resources");
+		       err == -ENOSPC			    ? "subscriber limit reached"
+		       : err == -EMFILE || err == -ENFILE ? "publisher out of file descriptors"
+							    : "out of resources");
 		goto close_conn;
 	}
 	pl->core.want_history = !(m.hello.flags & VDDS_HELLO_NO_HISTORY);
 	struct vdds__msg_welcome w;
-	int give[VDDS_WELCOME_FDS] = { p->topic_fd, pl->lane_fd, pl->data_efd, p->ret_efd };
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = c };
+	int give[VDDS_WELCOME_FDS] = { p->topic_fd, pl->lane_fd, pl->data_efd };
 
 	vdds__msg_welcome(&w, pl->core.id, p->topic_size, pl->core.shm_size);
 	c->lane = pl;
 	/* join before WELCOME: once the subscriber's open returns, every
-	 * publish that starts later reaches it */
+	 * publish that starts later reaches it; the connection stays watched,
+	 * now for WAKEs and the hang-up */
 	vdds__pub_hand_over(p, pl, 1);
-	if (epoll_ctl(p->ctl_epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
-		vdds__pub_hand_over(p, pl, 0);
-		goto close_conn;
-	}
 	if (vdds__msg_send(c->fd, &w, sizeof(w), give, VDDS_WELCOME_FDS) < 0)
 		shutdown(c->fd, SHUT_RDWR); /* seen as a hang-up next */
 	/* the subscriber has its own copy; we keep only the mapping */
@@ -255,6 +315,7 @@ static void serve_hello(struct vdds_pub *p, struct vdds__conn *c)
 	return;
 
 close_conn:
+	unwatch_conn(p, c);
 	close(c->fd);
 	conn_drop(p, c);
 }
@@ -270,29 +331,51 @@ static void leave(struct vdds_pub *p, struct vdds__conn *c, const char *why)
 		vdds__msg_reject(&bye, VDDS_MSG_BYE, EBADMSG, why);
 		vdds__msg_send(c->fd, &bye, sizeof(bye), NULL, 0);
 	}
-	epoll_ctl(p->ctl_epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	unwatch_conn(p, c);
 	close(c->fd);
 	vdds__pub_hand_over(p, c->lane, 0);
 	conn_drop(p, c);
 }
 
-static void serve_leave(struct vdds_pub *p, struct vdds__conn *c)
+/* A welcomed subscriber's socket is readable: WAKEs (a release met the
+ * lane's pub_wait), or its hang-up, or something it should not send. At
+ * most WAKES_PER_EVENT messages per call, so that one subscriber sending
+ * many cannot keep the others waiting (the socket stays readable, and
+ * level-triggered: we come back). A WAKE only wakes the loan to look again,
+ * so however many a hostile subscriber sends, they cost re-checks. */
+static void serve_subscriber(struct vdds_pub *p, struct vdds__conn *c)
 {
-	char byte;
+	int woke = 0;
 
-	if (recv(c->fd, &byte, 1, MSG_DONTWAIT | MSG_PEEK) > 0)
-		leave(p, c, "unexpected message");
+	for (int i = 0; i < WAKES_PER_EVENT; i++) {
+		union vdds__msg m;
+		int nfds;
+		int len = vdds__msg_recv(c->fd, &m, NULL, 0, &nfds, MSG_DONTWAIT);
+
+		if (len == -EAGAIN)
+			break;
+		if (len > 0 && vdds__msg_parse(&m, (size_t)len) == VDDS_MSG_WAKE) {
+			woke = 1;
+			continue;
+		}
+		/* EOF or a reset: hung up; anything else: not a WAKE */
+		leave(p, c, len == 0 || (len < 0 && len != -EBADMSG) ? NULL : "unexpected message");
+		return; /* leave woke the loan: a lane left */
+	}
+	if (woke)
+		vdds__pub_wake_loan(p);
+}
+
+static void serve_conn(struct vdds_pub *p, struct vdds__conn *c)
+{
+	if (c->lane)
+		serve_subscriber(p, c);
 	else
-		leave(p, c, NULL);
+		serve_hello(p, c);
 }
 
 static void serve_cut_offs(struct vdds_pub *p)
 {
-	uint64_t count;
-
-	if (read(p->cut_efd, &count, sizeof(count)) < 0) {
-		/* EAGAIN: a sweep with nothing to do */
-	}
 	for (struct vdds__conn *c = p->conns, *next; c; c = next) {
 		next = c->next;
 		/* acquire: pairs with vdds__pub_cut_off_broken_slow's release */
@@ -305,22 +388,24 @@ static void serve_cut_offs(struct vdds_pub *p)
 	}
 }
 
-/* Hang up on clients that connected and never said HELLO in time. */
-static void expire_handshakes(struct vdds_pub *p)
+/* Hang up on clients that connected and never said HELLO in time; listen
+ * again if accept ran out of fds. */
+static void sweep(struct vdds_pub *p)
 {
-	uint64_t ticks, now = vdds__now_ns() / 1000000u;
+	uint64_t now = vdds__now_ns() / 1000000u;
 
-	if (read(p->timer_fd, &ticks, sizeof(ticks)) < 0) {
-		/* EAGAIN: nothing to read; the sweep is harmless anyway */
-	}
 	for (struct vdds__conn *c = p->conns, *next; c; c = next) {
 		next = c->next;
 		if (c->lane || now < c->deadline_ms)
 			continue;
-		epoll_ctl(p->ctl_epfd, EPOLL_CTL_DEL, c->fd, NULL);
+		unwatch_conn(p, c);
 		close(c->fd);
 		conn_drop(p, c);
-		handshake_done(p);
+		p->handshakes--;
+	}
+	if (p->accept_paused) {
+		p->accept_paused = 0;
+		listen_on(p, 1);
 	}
 }
 
@@ -329,11 +414,17 @@ static void serve_accept(struct vdds_pub *p)
 	for (;;) {
 		int fd = accept4(p->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
-		if (fd < 0)
+		if (fd < 0) {
+			/* out of fds (or memory): the client waits in the backlog
+			 * until the next sweep rather than spin us */
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				p->accept_paused = 1;
+				listen_on(p, 0);
+			}
 			return; /* EAGAIN, or a transient error: next time */
+		}
 		struct vdds__conn *c = calloc(1, sizeof(*c));
-		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
-
 		struct ucred cred;
 		socklen_t len = sizeof(cred);
 
@@ -344,12 +435,12 @@ static void serve_accept(struct vdds_pub *p)
 			continue;
 		}
 		c->fd = fd;
+		c->pub = p;
 		c->pid = cred.pid;
 		c->uid = cred.uid;
 		c->gid = cred.gid;
 		c->deadline_ms = vdds__now_ns() / 1000000u + HELLO_WAIT_MS;
-		ev.data.ptr = c;
-		if (epoll_ctl(p->ctl_epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		if (watch_conn(p, c) < 0) {
 			free(c);
 			close(fd);
 			continue;
@@ -358,6 +449,41 @@ static void serve_accept(struct vdds_pub *p)
 		p->conns = c;
 		handshake_started(p);
 	}
+}
+
+/* ------------------------------------------ with the service thread */
+
+/* The listening socket's watch: connections, the sweep's deadline, and the
+ * data path's pokes (lanes to cut off). */
+static void on_listen(void *arg, uint32_t events)
+{
+	struct vdds_pub *p = arg;
+
+	if (events & VDDS__SVC_DEADLINE) {
+		p->tick_on = 0; /* a deadline fires once */
+		sweep(p);
+	}
+	if (events & VDDS__SVC_POKED)
+		serve_cut_offs(p);
+	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+		serve_accept(p);
+	update_tick(p);
+}
+
+/* ------------------------------------------------- serving itself */
+
+/* The timerfd: the sweep's tick, or the data path asking (it fires it at
+ * once, which ends the tick: update_tick starts it again). */
+static void on_timer(struct vdds_pub *p)
+{
+	uint64_t ticks;
+
+	if (read(p->timer_fd, &ticks, sizeof(ticks)) < 0) {
+		/* EAGAIN: nothing to read; the sweep is harmless anyway */
+	}
+	sweep(p);
+	serve_cut_offs(p);
+	update_tick(p);
 }
 
 void vdds__pub_control(struct vdds_pub *p)
@@ -369,16 +495,85 @@ void vdds__pub_control(struct vdds_pub *p)
 		struct vdds__conn *c = evs[i].data.ptr;
 
 		if (evs[i].data.ptr == &p->timer_fd)
-			expire_handshakes(p);
-		else if (evs[i].data.ptr == &p->cut_efd)
-			serve_cut_offs(p);
+			on_timer(p);
 		else if (!c)
 			serve_accept(p);
-		else if (c->lane)
-			serve_leave(p, c);
 		else
-			serve_hello(p, c);
+			serve_conn(p, c);
 	}
+}
+
+void vdds__pub_ask_control(struct vdds_pub *p)
+{
+	struct itimerspec now = { .it_value = { 0, 1 } };
+
+	if (p->threaded) {
+		vdds__service_poke(&p->poke);
+	} else {
+		/* the data path and the control side share this thread */
+		p->tick_on = 0;
+		timerfd_settime(p->timer_fd, 0, &now, NULL);
+	}
+}
+
+/* -------------------------------------------------- start and stop */
+
+/* Our own epoll set for vdds_pub_fd(): the listening socket and the timerfd;
+ * later, each subscriber's socket. */
+static int make_own_control(struct vdds_pub *p)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+	struct epoll_event tick = { .events = EPOLLIN, .data.ptr = &p->timer_fd };
+
+	p->ctl_epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (p->ctl_epfd < 0)
+		return -errno;
+	p->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (p->timer_fd < 0 || epoll_ctl(p->ctl_epfd, EPOLL_CTL_ADD, p->listen_fd, &ev) < 0 ||
+	    epoll_ctl(p->ctl_epfd, EPOLL_CTL_ADD, p->timer_fd, &tick) < 0)
+		return -errno;
+	return 0;
+}
+
+int vdds__pub_serve_start(struct vdds_pub *p)
+{
+	int err;
+
+	if (!p->threaded)
+		return make_own_control(p);
+	if ((err = vdds__service_join()) < 0)
+		return err;
+	vdds__service_lock();
+	err = vdds__service_add_locked(p->listen_fd, EPOLLIN, on_listen, p, &p->listen_watch);
+	p->poke.id = p->listen_watch;
+	vdds__service_unlock();
+	if (err < 0)
+		vdds__service_leave();
+	return err;
+}
+
+void vdds__pub_serve_stop(struct vdds_pub *p)
+{
+	if (!p->threaded) {
+		if (p->ctl_epfd >= 0)
+			close(p->ctl_epfd);
+		if (p->timer_fd >= 0)
+			close(p->timer_fd);
+		p->ctl_epfd = p->timer_fd = -1;
+		return;
+	}
+	if (!p->listen_watch)
+		return; /* never joined */
+	/* under svc_mu: the thread is in none of our callbacks, and once our
+	 * watches are gone it never will be */
+	vdds__service_lock();
+	for (struct vdds__conn *c = p->conns; c; c = c->next)
+		vdds__service_remove_locked(c->watch);
+	vdds__service_remove_locked(p->listen_watch);
+	vdds__service_unpoke_locked(&p->poke);
+	vdds__service_unlock();
+	p->listen_watch = 0;
+	vdds__service_leave();
 }
 
 void vdds__pub_drop_conns(struct vdds_pub *p)

@@ -103,7 +103,7 @@ static pid_t spawn_honest(struct report *rep, int idx, int drops_ok)
 /* A subscriber that speaks the protocol itself, so that it holds its lane
  * mapped read-write and can write anything into it. */
 struct raw_sub {
-	int sock, data_efd, ret_efd;
+	int sock, data_efd;
 	const struct vdds__topic_hdr *topic;
 	size_t topic_size;
 	struct vdds__lane_hdr *lane;
@@ -187,7 +187,6 @@ static int raw_open(struct raw_sub *rs, int probe)
 	close(fds[0]);
 	close(fds[1]);
 	rs->data_efd = fds[2];
-	rs->ret_efd = fds[3];
 	rs->topic = t == MAP_FAILED ? NULL : t;
 	rs->lane = l == MAP_FAILED ? NULL : l;
 	if (!err) {
@@ -203,7 +202,6 @@ static int raw_open(struct raw_sub *rs, int probe)
 		if (rs->lane)
 			munmap(rs->lane, rs->lane_size);
 		close(rs->data_efd);
-		close(rs->ret_efd);
 		close(rs->sock);
 	}
 	return err;
@@ -214,7 +212,6 @@ static void raw_close(struct raw_sub *rs)
 	munmap((void *)rs->topic, rs->topic_size);
 	munmap(rs->lane, rs->lane_size);
 	close(rs->data_efd);
-	close(rs->ret_efd);
 	close(rs->sock);
 }
 
@@ -234,10 +231,11 @@ static int raw_take(struct raw_sub *rs, uint32_t *id, int publish_cons)
 
 static void raw_wake_publisher(struct raw_sub *rs)
 {
-	uint64_t one = 1;
+	struct vdds__msg_wake m;
 
-	if (write(rs->ret_efd, &one, sizeof(one)) < 0) {
-		/* saturated: it is awake anyway */
+	vdds__msg_wake(&m);
+	if (vdds__msg_send(rs->sock, &m, sizeof(m), NULL, 0) < 0) {
+		/* the socket is full: a WAKE is queued anyway */
 	}
 }
 
