@@ -320,6 +320,18 @@ close_conn:
 	conn_drop(p, c);
 }
 
+/* Read and drop what the subscriber sent (WAKEs): a Unix socket closed with
+ * unread messages gives its peer ECONNRESET, which the peer's next recv
+ * reports before our BYE. After shutdown(SHUT_RD) it can send no more. */
+static void discard_input(int fd)
+{
+	char buf[64];
+
+	shutdown(fd, SHUT_RD);
+	for (int i = 0; i < 4096 && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0; i++) {
+	}
+}
+
 /* A welcomed subscriber is gone: hung up, sent something it never should,
  * or was cut off by the data path. Its lane goes back to the data path to
  * be reclaimed and freed; the socket is closed here. */
@@ -332,6 +344,7 @@ static void leave(struct vdds_pub *p, struct vdds__conn *c, const char *why)
 		vdds__msg_send(c->fd, &bye, sizeof(bye), NULL, 0);
 	}
 	unwatch_conn(p, c);
+	discard_input(c->fd);
 	close(c->fd);
 	vdds__pub_hand_over(p, c->lane, 0);
 	conn_drop(p, c);
