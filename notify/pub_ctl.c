@@ -292,9 +292,9 @@ static void serve_hello(struct vdds_pub *p, struct vdds__conn *c)
 
 	if (!pl) {
 		reject(c->fd, err,
-		       err == -ENOSPC			    ? "subscriber limit reached"
+		       err == -ENOSPC                     ? "subscriber limit reached"
 		       : err == -EMFILE || err == -ENFILE ? "publisher out of file descriptors"
-							    : "out of resources");
+							  : "out of resources");
 		goto close_conn;
 	}
 	pl->core.want_history = !(m.hello.flags & VDDS_HELLO_NO_HISTORY);

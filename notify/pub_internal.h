@@ -57,7 +57,7 @@ struct vdds__conn {
 	int fd;
 	struct vdds_pub *pub;
 	vdds__svc_id watch; /* with the service thread */
-	pid_t pid; /* SO_PEERCRED at accept */
+	pid_t pid;          /* SO_PEERCRED at accept */
 	uid_t uid;
 	gid_t gid;
 	uint64_t deadline_ms; /* until welcomed: when we give up on its HELLO */
@@ -91,7 +91,7 @@ struct vdds_pub {
 	int ctl_epfd; /* no_service_thread only: vdds_pub_fd() */
 	int timer_fd; /* no_service_thread only: handshake ticks, cut-off requests */
 	uint32_t max_subs;
-	int threaded; /* served by the service thread */
+	int threaded;               /* served by the service thread */
 	vdds__svc_id listen_watch;  /* threaded: the listening socket, deadlines, pokes */
 	struct vdds__svc_poke poke; /* threaded: data path -> control: lanes to cut off */
 	int group_access;

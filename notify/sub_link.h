@@ -18,7 +18,7 @@ struct vdds__sub_link {
 	void *topic_map, *lane_map;
 	size_t topic_size, lane_size;
 	int sock;
-	int data_efd; /* until vdds__sub_watch_link: then -1 */
+	int data_efd;                /* until vdds__sub_watch_link: then -1 */
 	uint32_t epoch;              /* which incarnation: samples carry it */
 	struct vdds__sub_link *next; /* in the retired list */
 };
