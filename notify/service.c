@@ -233,10 +233,16 @@ int vdds__service_join(void)
 
 	pthread_once(&svc_once, install_atfork);
 	pthread_mutex_lock(&svc_mu);
-	if (!svc && (err = service_start(&svc)) == 0) {
-		pthread_mutex_lock(&poke_mu);
-		poke_efd = svc->wake_efd;
-		pthread_mutex_unlock(&poke_mu);
+	if (!svc) {
+		struct service *s = NULL;
+
+		err = service_start(&s);
+		if (s) {
+			svc = s;
+			pthread_mutex_lock(&poke_mu);
+			poke_efd = s->wake_efd;
+			pthread_mutex_unlock(&poke_mu);
+		}
 	}
 	if (svc)
 		svc->users++;
