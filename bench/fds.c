@@ -49,7 +49,7 @@ static void topic_name(char *buf, size_t cap, int i)
  * subscribers (a byte on `go`), count again, close. */
 static int run_publishers(int n, int ready, int go)
 {
-	vdds_pub **pubs = calloc((size_t)n, sizeof(*pubs));
+	vdds_pub **pubs = calloc((size_t)n, sizeof(vdds_pub *));
 	char name[32], byte = 1;
 	int before = count_fds(), err = 0;
 
@@ -89,7 +89,7 @@ static int run_publishers(int n, int ready, int go)
  * `go` closes. */
 static int run_subscribers(int n, int ready, int go)
 {
-	vdds_sub **subs = calloc((size_t)n, sizeof(*subs));
+	vdds_sub **subs = calloc((size_t)n, sizeof(vdds_sub *));
 	char name[32];
 	int before = count_fds(), err = 0;
 

@@ -46,7 +46,7 @@ START_TEST(test_a_published_topic_costs_three_fds_and_gives_them_back)
 	int before = tu_count_fds();
 
 	open_pubs(pubs, TOPICS, false);
-	ck_assert_int_eq(tu_count_fds() - before, 3 * TOPICS + SERVICE_FDS);
+	ck_assert_int_eq(tu_count_fds() - before, (intmax_t)3 * TOPICS + SERVICE_FDS);
 	close_pubs(pubs, TOPICS);
 	ck_assert_int_eq(tu_count_fds(), before);
 }
@@ -60,7 +60,7 @@ START_TEST(test_a_self_served_topic_costs_five_fds)
 	int before = tu_count_fds();
 
 	open_pubs(pubs, TOPICS, true);
-	ck_assert_int_eq(tu_count_fds() - before, 5 * TOPICS);
+	ck_assert_int_eq(tu_count_fds() - before, (intmax_t)5 * TOPICS);
 	close_pubs(pubs, TOPICS);
 	ck_assert_int_eq(tu_count_fds(), before);
 }
@@ -111,7 +111,7 @@ START_TEST(test_a_subscription_costs_two_fds_and_gives_them_back)
 		ck_assert_int_eq(vdds_sub_open(&subs[i], name, NULL), 0);
 		ck_assert_int_ge(vdds_sub_fd(subs[i]), 0);
 	}
-	ck_assert_int_eq(tu_count_fds() - before, 2 * TOPICS);
+	ck_assert_int_eq(tu_count_fds() - before, (intmax_t)2 * TOPICS);
 	for (int i = 0; i < TOPICS; i++)
 		vdds_sub_close(subs[i]);
 	ck_assert_int_eq(tu_count_fds(), before);
