@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 
 #include "errors.h"
+#include "vdds.h"
 
 /* File descriptors each handle holds (the README's Design section says
  * which): a publisher with the service thread, one serving itself
@@ -20,12 +21,16 @@
 #define VDDS_FDS_PER_SUB 2
 
 /* If err says the fds ran out, leave the reason for vdds_last_error_detail();
- * `each` names the handle ("published topic", "subscription"). Returns err. */
+ * `each` names the handle ("published topic", "subscription"). A reason the
+ * publisher gave ("publisher out of file descriptors": its fds, not ours)
+ * is kept. Returns err. */
 static inline int vdds__fd_limit_detail(int err, const char *each, int needs)
 {
 	char why[128];
 	struct rlimit rl;
 
+	if (vdds_last_error_detail()[0])
+		return err;
 	if (err == -EMFILE && getrlimit(RLIMIT_NOFILE, &rl) == 0) {
 		snprintf(why, sizeof(why),
 			 "out of file descriptors: RLIMIT_NOFILE is %llu, each %s needs %d",

@@ -196,6 +196,43 @@ START_TEST(test_running_out_of_fds_subscribing_names_the_limit)
 }
 END_TEST
 
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru); /* the service thread's too */
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+START_TEST(test_a_publisher_out_of_fds_waits_without_spinning_and_accepts_again)
+{
+	struct rlimit saved;
+	vdds_pub *pub;
+
+	tu_private_rundir();
+	ck_assert_int_eq(vdds_pub_open(&pub, "starved", NULL), 0);
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &saved), 0);
+	pid_t pid = tu_fork_child_keeping(NULL);
+
+	if (pid == 0) {
+		vdds_sub *sub; /* waits up to 5 s for the WELCOME */
+
+		_exit(vdds_sub_open(&sub, "starved", NULL) == 0 ? TU_CHILD_OK
+								: TU_CHILD_OPEN_FAILED);
+	}
+	leave_room(0);
+	double cpu = cpu_seconds();
+
+	tu_sleep_us(1000000); /* accept4 says EMFILE meanwhile */
+	cpu = cpu_seconds() - cpu;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &saved), 0);
+	ck_assert_msg(cpu < 0.2, "%.3f s of CPU in 1 s out of fds: spinning", cpu);
+	tu_assert_exit(pid, TU_CHILD_OK); /* welcomed once there were fds again */
+	vdds_pub_close(pub);
+}
+END_TEST
+
 static Suite *fds_suite(void)
 {
 	Suite *s = suite_create("fds");
@@ -210,6 +247,7 @@ static Suite *fds_suite(void)
 	tcase_set_timeout(limit, 30);
 	tcase_add_test(limit, test_running_out_of_fds_publishing_names_the_limit);
 	tcase_add_test(limit, test_running_out_of_fds_subscribing_names_the_limit);
+	tcase_add_test(limit, test_a_publisher_out_of_fds_waits_without_spinning_and_accepts_again);
 	suite_add_tcase(s, limit);
 	return s;
 }
