@@ -213,15 +213,24 @@ START_TEST(test_a_publisher_out_of_fds_waits_without_spinning_and_accepts_again)
 	tu_private_rundir();
 	ck_assert_int_eq(vdds_pub_open(&pub, "starved", NULL), 0);
 	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &saved), 0);
-	pid_t pid = tu_fork_child_keeping(NULL);
+	int go[2];
+	char byte = 1;
+
+	ck_assert_int_eq(pipe(go), 0);
+	int keep = go[0];
+	pid_t pid = tu_fork_child_keeping(&keep);
 
 	if (pid == 0) {
-		vdds_sub *sub; /* waits up to 5 s for the WELCOME */
+		vdds_sub *sub; /* connects once we are out of fds; waits up to 5 s */
 
+		if (read(keep, &byte, 1) != 1)
+			_exit(TU_CHILD_PIPE_FAILED);
 		_exit(vdds_sub_open(&sub, "starved", NULL) == 0 ? TU_CHILD_OK
 								: TU_CHILD_OPEN_FAILED);
 	}
+	close(go[0]);
 	leave_room(0);
+	ck_assert_int_eq(write(go[1], &byte, 1), 1);
 	double cpu = cpu_seconds();
 
 	tu_sleep_us(1000000); /* accept4 says EMFILE meanwhile */
@@ -229,6 +238,7 @@ START_TEST(test_a_publisher_out_of_fds_waits_without_spinning_and_accepts_again)
 	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &saved), 0);
 	ck_assert_msg(cpu < 0.2, "%.3f s of CPU in 1 s out of fds: spinning", cpu);
 	tu_assert_exit(pid, TU_CHILD_OK); /* welcomed once there were fds again */
+	close(go[1]);
 	vdds_pub_close(pub);
 }
 END_TEST
