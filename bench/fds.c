@@ -3,13 +3,17 @@
  * /proc/self/fd before and after and prints the cost per topic and per
  * subscription, and the publisher again once every subscriber is connected
  * (what each subscriber costs the publisher's process).
- * Usage: vdds_fds [--topics N] (default 1000). RLIMIT_NOFILE's soft limit is
- * raised to the hard one first; VDDS_DIR is a fresh temporary directory. */
+ * Usage: vdds_fds [--topics N] [--self-served] (default 1000 topics, with the
+ * service thread; --self-served: no_service_thread publishers, which the
+ * publishers' process then serves with vdds_pub_dispatch()). RLIMIT_NOFILE's
+ * soft limit is raised to the hard one first; VDDS_DIR is a fresh temporary
+ * directory. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -40,6 +44,8 @@ static void raise_limit(void)
 	}
 }
 
+static bool self_served;
+
 static void topic_name(char *buf, size_t cap, int i)
 {
 	snprintf(buf, cap, "fds_%d", i);
@@ -53,9 +59,11 @@ static int run_publishers(int n, int ready, int go)
 	char name[32], byte = 1;
 	int before = count_fds(), err = 0;
 
+	struct vdds_pub_opts o = { .no_service_thread = self_served };
+
 	for (int i = 0; i < n && !err; i++) {
 		topic_name(name, sizeof(name), i);
-		if ((err = vdds_pub_open(&pubs[i], name, NULL)) < 0)
+		if ((err = vdds_pub_open(&pubs[i], name, &o)) < 0)
 			fprintf(stderr, "vdds_pub_open %s: %s (%s)\n", name, vdds_strerror(err),
 				vdds_last_error_detail());
 	}
@@ -64,8 +72,21 @@ static int run_publishers(int n, int ready, int go)
 	printf("publisher process:  %d topics: %d -> %d fds: %.2f per topic\n", n, before, after,
 	       (double)(after - before) / n);
 	fflush(stdout);
-	if (write(ready, &byte, 1) != 1 || read(go, &byte, 1) != 1)
+	if (write(ready, &byte, 1) != 1)
 		err = err ? err : -EPIPE;
+	/* self-served: serve every publisher until the parent says go */
+	for (struct pollfd pfd = { .fd = go, .events = POLLIN }; self_served;) {
+		for (int i = 0; i < n; i++)
+			if (pubs[i])
+				vdds_pub_dispatch(pubs[i]);
+		if (poll(&pfd, 1, 1) != 0)
+			break;
+	}
+	if (read(go, &byte, 1) != 1)
+		err = err ? err : -EPIPE;
+	for (int i = 0; self_served && i < n; i++) /* the last WELCOMEs */
+		if (pubs[i])
+			vdds_pub_dispatch(pubs[i]);
 	struct vdds_pub_stats st;
 	int subs = 0;
 
@@ -124,8 +145,10 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--topics") == 0 && i + 1 < argc) {
 			n = atoi(argv[++i]);
+		} else if (strcmp(argv[i], "--self-served") == 0) {
+			self_served = true;
 		} else {
-			fprintf(stderr, "usage: vdds_fds [--topics N]\n");
+			fprintf(stderr, "usage: vdds_fds [--topics N] [--self-served]\n");
 			return 2;
 		}
 	}
