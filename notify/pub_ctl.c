@@ -1,31 +1,24 @@
 /* pub_ctl.c — the publisher's control side: accepting connections, the
  * handshake and its access policy (SO_PEERCRED, the silent-client sweep),
  * introspection answers, subscribers' WAKEs, hang-ups, and cutting off
- * subscribers the data path found broken. Runs on the service thread, as
- * callbacks of its watches (one for the listening socket, which also carries
- * the sweep's deadline and the data path's pokes, one per connection), or on
- * the application's thread from the publisher's own epoll set and timerfd
- * when there is none. */
+ * subscribers the data path found broken. Runs on the service thread, or on
+ * the application's thread when there is none: pub_serve.c says when. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "proto.h"
 #include "pub_internal.h"
-#include "service.h"
 
 #define MAX_HANDSHAKES 64  /* connections that have not said HELLO yet */
 #define HELLO_WAIT_MS 2000 /* how long a connected client may stay silent */
-#define HELLO_SWEEP_MS 250 /* how often silent clients are looked for */
 #define PEER_GROUPS_MAX 64 /* supplementary groups we look through */
 #define WAKES_PER_EVENT 64 /* messages read from one socket per readiness */
-#define CONN_EVENTS (EPOLLIN | EPOLLRDHUP)
 
 static void reject(int fd, int err, const char *reason)
 {
@@ -71,80 +64,16 @@ static void conn_drop(struct vdds_pub *p, struct vdds__conn *c)
 	free(c);
 }
 
-/* ----------------------------------------------- watching, both ways */
-
-static void serve_conn(struct vdds_pub *p, struct vdds__conn *c);
-
-static void on_conn(void *arg, uint32_t events)
-{
-	struct vdds__conn *c = arg;
-
-	(void)events;
-	serve_conn(c->pub, c);
-}
-
-static int watch_conn(struct vdds_pub *p, struct vdds__conn *c)
-{
-	struct epoll_event ev = { .events = CONN_EVENTS, .data.ptr = c };
-
-	if (p->threaded)
-		return vdds__service_add_locked(c->fd, CONN_EVENTS, on_conn, c, &c->watch);
-	return epoll_ctl(p->ctl_epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0 ? -errno : 0;
-}
-
-static void unwatch_conn(struct vdds_pub *p, struct vdds__conn *c)
-{
-	if (p->threaded)
-		vdds__service_remove_locked(c->watch);
-	else
-		epoll_ctl(p->ctl_epfd, EPOLL_CTL_DEL, c->fd, NULL);
-}
-
-/* Listen (on) or not: accept4 ran out of fds, and the listening socket would
- * stay readable (level-triggered) and spin us until it has some again. */
-static void listen_on(struct vdds_pub *p, int on)
-{
-	struct epoll_event ev = { .events = on ? EPOLLIN : 0, .data.ptr = NULL };
-
-	if (p->threaded)
-		vdds__service_modify_locked(p->listen_watch, ev.events);
-	else
-		epoll_ctl(p->ctl_epfd, EPOLL_CTL_MOD, p->listen_fd, &ev);
-}
-
-/* The sweep for silent clients (and a paused accept) runs every
- * HELLO_SWEEP_MS while there is something to sweep: a deadline of the
- * service thread's, re-set by each sweep, or our own periodic timerfd. */
-static void set_tick(struct vdds_pub *p, int on)
-{
-	long ns = on ? HELLO_SWEEP_MS * 1000000l : 0;
-	struct itimerspec its = { .it_interval = { 0, ns }, .it_value = { 0, ns } };
-
-	if (on == p->tick_on)
-		return;
-	p->tick_on = on;
-	if (p->threaded)
-		vdds__service_set_deadline_locked(p->listen_watch,
-						  on ? vdds__now_ns() + (uint64_t)ns : 0);
-	else
-		timerfd_settime(p->timer_fd, 0, &its, NULL);
-}
-
-static void update_tick(struct vdds_pub *p)
-{
-	set_tick(p, p->handshakes > 0 || p->accept_paused);
-}
-
 static void handshake_started(struct vdds_pub *p)
 {
 	p->handshakes++;
-	update_tick(p);
+	vdds__pub_update_tick(p);
 }
 
 static void handshake_done(struct vdds_pub *p)
 {
 	p->handshakes--;
-	update_tick(p);
+	vdds__pub_update_tick(p);
 }
 
 /* Check a client's first message: an INFO_REQ, or a HELLO that matches the
@@ -315,7 +244,7 @@ static void serve_hello(struct vdds_pub *p, struct vdds__conn *c)
 	return;
 
 close_conn:
-	unwatch_conn(p, c);
+	vdds__pub_unwatch_conn(p, c);
 	close(c->fd);
 	conn_drop(p, c);
 }
@@ -343,7 +272,7 @@ static void leave(struct vdds_pub *p, struct vdds__conn *c, const char *why)
 		vdds__msg_reject(&bye, VDDS_MSG_BYE, EBADMSG, why);
 		vdds__msg_send(c->fd, &bye, sizeof(bye), NULL, 0);
 	}
-	unwatch_conn(p, c);
+	vdds__pub_unwatch_conn(p, c);
 	discard_input(c->fd);
 	close(c->fd);
 	vdds__pub_hand_over(p, c->lane, 0);
@@ -379,7 +308,7 @@ static void serve_subscriber(struct vdds_pub *p, struct vdds__conn *c)
 		vdds__pub_wake_loan(p);
 }
 
-static void serve_conn(struct vdds_pub *p, struct vdds__conn *c)
+void vdds__pub_serve_conn(struct vdds_pub *p, struct vdds__conn *c)
 {
 	if (c->lane)
 		serve_subscriber(p, c);
@@ -387,7 +316,7 @@ static void serve_conn(struct vdds_pub *p, struct vdds__conn *c)
 		serve_hello(p, c);
 }
 
-static void serve_cut_offs(struct vdds_pub *p)
+void vdds__pub_serve_cut_offs(struct vdds_pub *p)
 {
 	for (struct vdds__conn *c = p->conns, *next; c; c = next) {
 		next = c->next;
@@ -403,7 +332,7 @@ static void serve_cut_offs(struct vdds_pub *p)
 
 /* Hang up on clients that connected and never said HELLO in time; listen
  * again if accept ran out of fds. */
-static void sweep(struct vdds_pub *p)
+void vdds__pub_sweep(struct vdds_pub *p)
 {
 	uint64_t now = vdds__now_ns() / 1000000u;
 
@@ -411,18 +340,18 @@ static void sweep(struct vdds_pub *p)
 		next = c->next;
 		if (c->lane || now < c->deadline_ms)
 			continue;
-		unwatch_conn(p, c);
+		vdds__pub_unwatch_conn(p, c);
 		close(c->fd);
 		conn_drop(p, c);
 		p->handshakes--;
 	}
 	if (p->accept_paused) {
 		p->accept_paused = 0;
-		listen_on(p, 1);
+		vdds__pub_listen_on(p, 1);
 	}
 }
 
-static void serve_accept(struct vdds_pub *p)
+void vdds__pub_accept(struct vdds_pub *p)
 {
 	for (;;) {
 		int fd = accept4(p->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -433,7 +362,7 @@ static void serve_accept(struct vdds_pub *p)
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 			    errno == ENOMEM) {
 				p->accept_paused = 1;
-				listen_on(p, 0);
+				vdds__pub_listen_on(p, 0);
 			}
 			return; /* EAGAIN, or a transient error: next time */
 		}
@@ -453,7 +382,7 @@ static void serve_accept(struct vdds_pub *p)
 		c->uid = cred.uid;
 		c->gid = cred.gid;
 		c->deadline_ms = vdds__now_ns() / 1000000u + HELLO_WAIT_MS;
-		if (watch_conn(p, c) < 0) {
+		if (vdds__pub_watch_conn(p, c) < 0) {
 			free(c);
 			close(fd);
 			continue;
@@ -462,131 +391,6 @@ static void serve_accept(struct vdds_pub *p)
 		p->conns = c;
 		handshake_started(p);
 	}
-}
-
-/* ------------------------------------------ with the service thread */
-
-/* The listening socket's watch: connections, the sweep's deadline, and the
- * data path's pokes (lanes to cut off). */
-static void on_listen(void *arg, uint32_t events)
-{
-	struct vdds_pub *p = arg;
-
-	if (events & VDDS__SVC_DEADLINE) {
-		p->tick_on = 0; /* a deadline fires once */
-		sweep(p);
-	}
-	if (events & VDDS__SVC_POKED)
-		serve_cut_offs(p);
-	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
-		serve_accept(p);
-	update_tick(p);
-}
-
-/* ------------------------------------------------- serving itself */
-
-/* The timerfd: the sweep's tick, or the data path asking (it fires it at
- * once, which ends the tick: update_tick starts it again). */
-static void on_timer(struct vdds_pub *p)
-{
-	uint64_t ticks;
-
-	if (read(p->timer_fd, &ticks, sizeof(ticks)) < 0) {
-		/* EAGAIN: nothing to read; the sweep is harmless anyway */
-	}
-	sweep(p);
-	serve_cut_offs(p);
-	update_tick(p);
-}
-
-void vdds__pub_control(struct vdds_pub *p)
-{
-	struct epoll_event evs[32];
-	int n = epoll_wait(p->ctl_epfd, evs, 32, 0);
-
-	for (int i = 0; i < n; i++) {
-		struct vdds__conn *c = evs[i].data.ptr;
-
-		if (evs[i].data.ptr == &p->timer_fd)
-			on_timer(p);
-		else if (!c)
-			serve_accept(p);
-		else
-			serve_conn(p, c);
-	}
-}
-
-void vdds__pub_ask_control(struct vdds_pub *p)
-{
-	struct itimerspec now = { .it_value = { 0, 1 } };
-
-	if (p->threaded) {
-		vdds__service_poke(&p->poke);
-	} else {
-		/* the data path and the control side share this thread */
-		p->tick_on = 0;
-		timerfd_settime(p->timer_fd, 0, &now, NULL);
-	}
-}
-
-/* -------------------------------------------------- start and stop */
-
-/* Our own epoll set for vdds_pub_fd(): the listening socket and the timerfd;
- * later, each subscriber's socket. */
-static int make_own_control(struct vdds_pub *p)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
-	struct epoll_event tick = { .events = EPOLLIN, .data.ptr = &p->timer_fd };
-
-	p->ctl_epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (p->ctl_epfd < 0)
-		return -errno;
-	p->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (p->timer_fd < 0 || epoll_ctl(p->ctl_epfd, EPOLL_CTL_ADD, p->listen_fd, &ev) < 0 ||
-	    epoll_ctl(p->ctl_epfd, EPOLL_CTL_ADD, p->timer_fd, &tick) < 0)
-		return -errno;
-	return 0;
-}
-
-int vdds__pub_serve_start(struct vdds_pub *p)
-{
-	int err;
-
-	if (!p->threaded)
-		return make_own_control(p);
-	if ((err = vdds__service_join()) < 0)
-		return err;
-	vdds__service_lock();
-	err = vdds__service_add_locked(p->listen_fd, EPOLLIN, on_listen, p, &p->listen_watch);
-	p->poke.id = p->listen_watch;
-	vdds__service_unlock();
-	if (err < 0)
-		vdds__service_leave();
-	return err;
-}
-
-void vdds__pub_serve_stop(struct vdds_pub *p)
-{
-	if (!p->threaded) {
-		if (p->ctl_epfd >= 0)
-			close(p->ctl_epfd);
-		if (p->timer_fd >= 0)
-			close(p->timer_fd);
-		p->ctl_epfd = p->timer_fd = -1;
-		return;
-	}
-	if (!p->listen_watch)
-		return; /* never joined */
-	/* under svc_mu: the thread is in none of our callbacks, and once our
-	 * watches are gone it never will be */
-	vdds__service_lock();
-	for (struct vdds__conn *c = p->conns; c; c = c->next)
-		vdds__service_remove_locked(c->watch);
-	vdds__service_remove_locked(p->listen_watch);
-	vdds__service_unpoke_locked(&p->poke);
-	vdds__service_unlock();
-	p->listen_watch = 0;
-	vdds__service_leave();
 }
 
 void vdds__pub_drop_conns(struct vdds_pub *p)

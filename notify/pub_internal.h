@@ -1,5 +1,6 @@
 /* pub_internal.h — the publisher's private state, defined once, and what its
- * four files (pub.c, pub_make.c, pub_ctl.c, pub_lane.c) ask of each other.
+ * five files (pub.c, pub_make.c, pub_ctl.c, pub_serve.c, pub_lane.c) ask of
+ * each other.
  *
  * Two sides share a publisher. The data path (loan, publish, stats) runs on
  * the application's thread and takes no lock. The control side (accepting,
@@ -133,15 +134,29 @@ void vdds__pub_destroy(struct vdds_pub *p);
 /* What open made that vdds_pub_stats reports: the huge pages outcome. */
 void vdds__pub_made_stats(const struct vdds_pub *p, struct vdds_pub_stats *st);
 
-/* pub_ctl.c: the control side. Register with the service thread (threaded),
- * or make the publisher's own epoll set and timer; undo that. */
+/* pub_serve.c: how the control side is served. Register with the service
+ * thread (threaded), or make the publisher's own epoll set and timer; undo
+ * that. */
 int vdds__pub_serve_start(struct vdds_pub *p);
 void vdds__pub_serve_stop(struct vdds_pub *p);
 /* no_service_thread: do pending work without blocking. */
 void vdds__pub_control(struct vdds_pub *p);
 /* Data path: lanes are marked cut_off: have the control side run. */
 void vdds__pub_ask_control(struct vdds_pub *p);
-/* Control side: a slot may have come back or a lane left: wake a loan. */
+/* Control side: watch a connection, or stop; listen or not (out of fds);
+ * schedule the sweep while handshakes are pending or accepting is paused. */
+int vdds__pub_watch_conn(struct vdds_pub *p, struct vdds__conn *c);
+void vdds__pub_unwatch_conn(struct vdds_pub *p, struct vdds__conn *c);
+void vdds__pub_listen_on(struct vdds_pub *p, int on);
+void vdds__pub_update_tick(struct vdds_pub *p);
+
+/* pub_ctl.c: the control side's work, run as pub_serve.c says. */
+void vdds__pub_accept(struct vdds_pub *p);
+void vdds__pub_serve_conn(struct vdds_pub *p, struct vdds__conn *c);
+/* Hang up on clients silent too long; listen again if accepting paused. */
+void vdds__pub_sweep(struct vdds_pub *p);
+void vdds__pub_serve_cut_offs(struct vdds_pub *p);
+/* A slot may have come back or a lane left: wake a blocked loan (pub.c). */
 void vdds__pub_wake_loan(struct vdds_pub *p);
 /* Hang up on every connection (close: subscribers see -EPIPE). */
 void vdds__pub_drop_conns(struct vdds_pub *p);
