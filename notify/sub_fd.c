@@ -71,9 +71,11 @@ void vdds__sub_learn_fate(struct vdds_sub *s)
 /* Consume every readiness event now pending on our fd; learn of hang-ups. */
 void vdds__sub_drain_fd(struct vdds_sub *s, int timeout_ms, int *timed_out)
 {
-	struct epoll_event evs[3];
+	/* the live eventfd, the socket or directory watch, and room for dead
+	 * publishers' eventfd entries not yet gone (see the top) */
+	struct epoll_event evs[8];
 	/* syscall(), not epoll_wait(): no cancellation-point bookkeeping */
-	int n = (int)syscall(SYS_epoll_wait, s->epfd, evs, 3, timeout_ms);
+	int n = (int)syscall(SYS_epoll_wait, s->epfd, evs, 8, timeout_ms);
 
 	if (timed_out)
 		*timed_out = n == 0;
