@@ -519,6 +519,76 @@ START_TEST(test_scribbling_subscriber_is_cut_off_while_honest_ones_get_every_sam
 }
 END_TEST
 
+/* ------------------------------------------------------- flooding WAKEs */
+
+/* A raw subscriber that takes and releases every sample honestly but sends
+ * WAKE after WAKE, as fast as its socket takes them, until the publisher
+ * hangs up: exit 0 then, or RAW_WRONG_BYE if it was cut off instead. */
+static pid_t spawn_waker(struct report *rep)
+{
+	pid_t pid = tu_fork_child_keeping(NULL);
+
+	if (pid != 0)
+		return pid;
+	struct raw_sub rs;
+	int err = raw_open(&rs, 0);
+	uint32_t id;
+
+	if (err < 0)
+		_exit(-err);
+	atomic_fetch_add(&rep->connections, 1);
+	for (uint64_t t0 = tu_now_ns(); tu_now_ns() - t0 < 60 * SEC_NS;) {
+		for (int i = 0; i < 16; i++)
+			raw_wake_publisher(&rs);
+		atomic_fetch_add_explicit(&rep->scribbles, 16, memory_order_relaxed);
+		while (raw_take(&rs, &id, 1) == 0)
+			raw_release(&rs, id);
+		tu_sleep_us(20); /* a flood, not a spin: CI's CPUs are shared */
+		if (readable(rs.sock)) {
+			union vdds__msg m;
+			int nfds, len = vdds__msg_recv(rs.sock, &m, NULL, 0, &nfds, MSG_DONTWAIT);
+
+			/* the publisher closed: EOF, or ECONNRESET for our WAKEs it
+			 * never read */
+			_exit(len == 0 || len == -ECONNRESET ? TU_CHILD_OK : RAW_WRONG_BYE);
+		}
+	}
+	_exit(RAW_STILL_CONNECTED);
+}
+
+START_TEST(test_a_subscriber_flooding_wakes_costs_only_rechecks)
+{
+	struct vdds_pub_opts o = { .slot_size = sizeof(struct tu_payload), .slot_count = 8 };
+	struct report *rep = report_new();
+	uint64_t max_wait = 0;
+	vdds_pub *pub;
+
+	tu_private_rundir();
+	ck_assert_int_eq(vdds_pub_open(&pub, TOPIC, &o), 0);
+	pid_t honest = spawn_honest(rep, 0, 0);
+
+	await_honest_joined(rep, 1);
+	pid_t waker = spawn_waker(rep);
+
+	ck_assert_int_eq(tu_await_subscribers(pub, 2), 0);
+	/* BLOCK with 8 slots: loans wait, and are woken by both */
+	for (uint64_t seq = 1; seq <= 2000; seq++)
+		publish_seq(pub, seq, seq == 2000, &max_wait);
+	ck_assert_int_eq(reap_within(honest, 20 * SEC_NS), TU_CHILD_OK);
+	struct vdds_pub_stats st = stats_of(pub);
+
+	printf("WAKE flood: %llu sent; %llu loans waited, %.1f ms in all, max %.3f ms; "
+	       "honest subscriber checked %llu\n",
+	       (unsigned long long)atomic_load(&rep->scribbles), (unsigned long long)st.blocked,
+	       st.blocked_ns / 1e6, max_wait / 1e6,
+	       (unsigned long long)atomic_load(&rep->checked[0]));
+	ck_assert_uint_eq(st.kicked, 0); /* a WAKE is no violation */
+	ck_assert_uint_eq(st.subscribers, 1);
+	vdds_pub_close(pub);
+	ck_assert_int_eq(reap_within(waker, 20 * SEC_NS), TU_CHILD_OK);
+}
+END_TEST
+
 /* ------------------------------------------- racing the DROP_OLDEST reclaim */
 
 /* A raw subscriber under DROP_OLDEST that never releases (so the publisher
@@ -999,6 +1069,7 @@ static Suite *hostile_suite(void)
 	tcase_add_test(tgt, test_deliver_cons_beyond_deliver_prod_cuts_the_subscriber_off);
 	tcase_add_test(tgt, test_real_subscriber_that_writes_its_lane_is_told_ebadmsg);
 	tcase_add_test(tgt, test_violation_found_by_a_blocked_loan_is_cut_off_at_once);
+	tcase_add_test(tgt, test_a_subscriber_flooding_wakes_costs_only_rechecks);
 	suite_add_tcase(s, tgt);
 	return s;
 }
