@@ -44,6 +44,7 @@ struct vdds_waitset {
 	struct vdds__member **members;
 	uint32_t n_members, cap, next_id;
 	uint32_t cursor; /* where the next report starts: fairness */
+	uint32_t spun;   /* waits in a row a spin answered without the kernel */
 	void *backend;   /* the backend's own state */
 };
 

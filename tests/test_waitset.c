@@ -582,6 +582,56 @@ START_TEST(test_members_ready_beyond_max_are_reported_in_turn)
 }
 END_TEST
 
+/* A spinning subscriber (spin_ns) whose ring always holds a sample is
+ * answered from user space, without the kernel; a plain fd that is ready
+ * meanwhile must still be reported within a few waits, not starved. */
+START_TEST(test_a_spinning_subscriber_with_a_full_ring_does_not_starve_a_plain_fd)
+{
+	struct vdds_pub_opts po = { .slot_size = 64, .slot_count = 64 };
+	struct vdds_sub_opts so = { .spin_ns = 10000 };
+	struct vdds_event ev;
+	struct vdds_sample s;
+	vdds_pub *pub;
+	vdds_sub *sub;
+	int p[2], pipe_tag, sub_tag;
+
+	tu_private_rundir();
+	ck_assert_int_eq(vdds_pub_open(&pub, "dense", &po), 0);
+	ck_assert_int_eq(vdds_sub_open(&sub, "dense", &so), 0);
+	for (uint32_t i = 0; i < 60; i++)
+		ck_assert_int_eq(vdds_pub_write(pub, &i, sizeof(i), 0), 0);
+	vdds_waitset *ws = new_waitset();
+
+	ck_assert_int_eq(vdds_waitset_add_sub(ws, sub, &sub_tag), 0);
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	ck_assert_int_eq(write(p[1], "x", 1), 1);
+	ck_assert_int_eq(vdds_waitset_add_fd(ws, p[0], POLLIN, &pipe_tag), 0);
+	int waits = 0, pipe_seen = 0;
+
+	/* one event per wait, one sample per event: the ring never runs dry */
+	while (waits < 40 && !pipe_seen) {
+		ck_assert_int_eq(vdds_waitset_wait(ws, &ev, 1, 1000), 1);
+		waits++;
+		if (ev.user == &pipe_tag) {
+			pipe_seen = 1;
+		} else {
+			ck_assert_ptr_eq(ev.user, &sub_tag);
+			ck_assert_int_eq(vdds_sub_take(sub, &s), 0);
+			ck_assert_int_eq(vdds_sub_release(sub, &s), 0);
+		}
+	}
+	printf("spinning subscriber [%s]: the ready pipe reported at wait %d\n",
+	       vdds_waitset_backend(ws), waits);
+	ck_assert_msg(pipe_seen, "a ready pipe not reported in %d waits", waits);
+	ck_assert_int_le(waits, 9);
+	vdds_waitset_free(ws);
+	vdds_sub_close(sub);
+	vdds_pub_close(pub);
+	close(p[0]);
+	close(p[1]);
+}
+END_TEST
+
 START_TEST(test_readiness_left_over_from_a_full_wait_is_not_reported_once_consumed)
 {
 	int a[2], b[2], tag_a, tag_b;
@@ -1263,6 +1313,8 @@ static Suite *waitset_suite(void)
 	tcase_add_test(members, test_an_fd_added_for_pollout_is_reported_writable);
 	tcase_add_test(members, test_a_removed_fd_is_not_reported_however_ready);
 	tcase_add_test(members, test_members_ready_beyond_max_are_reported_in_turn);
+	tcase_add_test(members,
+		       test_a_spinning_subscriber_with_a_full_ring_does_not_starve_a_plain_fd);
 	tcase_add_test(members,
 		       test_readiness_left_over_from_a_full_wait_is_not_reported_once_consumed);
 	tcase_add_test(members, test_publisher_in_waitset_reports_a_connecting_subscriber);
