@@ -238,11 +238,12 @@ static int measure(const struct config *cfg, enum mode m, int cmd, struct shared
 			return -1;
 		}
 	qsort(lat, (size_t)n, sizeof(*lat), cmp_u64);
+	int i50 = (n - 1) / 2, i99 = (n * 99 + 99) / 100 - 1; /* nearest rank */
+
 	printf("mode=%s kills=%d pin=%d slot_size=%ld extra_mib=%ld service_thread=%d"
 	       " p50_us=%.1f p99_us=%.1f max_us=%.1f\n",
 	       mode_name[m], n, cfg->pin, cfg->slot_size, cfg->extra_mib, !cfg->no_thread,
-	       (double)lat[(n - 1) / 2] / 1e3, (double)lat[(n * 99 + 99) / 100 - 1] / 1e3,
-	       (double)lat[n - 1] / 1e3);
+	       (double)lat[i50] / 1e3, (double)lat[i99] / 1e3, (double)lat[n - 1] / 1e3);
 	fflush(stdout);
 	free(lat);
 	return 0;
