@@ -295,7 +295,7 @@ function print_targets(   v, w, s, n, c, cpus, k, i, order, m, ways) {
 # "What is missed, and why": every target this run missed, with what it
 # measured, and the explanation bench/MISSES.md keeps under the target's id
 # ("## id" headings); then the targets that could not be measured.
-function print_misses(   i, line, id, text, have, any) {
+function print_misses(   i, line, id, text, seen, shown) {
 	print "## What is missed, and why"
 	print ""
 	print "Generated from this run's targets above: every **MISS** with its measured value, then the"
@@ -305,16 +305,21 @@ function print_misses(   i, line, id, text, have, any) {
 	id = ""
 	while (misses != "" && (getline line < misses) > 0) {
 		if (line ~ /^## /) { id = substr(line, 4); continue }
-		if (id != "" && line != "") text[id] = (id in text ? text[id] "\n  " : "") line
+		if (id == "" || line == "") continue
+		if (seen[id]) text[id] = text[id] "\n  " line
+		else { text[id] = line; seen[id] = 1 }
 	}
 	if (nmiss == 0)
 		print "Nothing: every target measured in this run passed."
 	for (i = 1; i <= nmiss; i++) {
 		print "- **" miss_what[i] "**: " miss_txt[i] "."
-		if (miss_id[i] in text)
+		if (miss_id[i] in shown)
+			print "  Why: as for *" shown[miss_id[i]] "* above."
+		else if (seen[miss_id[i]])
 			print "  " text[miss_id[i]]
 		else
 			print "  No explanation in bench/MISSES.md (id `" miss_id[i] "`) yet."
+		if (!(miss_id[i] in shown)) shown[miss_id[i]] = miss_what[i]
 	}
 	if (nna > 0) {
 		print ""

@@ -336,12 +336,15 @@ death() {
 	sed "s/^/kind=death /" "$work/death" >>"$raw"
 }
 
-# File descriptors per topic (issue #14): bench/fds, another change's
-# program, where this tree has it. The agreed output, one line each:
+# File descriptors per topic (issue #14): bench/fds (vdds_fds), another
+# change's program, where this tree has it, run with its defaults (1,000
+# topics). The agreed output, one line each (X, Y decimal numbers):
 #   fds per published topic: X
 #   fds per subscription: Y
-# (X, Y decimal numbers; anything else it prints is ignored). Absent, or
-# printing neither line: "not built" / "no result" in the table, not a failure.
+# Also understood, as it printed when this was written: lines ending
+#   "fds: X per topic" and "fds: Y per subscription".
+# Anything else it prints is ignored. Absent, or printing neither: "not
+# built" / "no result" in the table, not a failure.
 fds() {
 	bin=
 	for b in "$build/bench/vdds_fds" "$build/bench/fds"; do
@@ -353,8 +356,11 @@ fds() {
 	fi
 	say "fds per topic ($bin)"
 	$limit "$bin" >"$work/fds" 2>"$work/err" || say "bench/fds exited non-zero: $(tail -n 1 "$work/err")"
-	t=$(sed -n 's/^fds per published topic: *\([0-9][0-9.]*\).*/\1/p' "$work/fds" | head -n 1)
-	u=$(sed -n 's/^fds per subscription: *\([0-9][0-9.]*\).*/\1/p' "$work/fds" | head -n 1)
+	num='\([0-9][0-9.]*\)'
+	t=$(sed -n -e "s/^fds per published topic: *$num.*/\1/p" \
+		-e "s/.*fds: *$num per topic\$/\1/p" "$work/fds" | head -n 1)
+	u=$(sed -n -e "s/^fds per subscription: *$num.*/\1/p" \
+		-e "s/.*fds: *$num per subscription\$/\1/p" "$work/fds" | head -n 1)
 	if [ -z "$t$u" ]; then
 		echo "kind=skip what=fds reason=no_result_(bench/fds_printed_neither_line)" >>"$raw"
 	else
