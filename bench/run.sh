@@ -9,7 +9,8 @@
 # Environment: VDDS_BENCH_ROUNDS (default 5), VDDS_BENCH_ITERS (default 30000),
 # VDDS_BENCH_ADAPT_ROUNDS (default 3), VDDS_BENCH_KILLS (default 1000 per way),
 # VDDS_BENCH_NO_INSTALL=1 to never apt-get install what is missing,
-# VDDS_BENCH_KEEP=1 to keep the work directory (raw results, logs, plot data).
+# VDDS_BENCH_KEEP=1 to keep the work directory (raw results, logs, plot data),
+# VDDS_BENCH_NOTE="..." a line for RESULTS.md's header (e.g. that the machine was busy).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -432,6 +433,7 @@ fi
 	echo "elapsed=$elapsed"
 	echo "cmdline=$cmdline"
 	echo "rounds=$rounds"
+	echo "note=${VDDS_BENCH_NOTE:-}"
 	echo "adapt_rounds=$adapt_rounds"
 	echo "adapt_idle_ms=$adapt_idle_ms"
 	echo "iters=$iters"
