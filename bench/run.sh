@@ -89,7 +89,8 @@ targets="vdds_pingpong vdds_fanout vdds_info_bench vdds_cli vdds_adaptive vdds_d
 # bench/fds (issue #14, another change): built when this tree has it
 fds_target=
 for t in vdds_fds fds; do
-	if cmake --build "$build" --target help 2>/dev/null | grep -qx "\.\.\. $t"; then
+	# Makefiles list "... NAME", Ninja "NAME: phony"
+	if cmake --build "$build" --target help 2>/dev/null | grep -Eq "^(\.\.\. )?$t(:| |\$)"; then
 		fds_target=$t
 		break
 	fi
@@ -527,3 +528,4 @@ bridge_bench() {
 	say "vdds-bridge section appended to $here/RESULTS.md"
 }
 bridge_bench
+say "all sections in $(($(date +%s) - start)) s"
