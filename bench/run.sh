@@ -446,11 +446,9 @@ fi
 awk -v part=md -v misses="$here/MISSES.md" -f "$here/report.awk" "$work/meta.txt" "$raw" \
 	>"$here/RESULTS.md"
 # the hand-kept part: before/after runs (bench/ab.sh)
-for f in BEFORE_AFTER.md; do
-	if [ -f "$here/$f" ]; then
-		{ echo; cat "$here/$f"; } >>"$here/RESULTS.md"
-	fi
-done
+if [ -f "$here/BEFORE_AFTER.md" ]; then
+	{ echo; cat "$here/BEFORE_AFTER.md"; } >>"$here/RESULTS.md"
+fi
 { echo; cat "$polsec"; } >>"$here/RESULTS.md"
 if command -v gnuplot >/dev/null; then
 	awk -v part=plot -v dir="$work" -f "$here/report.awk" "$work/meta.txt" "$raw"
