@@ -94,8 +94,11 @@ static int dds_open(const struct cfg *c, struct dds_side *s, const char *out, co
 		dds_get_subscription_matched_status(s->reader, &sm);
 		if (pm.current_count > 0 && sm.current_count > 0)
 			return 0;
-		if (bench_now_ns() - t0 > PATIENCE_NS)
+		if (bench_now_ns() - t0 > PATIENCE_NS) {
+			free(s->buf);
+			s->buf = NULL;
 			return fail("the peer was never discovered");
+		}
 		bench_sleep_ns(1000000);
 	}
 }
@@ -160,6 +163,7 @@ static int run_dds(const struct cfg *c, uint64_t *samples, int echo, uint64_t *c
 {
 	struct dds_side s;
 	uint64_t cpu0 = 0;
+	int rc = -1;
 
 	if (dds_open(c, &s, "bping", "bpong") < 0)
 		return -1;
@@ -169,13 +173,16 @@ static int run_dds(const struct cfg *c, uint64_t *samples, int echo, uint64_t *c
 		uint64_t t0 = bench_now_ns();
 
 		if (dds_send(&s, c->payload, (uint64_t)i) < 0 || dds_recv(&s, (uint64_t)i) < 0)
-			return -1;
+			goto out;
 		if (i >= c->warmup)
 			samples[i - c->warmup] = bench_now_ns() - t0;
 	}
 	*cpu = cpu_us(getpid()) + cpu_us(echo) - cpu0;
 	dds_delete(s.participant);
-	return 0;
+	rc = 0;
+out:
+	free(s.buf);
+	return rc;
 }
 
 /* ------------------------------------------------- through two bridges */
@@ -478,14 +485,17 @@ int main(int argc, char **argv)
 	}
 	uint64_t *samples = calloc((size_t)c.iters, sizeof(*samples));
 
-	if (!samples || bench_make_rundir(work, sizeof(work)) < 0 || write_config(work) < 0)
+	if (!samples || bench_make_rundir(work, sizeof(work)) < 0 || write_config(work) < 0) {
+		free(samples);
 		return 1;
+	}
 	/* a domain of its own: two runs at once do not meet */
 	c.domain = 1 + (unsigned)getpid() % 200;
 	snprintf(c.dir_a, sizeof(c.dir_a), "%s/a", work);
 	snprintf(c.dir_b, sizeof(c.dir_b), "%s/b", work);
 	if (mkdir(c.dir_a, 0700) < 0 || mkdir(c.dir_b, 0700) < 0) {
 		perror("bridge_pingpong: mkdir");
+		free(samples);
 		return 1;
 	}
 	if (c.bridge) {

@@ -107,7 +107,7 @@ static int sub_main(void *argp)
 	int busy = a->cfg->busy && !a->slow; /* the slow one always sleeps */
 	struct vdds_sub_opts o = { .busy_poll = busy };
 	struct sub_result res = { .slow = (uint32_t)a->slow };
-	struct vdds_sub_stats st;
+	struct vdds_sub_stats st = { 0 };
 	vdds_sub *sub = NULL;
 	ssize_t n;
 	int err = -ENOENT;

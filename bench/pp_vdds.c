@@ -229,7 +229,7 @@ static int open_spin(struct pp_side *s)
 
 #define VDDS_MECH(nm, fl, op)                                                                      \
 	{                                                                                          \
-		.name = nm, .flags = PP_PAYLOAD | (fl), .open = op, .send = vdds_send,             \
+		.name = (nm), .flags = PP_PAYLOAD | (fl), .open = (op), .send = vdds_send,         \
 		.recv = vdds_recv, .close = vdds_close                                             \
 	}
 

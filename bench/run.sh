@@ -1,20 +1,26 @@
 #!/bin/sh
 # run.sh — builds the benchmarks and runs the whole matrix (latency, payload
 # sizes, throughput, syscalls, instructions, memory; vdds against raw
-# mechanisms and iceoryx), then writes bench/RESULTS.md and bench/*.png; then
+# mechanisms and iceoryx; issue #14's adaptive wait, publisher death and fds
+# per topic), then writes bench/RESULTS.md and bench/*.png; then
 # the overflow policies (bench/policies.sh) and last the Python package's
 # section (bench/py_bench.py).
 # Usage: bench/run.sh [BUILD_DIR]   (default: <repo>/build)
-# Environment: VDDS_BENCH_ROUNDS (default 7), VDDS_BENCH_ITERS (default 30000),
+# Environment: VDDS_BENCH_ROUNDS (default 5), VDDS_BENCH_ITERS (default 30000),
+# VDDS_BENCH_ADAPT_ROUNDS (default 3), VDDS_BENCH_KILLS (default 1000 per way),
 # VDDS_BENCH_NO_INSTALL=1 to never apt-get install what is missing,
-# VDDS_BENCH_KEEP=1 to keep the work directory (raw results, logs, plot data).
+# VDDS_BENCH_KEEP=1 to keep the work directory (raw results, logs, plot data),
+# VDDS_BENCH_NOTE="..." a line for RESULTS.md's header (e.g. that the machine was busy).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 build=${1:-$repo/build}
 cmdline="bench/run.sh${1:+ $1}"
-rounds=${VDDS_BENCH_ROUNDS:-7}
+rounds=${VDDS_BENCH_ROUNDS:-5}
+adapt_rounds=${VDDS_BENCH_ADAPT_ROUNDS:-3}
+adapt_idle_ms=1000
+kills=${VDDS_BENCH_KILLS:-1000}
 iters=${VDDS_BENCH_ITERS:-30000}
 warmup=2000
 payloads="64 4096 1048576 16777216"
@@ -79,7 +85,17 @@ cmake -S "$repo" -B "$build" -DVDDS_WERROR=ON >"$work/cmake.log" 2>&1 || {
 	cat "$work/cmake.log" >&2
 	exit 1
 }
-targets="vdds_pingpong vdds_fanout vdds_info_bench vdds_cli"
+targets="vdds_pingpong vdds_fanout vdds_info_bench vdds_cli vdds_adaptive vdds_death"
+# bench/fds (issue #14, another change): built when this tree has it
+fds_target=
+for t in vdds_fds fds; do
+	# Makefiles list "... NAME", Ninja "NAME: phony"
+	if cmake --build "$build" --target help 2>/dev/null | grep -Eq "^(\.\.\. )?$t(:| |\$)"; then
+		fds_target=$t
+		break
+	fi
+done
+targets="$targets $fds_target"
 if cmake --build "$build" --target help 2>/dev/null | grep -q vdds_iox_pingpong; then
 	targets="$targets vdds_iox_pingpong"
 fi
@@ -289,6 +305,71 @@ rt_syscalls() {
 	done
 }
 
+# The adaptive wait (issue #14): bench/adaptive.c, each invocation a
+# busy-poll subscriber first and then vdds_sub_wait() and the waitset at
+# spin_ns 0, 2, 10 and 50 us under a 100 kHz stream; ratios are to that
+# invocation's busy-poll case. The first round also measures the CPU over a
+# second of silence after the stream.
+adaptive() {
+	r=1
+	while [ $r -le "$adapt_rounds" ]; do
+		say "adaptive wait, round $r/$adapt_rounds"
+		idle=0
+		[ $r = 1 ] && idle=$adapt_idle_ms
+		$limit "$build/bench/vdds_adaptive" --messages 50000 --idle-ms $idle >"$work/adapt" \
+			2>"$work/err" || {
+			say "vdds_adaptive failed: $(tail -n 1 "$work/err")"
+			echo "kind=skip what=adaptive reason=vdds_adaptive_failed" >>"$raw"
+			return 0
+		}
+		sed "s/^/kind=adapt round=$r /" "$work/adapt" >>"$raw"
+		r=$((r + 1))
+	done
+}
+
+# Publisher death (issue #14): bench/death.c, $kills SIGKILLs for each of the
+# four ways of waiting; kill-to-wake p50/p99/max.
+death() {
+	say "publisher death: $kills kills per way (bench/death.c)"
+	if ! $limit "$build/bench/vdds_death" --kills "$kills" >"$work/death" 2>"$work/err"; then
+		say "vdds_death failed: $(tail -n 1 "$work/err")"
+		echo "kind=skip what=death reason=vdds_death_failed" >>"$raw"
+	fi
+	sed "s/^/kind=death /" "$work/death" >>"$raw"
+}
+
+# File descriptors per topic (issue #14): bench/fds (vdds_fds), another
+# change's program, where this tree has it, run with its defaults (1,000
+# topics). The agreed output, one line each (X, Y decimal numbers):
+#   fds per published topic: X
+#   fds per subscription: Y
+# Also understood, as it printed when this was written: lines ending
+#   "fds: X per topic" and "fds: Y per subscription".
+# Anything else it prints is ignored. Absent, or printing neither: "not
+# built" / "no result" in the table, not a failure.
+fds() {
+	bin=
+	for b in "$build/bench/vdds_fds" "$build/bench/fds"; do
+		[ -x "$b" ] && bin=$b && break
+	done
+	if [ -z "$bin" ]; then
+		echo "kind=skip what=fds reason=not_built_(no_bench/fds_in_this_tree)" >>"$raw"
+		return 0
+	fi
+	say "fds per topic ($bin)"
+	$limit "$bin" >"$work/fds" 2>"$work/err" || say "bench/fds exited non-zero: $(tail -n 1 "$work/err")"
+	num='\([0-9][0-9.]*\)'
+	t=$(sed -n -e "s/^fds per published topic: *$num.*/\1/p" \
+		-e "s/.*fds: *$num per topic\$/\1/p" "$work/fds" | head -n 1)
+	u=$(sed -n -e "s/^fds per subscription: *$num.*/\1/p" \
+		-e "s/.*fds: *$num per subscription\$/\1/p" "$work/fds" | head -n 1)
+	if [ -z "$t$u" ]; then
+		echo "kind=skip what=fds reason=no_result_(bench/fds_printed_neither_line)" >>"$raw"
+	else
+		echo "kind=fds per_topic=$t per_sub=$u" >>"$raw"
+	fi
+}
+
 # Introspection beside publishing: throughput while `vdds info` runs 1,000
 # times, against quiet phases of the same run; then the same with `vdds
 # --version` (the same processes started, no introspection) as the control.
@@ -309,10 +390,18 @@ while [ $round -le "$rounds" ]; do
 	round=$((round + 1))
 done
 round=0
-syscalls
-rt_syscalls
-instructions
-introspection
+phase() { # run one section, saying how long it took
+	t0=$(date +%s)
+	"$@"
+	say "$1: $(($(date +%s) - t0)) s"
+}
+phase adaptive
+phase death
+phase fds
+phase syscalls
+phase rt_syscalls
+phase instructions
+phase introspection
 if [ -n "$roudi_pid" ]; then
 	kill "$roudi_pid"
 	wait "$roudi_pid" || true
@@ -345,17 +434,21 @@ fi
 	echo "elapsed=$elapsed"
 	echo "cmdline=$cmdline"
 	echo "rounds=$rounds"
+	echo "note=${VDDS_BENCH_NOTE:-}"
+	echo "adapt_rounds=$adapt_rounds"
+	echo "adapt_idle_ms=$adapt_idle_ms"
 	echo "iters=$iters"
 	echo "warmup=$warmup"
 	echo "iox=${iox_note:-iceoryx $(dpkg-query -W -f='${Version}' iceoryx 2>/dev/null)}"
 } >"$work/meta.txt"
-awk -v part=md -f "$here/report.awk" "$work/meta.txt" "$raw" >"$here/RESULTS.md"
-# the hand-kept parts: what is missed and why; before/after runs (bench/ab.sh)
-for f in MISSES.md BEFORE_AFTER.md; do
-	if [ -f "$here/$f" ]; then
-		{ echo; cat "$here/$f"; } >>"$here/RESULTS.md"
-	fi
-done
+# "What is missed, and why" is made from this run's targets, with the
+# explanations bench/MISSES.md keeps per target id
+awk -v part=md -v misses="$here/MISSES.md" -f "$here/report.awk" "$work/meta.txt" "$raw" \
+	>"$here/RESULTS.md"
+# the hand-kept part: before/after runs (bench/ab.sh)
+if [ -f "$here/BEFORE_AFTER.md" ]; then
+	{ echo; cat "$here/BEFORE_AFTER.md"; } >>"$here/RESULTS.md"
+fi
 { echo; cat "$polsec"; } >>"$here/RESULTS.md"
 if command -v gnuplot >/dev/null; then
 	awk -v part=plot -v dir="$work" -f "$here/report.awk" "$work/meta.txt" "$raw"
@@ -433,3 +526,4 @@ bridge_bench() {
 	say "vdds-bridge section appended to $here/RESULTS.md"
 }
 bridge_bench
+say "all sections in $(($(date +%s) - start)) s"
