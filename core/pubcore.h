@@ -21,13 +21,13 @@ struct vdds__lane_pub {
 	uint32_t id;
 	struct vdds__lane_hdr *shm;
 	size_t shm_size;
-	struct vdds__ring deliver; /* we produce */
-	struct vdds__ring release; /* we consume */
+	struct vdds__dring deliver; /* we produce */
+	struct vdds__rring release; /* we consume */
 	uint64_t last_wake_gen;    /* wake_gen we last wrote the eventfd for */
 	uint32_t held;             /* slots this subscriber holds */
 	uint64_t *holds;           /* bitmap over slots: which ones */
 	uint32_t *shadow;          /* our copy of the deliver ring's entries */
-	uint32_t cons_seen;        /* DROP_OLDEST: deliver_cons last seen */
+	uint32_t cons_seen;        /* deliver_cons last seen (checked at reclaim) */
 	int want_history;          /* deliver the history when attached */
 	/* DROP_OLDEST: queued samples taken back; the control side reads it */
 	_Atomic uint64_t dropped;
@@ -37,6 +37,14 @@ struct vdds__lane_pub {
 };
 
 enum vdds__slot_state { VDDS_SLOT_FREE, VDDS_SLOT_LOANED, VDDS_SLOT_PUBLISHED };
+
+/* A published slot's metadata, private to the publisher: each deliver ring
+ * entry carries a copy; this one is for the history and the BLOCK wait. */
+struct vdds__desc {
+	uint64_t seq;
+	uint64_t timestamp_ns;
+	uint64_t len;
+};
 
 struct vdds__pubcore {
 	struct vdds__topic_hdr *topic;
@@ -77,8 +85,10 @@ int vdds__lane_pub_init(struct vdds__lane_pub *lp, struct vdds__lane_hdr *shm, s
 			uint32_t id, uint32_t slot_count);
 void vdds__lane_pub_fini(struct vdds__lane_pub *lp);
 
-/* Drain every lane's release ring. Lanes that return an impossible id are
- * detached and put on pc->broken. Returns the number of slots freed. */
+/* Drain every lane's release ring (the publisher does this only when it
+ * needs slots: a batch at a time). Lanes that return an impossible id, or
+ * whose deliver_cons is impossible, are detached and put on pc->broken.
+ * Returns the number of slots freed. */
 uint32_t vdds__pubcore_reclaim(struct vdds__pubcore *pc);
 
 /* Detach a lane whose subscriber broke the protocol; put it on pc->broken. */
@@ -164,34 +174,29 @@ static inline void vdds__pubcore_publish(struct vdds__pubcore *pc, uint32_t id, 
 					 uint64_t timestamp_ns)
 {
 	struct vdds__desc *d = &pc->desc[id];
+	uint64_t seq = ++pc->seq;
+	uint32_t n = pc->n_lanes;
 
-	/* plain stores: the release store of each lane's producer index below
-	 * publishes them together with the id */
-	d->seq = ++pc->seq;
+	d->seq = seq;
 	d->timestamp_ns = timestamp_ns;
 	d->len = len;
 	pc->n_loaned--;
 	pc->state[id] = VDDS_SLOT_PUBLISHED;
 
-	for (uint32_t i = 0; i < pc->n_lanes;) {
+	for (uint32_t i = 0; i < n; i++) {
 		struct vdds__lane_pub *lp = pc->lanes[i];
 
-		lp->shadow[lp->deliver.local & lp->deliver.mask] = id;
-		/* never full for an honest subscriber (ring >= slots, a slot is
-		 * in a lane at most once), so a failure is the peer's doing */
-		if (vdds__ring_push(&lp->deliver, id) < 0) {
-			vdds__pubcore_mark_broken(pc, lp); /* swaps the last lane into i */
-			continue;
-		}
+		lp->shadow[lp->deliver.pos & lp->deliver.mask] = id;
+		/* cannot fail: the slot was loaned, so no lane holds it */
+		vdds__deliver_push(&lp->deliver, id, seq, timestamp_ns, len);
 		lp->holds[id / 64] |= 1ull << (id % 64);
 		lp->held++;
-		i++;
 	}
-	pc->refs[id] = (uint16_t)pc->n_lanes;
-	pc->delivered += pc->n_lanes;
+	pc->refs[id] = (uint16_t)n;
+	pc->delivered += n;
 	if (pc->hist_cap)
 		vdds__pubcore_remember(pc, id);
-	else if (pc->refs[id] == 0)
+	else if (n == 0)
 		vdds__pubcore_free_slot(pc, id);
 }
 

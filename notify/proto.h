@@ -25,7 +25,7 @@
 #include "vdds.h"
 
 #define VDDS_PROTO_MAGIC 0x53444456u /* "VDDS" */
-#define VDDS_PROTO_VERSION 2u        /* 2: layout v2 (overflow, history), HELLO flags, INFO */
+#define VDDS_PROTO_VERSION 3u        /* 3: layout v3 (marked ring entries); 2: layout v2, HELLO flags, INFO */
 #define VDDS_WELCOME_FDS 4           /* topic memfd, lane memfd, data eventfd, return eventfd */
 /* no valid message is larger: an INFO with VDDS_MAX_SUBSCRIBERS subscribers */
 #define VDDS_MSG_MAX (304 + 32 * VDDS_MAX_SUBSCRIBERS)
@@ -171,7 +171,7 @@ void vdds__reason_type(char *buf, size_t cap, const char *want_name, uint32_t wa
 		       const char *have_name, uint32_t have_size);
 
 /* Check len bytes received into m: magic, version (-EPROTO when it is not
- * VDDS_PROTO_VERSION: the layout changed in 2, so a peer of another version
+ * VDDS_PROTO_VERSION: the layout changed in 2 and in 3, so a peer of another version
  * cannot work with us), a known kind of exactly its size, NUL-terminated
  * strings, zero reserved fields. Returns the kind, or -EBADMSG / -EPROTO. */
 int vdds__msg_parse(const union vdds__msg *m, size_t len);
