@@ -58,12 +58,15 @@
  *   entry c owns the slot in entry c: the subscriber has taken it, or the
  *   publisher has taken it back (a queued sample dropped). Never both, never
  *   neither. The subscriber reads at deliver_cons (not at its own position,
- *   which lags by what was taken back), CASes, and only then reads the
- *   entry's fields and checks its mark again: a publisher rewrites entry c
- *   only after taking c back, which the CAS rules out, so a changed mark is
- *   a broken publisher. A mark from a later lap at c means c was taken back
- *   meanwhile (deliver_cons moved); if it did not move, the publisher broke
- *   the protocol. Entries found skipped are what it lost. The publisher
+ *   which lags by what was taken back): the mark, then the entry's fields,
+ *   then its CAS. The publisher rewrites index c only for position c + ring
+ *   and only once deliver_cons is past c, so a CAS from c that succeeds
+ *   proves the fields read before it were entry c's. (Not after it: once
+ *   past c, the publisher may take back every later entry, lap the ring and
+ *   rewrite index c while the subscriber holds c's slot; only the slot's
+ *   payload is then the subscriber's.) A mark from a later lap at c means c
+ *   was taken back meanwhile (deliver_cons moved); if it did not move, the
+ *   publisher broke the protocol. Entries found skipped are what it lost. The publisher
  *   takes back only from its private copy of the ids it delivered, checks
  *   that the lane still holds that slot, and cuts off a lane whose
  *   deliver_cons is behind the last value it saw or beyond what it delivered.
@@ -121,13 +124,15 @@ _Static_assert(offsetof(struct vdds__topic_hdr, overflow) == 128, "overflow offs
 _Static_assert(offsetof(struct vdds__topic_hdr, data_offset) == 40, "data_offset offset");
 
 /* A deliver ring entry: the slot and its sample's metadata, written with
- * plain stores before the release store of mark (= position + 1). */
+ * relaxed stores (plain moves) before the release store of mark (= position
+ * + 1). Atomic because under DROP_OLDEST a subscriber may read an entry the
+ * publisher is rewriting; its compare-and-swap then fails (see above). */
 struct vdds__dentry {
 	_Atomic uint32_t mark;
-	uint32_t slot;
-	uint64_t seq;
-	uint64_t timestamp_ns;
-	uint64_t len;
+	_Atomic uint32_t slot;
+	_Atomic uint64_t seq;
+	_Atomic uint64_t timestamp_ns;
+	_Atomic uint64_t len;
 };
 _Static_assert(sizeof(struct vdds__dentry) == 32, "two deliver entries per line");
 _Static_assert(offsetof(struct vdds__dentry, seq) == 8, "deliver entry seq");

@@ -134,16 +134,19 @@ static void drop_hold(struct vdds__pubcore *pc, struct vdds__lane_pub *lp, uint3
 
 /* Deliver slot id to a lane outside of a publish (the history), with the
  * metadata it was published with: the lane holds it once more. */
-static void deliver_one(struct vdds__pubcore *pc, struct vdds__lane_pub *lp, uint32_t id)
+static int deliver_one(struct vdds__pubcore *pc, struct vdds__lane_pub *lp, uint32_t id)
 {
 	const struct vdds__desc *d = &pc->desc[id];
 
+	if (lp->deliver.pos - lp->cons_seen > lp->deliver.mask && !vdds__lane_pub_has_room(lp))
+		return -EBADMSG;
 	lp->shadow[lp->deliver.pos & lp->deliver.mask] = id;
 	vdds__deliver_push(&lp->deliver, id, d->seq, d->timestamp_ns, d->len);
 	lp->holds[id / 64] |= 1ull << (id % 64);
 	lp->held++;
 	pc->refs[id]++;
 	pc->delivered++;
+	return 0;
 }
 
 void vdds__pubcore_remember(struct vdds__pubcore *pc, uint32_t id)
@@ -178,6 +181,15 @@ static int cons_sane(struct vdds__lane_pub *lp, uint32_t c)
 		return 0;
 	lp->cons_seen = c;
 	return 1;
+}
+
+int vdds__lane_pub_has_room(struct vdds__lane_pub *lp)
+{
+	/* acquire: the subscriber's reads of the entry we are about to
+	 * overwrite came before it published its position */
+	uint32_t c = vdds__load_acquire(lp->deliver.cons);
+
+	return cons_sane(lp, c) && lp->deliver.pos - c <= lp->deliver.mask;
 }
 
 /* Drain one lane's release ring; -EBADMSG if the subscriber broke the rules. */
@@ -222,8 +234,12 @@ void vdds__pubcore_attach(struct vdds__pubcore *pc, struct vdds__lane_pub *lp)
 	lp->attached = 1;
 	pc->lanes[pc->n_lanes++] = lp;
 	for (uint32_t k = 0; lp->want_history && k < pc->hist_n; k++) {
-		/* a new lane is empty and its ring holds every slot */
-		deliver_one(pc, lp, pc->hist[(pc->hist_head + k) % pc->hist_cap]);
+		/* a new lane is empty and its ring holds every slot: only a
+		 * subscriber scribbling its lane already can make this fail */
+		if (deliver_one(pc, lp, pc->hist[(pc->hist_head + k) % pc->hist_cap]) < 0) {
+			vdds__pubcore_mark_broken(pc, lp);
+			return;
+		}
 	}
 }
 

@@ -113,6 +113,10 @@ int vdds__pubcore_steal(struct vdds__pubcore *pc);
 uint32_t vdds__pubcore_arm_wait(struct vdds__pubcore *pc);
 void vdds__pubcore_disarm_wait(struct vdds__pubcore *pc);
 
+/* Our copy of lp's deliver_cons says its ring is full: read it. 0 if it is
+ * full or impossible (the subscriber broke the protocol), else 1. */
+int vdds__lane_pub_has_room(struct vdds__lane_pub *lp);
+
 /* The history, at publish: keep id, let the oldest go. */
 void vdds__pubcore_remember(struct vdds__pubcore *pc, uint32_t id);
 
@@ -175,7 +179,7 @@ static inline void vdds__pubcore_publish(struct vdds__pubcore *pc, uint32_t id, 
 {
 	struct vdds__desc *d = &pc->desc[id];
 	uint64_t seq = ++pc->seq;
-	uint32_t n = pc->n_lanes;
+	uint32_t n;
 
 	d->seq = seq;
 	d->timestamp_ns = timestamp_ns;
@@ -183,15 +187,24 @@ static inline void vdds__pubcore_publish(struct vdds__pubcore *pc, uint32_t id, 
 	pc->n_loaned--;
 	pc->state[id] = VDDS_SLOT_PUBLISHED;
 
-	for (uint32_t i = 0; i < n; i++) {
+	for (uint32_t i = 0; i < pc->n_lanes;) {
 		struct vdds__lane_pub *lp = pc->lanes[i];
 
+		/* never full for an honest subscriber (ring >= slots, a slot is
+		 * in a lane at most once); our copy of its index says so but
+		 * once a lap, when deliver_cons is read */
+		if (__builtin_expect(lp->deliver.pos - lp->cons_seen > lp->deliver.mask, 0) &&
+		    !vdds__lane_pub_has_room(lp)) {
+			vdds__pubcore_mark_broken(pc, lp); /* swaps the last lane into i */
+			continue;
+		}
 		lp->shadow[lp->deliver.pos & lp->deliver.mask] = id;
-		/* cannot fail: the slot was loaned, so no lane holds it */
 		vdds__deliver_push(&lp->deliver, id, seq, timestamp_ns, len);
 		lp->holds[id / 64] |= 1ull << (id % 64);
 		lp->held++;
+		i++;
 	}
+	n = pc->n_lanes;
 	pc->refs[id] = (uint16_t)n;
 	pc->delivered += n;
 	if (pc->hist_cap)

@@ -27,6 +27,14 @@ static inline enum vdds__mark_state vdds__mark_state(uint32_t m, uint32_t pos, u
 	return VDDS_MARK_WRONG;
 }
 
+/* A deliver entry's fields, as the subscriber copied them. */
+struct vdds__dmeta {
+	uint32_t slot;
+	uint64_t seq;
+	uint64_t timestamp_ns;
+	uint64_t len;
+};
+
 /* One end of a deliver ring. */
 struct vdds__dring {
 	struct vdds__dentry *entries;
@@ -74,10 +82,11 @@ static inline void vdds__deliver_push(struct vdds__dring *r, uint32_t slot, uint
 {
 	struct vdds__dentry *e = &r->entries[r->pos & r->mask];
 
-	e->slot = slot;
-	e->seq = seq;
-	e->timestamp_ns = timestamp_ns;
-	e->len = len;
+	/* relaxed: the mark's release store below publishes them */
+	vdds__store_relaxed(&e->slot, slot);
+	vdds__store_relaxed(&e->seq, seq);
+	vdds__store_relaxed(&e->timestamp_ns, timestamp_ns);
+	vdds__store_relaxed(&e->len, len);
 	r->pos++;
 	/* release: the fields above are visible before the mark says they are there */
 	vdds__store_release(&e->mark, r->pos);
@@ -85,15 +94,14 @@ static inline void vdds__deliver_push(struct vdds__dring *r, uint32_t slot, uint
 	vdds__store_relaxed(r->mine, r->pos);
 }
 
-/* Copy the fields of entry e (the caller owns it, the mark said so). */
-static inline void vdds__deliver_read(const struct vdds__dentry *e, struct vdds__dentry *out)
+/* Copy the fields of entry e, after an acquire of its mark. */
+static inline void vdds__deliver_read(struct vdds__dentry *e, struct vdds__dmeta *out)
 {
-	const volatile struct vdds__dentry *v = e;
-
-	out->slot = v->slot;
-	out->seq = v->seq;
-	out->timestamp_ns = v->timestamp_ns;
-	out->len = v->len;
+	/* relaxed: ordered after the caller's acquire of the mark */
+	out->slot = vdds__load_relaxed(&e->slot);
+	out->seq = vdds__load_relaxed(&e->seq);
+	out->timestamp_ns = vdds__load_relaxed(&e->timestamp_ns);
+	out->len = vdds__load_relaxed(&e->len);
 }
 
 /* Subscriber of an SPSC ring (BLOCK, FAIL): is the entry at our position
@@ -112,7 +120,7 @@ static inline int vdds__deliver_peek(const struct vdds__dring *r)
 
 /* Subscriber of an SPSC ring: take the oldest entry into *out. 0, -EAGAIN
  * when empty, -EBADMSG for a mark no honest publisher writes. */
-static inline int vdds__deliver_pop(struct vdds__dring *r, struct vdds__dentry *out)
+static inline int vdds__deliver_pop(struct vdds__dring *r, struct vdds__dmeta *out)
 {
 	int here = vdds__deliver_peek(r);
 
@@ -167,9 +175,9 @@ static inline int vdds__deliver_snapshot_shared(const struct vdds__dring *r, uin
 
 /* Consumer of such a ring: the entry is ours only once our CAS moved the
  * shared index past it; entries taken back are added to *skipped. Its fields
- * are read after the CAS, and its mark must still be the one we saw.
+ * are read before the CAS, which proves them entry c's (layout.h).
  * 0, -EAGAIN (empty, or the producer too busy taking back), -EBADMSG. */
-static inline int vdds__deliver_pop_shared(struct vdds__dring *r, struct vdds__dentry *out,
+static inline int vdds__deliver_pop_shared(struct vdds__dring *r, struct vdds__dmeta *out,
 					   uint64_t *skipped)
 {
 	for (int i = 0; i < VDDS_RING_SNAPSHOT_TRIES; i++) {
@@ -183,18 +191,14 @@ static inline int vdds__deliver_pop_shared(struct vdds__dring *r, struct vdds__d
 		r->pos = c;
 		if (st == VDDS_MARK_NOT_YET)
 			return -EAGAIN;
-		if (!vdds__cas(r->cons, &c, c + 1))
-			continue; /* taken back meanwhile: look again */
-		struct vdds__dentry *e = &r->entries[c & r->mask];
-
-		vdds__deliver_read(e, out);
-		r->pos = c + 1;
-		/* acquire: our reads of the fields above come before this look;
-		 * an honest publisher rewrites entry c only after taking it
-		 * back, which our CAS ruled out */
-		if (vdds__load_acquire(&e->mark) != c + 1)
-			return -EBADMSG;
-		return 0;
+		/* after the snapshot's acquire of the mark; before the CAS,
+		 * which orders these loads before it (a locked instruction) */
+		vdds__deliver_read(&r->entries[c & r->mask], out);
+		if (vdds__cas(r->cons, &c, c + 1)) {
+			r->pos = c + 1;
+			return 0;
+		}
+		/* taken back meanwhile: look again */
 	}
 	return -EAGAIN;
 }

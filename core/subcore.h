@@ -84,7 +84,7 @@ static inline uint32_t vdds__subcore_queued(struct vdds__subcore *sc)
  * the protocol (the subscriber is then unusable). Does not arm. */
 static inline int vdds__subcore_take(struct vdds__subcore *sc, struct vdds_sample *sample)
 {
-	struct vdds__dentry e;
+	struct vdds__dmeta e;
 
 	if (sc->broken)
 		return -EBADMSG;
@@ -94,15 +94,16 @@ static inline int vdds__subcore_take(struct vdds__subcore *sc, struct vdds_sampl
 	if (err == -EAGAIN)
 		return err;
 	uint32_t id = e.slot;
+	uint64_t len = e.len;
 
-	if (__builtin_expect(err < 0 || id >= sc->slot_count || e.len > sc->slot_size ||
+	if (__builtin_expect(err < 0 || id >= sc->slot_count || len > sc->slot_size ||
 				     vdds__subcore_holds(sc, id),
 			     0)) {
 		sc->broken = 1;
 		return -EBADMSG;
 	}
 	sample->data = sc->data + (uint64_t)id * sc->slot_stride;
-	sample->len = (size_t)e.len;
+	sample->len = (size_t)len;
 	sample->seq = e.seq;
 	sample->timestamp_ns = e.timestamp_ns;
 	sample->slot = id;

@@ -94,7 +94,7 @@ static uint32_t publish(struct vdds__pubcore *pc)
 /* The subscriber takes the next id delivered to it. */
 static uint32_t take(struct sub *s)
 {
-	struct vdds__dentry e;
+	struct vdds__dmeta e;
 
 	ck_assert_int_eq(vdds__deliver_pop(&s->deliver, &e), 0);
 	return e.slot;

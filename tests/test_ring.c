@@ -58,7 +58,7 @@ static void push(struct ends *e, uint32_t slot)
 
 static void pop_expect(struct ends *e, uint32_t slot)
 {
-	struct vdds__dentry d;
+	struct vdds__dmeta d;
 
 	ck_assert_int_eq(vdds__deliver_pop(&e->dc, &d), 0);
 	ck_assert_uint_eq(d.slot, slot);
@@ -73,7 +73,7 @@ START_TEST(test_a_fresh_zeroed_lane_is_empty_both_ways)
 {
 	struct shared sh;
 	struct ends e;
-	struct vdds__dentry d;
+	struct vdds__dmeta d;
 	uint32_t id;
 
 	rings_at(&sh, 0, 1);
@@ -88,7 +88,7 @@ START_TEST(test_entries_carry_their_metadata_in_order)
 {
 	struct shared sh;
 	struct ends e;
-	struct vdds__dentry d;
+	struct vdds__dmeta d;
 
 	rings_at(&sh, 0, 1);
 	ends_init(&sh, &e);
@@ -109,7 +109,7 @@ START_TEST(test_positions_wrap_around_32_bits_in_both_rings)
 {
 	struct shared sh;
 	struct ends e;
-	struct vdds__dentry d;
+	struct vdds__dmeta d;
 	uint32_t id;
 
 	/* start just below the wrap, so runs cross UINT32_MAX -> 0, where the
@@ -142,7 +142,7 @@ START_TEST(test_neither_side_reads_the_other_side_s_index)
 {
 	struct shared sh;
 	struct ends e;
-	struct vdds__dentry d;
+	struct vdds__dmeta d;
 	uint32_t id;
 
 	rings_at(&sh, 0, 1);
@@ -190,7 +190,7 @@ START_TEST(test_the_subscriber_refuses_forged_deliver_marks)
 		for (size_t f = 0; f < sizeof(forged_offsets) / sizeof(forged_offsets[0]); f++) {
 			struct shared sh;
 			struct ends e;
-			struct vdds__dentry d;
+			struct vdds__dmeta d;
 			uint32_t pos = at[a];
 
 			rings_at(&sh, pos, 0);
@@ -242,7 +242,7 @@ START_TEST(test_a_shared_consumer_counts_what_was_taken_back_and_reads_at_the_in
 {
 	struct shared sh;
 	struct ends e;
-	struct vdds__dentry d;
+	struct vdds__dmeta d;
 	uint64_t lost = 0;
 
 	rings_at(&sh, UINT32_MAX - 1, 0);
@@ -276,7 +276,7 @@ START_TEST(test_a_shared_consumer_refuses_an_index_moved_back_or_a_later_lap_s_m
 {
 	struct shared sh;
 	struct ends e;
-	struct vdds__dentry d;
+	struct vdds__dmeta d;
 	uint64_t lost = 0;
 
 	rings_at(&sh, 10, 0);
