@@ -305,6 +305,13 @@ struct subside {
 	struct vdds__dring dp; /* the publisher's end, played by the test */
 };
 
+static size_t s_topic_size(void)
+{
+	struct vdds__topic_hdr hdr;
+
+	return vdds__topic_layout(&hdr, SLOT_SIZE, SLOTS, 1);
+}
+
 static void subside_init(struct subside *s, uint32_t overflow)
 {
 	struct vdds__topic_hdr hdr;
@@ -402,6 +409,22 @@ START_TEST(test_the_subscriber_s_pending_and_queued_look_at_marks_only)
 }
 END_TEST
 
+START_TEST(test_a_layout_2_topic_or_lane_header_is_refused)
+{
+	struct subside s;
+	size_t tsize = s_topic_size();
+
+	subside_init(&s, VDDS_OVERFLOW_BLOCK);
+	s.topic->layout_version = 2;
+	ck_assert_int_eq(vdds__topic_check(s.topic, tsize), -EBADMSG);
+	s.topic->layout_version = VDDS_LAYOUT_VERSION;
+	ck_assert_int_eq(vdds__topic_check(s.topic, tsize), 0);
+	s.lane->layout_version = 2;
+	ck_assert_int_eq(vdds__lane_check(s.lane, s.lane->segment_size, SLOTS), -EBADMSG);
+	subside_fini(&s);
+}
+END_TEST
+
 static Suite *ring_suite(void)
 {
 	Suite *s = suite_create("ring");
@@ -426,6 +449,7 @@ static Suite *ring_suite(void)
 	tcase_add_test(th, test_the_subscriber_refuses_a_slot_out_of_range_or_a_len_over_the_slot);
 	tcase_add_test(th, test_the_subscriber_refuses_a_slot_it_already_holds);
 	tcase_add_test(th, test_the_subscriber_s_pending_and_queued_look_at_marks_only);
+	tcase_add_test(th, test_a_layout_2_topic_or_lane_header_is_refused);
 	suite_add_tcase(s, th);
 	return s;
 }
