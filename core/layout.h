@@ -108,7 +108,7 @@ struct vdds__topic_hdr {
 	uint32_t max_subs;
 	uint64_t slot_size;   /* payload capacity of one slot */
 	uint64_t slot_stride; /* bytes from one slot's payload to the next */
-	uint64_t reserved0; /* 0 (v2: the descriptor array) */
+	uint64_t reserved0;   /* 0 (v2: the descriptor array) */
 	uint64_t data_offset;
 	uint64_t segment_size;
 	int32_t publisher_pid;

@@ -15,8 +15,8 @@ int vdds__topic_check(const struct vdds__topic_hdr *t, uint64_t segment_size)
 	if (t->slot_count < 1 || t->slot_count > (1u << 24) || t->slot_size == 0 ||
 	    t->slot_stride < t->slot_size || t->slot_stride > (1ull << 40))
 		return -EBADMSG;
-	if (t->segment_size != segment_size || t->reserved0 != 0 ||
-	    t->data_offset < sizeof(*t) || t->data_offset % VDDS_CACHELINE != 0)
+	if (t->segment_size != segment_size || t->reserved0 != 0 || t->data_offset < sizeof(*t) ||
+	    t->data_offset % VDDS_CACHELINE != 0)
 		return -EBADMSG;
 	if (t->data_offset > segment_size ||
 	    (segment_size - t->data_offset) / t->slot_stride < t->slot_count)
@@ -61,6 +61,18 @@ int vdds__subcore_init(struct vdds__subcore *sc, const struct vdds__topic_hdr *t
 	vdds__rring_init(&sc->release, vdds__lane_release(lane, ring_size), &lane->release_prod,
 			 ring_size);
 	return 0;
+}
+
+int vdds__subcore_pending_slow(struct vdds__subcore *sc)
+{
+	if (sc->broken)
+		return -EBADMSG;
+	int r = sc->shared_cons ? vdds__deliver_peek_shared(&sc->deliver)
+				: vdds__deliver_peek(&sc->deliver);
+
+	if (r < 0)
+		sc->broken = 1;
+	return r;
 }
 
 void vdds__subcore_fini(struct vdds__subcore *sc)

@@ -19,7 +19,7 @@ struct vdds__subcore {
 	struct vdds__lane_hdr *lane;
 	struct vdds__dring deliver; /* we consume */
 	struct vdds__rring release; /* we produce */
-	uint64_t *held;            /* bitmap: slots taken and not yet released */
+	uint64_t *held;             /* bitmap: slots taken and not yet released */
 	uint32_t n_held;
 	uint64_t wake_gen; /* last value stored to lane->wake_gen */
 	int broken;        /* the publisher broke the protocol */
@@ -55,18 +55,25 @@ static inline int vdds__subcore_holds(const struct vdds__subcore *sc, uint32_t i
 	return (sc->held[id / 64] >> (id % 64)) & 1;
 }
 
+/* What vdds__subcore_pending's inline part does not decide. */
+int vdds__subcore_pending_slow(struct vdds__subcore *sc);
+
 /* 1 if a sample is waiting, 0 if not, -EBADMSG. Reads the mark of the
- * entry at our position (at deliver_cons under DROP_OLDEST), nothing else. */
+ * entry at our position (at deliver_cons under DROP_OLDEST), nothing else.
+ * Inline for an SPSC ring's two honest answers: a wait looks several times. */
 static inline int vdds__subcore_pending(struct vdds__subcore *sc)
 {
-	if (sc->broken)
-		return -EBADMSG;
-	int r = sc->shared_cons ? vdds__deliver_peek_shared(&sc->deliver)
-				: vdds__deliver_peek(&sc->deliver);
+	if (__builtin_expect((sc->broken | sc->shared_cons) == 0, 1)) {
+		uint32_t pos = sc->deliver.pos;
+		/* acquire: as in vdds__deliver_peek */
+		uint32_t m = vdds__load_acquire(&sc->deliver.entries[pos & sc->deliver.mask].mark);
 
-	if (r < 0)
-		sc->broken = 1;
-	return r;
+		if (m == pos + 1)
+			return 1;
+		if (m == pos - sc->deliver.mask) /* last lap's: nothing yet */
+			return 0;
+	}
+	return vdds__subcore_pending_slow(sc);
 }
 
 /* Samples delivered and not yet taken (0 once broken). */
@@ -96,21 +103,25 @@ static inline int vdds__subcore_take(struct vdds__subcore *sc, struct vdds_sampl
 	uint32_t id = e.slot;
 	uint64_t len = e.len;
 
-	if (__builtin_expect(err < 0 || id >= sc->slot_count || len > sc->slot_size ||
-				     vdds__subcore_holds(sc, id),
-			     0)) {
-		sc->broken = 1;
-		return -EBADMSG;
-	}
+	if (__builtin_expect(err < 0 || id >= sc->slot_count || len > sc->slot_size, 0))
+		goto broken;
+	uint64_t *word = &sc->held[id / 64], bit = 1ull << (id % 64);
+
+	if (__builtin_expect(*word & bit, 0))
+		goto broken; /* delivered again while we hold it */
 	sample->data = sc->data + (uint64_t)id * sc->slot_stride;
 	sample->len = (size_t)len;
 	sample->seq = e.seq;
 	sample->timestamp_ns = e.timestamp_ns;
 	sample->slot = id;
-	sc->held[id / 64] |= 1ull << (id % 64);
+	*word |= bit;
 	sc->n_held++;
 	sc->taken++;
 	return 0;
+
+broken:
+	sc->broken = 1;
+	return -EBADMSG;
 }
 
 /* Drop a held slot without returning it (its publisher is gone): 0, -EINVAL. */

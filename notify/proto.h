@@ -25,8 +25,9 @@
 #include "vdds.h"
 
 #define VDDS_PROTO_MAGIC 0x53444456u /* "VDDS" */
-#define VDDS_PROTO_VERSION 3u        /* 3: layout v3 (marked ring entries); 2: layout v2, HELLO flags, INFO */
-#define VDDS_WELCOME_FDS 4           /* topic memfd, lane memfd, data eventfd, return eventfd */
+#define VDDS_PROTO_VERSION                                                                         \
+	3u                 /* 3: layout v3 (marked ring entries); 2: layout v2, HELLO flags, INFO */
+#define VDDS_WELCOME_FDS 4 /* topic memfd, lane memfd, data eventfd, return eventfd */
 /* no valid message is larger: an INFO with VDDS_MAX_SUBSCRIBERS subscribers */
 #define VDDS_MSG_MAX (304 + 32 * VDDS_MAX_SUBSCRIBERS)
 

@@ -344,7 +344,8 @@ static void scribble_once(struct raw_sub *rs, uint64_t *rnd)
 		if (r & (1ull << 40))
 			vdds__lane_deliver(l)[k].slot = nasty_u32(rnd, rs->slot_count, ring);
 		else
-			atomic_store(&vdds__lane_deliver(l)[k].mark, nasty_u32(rnd, rs->cons, ring));
+			atomic_store(&vdds__lane_deliver(l)[k].mark,
+				     nasty_u32(rnd, rs->cons, ring));
 		break;
 	case 6: /* the publisher's own indices: it must never read them back */
 		atomic_store(&l->deliver_prod, nasty_u32(rnd, atomic_load(&l->deliver_prod), ring));
@@ -707,7 +708,8 @@ static pid_t spawn_violator(enum violation v, int report_fd)
 			tu_sleep_us(50);
 		}
 		/* keep the last one for the double or forged release */
-		if (i < FIRST_SAMPLES - 1 || (v != RELEASE_TWICE && v != RELEASE_MARK_OF_A_LATER_LAP))
+		if (i < FIRST_SAMPLES - 1 ||
+		    (v != RELEASE_TWICE && v != RELEASE_MARK_OF_A_LATER_LAP))
 			raw_release(&rs, got[i]);
 	}
 	switch (v) {
@@ -826,8 +828,9 @@ static pid_t spawn_api_violator(int report_fd)
 	/* a return from a later lap at the next position the publisher reads */
 	uint32_t rp = atomic_load(&lane->release_prod);
 
-	atomic_store_explicit(&vdds__lane_release(lane, lane->ring_size)[rp & (lane->ring_size - 1)],
-			      (uint64_t)(rp + 1 + lane->ring_size) << 32 | 0, memory_order_release);
+	atomic_store_explicit(
+		&vdds__lane_release(lane, lane->ring_size)[rp & (lane->ring_size - 1)],
+		(uint64_t)(rp + 1 + lane->ring_size) << 32 | 0, memory_order_release);
 	if (write(report_fd, "V", 1) != 1)
 		_exit(RAW_PIPE);
 	/* what was delivered before the cut-off may still be taken (and is

@@ -437,7 +437,8 @@ static Suite *ring_suite(void)
 	tcase_add_test(tc, test_positions_wrap_around_32_bits_in_both_rings);
 	tcase_add_test(tc, test_neither_side_reads_the_other_side_s_index);
 	tcase_add_test(tc, test_ring_size_covers_every_slot);
-	tcase_add_test(tc, test_a_shared_consumer_counts_what_was_taken_back_and_reads_at_the_index);
+	tcase_add_test(tc,
+		       test_a_shared_consumer_counts_what_was_taken_back_and_reads_at_the_index);
 	suite_add_tcase(s, tc);
 	tcase_set_timeout(th, 10);
 	tcase_add_test(th, test_the_subscriber_refuses_forged_deliver_marks);

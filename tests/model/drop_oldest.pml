@@ -14,9 +14,9 @@
  *       -EBADMSG; cons behind our position: -EBADMSG
  *   core/ring.h:20 vdds__mark_state: position + 1 here; last lap's, or 0,
  *       not yet; anything else wrong
- *   core/subcore.h:85 vdds__subcore_take: shared_cons: vdds__deliver_pop_shared,
+ *   core/subcore.h:92 vdds__subcore_take: shared_cons: vdds__deliver_pop_shared,
  *       then the id checks
- *   core/subcore.h:129 vdds__subcore_release: vdds__release_push
+ *   core/subcore.h:140 vdds__subcore_release: vdds__release_push
  *       (its pub_wait handshake: slotwait.pml)
  *   core/ring.h:237 vdds__release_push: the entry (mark, slot), a release store
  *   notify/pub.c:172 vdds_pub_loan: vdds__pubcore_loan, else loan_overflow
@@ -40,8 +40,8 @@
  *   core/pubcore.c:216 vdds__pubcore_reclaim
  *   core/pubcore.c:168 vdds__pubcore_mark_broken: vdds__pubcore_detach
  *   core/pubcore.c:246 vdds__pubcore_detach: all its holds dropped
- *   core/pubcore.h:138 vdds__pubcore_loan
- *   core/pubcore.h:177 vdds__pubcore_publish: our copy of cons says full:
+ *   core/pubcore.h:139 vdds__pubcore_loan
+ *   core/pubcore.h:184 vdds__pubcore_publish: our copy of cons says full:
  *       vdds__lane_pub_has_room (cons read: impossible or full marks the
  *       lane broken); shadow entry, vdds__deliver_push
  *   core/pubcore.c:186 vdds__lane_pub_has_room

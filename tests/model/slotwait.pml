@@ -19,8 +19,8 @@
  *   core/pubcore.c:196 reclaim_lane: vdds__release_pop until an entry's
  *       mark says not yet, drop_hold
  *   core/pubcore.c:127 drop_hold: free once nobody holds it
- *   core/pubcore.h:138 vdds__pubcore_loan: reclaim if none is free
- *   core/pubcore.h:177 vdds__pubcore_publish: a push per lane
+ *   core/pubcore.h:139 vdds__pubcore_loan: reclaim if none is free
+ *   core/pubcore.h:184 vdds__pubcore_publish: a push per lane
  *   core/ring.h:80 vdds__deliver_push: slot and seq, then the mark
  *       (release store)
  *   core/ring.h:123 vdds__deliver_pop: load the mark at our position, the
@@ -29,8 +29,8 @@
  *       release store)
  *   core/ring.h:250 vdds__release_pop: load the entry; its mark says whether
  *       it is there
- *   core/subcore.h:85 vdds__subcore_take
- *   core/subcore.h:129 vdds__subcore_release: push on the release ring,
+ *   core/subcore.h:92 vdds__subcore_take
+ *   core/subcore.h:140 vdds__subcore_release: push on the release ring,
  *       vdds__fence, W = load pub_wait; W == 0 or seq < W: no wake; else
  *       exchange it with 0, wake if it was not 0
  *   notify/sub.c:193 vdds_sub_release: vdds__kick the return eventfd
