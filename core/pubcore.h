@@ -194,6 +194,8 @@ static inline void vdds__pubcore_publish(struct vdds__pubcore *pc, uint32_t id, 
 	pc->n_loaned--;
 	pc->state[id] = VDDS_SLOT_PUBLISHED;
 
+	uint64_t bit = 1ull << (id % 64);
+
 	for (uint32_t i = 0; i < pc->n_lanes;) {
 		struct vdds__lane_pub *lp = pc->lanes[i];
 
@@ -207,7 +209,7 @@ static inline void vdds__pubcore_publish(struct vdds__pubcore *pc, uint32_t id, 
 		}
 		lp->shadow[lp->deliver.pos & lp->deliver.mask] = id;
 		vdds__deliver_push(&lp->deliver, id, seq, timestamp_ns, len);
-		lp->holds[id / 64] |= 1ull << (id % 64);
+		lp->holds[id / 64] |= bit;
 		lp->held++;
 		i++;
 	}

@@ -216,19 +216,6 @@ static inline int vdds__deliver_peek_shared(const struct vdds__dring *r)
 	return st == VDDS_MARK_HERE;
 }
 
-/* Entries waiting from position from on (at most a ring's worth): counted
- * by their marks, for statistics. */
-static inline uint32_t vdds__deliver_count(const struct vdds__dring *r, uint32_t from)
-{
-	uint32_t n = 0;
-
-	/* acquire: as in vdds__deliver_peek */
-	while (n <= r->mask &&
-	       vdds__load_acquire(&r->entries[(from + n) & r->mask].mark) == from + n + 1)
-		n++;
-	return n;
-}
-
 /* ---------------------------------------------------------- release ring */
 
 /* Subscriber: return slot id. Cannot fail: an honest publisher collects

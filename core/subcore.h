@@ -76,15 +76,20 @@ static inline int vdds__subcore_pending(struct vdds__subcore *sc)
 	return vdds__subcore_pending_slow(sc);
 }
 
-/* Samples delivered and not yet taken (0 once broken). */
+/* Samples delivered and not yet taken (0 once broken), for statistics:
+ * from the publisher's deliver_prod, which the data path never reads (a
+ * count by marks would read every queued entry's line, the publisher's
+ * working set); untrusted, so bounded by the ring. */
 static inline uint32_t vdds__subcore_queued(struct vdds__subcore *sc)
 {
 	if (sc->broken)
 		return 0;
 	/* acquire: the shared index, as in vdds__deliver_snapshot_shared */
 	uint32_t from = sc->shared_cons ? vdds__load_acquire(sc->deliver.cons) : sc->deliver.pos;
+	/* relaxed: a snapshot for statistics */
+	uint32_t n = vdds__load_relaxed(&sc->lane->deliver_prod) - from;
 
-	return vdds__deliver_count(&sc->deliver, from);
+	return n <= sc->deliver.mask + 1 ? n : 0;
 }
 
 /* 0 and *sample filled; -EAGAIN when empty; -EBADMSG if the publisher broke

@@ -6,12 +6,12 @@
  *   core/subcore.h:44 vdds__subcore_arm: a fresh wake_gen, relaxed store
  *   core/subcore.h:64 vdds__subcore_pending: load the mark of the entry at
  *       our position (vdds__deliver_peek)
- *   core/subcore.h:92 vdds__subcore_take: load that mark, take
+ *   core/subcore.h:97 vdds__subcore_take: load that mark, take
  *       (vdds__deliver_pop)
  *   core/ring.h:80 vdds__deliver_push: the entry's fields, then its mark
  *       (release store)
  *   core/pubcore.h:184 vdds__pubcore_publish: a push per lane
- *   core/pubcore.h:228 vdds__lane_pub_wants_wake: load wake_gen (relaxed);
+ *   core/pubcore.h:230 vdds__lane_pub_wants_wake: load wake_gen (relaxed);
  *       kick if not 0 and not the generation last answered
  *   notify/pub.c:189 vdds_pub_publish: publish, vdds__fence, wants_wake, kick
  *   notify/kick.h:12 vdds__kick: eventfd write
