@@ -40,14 +40,17 @@
  * lane's first lap). Any other mark is the peer's doing: -EBADMSG, except
  * for the DROP_OLDEST subscriber below. Neither ring can overflow with an
  * honest peer: every queued entry names a distinct slot its lane holds, and
- * ring_size >= slot_count, so neither producer looks at the consumer's index
- * before writing. The indices that remain are for the rare reader:
+ * ring_size >= slot_count. So the subscriber writes its returns without
+ * looking, and the publisher looks at deliver_cons only when its own copy
+ * of it says the ring is full (once a lap at most; a ring really full is a
+ * lane to cut off). The indices that remain are for the rare reader:
  *   deliver_prod, release_prod, release_cons: written by their owner for
- *     introspection (vdds info) and tests; no peer reads them, nothing trusts them.
- *   deliver_cons: the subscriber's position. The publisher reads it only
- *     when it reclaims (a sanity check: never behind the last value seen,
- *     never past what was delivered, else the lane is cut off), for
- *     introspection, the BLOCK wait's choice, and DROP_OLDEST.
+ *     introspection (vdds info), the subscriber's `queued` statistic and
+ *     tests; no data path reads them, and every reader bounds them.
+ *   deliver_cons: the subscriber's position. The publisher reads it once a
+ *     lap as above, when it collects returns (a check: never behind the last
+ *     value seen, never past what was delivered, else the lane is cut off),
+ *     for introspection, the BLOCK wait's choice, and DROP_OLDEST.
  * Releases are collected lazily: the publisher reads release entries only
  * when it needs slots (none free, stats, dispatch), a batch at a time.
  *
@@ -66,8 +69,9 @@
  *   rewrite index c while the subscriber holds c's slot; only the slot's
  *   payload is then the subscriber's.) A mark from a later lap at c means c
  *   was taken back meanwhile (deliver_cons moved); if it did not move, the
- *   publisher broke the protocol. Entries found skipped are what it lost. The publisher
- *   takes back only from its private copy of the ids it delivered, checks
+ *   publisher broke the protocol. Entries found skipped are what it lost
+ *   (the seq gap). The publisher takes back only from its private copy of
+ *   the ids it delivered, checks
  *   that the lane still holds that slot, and cuts off a lane whose
  *   deliver_cons is behind the last value it saw or beyond what it delivered.
  *
