@@ -105,10 +105,12 @@ static inline int vdds__subcore_take(struct vdds__subcore *sc, struct vdds_sampl
 
 	if (err == -EAGAIN)
 		return err;
+	if (__builtin_expect(err < 0, 0))
+		goto broken;
 	uint32_t id = e.slot;
 	uint64_t len = e.len;
 
-	if (__builtin_expect(err < 0 || id >= sc->slot_count || len > sc->slot_size, 0))
+	if (__builtin_expect(id >= sc->slot_count || len > sc->slot_size, 0))
 		goto broken;
 	uint64_t *word = &sc->held[id / 64], bit = 1ull << (id % 64);
 
