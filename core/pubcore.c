@@ -199,16 +199,9 @@ static int reclaim_lane(struct vdds__pubcore *pc, struct vdds__lane_pub *lp)
 	int err;
 
 	while ((err = vdds__release_pop(&lp->release, &id)) == 0) {
-		if (id >= pc->slot_count)
-			return -EBADMSG; /* out of range */
-		uint64_t *word = &lp->holds[id / 64], bit = 1ull << (id % 64);
-
-		if (!(*word & bit))
-			return -EBADMSG; /* not held, or released twice */
-		*word &= ~bit;
-		lp->held--;
-		if (--pc->refs[id] == 0 && pc->state[id] == VDDS_SLOT_PUBLISHED && !pc->in_hist[id])
-			vdds__pubcore_free_slot(pc, id);
+		if (id >= pc->slot_count || !vdds__lane_pub_holds(lp, id))
+			return -EBADMSG; /* out of range, not held, or released twice */
+		drop_hold(pc, lp, id);
 		pc->returned++;
 	}
 	if (err != -EAGAIN)

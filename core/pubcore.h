@@ -27,7 +27,7 @@ struct vdds__lane_pub {
 	uint32_t held;              /* slots this subscriber holds */
 	uint64_t *holds;            /* bitmap over slots: which ones */
 	uint32_t *shadow;           /* our copy of the deliver ring's entries */
-	uint32_t cons_seen;         /* deliver_cons last seen (checked at reclaim) */
+	uint32_t cons_seen;         /* deliver_cons last seen (never goes back) */
 	int want_history;           /* deliver the history when attached */
 	/* DROP_OLDEST: queued samples taken back; the control side reads it */
 	_Atomic uint64_t dropped;

@@ -16,19 +16,19 @@
  *       not yet; anything else wrong
  *   core/subcore.h:97 vdds__subcore_take: shared_cons: vdds__deliver_pop_shared,
  *       then the id checks
- *   core/subcore.h:145 vdds__subcore_release: vdds__release_push
+ *   core/subcore.h:147 vdds__subcore_release: vdds__release_push
  *       (its pub_wait handshake: slotwait.pml)
  *   core/ring.h:224 vdds__release_push: the entry (mark, slot), a release store
  *   notify/pub.c:172 vdds_pub_loan: vdds__pubcore_loan, else loan_overflow
  *   notify/pub.c:159 loan_overflow: DROP_OLDEST: vdds__pubcore_steal, then
  *       vdds__pubcore_loan
- *   core/pubcore.c:318 vdds__pubcore_steal: until a slot is free: queued()
+ *   core/pubcore.c:311 vdds__pubcore_steal: until a slot is free: queued()
  *       of every lane; steal_one from the one with something queued holding
  *       the most; nothing queued: vdds__pubcore_reclaim once more, else
  *       -ENOBUFS
- *   core/pubcore.c:277 queued: cons_sane, cons behind cons_seen or past prod: broken
+ *   core/pubcore.c:270 queued: cons_sane, cons behind cons_seen or past prod: broken
  *   core/pubcore.c:178 cons_sane
- *   core/pubcore.c:289 steal_one: CAS(cons, c, c+1) from cons_seen; a failed
+ *   core/pubcore.c:282 steal_one: CAS(cons, c, c+1) from cons_seen; a failed
  *       CAS re-checks and retries; the slot from the shadow entry, which the
  *       lane must hold, else broken; drop_hold
  *   core/pubcore.c:127 drop_hold
@@ -37,9 +37,9 @@
  *       cons_sane on deliver_cons
  *   core/ring.h:237 vdds__release_pop: the entry's mark judged by
  *       vdds__mark_state
- *   core/pubcore.c:223 vdds__pubcore_reclaim
+ *   core/pubcore.c:216 vdds__pubcore_reclaim
  *   core/pubcore.c:168 vdds__pubcore_mark_broken: vdds__pubcore_detach
- *   core/pubcore.c:253 vdds__pubcore_detach: all its holds dropped
+ *   core/pubcore.c:246 vdds__pubcore_detach: all its holds dropped
  *   core/pubcore.h:139 vdds__pubcore_loan
  *   core/pubcore.h:184 vdds__pubcore_publish: our copy of cons says full:
  *       vdds__lane_pub_has_room (cons read: impossible or full marks the

@@ -9,13 +9,13 @@
  *       vdds__pubcore_loan; else wait_for_return, vdds__pubcore_loan again,
  *       loop; vdds__pubcore_disarm_wait
  *   notify/pub.c:84 wait_for_return: poll the return eventfd, then read it
- *   core/pubcore.c:363 vdds__pubcore_arm_wait: T = oldest_held; among the
+ *   core/pubcore.c:356 vdds__pubcore_arm_wait: T = oldest_held; among the
  *       lanes holding T the first with the most queued (prod - cons, cons
  *       read relaxed) gets W = seq(T), or, if it has nothing queued, every
  *       lane holding anything; the others 0 (relaxed stores)
- *   core/pubcore.c:350 oldest_held
- *   core/pubcore.c:398 vdds__pubcore_disarm_wait
- *   core/pubcore.c:223 vdds__pubcore_reclaim: reclaim_lane on every lane
+ *   core/pubcore.c:343 oldest_held
+ *   core/pubcore.c:391 vdds__pubcore_disarm_wait
+ *   core/pubcore.c:216 vdds__pubcore_reclaim: reclaim_lane on every lane
  *   core/pubcore.c:196 reclaim_lane: vdds__release_pop until an entry's
  *       mark says not yet, drop_hold
  *   core/pubcore.c:127 drop_hold: free once nobody holds it
@@ -30,7 +30,7 @@
  *   core/ring.h:237 vdds__release_pop: load the entry; its mark says whether
  *       it is there
  *   core/subcore.h:97 vdds__subcore_take
- *   core/subcore.h:145 vdds__subcore_release: push on the release ring,
+ *   core/subcore.h:147 vdds__subcore_release: push on the release ring,
  *       vdds__fence, W = load pub_wait; W == 0 or seq < W: no wake; else
  *       exchange it with 0, wake if it was not 0
  *   notify/sub.c:193 vdds_sub_release: vdds__kick the return eventfd
