@@ -75,8 +75,9 @@ static inline void vdds__rring_init(struct vdds__rring *r, _Atomic uint64_t *ent
 
 /* ---------------------------------------------------------- deliver ring */
 
-/* Publisher: append a sample. Cannot fail: the caller delivers only slots
- * the lane does not hold, so fewer than ring_size entries are queued. */
+/* Publisher: append a sample. No check: the caller delivers only slots the
+ * lane does not hold, so an honest subscriber has fewer than ring_size
+ * queued, and looks at deliver_cons itself when its copy says full. */
 static inline void vdds__deliver_push(struct vdds__dring *r, uint32_t slot, uint64_t seq,
 				      uint64_t timestamp_ns, uint64_t len)
 {
