@@ -320,7 +320,8 @@ static void subside_init(struct subside *s, uint32_t overflow)
 
 	hdr.overflow = overflow;
 	s->topic = aligned_alloc(4096, (tsize + 4095) / 4096 * 4096);
-	s->lane = aligned_alloc(VDDS_CACHELINE, lsize);
+	s->lane = aligned_alloc(VDDS_CACHELINE,
+				(lsize + VDDS_CACHELINE - 1) / VDDS_CACHELINE * VDDS_CACHELINE);
 	ck_assert_ptr_nonnull(s->topic);
 	ck_assert_ptr_nonnull(s->lane);
 	memset(s->topic, 0, tsize);
