@@ -5,11 +5,11 @@
  *
  * Mirrors (file:line function, at the main commit named in README.md;
  * run.sh checks that each function is still there, run.sh --refs the lines):
- *   core/ring.h:180 vdds__deliver_pop_shared: a snapshot; the gap between it
+ *   core/ring.h:181 vdds__deliver_pop_shared: a snapshot; the gap between it
  *       and our position counted as lost; not yet there?; the entry's slot
  *       and seq; CAS(cons, c, c+1): success -> the entry is ours (the
  *       fields read before it were entry c's); failure -> a new snapshot
- *   core/ring.h:148 vdds__deliver_snapshot_shared: cons, the mark at cons,
+ *   core/ring.h:149 vdds__deliver_snapshot_shared: cons, the mark at cons,
  *       cons again; a mark no lap explains: cons moved -> again, else
  *       -EBADMSG; cons behind our position: -EBADMSG
  *   core/ring.h:20 vdds__mark_state: position + 1 here; last lap's, or 0,
@@ -18,7 +18,7 @@
  *       then the id checks
  *   core/subcore.h:147 vdds__subcore_release: vdds__release_push
  *       (its pub_wait handshake: slotwait.pml)
- *   core/ring.h:224 vdds__release_push: the entry (mark, slot), a release store
+ *   core/ring.h:225 vdds__release_push: the entry (mark, slot), a release store
  *   notify/pub.c:172 vdds_pub_loan: vdds__pubcore_loan, else loan_overflow
  *   notify/pub.c:159 loan_overflow: DROP_OLDEST: vdds__pubcore_steal, then
  *       vdds__pubcore_loan
@@ -35,7 +35,7 @@
  *   core/pubcore.c:196 reclaim_lane: vdds__release_pop until not yet there;
  *       a wrong mark, an id out of range or not held: broken; then
  *       cons_sane on deliver_cons
- *   core/ring.h:237 vdds__release_pop: the entry's mark judged by
+ *   core/ring.h:238 vdds__release_pop: the entry's mark judged by
  *       vdds__mark_state
  *   core/pubcore.c:216 vdds__pubcore_reclaim
  *   core/pubcore.c:168 vdds__pubcore_mark_broken: vdds__pubcore_detach
@@ -45,7 +45,7 @@
  *       vdds__lane_pub_has_room (cons read: impossible or full marks the
  *       lane broken); shadow entry, vdds__deliver_push
  *   core/pubcore.c:186 vdds__lane_pub_has_room
- *   core/ring.h:80 vdds__deliver_push: slot, seq (relaxed), then the mark
+ *   core/ring.h:81 vdds__deliver_push: slot, seq (relaxed), then the mark
  *       (release)
  * Holder sets: a mask per slot here, refs[] plus each lane's holds bitmap in
  * C; the same information. Not modelled: history (vdds__pubcore_remember;

@@ -21,13 +21,13 @@
  *   core/pubcore.c:127 drop_hold: free once nobody holds it
  *   core/pubcore.h:139 vdds__pubcore_loan: reclaim if none is free
  *   core/pubcore.h:184 vdds__pubcore_publish: a push per lane
- *   core/ring.h:80 vdds__deliver_push: slot and seq, then the mark
+ *   core/ring.h:81 vdds__deliver_push: slot and seq, then the mark
  *       (release store)
- *   core/ring.h:123 vdds__deliver_pop: load the mark at our position, the
+ *   core/ring.h:124 vdds__deliver_pop: load the mark at our position, the
  *       fields, store cons (release)
- *   core/ring.h:224 vdds__release_push: the entry (mark and slot, one
+ *   core/ring.h:225 vdds__release_push: the entry (mark and slot, one
  *       release store)
- *   core/ring.h:237 vdds__release_pop: load the entry; its mark says whether
+ *   core/ring.h:238 vdds__release_pop: load the entry; its mark says whether
  *       it is there
  *   core/subcore.h:97 vdds__subcore_take
  *   core/subcore.h:147 vdds__subcore_release: push on the release ring,

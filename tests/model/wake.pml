@@ -8,7 +8,7 @@
  *       our position (vdds__deliver_peek)
  *   core/subcore.h:97 vdds__subcore_take: load that mark, take
  *       (vdds__deliver_pop)
- *   core/ring.h:80 vdds__deliver_push: the entry's fields, then its mark
+ *   core/ring.h:81 vdds__deliver_push: the entry's fields, then its mark
  *       (release store)
  *   core/pubcore.h:184 vdds__pubcore_publish: a push per lane
  *   core/pubcore.h:230 vdds__lane_pub_wants_wake: load wake_gen (relaxed);
