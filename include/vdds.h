@@ -139,14 +139,21 @@ struct vdds_pub_stats {
  *
  * Unless opts->no_service_thread is set, one background thread per process
  * (started with the first such publisher, stopped with the last) accepts
- * subscribers and notices when they go away. With no_service_thread, nothing
- * happens until the application calls vdds_pub_dispatch() when vdds_pub_fd()
- * is readable (or the publisher blocks in vdds_pub_loan(), which serves it too).
+ * subscribers and notices when they go away, from one epoll set for them all:
+ * such a publisher holds 3 file descriptors (lock file, topic memory,
+ * listening socket; the thread 2 for the whole process). With
+ * no_service_thread, nothing happens until the application calls
+ * vdds_pub_dispatch() when vdds_pub_fd() is readable (or the publisher blocks
+ * in vdds_pub_loan(), which serves it too); it holds 5 (that epoll set and a
+ * timer too). Each connected subscriber costs the process 2 more.
  *
  * opts may be NULL for defaults. On success *pub is set.
  * Errors: -EINVAL (NULL pointer, bad topic name, bad option), -EEXIST (the
  * topic already has a live publisher), -EACCES (runtime directory refused),
- * -ENAMETOOLONG (socket path too long), -ENOMEM, or a system errno. */
+ * -ENAMETOOLONG (socket path too long), -ENOMEM, -EMFILE (out of file
+ * descriptors: vdds_last_error_detail() names the limit, e.g. "out of file
+ * descriptors: RLIMIT_NOFILE is 1024, each published topic needs 3"), or a
+ * system errno. */
 VDDS_API int vdds_pub_open(vdds_pub **pub, const char *topic, const struct vdds_pub_opts *opts);
 
 /* Loan a free slot to write a sample into; *buf points to opts.slot_size
@@ -155,7 +162,8 @@ VDDS_API int vdds_pub_open(vdds_pub **pub, const char *topic, const struct vdds_
  * When no slot is free, what happens is the publisher's overflow policy (see
  * enum vdds_overflow). BLOCK waits until a subscriber releases one:
  * timeout_ms < 0 waits forever, 0 does not wait, > 0 waits at most that long;
- * the wait sleeps on an eventfd, it never spins. DROP_OLDEST and FAIL never
+ * the wait sleeps (on a futex, or on vdds_pub_fd() serving subscribers
+ * without the service thread), it never spins. DROP_OLDEST and FAIL never
  * wait, whatever timeout_ms.
  * Errors: -EINVAL; -EAGAIN (no free slot and timeout_ms == 0, or FAIL);
  * -ETIMEDOUT (BLOCK); -ENOBUFS (DROP_OLDEST, and every slot is held by
@@ -177,9 +185,11 @@ VDDS_API int vdds_pub_discard(vdds_pub *pub, void *buf);
 VDDS_API int vdds_pub_write(vdds_pub *pub, const void *data, size_t len, int timeout_ms);
 
 /* A file descriptor that becomes readable when the publisher has control work:
- * a subscriber connecting or going away. For applications that use
- * no_service_thread: watch it in any event loop and call vdds_pub_dispatch().
- * Returns the fd (owned by the publisher) or -EINVAL. */
+ * a subscriber connecting, waking a blocked loan or going away. For
+ * applications that use no_service_thread: watch it in any event loop and call
+ * vdds_pub_dispatch(). Returns the fd (owned by the publisher), or -EINVAL
+ * (also for a publisher that has the service thread: the thread serves it
+ * from the process's one epoll set, so it has no control fd of its own). */
 VDDS_API int vdds_pub_fd(vdds_pub *pub);
 
 /* Do the publisher's pending control work without blocking: accept and
@@ -251,10 +261,13 @@ struct vdds_sample {
 
 /* Subscribe to topic `topic` (see vdds_pub_open for the directory).
  * opts may be NULL. The subscriber receives what is published after it joins.
+ * A subscription holds 2 file descriptors (the one vdds_sub_fd() returns and
+ * its connection socket), and needs 3 more while it opens.
  * Errors: -EINVAL, -ENOENT (no publisher), -EACCES (publisher refuses this
  * user), -EPROTO (version, type name or type size mismatch), -ENOSPC (the
  * publisher has its maximum number of subscribers), -EBADMSG (the publisher
- * answered something malformed), or a system errno.
+ * answered something malformed), -EMFILE (out of file descriptors, here or in
+ * the publisher's process: the detail says which), or a system errno.
  * A refusal's reason in words: vdds_last_error_detail(). */
 VDDS_API int vdds_sub_open(vdds_sub **sub, const char *topic, const struct vdds_sub_opts *opts);
 
@@ -385,13 +398,19 @@ VDDS_API const char *vdds_version(void);
  * was not, or if the refusal had nothing to add to its errno. A publisher
  * refuses with, for example,
  *   -EPROTO  "type 'Pose' (24 B) expected, publisher has 'Twist' (48 B)"
- *   -EPROTO  "protocol version 2 expected, publisher speaks 1"
+ *   -EPROTO  "protocol version 3 expected, publisher speaks 2"
  *   -EACCES  "user not allowed"
  *   -ENOSPC  "subscriber limit reached"
+ *   -EMFILE  "publisher out of file descriptors"
  * (the subscriber's expectation first, then what the publisher has). A
  * handshake is made by vdds_sub_open(), and by vdds_sub_take(),
  * vdds_sub_wait() or a waitset when a reconnecting subscriber meets a new
- * publisher; each handshake clears the detail first. The string is at most
+ * publisher; each handshake clears the detail first. Also, when
+ * vdds_pub_open() or vdds_sub_open() runs out of file descriptors (-EMFILE,
+ * -ENFILE), which limit, and what each topic needs:
+ *   -EMFILE  "out of file descriptors: RLIMIT_NOFILE is 1024, each published topic needs 3"
+ *   -EMFILE  "out of file descriptors: RLIMIT_NOFILE is 1024, each subscription needs 2"
+ * (vdds_pub_open() clears the detail first too). The string is at most
  * VDDS_ERROR_DETAIL_MAX - 1 bytes, has no control characters, and stays
  * valid until the next handshake on this thread. Never NULL.
  *

@@ -84,6 +84,11 @@ void vdds__reason_type(char *buf, size_t cap, const char *want_name, uint32_t wa
 	snprintf(buf, cap, "type %s expected, publisher has %s", want, have);
 }
 
+void vdds__msg_wake(struct vdds__msg_wake *m)
+{
+	hdr_init(&m->hdr, VDDS_MSG_WAKE, sizeof(*m));
+}
+
 void vdds__msg_info_req(struct vdds__msg_info_req *m)
 {
 	memset(m, 0, sizeof(*m));
@@ -124,6 +129,10 @@ int vdds__msg_parse(const union vdds__msg *m, size_t len)
 	case VDDS_MSG_BYE:
 		if (len != sizeof(m->reject) || m->reject.reserved != 0 || m->reject.err <= 0 ||
 		    m->reject.err > 4095 || !terminated(m->reject.reason, sizeof(m->reject.reason)))
+			return -EBADMSG;
+		break;
+	case VDDS_MSG_WAKE:
+		if (len != sizeof(m->wake))
 			return -EBADMSG;
 		break;
 	case VDDS_MSG_INFO_REQ:

@@ -1,8 +1,15 @@
 /* proto.h — the handshake on the topic's SOCK_SEQPACKET socket:
  *   subscriber -> HELLO {version, type name, type size}
- *   publisher  -> WELCOME {lane id, sizes} + SCM_RIGHTS {topic, lane, data eventfd, return eventfd}
+ *   publisher  -> WELCOME {lane id, sizes} + SCM_RIGHTS {topic, lane, data eventfd}
  *              or REJECT {errno, reason}
- * and later, publisher -> BYE {errno, reason} before it cuts a subscriber off.
+ * and later, on the same connection:
+ *   subscriber -> WAKE {} (version 3) when a release met the lane's pub_wait
+ *                 watermark: the publisher's control side wakes its blocked
+ *                 loan. Sent without blocking; a full socket means a WAKE is
+ *                 already queued, which is as good. A WAKE only makes the
+ *                 publisher look at its rings again, so a subscriber sending
+ *                 too many harms nobody but its own latch (sub_fd.c).
+ *   publisher  -> BYE {errno, reason} before it cuts a subscriber off.
  * Introspection (version 2) instead of HELLO, on a connection of its own:
  *   client     -> INFO_REQ {flags}
  *   publisher  -> INFO {who, layout, statistics, one entry per subscriber}, then hangs up
@@ -25,9 +32,11 @@
 #include "vdds.h"
 
 #define VDDS_PROTO_MAGIC 0x53444456u /* "VDDS" */
-#define VDDS_PROTO_VERSION                                                                         \
-	3u                 /* 3: layout v3 (marked ring entries); 2: layout v2, HELLO flags, INFO */
-#define VDDS_WELCOME_FDS 4 /* topic memfd, lane memfd, data eventfd, return eventfd */
+/* 2: layout v2 (overflow, history), HELLO flags, INFO; 3: WAKE instead of a
+ * return eventfd (issue #14: fewer fds), so WELCOME carries three; and layout
+ * v3 (marked ring entries carrying the sample's metadata, issue #14) */
+#define VDDS_PROTO_VERSION 3u
+#define VDDS_WELCOME_FDS 3 /* topic memfd, lane memfd, data eventfd */
 /* no valid message is larger: an INFO with VDDS_MAX_SUBSCRIBERS subscribers */
 #define VDDS_MSG_MAX (304 + 32 * VDDS_MAX_SUBSCRIBERS)
 
@@ -38,6 +47,7 @@ enum vdds_msg_kind {
 	VDDS_MSG_BYE = 4,
 	VDDS_MSG_INFO_REQ = 5, /* version 2 */
 	VDDS_MSG_INFO = 6,     /* version 2 */
+	VDDS_MSG_WAKE = 7,     /* version 3 */
 };
 
 struct vdds__msg_hdr {
@@ -73,6 +83,11 @@ struct vdds__msg_reject {
 	int32_t err; /* positive errno */
 	uint32_t reserved;
 	char reason[VDDS_REASON_MAX]; /* NUL-terminated */
+};
+
+/* Subscriber -> publisher: a release met pub_wait; look at the rings again. */
+struct vdds__msg_wake {
+	struct vdds__msg_hdr hdr;
 };
 
 /* Introspection request: sent instead of HELLO. */
@@ -132,6 +147,7 @@ union vdds__msg {
 	struct vdds__msg_hello hello;
 	struct vdds__msg_welcome welcome;
 	struct vdds__msg_reject reject;
+	struct vdds__msg_wake wake;
 	struct vdds__msg_info_req info_req;
 	struct vdds__msg_info info;
 };
@@ -139,6 +155,7 @@ union vdds__msg {
 _Static_assert(sizeof(struct vdds__msg_hello) == 88, "hello size");
 _Static_assert(sizeof(struct vdds__msg_welcome) == 40, "welcome size");
 _Static_assert(sizeof(struct vdds__msg_reject) == 152, "reject size");
+_Static_assert(sizeof(struct vdds__msg_wake) == 16, "wake size");
 _Static_assert(sizeof(struct vdds__msg_info_req) == 24, "info request size");
 _Static_assert(sizeof(struct vdds__msg_info_sub) == 32, "info subscriber size");
 _Static_assert(offsetof(struct vdds__msg_info, subs) == 304, "info fixed part");
@@ -156,6 +173,7 @@ void vdds__msg_hello(struct vdds__msg_hello *m, const char *type_name, uint32_t 
 void vdds__msg_welcome(struct vdds__msg_welcome *m, uint32_t lane_id, uint64_t topic_size,
 		       uint64_t lane_size);
 void vdds__msg_reject(struct vdds__msg_reject *m, int kind, int err, const char *reason);
+void vdds__msg_wake(struct vdds__msg_wake *m);
 void vdds__msg_info_req(struct vdds__msg_info_req *m);
 /* Zero m and set its header for n subscriber entries (filled by the caller). */
 void vdds__msg_info_init(struct vdds__msg_info *m, uint32_t n);

@@ -3,17 +3,20 @@
  * the control side's work (pub_lane.c) only when an atomic flag says there is
  * some. Resources are made in pub_make.c, subscribers served in pub_ctl.c. */
 #include <errno.h>
+#include <linux/futex.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "clock.h"
+#include "errors.h"
+#include "fdlimit.h"
 #include "internal.h"
 #include "kick.h"
 #include "pub_internal.h"
-#include "service.h"
 
 #define MAX_SLOT_COUNT (1u << 20)
 #define MAX_SLOT_SIZE (1ull << 32)
@@ -34,16 +37,12 @@ static int check_opts(const struct vdds_pub_opts *o)
 	return 0;
 }
 
-static void serve_control(void *p)
-{
-	vdds__pub_control(p);
-}
-
 int vdds_pub_open(vdds_pub **pubp, const char *topic, const struct vdds_pub_opts *opts)
 {
 	static const struct vdds_pub_opts defaults;
 	int err;
 
+	vdds__detail_clear();
 	if (!pubp || vdds__topic_valid(topic) < 0)
 		return -EINVAL;
 	*pubp = NULL;
@@ -55,22 +54,20 @@ int vdds_pub_open(vdds_pub **pubp, const char *topic, const struct vdds_pub_opts
 
 	if (!p)
 		return -ENOMEM;
-	p->topic_fd = p->ret_efd = p->lock_fd = p->listen_fd = -1;
-	p->ctl_epfd = p->timer_fd = p->cut_efd = -1;
+	p->topic_fd = p->lock_fd = p->listen_fd = p->ctl_epfd = p->timer_fd = -1;
 	pthread_mutex_init(&p->mu, NULL);
-	if ((err = vdds__pub_make(p, topic, opts)) < 0)
-		goto err_destroy;
 	p->threaded = !opts->no_service_thread;
-	if (p->threaded && (err = vdds__service_add(p->ctl_epfd, serve_control, p)) < 0)
-		goto err_destroy;
-	if ((err = vdds__pub_go_live(p)) < 0)
+	if ((err = vdds__pub_make(p, topic, opts)) < 0 || (err = vdds__pub_serve_start(p)) < 0 ||
+	    (err = vdds__pub_go_live(p)) < 0)
 		goto err_destroy;
 	*pubp = p;
 	return 0;
 
 err_destroy:
 	vdds__pub_destroy(p);
-	return err;
+	return vdds__fd_limit_detail(err, "published topic",
+				     opts->no_service_thread ? VDDS_FDS_PER_SELF_SERVED_PUB
+							     : VDDS_FDS_PER_PUB);
 }
 
 void vdds_pub_close(vdds_pub *p)
@@ -79,38 +76,67 @@ void vdds_pub_close(vdds_pub *p)
 		vdds__pub_destroy(p);
 }
 
-/* Sleep until a slot may have come back, a subscriber left, or the deadline.
- * Returns 0, or -ETIMEDOUT. */
-static int wait_for_return(struct vdds_pub *p, int timeout_ms, uint64_t deadline)
+/* Without a service thread, waiting is also when we serve subscribers (the
+ * one holding our slots may be the one that just died, or its WAKE may be
+ * queued): sleep on our own epoll set. Returns 0, or -ETIMEDOUT. */
+static int wait_serving(struct vdds_pub *p, int ms)
 {
-	struct pollfd pfd[2] = { { .fd = p->ret_efd, .events = POLLIN },
-				 { .fd = p->ctl_epfd, .events = POLLIN } };
-	int ms = -1;
-
-	if (timeout_ms > 0 && (ms = vdds__ms_left(deadline)) == 0)
-		return -ETIMEDOUT;
-	/* without a service thread, waiting is also when we serve subscribers:
-	 * the one holding our slots may be the one that just died */
-	int n = poll(pfd, p->threaded ? 1 : 2, ms);
+	struct pollfd pfd = { .fd = p->ctl_epfd, .events = POLLIN };
+	int n = poll(&pfd, 1, ms);
 
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
-	if (pfd[0].revents) {
-		uint64_t count;
-
-		if (read(p->ret_efd, &count, sizeof(count)) < 0) {
-			/* EAGAIN: another reader took it; nothing lost */
-		}
-	}
-	if (!p->threaded && pfd[1].revents)
+	if (n > 0)
 		vdds__pub_control(p);
 	return n == 0 ? -ETIMEDOUT : 0;
 }
 
-/* BLOCK, and no slot is free: sleep on the return eventfd until one comes
- * back. Each round asks only the subscriber likely to free the oldest slot
- * last to wake us (vdds__pubcore_arm_wait), so a slot held by several costs
- * one wakeup, not one per holder. */
+/* Sleep until the control side bumps ret_word past `seen` (a WAKE came, or a
+ * lane left), or the deadline. Returns 0, or -ETIMEDOUT. */
+static int wait_for_return(struct vdds_pub *p, uint32_t seen, int timeout_ms, uint64_t deadline)
+{
+	struct timespec ts, *at = NULL;
+
+	if (timeout_ms > 0) {
+		if (vdds__ms_left(deadline) == 0)
+			return -ETIMEDOUT;
+		ts.tv_sec = (time_t)(deadline / 1000000000u);
+		ts.tv_nsec = (long)(deadline % 1000000000u);
+		at = &ts;
+	}
+	if (!p->threaded)
+		return wait_serving(p, timeout_ms > 0 ? vdds__ms_left(deadline) : -1);
+	vdds__store_relaxed(&p->ret_sleeping, 1);
+	/* full fence: ret_sleeping store before the kernel's ret_word load;
+	 * pairs with vdds__pub_wake_loan's bump, fence, ret_sleeping load */
+	vdds__fence();
+	/* an absolute CLOCK_MONOTONIC deadline (BITSET); EAGAIN: bumped already */
+	long r = syscall(SYS_futex, &p->ret_word, FUTEX_WAIT_BITSET_PRIVATE, seen, at, NULL,
+			 FUTEX_BITSET_MATCH_ANY);
+	int err = r < 0 ? errno : 0;
+
+	vdds__store_relaxed(&p->ret_sleeping, 0);
+	return err == ETIMEDOUT ? -ETIMEDOUT : 0;
+}
+
+void vdds__pub_wake_loan(struct vdds_pub *p)
+{
+	/* only the control side writes ret_word: no read-modify-write needed.
+	 * release: what it learned before (a lane's leave) is visible to the
+	 * loan that sees the bump */
+	vdds__store_release(&p->ret_word, vdds__load_relaxed(&p->ret_word) + 1);
+	/* full fence: the bump before the ret_sleeping load; pairs with
+	 * wait_for_return */
+	vdds__fence();
+	if (p->threaded && vdds__load_relaxed(&p->ret_sleeping))
+		syscall(SYS_futex, &p->ret_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* BLOCK, and no slot is free: sleep until one comes back. Each round asks
+ * only the subscriber likely to free the oldest slot last to wake us
+ * (vdds__pubcore_arm_wait), so a slot held by several costs one wakeup, not
+ * one per holder. Its release sends a WAKE on its socket, which the control
+ * side turns into a bump of ret_word (wait_for_return). */
 static __attribute__((noinline)) int loan_wait(struct vdds_pub *p, int timeout_ms)
 {
 	uint64_t start = vdds__now_ns();
@@ -118,6 +144,10 @@ static __attribute__((noinline)) int loan_wait(struct vdds_pub *p, int timeout_m
 	int id;
 
 	for (;;) {
+		/* acquire: read before asking, so a WAKE for this request bumps
+		 * it past what we sleep on; pairs with vdds__pub_wake_loan */
+		uint32_t seen = vdds__load_acquire(&p->ret_word);
+
 		/* ask a releasing subscriber to wake us, then look again: a slot
 		 * returned before it could see the request is found here */
 		vdds__pubcore_arm_wait(&p->core);
@@ -137,7 +167,7 @@ static __attribute__((noinline)) int loan_wait(struct vdds_pub *p, int timeout_m
 		/* looking for slots may have found a broken lane: cut it off
 		 * now, not when this wait ends */
 		vdds__pub_cut_off_broken(p);
-		int err = wait_for_return(p, timeout_ms, deadline);
+		int err = wait_for_return(p, seen, timeout_ms, deadline);
 
 		vdds__pub_apply_control(p);
 		vdds__pub_cut_off_broken(p);
@@ -246,7 +276,8 @@ int vdds_pub_write(vdds_pub *p, const void *data, size_t len, int timeout_ms)
 
 int vdds_pub_fd(vdds_pub *p)
 {
-	return p ? p->ctl_epfd : -EINVAL;
+	/* the service thread's publishers have no control fd of their own */
+	return p && !p->threaded ? p->ctl_epfd : -EINVAL;
 }
 
 int vdds_pub_dispatch(vdds_pub *p)

@@ -1,15 +1,14 @@
 /* pub_ctl.c — the publisher's control side: accepting connections, the
- * handshake and its access policy (SO_PEERCRED, the silent-client timer),
- * introspection answers, hang-ups, and cutting off subscribers the data path
- * found broken. Runs on the service thread, or on the application's thread
- * when there is none. */
+ * handshake and its access policy (SO_PEERCRED, the silent-client sweep),
+ * introspection answers, subscribers' WAKEs, hang-ups, and cutting off
+ * subscribers the data path found broken. Runs on the service thread, or on
+ * the application's thread when there is none: pub_serve.c says when. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -18,8 +17,8 @@
 
 #define MAX_HANDSHAKES 64  /* connections that have not said HELLO yet */
 #define HELLO_WAIT_MS 2000 /* how long a connected client may stay silent */
-#define HELLO_SWEEP_MS 250 /* how often silent clients are looked for */
 #define PEER_GROUPS_MAX 64 /* supplementary groups we look through */
+#define WAKES_PER_EVENT 64 /* messages read from one socket per readiness */
 
 static void reject(int fd, int err, const char *reason)
 {
@@ -65,24 +64,16 @@ static void conn_drop(struct vdds_pub *p, struct vdds__conn *c)
 	free(c);
 }
 
-static void set_tick(struct vdds_pub *p, int on)
-{
-	long ns = on ? HELLO_SWEEP_MS * 1000000l : 0;
-	struct itimerspec its = { .it_interval = { 0, ns }, .it_value = { 0, ns } };
-
-	timerfd_settime(p->timer_fd, 0, &its, NULL);
-}
-
 static void handshake_started(struct vdds_pub *p)
 {
-	if (p->handshakes++ == 0)
-		set_tick(p, 1);
+	p->handshakes++;
+	vdds__pub_update_tick(p);
 }
 
 static void handshake_done(struct vdds_pub *p)
 {
-	if (--p->handshakes == 0)
-		set_tick(p, 0);
+	p->handshakes--;
+	vdds__pub_update_tick(p);
 }
 
 /* Check a client's first message: an INFO_REQ, or a HELLO that matches the
@@ -193,7 +184,8 @@ static void serve_info(struct vdds_pub *p, struct vdds__conn *c)
 	free(m);
 }
 
-/* The HELLO arrived (or the peer hung up): answer it. Consumes c. */
+/* The HELLO arrived (or the peer hung up): answer it. Consumes c, or keeps
+ * it watched as a welcomed subscriber's. */
 static void serve_hello(struct vdds_pub *p, struct vdds__conn *c)
 {
 	union vdds__msg m;
@@ -204,7 +196,6 @@ static void serve_hello(struct vdds_pub *p, struct vdds__conn *c)
 
 	if (len == -EAGAIN)
 		return; /* spurious: keep waiting */
-	epoll_ctl(p->ctl_epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	handshake_done(p);
 	for (int i = 0; i < nfds; i++)
 		close(fds[i]);
@@ -230,23 +221,21 @@ static void serve_hello(struct vdds_pub *p, struct vdds__conn *c)
 
 	if (!pl) {
 		reject(c->fd, err,
-		       err == -ENOSPC ? "subscriber limit reached" : "out of resources");
+		       err == -ENOSPC                     ? "subscriber limit reached"
+		       : err == -EMFILE || err == -ENFILE ? "publisher out of file descriptors"
+							  : "out of resources");
 		goto close_conn;
 	}
 	pl->core.want_history = !(m.hello.flags & VDDS_HELLO_NO_HISTORY);
 	struct vdds__msg_welcome w;
-	int give[VDDS_WELCOME_FDS] = { p->topic_fd, pl->lane_fd, pl->data_efd, p->ret_efd };
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = c };
+	int give[VDDS_WELCOME_FDS] = { p->topic_fd, pl->lane_fd, pl->data_efd };
 
 	vdds__msg_welcome(&w, pl->core.id, p->topic_size, pl->core.shm_size);
 	c->lane = pl;
 	/* join before WELCOME: once the subscriber's open returns, every
-	 * publish that starts later reaches it */
+	 * publish that starts later reaches it; the connection stays watched,
+	 * now for WAKEs and the hang-up */
 	vdds__pub_hand_over(p, pl, 1);
-	if (epoll_ctl(p->ctl_epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
-		vdds__pub_hand_over(p, pl, 0);
-		goto close_conn;
-	}
 	if (vdds__msg_send(c->fd, &w, sizeof(w), give, VDDS_WELCOME_FDS) < 0)
 		shutdown(c->fd, SHUT_RDWR); /* seen as a hang-up next */
 	/* the subscriber has its own copy; we keep only the mapping */
@@ -255,8 +244,21 @@ static void serve_hello(struct vdds_pub *p, struct vdds__conn *c)
 	return;
 
 close_conn:
+	vdds__pub_unwatch_conn(p, c);
 	close(c->fd);
 	conn_drop(p, c);
+}
+
+/* Read and drop what the subscriber sent (WAKEs): a Unix socket closed with
+ * unread messages gives its peer ECONNRESET, which the peer's next recv
+ * reports before our BYE. After shutdown(SHUT_RD) it can send no more. */
+static void discard_input(int fd)
+{
+	char buf[64];
+
+	shutdown(fd, SHUT_RD);
+	for (int i = 0; i < 4096 && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0; i++) {
+	}
 }
 
 /* A welcomed subscriber is gone: hung up, sent something it never should,
@@ -270,29 +272,52 @@ static void leave(struct vdds_pub *p, struct vdds__conn *c, const char *why)
 		vdds__msg_reject(&bye, VDDS_MSG_BYE, EBADMSG, why);
 		vdds__msg_send(c->fd, &bye, sizeof(bye), NULL, 0);
 	}
-	epoll_ctl(p->ctl_epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	vdds__pub_unwatch_conn(p, c);
+	discard_input(c->fd);
 	close(c->fd);
 	vdds__pub_hand_over(p, c->lane, 0);
 	conn_drop(p, c);
 }
 
-static void serve_leave(struct vdds_pub *p, struct vdds__conn *c)
+/* A welcomed subscriber's socket is readable: WAKEs (a release met the
+ * lane's pub_wait), or its hang-up, or something it should not send. At
+ * most WAKES_PER_EVENT messages per call, so that one subscriber sending
+ * many cannot keep the others waiting (the socket stays readable, and
+ * level-triggered: we come back). A WAKE only wakes the loan to look again,
+ * so however many a hostile subscriber sends, they cost re-checks. */
+static void serve_subscriber(struct vdds_pub *p, struct vdds__conn *c)
 {
-	char byte;
+	int woke = 0;
 
-	if (recv(c->fd, &byte, 1, MSG_DONTWAIT | MSG_PEEK) > 0)
-		leave(p, c, "unexpected message");
-	else
-		leave(p, c, NULL);
+	for (int i = 0; i < WAKES_PER_EVENT; i++) {
+		union vdds__msg m;
+		int nfds;
+		int len = vdds__msg_recv(c->fd, &m, NULL, 0, &nfds, MSG_DONTWAIT);
+
+		if (len == -EAGAIN)
+			break;
+		if (len > 0 && vdds__msg_parse(&m, (size_t)len) == VDDS_MSG_WAKE) {
+			woke = 1;
+			continue;
+		}
+		/* EOF or a reset: hung up; anything else: not a WAKE */
+		leave(p, c, len == 0 || (len < 0 && len != -EBADMSG) ? NULL : "unexpected message");
+		return; /* leave woke the loan: a lane left */
+	}
+	if (woke)
+		vdds__pub_wake_loan(p);
 }
 
-static void serve_cut_offs(struct vdds_pub *p)
+void vdds__pub_serve_conn(struct vdds_pub *p, struct vdds__conn *c)
 {
-	uint64_t count;
+	if (c->lane)
+		serve_subscriber(p, c);
+	else
+		serve_hello(p, c);
+}
 
-	if (read(p->cut_efd, &count, sizeof(count)) < 0) {
-		/* EAGAIN: a sweep with nothing to do */
-	}
+void vdds__pub_serve_cut_offs(struct vdds_pub *p)
+{
 	for (struct vdds__conn *c = p->conns, *next; c; c = next) {
 		next = c->next;
 		/* acquire: pairs with vdds__pub_cut_off_broken_slow's release */
@@ -305,35 +330,43 @@ static void serve_cut_offs(struct vdds_pub *p)
 	}
 }
 
-/* Hang up on clients that connected and never said HELLO in time. */
-static void expire_handshakes(struct vdds_pub *p)
+/* Hang up on clients that connected and never said HELLO in time; listen
+ * again if accept ran out of fds. */
+void vdds__pub_sweep(struct vdds_pub *p)
 {
-	uint64_t ticks, now = vdds__now_ns() / 1000000u;
+	uint64_t now = vdds__now_ns() / 1000000u;
 
-	if (read(p->timer_fd, &ticks, sizeof(ticks)) < 0) {
-		/* EAGAIN: nothing to read; the sweep is harmless anyway */
-	}
 	for (struct vdds__conn *c = p->conns, *next; c; c = next) {
 		next = c->next;
 		if (c->lane || now < c->deadline_ms)
 			continue;
-		epoll_ctl(p->ctl_epfd, EPOLL_CTL_DEL, c->fd, NULL);
+		vdds__pub_unwatch_conn(p, c);
 		close(c->fd);
 		conn_drop(p, c);
-		handshake_done(p);
+		p->handshakes--;
+	}
+	if (p->accept_paused) {
+		p->accept_paused = 0;
+		vdds__pub_listen_on(p, 1);
 	}
 }
 
-static void serve_accept(struct vdds_pub *p)
+void vdds__pub_accept(struct vdds_pub *p)
 {
 	for (;;) {
 		int fd = accept4(p->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
-		if (fd < 0)
+		if (fd < 0) {
+			/* out of fds (or memory): the client waits in the backlog
+			 * until the next sweep rather than spin us */
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				p->accept_paused = 1;
+				vdds__pub_listen_on(p, 0);
+			}
 			return; /* EAGAIN, or a transient error: next time */
+		}
 		struct vdds__conn *c = calloc(1, sizeof(*c));
-		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
-
 		struct ucred cred;
 		socklen_t len = sizeof(cred);
 
@@ -344,12 +377,12 @@ static void serve_accept(struct vdds_pub *p)
 			continue;
 		}
 		c->fd = fd;
+		c->pub = p;
 		c->pid = cred.pid;
 		c->uid = cred.uid;
 		c->gid = cred.gid;
 		c->deadline_ms = vdds__now_ns() / 1000000u + HELLO_WAIT_MS;
-		ev.data.ptr = c;
-		if (epoll_ctl(p->ctl_epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		if (vdds__pub_watch_conn(p, c) < 0) {
 			free(c);
 			close(fd);
 			continue;
@@ -357,27 +390,6 @@ static void serve_accept(struct vdds_pub *p)
 		c->next = p->conns;
 		p->conns = c;
 		handshake_started(p);
-	}
-}
-
-void vdds__pub_control(struct vdds_pub *p)
-{
-	struct epoll_event evs[32];
-	int n = epoll_wait(p->ctl_epfd, evs, 32, 0);
-
-	for (int i = 0; i < n; i++) {
-		struct vdds__conn *c = evs[i].data.ptr;
-
-		if (evs[i].data.ptr == &p->timer_fd)
-			expire_handshakes(p);
-		else if (evs[i].data.ptr == &p->cut_efd)
-			serve_cut_offs(p);
-		else if (!c)
-			serve_accept(p);
-		else if (c->lane)
-			serve_leave(p, c);
-		else
-			serve_hello(p, c);
 	}
 }
 

@@ -1,11 +1,21 @@
 /* pub_internal.h — the publisher's private state, defined once, and what its
- * four files (pub.c, pub_make.c, pub_ctl.c, pub_lane.c) ask of each other.
+ * five files (pub.c, pub_make.c, pub_ctl.c, pub_serve.c, pub_lane.c) ask of
+ * each other.
  *
  * Two sides share a publisher. The data path (loan, publish, stats) runs on
  * the application's thread and takes no lock. The control side (accepting,
- * handshaking, hang-ups, cut-offs) runs on the service thread, or in
+ * handshaking, WAKEs, hang-ups, cut-offs) runs on the service thread, or in
  * vdds_pub_dispatch() / a blocked loan when there is none. They meet only in
  * the fields marked "under mu" and in the atomic flags below.
+ *
+ * File descriptors (issue #14): a publisher served by the service thread
+ * holds three, its lock file, its topic memfd and its listening socket; the
+ * thread's epoll set, eventfd and deadlines serve every publisher of the
+ * process (service.h). One serving itself (no_service_thread) also holds the
+ * epoll set vdds_pub_fd() returns and a timerfd, which both ticks while
+ * handshakes are pending and is how its data path asks for control work.
+ * Each subscriber costs the publisher's process two: its socket and its
+ * lane's data eventfd.
  *
  * Lock order: the service thread's svc_mu (service.c) before p->mu. The
  * service thread holds svc_mu while it runs control work, which takes p->mu;
@@ -21,6 +31,7 @@
 
 #include "pubcore.h"
 #include "rundir.h"
+#include "service.h"
 #include "vdds.h"
 
 /* notify's view of one subscriber's lane: pubcore's part, plus the fds and
@@ -42,10 +53,12 @@ static inline struct vdds__pub_lane *vdds__pub_lane_of(struct vdds__lane_pub *lp
 }
 
 /* A connection the control side watches: waiting for HELLO (lane == NULL),
- * or a welcomed subscriber whose hang-up we wait for. */
+ * or a welcomed subscriber whose WAKEs and hang-up we wait for. */
 struct vdds__conn {
 	int fd;
-	pid_t pid; /* SO_PEERCRED at accept */
+	struct vdds_pub *pub;
+	vdds__svc_id watch; /* with the service thread */
+	pid_t pid;          /* SO_PEERCRED at accept */
 	uid_t uid;
 	gid_t gid;
 	uint64_t deadline_ms; /* until welcomed: when we give up on its HELLO */
@@ -75,11 +88,13 @@ struct vdds_pub {
 	/* made by open, fixed until close */
 	struct vdds__topic_hdr *topic;
 	size_t topic_size;
-	int topic_fd, ret_efd, lock_fd, listen_fd, ctl_epfd;
-	int timer_fd; /* ticks while handshakes are pending */
-	int cut_efd;  /* data path -> control: lanes to cut off */
+	int topic_fd, lock_fd, listen_fd;
+	int ctl_epfd; /* no_service_thread only: vdds_pub_fd() */
+	int timer_fd; /* no_service_thread only: handshake ticks, cut-off requests */
 	uint32_t max_subs;
-	int threaded; /* served by the service thread */
+	int threaded;               /* served by the service thread */
+	vdds__svc_id listen_watch;  /* threaded: the listening socket, deadlines, pokes */
+	struct vdds__svc_poke poke; /* threaded: data path -> control: lanes to cut off */
 	int group_access;
 	gid_t group;
 	int sock_live;     /* new_path renamed to sock_path */
@@ -92,6 +107,14 @@ struct vdds_pub {
 	/* control side only */
 	struct vdds__conn *conns;
 	uint32_t handshakes;
+	int tick_on;       /* the handshake sweep is scheduled */
+	int accept_paused; /* accept4 ran out of fds: retried at the next tick */
+
+	/* control side -> blocked loan: bumped (by the control side only) for
+	 * every WAKE and every lane leaving; a loan sleeps on it as a futex
+	 * (threaded) while ret_sleeping says so */
+	_Atomic uint32_t ret_word;
+	_Atomic int ret_sleeping;
 
 	/* shared by both sides, under mu (see the lock order above) */
 	pthread_mutex_t mu;
@@ -111,8 +134,30 @@ void vdds__pub_destroy(struct vdds_pub *p);
 /* What open made that vdds_pub_stats reports: the huge pages outcome. */
 void vdds__pub_made_stats(const struct vdds_pub *p, struct vdds_pub_stats *st);
 
-/* pub_ctl.c: the control side. Does pending work without blocking. */
+/* pub_serve.c: how the control side is served. Register with the service
+ * thread (threaded), or make the publisher's own epoll set and timer; undo
+ * that. */
+int vdds__pub_serve_start(struct vdds_pub *p);
+void vdds__pub_serve_stop(struct vdds_pub *p);
+/* no_service_thread: do pending work without blocking. */
 void vdds__pub_control(struct vdds_pub *p);
+/* Data path: lanes are marked cut_off: have the control side run. */
+void vdds__pub_ask_control(struct vdds_pub *p);
+/* Control side: watch a connection, or stop; listen or not (out of fds);
+ * schedule the sweep while handshakes are pending or accepting is paused. */
+int vdds__pub_watch_conn(struct vdds_pub *p, struct vdds__conn *c);
+void vdds__pub_unwatch_conn(struct vdds_pub *p, struct vdds__conn *c);
+void vdds__pub_listen_on(struct vdds_pub *p, int on);
+void vdds__pub_update_tick(struct vdds_pub *p);
+
+/* pub_ctl.c: the control side's work, run as pub_serve.c says. */
+void vdds__pub_accept(struct vdds_pub *p);
+void vdds__pub_serve_conn(struct vdds_pub *p, struct vdds__conn *c);
+/* Hang up on clients silent too long; listen again if accepting paused. */
+void vdds__pub_sweep(struct vdds_pub *p);
+void vdds__pub_serve_cut_offs(struct vdds_pub *p);
+/* A slot may have come back or a lane left: wake a blocked loan (pub.c). */
+void vdds__pub_wake_loan(struct vdds_pub *p);
 /* Hang up on every connection (close: subscribers see -EPIPE). */
 void vdds__pub_drop_conns(struct vdds_pub *p);
 

@@ -118,7 +118,7 @@ void vdds__pub_hand_over(struct vdds_pub *p, struct vdds__pub_lane *pl, int join
 	vdds__store_release(&p->pending, 1);
 	pthread_mutex_unlock(&p->mu);
 	if (!join)
-		vdds__kick(p->ret_efd); /* a loan waiting for slots may now get one */
+		vdds__pub_wake_loan(p); /* a loan waiting for slots may now get one */
 }
 
 void vdds__pub_cut_off_broken_slow(struct vdds_pub *p)
@@ -132,7 +132,7 @@ void vdds__pub_cut_off_broken_slow(struct vdds_pub *p)
 		 * once the control side hands it back as a leave. */
 		vdds__store_release(&pl->cut_off, 1);
 	}
-	vdds__kick(p->cut_efd);
+	vdds__pub_ask_control(p);
 }
 
 void vdds__pub_apply_control_slow(struct vdds_pub *p)

@@ -1,23 +1,20 @@
 /* pub_make.c — what a publisher is made of, made and unmade in one place:
  * the topic lock, the sealed topic memfd (on huge pages if asked and
- * possible), the listening socket (bound, chown/chmod, renamed into place
- * last) and the control epoll set. */
+ * possible) and the listening socket (bound, chown/chmod, renamed into place
+ * last): its three fds. How it is served (the service thread's watches, or
+ * its own epoll set) is pub_ctl.c's. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "pub_internal.h"
 #include "segment.h"
-#include "service.h"
 
 #define DEFAULT_SLOT_SIZE 4096
 #define DEFAULT_MAX_SUBS 32
@@ -105,25 +102,6 @@ static int make_socket(struct vdds_pub *p, const char *dir, const char *topic)
 	return listen(p->listen_fd, LISTEN_BACKLOG) < 0 ? -errno : 0;
 }
 
-/* The control epoll set: the listening socket, the handshake timer and the
- * data path's cut-off requests; later, each subscriber's socket. */
-static int make_control(struct vdds_pub *p)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
-	struct epoll_event tick = { .events = EPOLLIN, .data.ptr = &p->timer_fd };
-	struct epoll_event cut = { .events = EPOLLIN, .data.ptr = &p->cut_efd };
-
-	p->ctl_epfd = epoll_create1(EPOLL_CLOEXEC);
-	p->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	p->cut_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (p->ctl_epfd < 0 || p->timer_fd < 0 || p->cut_efd < 0 ||
-	    epoll_ctl(p->ctl_epfd, EPOLL_CTL_ADD, p->listen_fd, &ev) < 0 ||
-	    epoll_ctl(p->ctl_epfd, EPOLL_CTL_ADD, p->timer_fd, &tick) < 0 ||
-	    epoll_ctl(p->ctl_epfd, EPOLL_CTL_ADD, p->cut_efd, &cut) < 0)
-		return -errno;
-	return 0;
-}
-
 static int take_lock(struct vdds_pub *p, const char *dir, const char *topic)
 {
 	struct sockaddr_un addr;
@@ -152,12 +130,7 @@ int vdds__pub_make(struct vdds_pub *p, const char *topic, const struct vdds_pub_
 	    (err = take_lock(p, dir, topic)) < 0 || (err = make_topic(p, o)) < 0 ||
 	    (err = vdds__pubcore_init(&p->core, p->topic)) < 0)
 		return err;
-	p->ret_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (p->ret_efd < 0)
-		return -errno;
-	if ((err = make_socket(p, dir, topic)) < 0)
-		return err;
-	return make_control(p);
+	return make_socket(p, dir, topic);
 }
 
 void vdds__pub_made_stats(const struct vdds_pub *p, struct vdds_pub_stats *st)
@@ -184,15 +157,11 @@ static void close_fd(int fd)
 
 void vdds__pub_destroy(struct vdds_pub *p)
 {
-	if (p->threaded)
-		vdds__service_remove(p->ctl_epfd);
+	vdds__pub_serve_stop(p);
 	/* from here on this thread is the only one touching p */
 	if (p->listen_fd >= 0)
 		unlink(p->sock_live ? p->sock_path : p->new_path);
 	close_fd(p->listen_fd);
-	close_fd(p->ctl_epfd);
-	close_fd(p->timer_fd);
-	close_fd(p->cut_efd);
 	vdds__pub_drop_conns(p);
 	while (p->all)
 		vdds__pub_lane_free(p, p->all);
@@ -200,7 +169,6 @@ void vdds__pub_destroy(struct vdds_pub *p)
 	if (p->topic)
 		munmap(p->topic, p->topic_size);
 	close_fd(p->topic_fd);
-	close_fd(p->ret_efd);
 	if (p->lock_fd >= 0) {
 		/* unlink before unlocking: a new publisher locks a fresh file */
 		unlink(p->lock_path);

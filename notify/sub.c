@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "fdlimit.h"
 #include "internal.h"
-#include "kick.h"
 #include "proto.h"
 #include "rundir.h"
 #include "sub_internal.h"
@@ -52,7 +52,7 @@ int vdds_sub_open(vdds_sub **subp, const char *topic, const struct vdds_sub_opts
 
 	if (!s)
 		return -ENOMEM;
-	s->link.sock = s->link.data_efd = s->link.ret_efd = -1;
+	s->link.sock = s->link.data_efd = -1;
 	s->epfd = s->watch_fd = -1;
 	s->busy_poll = opts->busy_poll;
 	s->reconnect = opts->reconnect;
@@ -78,7 +78,7 @@ int vdds_sub_open(vdds_sub **subp, const char *topic, const struct vdds_sub_opts
 
 err_close:
 	vdds_sub_close(s);
-	return err;
+	return vdds__fd_limit_detail(err, "subscription", VDDS_FDS_PER_SUB);
 }
 
 /* ------------------------------------------------------------- data path */
@@ -169,6 +169,18 @@ int vdds_sub_take(vdds_sub *s, struct vdds_sample *sample)
 	return take_empty(s, sample);
 }
 
+/* The release met the publisher's pub_wait: tell its control side, which
+ * wakes the blocked loan. Never blocks: EAGAIN means our earlier WAKE is
+ * still unread, which wakes it as well; a publisher gone is learned from the
+ * hang-up. */
+static __attribute__((noinline)) void send_wake(struct vdds_sub *s)
+{
+	struct vdds__msg_wake m;
+
+	vdds__msg_wake(&m);
+	vdds__msg_send(s->link.sock, &m, sizeof(m), NULL, 0);
+}
+
 /* A sample of a publisher that has since gone: just forget it, and unmap that
  * publisher's memory with its last sample. */
 static int release_retired(struct vdds_sub *s, const struct vdds_sample *sample)
@@ -199,7 +211,7 @@ int vdds_sub_release(vdds_sub *s, const struct vdds_sample *sample)
 	int wake = vdds__subcore_release(&s->link.core, sample->slot, sample->seq);
 
 	if (wake > 0)
-		vdds__kick(s->link.ret_efd);
+		send_wake(s);
 	if (s->starved && wake >= 0) {
 		/* room to take again: the fd is readable if something waits */
 		s->starved = 0;

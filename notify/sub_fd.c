@@ -5,13 +5,36 @@
  * publisher's socket is replaced by an inotify watch on the runtime directory,
  * so the same fd then reports "a new publisher is up".
  *
- * The fd is level-triggered once the application has asked for it: the data
- * eventfd's entry on the set's ready list is a latch that a write sets (the
- * publisher's, once per wake generation, or our own) and only an epoll_wait
- * on the set clears. take() keeps the latch set exactly while the ring holds
- * something: when the ring runs empty it clears the latch, arms a fresh
- * generation and looks once more (vdds__sub_fd_sync). Until then, and for
- * waitsets and vdds_sub_wait(), none of that is paid for. */
+ * The subscriber keeps no fd of the data eventfd: once it is in the set, its
+ * entry (epitem) lives as long as the file does, and the publisher holds the
+ * file until it frees the lane, after it has hung up on us. So a
+ * subscription costs two fds, the set and the socket (issue #14). What the
+ * eventfd's entry cannot be without our fd is written to by us, nor removed
+ * from the set: a reconnect leaves a dead publisher's entry in place until
+ * its file goes, and tags it TAG_DATA like the live one (drain ignores both).
+ *
+ * The fd is level-triggered once the application has asked for it. Two
+ * latches make the set readable:
+ *  - the data eventfd's entry on the set's ready list, set by the publisher's
+ *    write (once per wake generation) and cleared only by an epoll_wait on the
+ *    set (edge-triggered: fs/eventpoll.c's ep_send_events does not put it
+ *    back), while poll() on the set, nested epoll and io_uring re-poll it and
+ *    find the never-read eventfd readable, so leave it there;
+ *  - our own: EPOLLOUT added to the socket's level-triggered entry. A
+ *    connected socket is writable, so EPOLL_CTL_MOD (ep_modify) queues the
+ *    entry and wakes whoever polls the set, and it stays queued (level) until
+ *    a MOD without EPOLLOUT, after which the next scan of the ready list
+ *    drops it. Writable means: our unread WAKE messages (sub.c) take less than
+ *    a quarter of the socket's send buffer (unix_writable); an honest
+ *    subscriber sends one per release that met the publisher's watermark, and
+ *    the publisher's control side reads them as they come, so that holds; if
+ *    it did not, the latch would be late (set when the publisher reads them,
+ *    by unix_write_space), never lost.
+ * take() keeps the set readable exactly while the ring holds something: when
+ * the ring runs empty it clears both latches, arms a fresh generation and
+ * looks once more, and sets its own latch if a sample slipped in
+ * (vdds__sub_fd_sync). Until then, and for waitsets and vdds_sub_wait(), none
+ * of that is paid for. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +45,6 @@
 #include <unistd.h>
 
 #include "internal.h"
-#include "kick.h"
 #include "proto.h"
 #include "rundir.h"
 #include "sub_internal.h"
@@ -49,23 +71,40 @@ void vdds__sub_learn_fate(struct vdds_sub *s)
 /* Consume every readiness event now pending on our fd; learn of hang-ups. */
 void vdds__sub_drain_fd(struct vdds_sub *s, int timeout_ms, int *timed_out)
 {
-	struct epoll_event evs[3];
+	/* the live eventfd, the socket or directory watch, and room for dead
+	 * publishers' eventfd entries not yet gone (see the top) */
+	struct epoll_event evs[8];
 	/* syscall(), not epoll_wait(): no cancellation-point bookkeeping */
-	int n = (int)syscall(SYS_epoll_wait, s->epfd, evs, 3, timeout_ms);
+	int n = (int)syscall(SYS_epoll_wait, s->epfd, evs, 8, timeout_ms);
 
 	if (timed_out)
 		*timed_out = n == 0;
 	for (int i = 0; i < n; i++)
-		if (evs[i].data.u32 == TAG_SOCK)
-			vdds__sub_learn_fate(s);
+		if (evs[i].data.u32 == TAG_SOCK &&
+		    (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+			vdds__sub_learn_fate(s); /* not for our own latch's EPOLLOUT */
+}
+
+/* Set (on) or clear our own latch: EPOLLOUT on the socket's entry. */
+static void latch(struct vdds_sub *s, int on)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | (on ? EPOLLOUT : 0),
+				  .data.u32 = TAG_SOCK };
+
+	if (on == s->latched || s->link.sock < 0)
+		return;
+	if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, s->link.sock, &ev) == 0)
+		s->latched = on;
 }
 
 /* The ring looked empty: clear the fd's data latch, arm a fresh generation,
  * and look again. A publish after the look writes the eventfd (it sees the
- * generation); one before it is found by the look, and we set the latch
- * ourselves. Ends with the latch set exactly when something waits, but for a
+ * generation); one before it is found by the look, and we set our own latch.
+ * Ends with the set readable exactly when something waits, but for a
  * publisher's write for an older generation still in flight, which can set
- * it once more: that costs one empty take, never a missed sample. */
+ * the data latch once more: that costs one empty take, never a missed
+ * sample. Our latch costs a system call to set and one to clear, only when a
+ * sample slipped in between the two looks. */
 void vdds__sub_fd_sync(struct vdds_sub *s)
 {
 	vdds__sub_drain_fd(s, 0, NULL);
@@ -74,8 +113,8 @@ void vdds__sub_fd_sync(struct vdds_sub *s)
 	 * publisher's push, fence, wake_gen load */
 	vdds__fence();
 	s->synced = vdds__subcore_pending(&s->link.core) == 0;
-	if (!s->synced)
-		vdds__kick(s->link.data_efd); /* a sample, or the publisher broke the lane */
+	/* set: a sample, or the publisher broke the lane */
+	latch(s, !s->synced);
 }
 
 static int watch(struct vdds_sub *s, int fd, uint32_t events, uint32_t tag)
@@ -89,7 +128,15 @@ int vdds__sub_watch_link(struct vdds_sub *s)
 {
 	int err = watch(s, s->link.data_efd, EPOLLIN | EPOLLET, TAG_DATA);
 
-	return err ? err : watch(s, s->link.sock, EPOLLIN | EPOLLRDHUP, TAG_SOCK);
+	if (!err)
+		err = watch(s, s->link.sock, EPOLLIN | EPOLLRDHUP, TAG_SOCK);
+	if (!err) {
+		/* the entry stays while the publisher holds the file */
+		close(s->link.data_efd);
+		s->link.data_efd = -1;
+	}
+	s->latched = 0;
+	return err;
 }
 
 /* ------------------------------------------------------------- reconnect */
@@ -115,8 +162,10 @@ static int start_reconnect(struct vdds_sub *s)
 		s->watch_fd = -1;
 		return err;
 	}
-	epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->link.data_efd, NULL);
+	/* the dead publisher's eventfd entry stays until its file goes (see
+	 * the top): once drained, nothing writes it */
 	epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->link.sock, NULL);
+	s->latched = 0;
 	s->fd_gen++;
 	s->taken_before += s->link.core.taken;
 	s->lost_before += s->link.core.lost;
@@ -128,13 +177,11 @@ static int start_reconnect(struct vdds_sub *s)
 		*old = s->link;
 		/* it stays mapped for the held samples; nothing else is needed */
 		close(old->sock);
-		close(old->data_efd);
-		close(old->ret_efd);
-		old->sock = old->data_efd = old->ret_efd = -1;
+		old->sock = -1;
 		old->next = s->retired;
 		s->retired = old;
 		memset(&s->link, 0, sizeof(s->link));
-		s->link.sock = s->link.data_efd = s->link.ret_efd = -1;
+		s->link.sock = s->link.data_efd = -1;
 	} else {
 		vdds__sub_link_close(&s->link);
 	}
@@ -247,6 +294,9 @@ int vdds__sub_prepare(vdds_sub *s)
 void vdds__sub_watched(vdds_sub *s, int delta)
 {
 	s->waitsets += (uint32_t)delta;
+	/* the waitset arms us and never clears our latch: let it go */
+	if (delta > 0)
+		latch(s, 0);
 	/* the last waitset let go: the fd is ours to keep right again */
 	if (delta < 0 && vdds__sub_fd_mode(s) && s->watch_fd < 0)
 		vdds__sub_fd_sync(s);
@@ -259,7 +309,11 @@ int vdds__sub_key(const vdds_sub *s)
 
 uint32_t vdds__sub_fds(const vdds_sub *s, int *main_fd, int *sock)
 {
-	*main_fd = s->watch_fd >= 0 ? s->watch_fd : s->link.data_efd;
+	/* the set, not the eventfd we no longer hold: a waitset watching the
+	 * set is woken by every write to the eventfd (ep_poll_callback wakes
+	 * the set's pollers each time, queued or not) and by the directory
+	 * watch while reconnecting */
+	*main_fd = s->epfd;
 	*sock = s->watch_fd >= 0 ? -1 : s->link.sock;
 	return s->fd_gen;
 }

@@ -26,6 +26,7 @@ struct vdds_sub {
 	uint32_t waitsets; /* waitsets watching us: they arm us themselves */
 	int fd_wanted;     /* the application asked for vdds_sub_fd() */
 	int synced;        /* vdds__sub_fd_sync found the ring empty; nothing taken since */
+	int latched;       /* our own latch is set: EPOLLOUT on the socket's entry */
 	uint32_t max_held; /* 0: no limit */
 	uint32_t spin_ns;  /* adaptive wait: poll this long before sleeping */
 	int starved;       /* take said -ENOBUFS: the fd was cleared for it */
@@ -39,8 +40,6 @@ static inline int vdds__sub_fd_mode(const struct vdds_sub *s)
 	return s->fd_wanted && s->waitsets == 0 && !s->busy_poll;
 }
 
-/* The publisher's socket is readable: it hung up, or said BYE first. */
-
 /* sub_fd.c */
 /* The publisher's socket is readable: learn whether it hung up or said BYE. */
 void vdds__sub_learn_fate(struct vdds_sub *s);
@@ -49,7 +48,9 @@ void vdds__sub_learn_fate(struct vdds_sub *s);
 void vdds__sub_drain_fd(struct vdds_sub *s, int timeout_ms, int *timed_out);
 /* The ring looked empty: clear the fd's data latch, arm, look again. */
 void vdds__sub_fd_sync(struct vdds_sub *s);
-/* Watch the live link's data eventfd and socket in our epoll set. */
+/* Watch the live link's data eventfd and socket in our epoll set, then
+ * close our copy of the eventfd (its entry lives as long as the
+ * publisher's). */
 int vdds__sub_watch_link(struct vdds_sub *s);
 /* Nothing left from the current publisher: 0 if a new one is connected
  * (look again), or what take/wait should report. */

@@ -1,7 +1,8 @@
 /* sub_link.c — a subscriber's handshake with a publisher: connect, HELLO,
- * WELCOME with four descriptors, and checking every one of them (kind, size,
+ * WELCOME with three descriptors, and checking every one of them (kind, size,
  * seals, header contents) before anything is read through them. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -45,7 +46,24 @@ static int connect_topic(const struct vdds__sub_target *t)
 	return err < 0 ? err : vdds__topic_connect(dir, t->topic);
 }
 
-/* Receive WELCOME or REJECT; on WELCOME take the four descriptors. A
+/* The WELCOME came without its descriptors (MSG_CTRUNC): was that because
+ * this process has no room for them? The kernel installs what fits and
+ * drops the rest, and what was installed is closed by now, so look for room
+ * for all of them. */
+static int out_of_fds(int sock)
+{
+	int probe[VDDS_WELCOME_FDS], n = 0, err = 0;
+
+	while (n < VDDS_WELCOME_FDS && (probe[n] = fcntl(sock, F_DUPFD_CLOEXEC, 0)) >= 0)
+		n++;
+	if (n < VDDS_WELCOME_FDS)
+		err = errno == EMFILE || errno == ENFILE ? -errno : 0;
+	while (n > 0)
+		close(probe[--n]);
+	return err;
+}
+
+/* Receive WELCOME or REJECT; on WELCOME take the three descriptors. A
  * refusal's reason is kept for vdds_last_error_detail(). */
 static int await_welcome(int sock, struct vdds__msg_welcome *w, int fds[])
 {
@@ -60,6 +78,8 @@ static int await_welcome(int sock, struct vdds__msg_welcome *w, int fds[])
 		return -ETIMEDOUT;
 	int len = vdds__msg_recv(sock, &m, fds, VDDS_WELCOME_FDS, &nfds, MSG_DONTWAIT);
 
+	if (len == -EBADMSG && (n = out_of_fds(sock)) < 0)
+		return n;
 	if (len <= 0) /* hung up before answering: it is going away */
 		return len == 0 || len == -ECONNRESET ? -ENOENT : len;
 	int kind = vdds__msg_parse(&m, (size_t)len);
@@ -111,9 +131,7 @@ static int adopt(struct vdds__sub_link *l, const struct vdds__msg_welcome *w, in
 	int err = -EBADMSG;
 
 	l->data_efd = fds[2];
-	l->ret_efd = fds[3];
-	if (w->topic_size > (1ull << 46) || w->lane_size > (1ull << 30) || !is_eventfd(fds[2]) ||
-	    !is_eventfd(fds[3]))
+	if (w->topic_size > (1ull << 46) || w->lane_size > (1ull << 30) || !is_eventfd(fds[2]))
 		goto out;
 	if ((err = vdds__segment_map_peer(fds[0], w->topic_size, VDDS_SEALS_TOPIC, 0,
 					  &l->topic_map)) < 0)
@@ -148,7 +166,7 @@ int vdds__sub_link_open(struct vdds__sub_link *l, const struct vdds__sub_target 
 
 	vdds__detail_clear();
 	memset(l, 0, sizeof(*l));
-	l->data_efd = l->ret_efd = -1;
+	l->data_efd = -1;
 	l->sock = connect_topic(t);
 	if (l->sock < 0)
 		return l->sock;
@@ -170,11 +188,9 @@ void vdds__sub_link_close(struct vdds__sub_link *l)
 		munmap(l->lane_map, l->lane_size);
 	if (l->data_efd >= 0)
 		close(l->data_efd);
-	if (l->ret_efd >= 0)
-		close(l->ret_efd);
 	/* closing the socket is what tells the publisher to reclaim our slots */
 	if (l->sock >= 0)
 		close(l->sock);
 	memset(l, 0, sizeof(*l));
-	l->sock = l->data_efd = l->ret_efd = -1;
+	l->sock = l->data_efd = -1;
 }

@@ -1,5 +1,7 @@
 /* sub_link.h — one subscriber's connection to one publisher incarnation: the
- * socket, the mapped topic and lane, the two eventfds. A subscriber with the
+ * socket and the mapped topic and lane. The data eventfd the WELCOME hands
+ * over is held only until the subscriber's epoll set watches it (sub_fd.c):
+ * a link keeps one fd, its socket. A subscriber with the
  * reconnect option goes through several; a link whose samples are still held
  * when its publisher died is kept ("retired") until they are released. */
 #ifndef VDDS_SUB_LINK_H
@@ -15,7 +17,8 @@ struct vdds__sub_link {
 	struct vdds__subcore core;
 	void *topic_map, *lane_map;
 	size_t topic_size, lane_size;
-	int sock, data_efd, ret_efd;
+	int sock;
+	int data_efd;                /* until vdds__sub_watch_link: then -1 */
 	uint32_t epoch;              /* which incarnation: samples carry it */
 	struct vdds__sub_link *next; /* in the retired list */
 };

@@ -137,7 +137,7 @@ START_TEST(test_second_publisher_is_eexist)
 	ck_assert_int_eq(vdds_pub_open(&a, "twice", NULL), 0);
 	ck_assert_int_eq(vdds_pub_open(&b, "twice", NULL), -EEXIST);
 	/* a second publisher in another process is refused too */
-	pid_t pid = fork();
+	pid_t pid = tu_fork_child();
 
 	if (pid == 0)
 		_exit(vdds_pub_open(&b, "twice", NULL) == -EEXIST ? TU_CHILD_OK
@@ -155,7 +155,7 @@ START_TEST(test_publisher_killed_is_replaced)
 	int status;
 
 	tu_private_rundir();
-	pid_t pid = fork();
+	pid_t pid = tu_fork_child();
 
 	if (pid == 0) {
 		ck_assert_int_eq(vdds_pub_open(&pub, "phoenix", NULL), 0);
@@ -382,7 +382,7 @@ START_TEST(test_blocked_loan_wakes_when_another_process_releases)
 
 	tu_private_rundir();
 	pub = open_pub("wake", 2, 2);
-	pid_t pid = fork();
+	pid_t pid = tu_fork_child();
 
 	if (pid == 0) {
 		vdds_sub *sub;
@@ -518,7 +518,7 @@ START_TEST(test_writing_into_a_sample_faults_and_others_carry_on)
 	tu_private_rundir();
 	pub = open_pub("ro", 4, 4);
 	ck_assert_int_eq(vdds_sub_open(&other, "ro", NULL), 0);
-	pid_t pid = fork();
+	pid_t pid = tu_fork_child();
 
 	if (pid == 0) {
 		vdds_sub *sub;
@@ -631,7 +631,7 @@ START_TEST(test_publisher_without_service_thread_serves_from_dispatch)
 	tu_private_rundir();
 	ck_assert_int_eq(vdds_pub_open(&pub, "loop", &o), 0);
 	ck_assert_int_ge(vdds_pub_fd(pub), 0);
-	pid_t pid = fork();
+	pid_t pid = tu_fork_child();
 
 	if (pid == 0) {
 		vdds_sub *sub;

@@ -19,7 +19,7 @@ static pid_t spawn_publisher(const char *topic, uint32_t count, int *done)
 
 	if (done)
 		ck_assert_int_eq(pipe(p), 0);
-	pid_t pid = fork();
+	pid_t pid = tu_fork_child();
 
 	if (pid != 0) {
 		if (done) {
@@ -189,7 +189,7 @@ START_TEST(test_killed_subscriber_slots_come_back_at_once)
 	int ready[2];
 
 	ck_assert_int_eq(pipe(ready), 0);
-	pid_t pid = fork();
+	pid_t pid = tu_fork_child();
 
 	if (pid == 0) {
 		vdds_sub *sub;

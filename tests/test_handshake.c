@@ -701,7 +701,7 @@ END_TEST
  * any) until it is done; returns its exit code. */
 static int as_nobody(int (*fn)(void), gid_t gid, vdds_pub *pub)
 {
-	pid_t pid = fork();
+	pid_t pid = tu_fork_child();
 
 	if (pid == 0) {
 		if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(NOBODY) < 0)

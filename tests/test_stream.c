@@ -425,19 +425,6 @@ static vdds_pub *open_publisher(void)
 	return pub;
 }
 
-/* Poll until every subscriber's hang-up has been seen and its slots are back. */
-static void wait_all_returned(vdds_pub *pub, struct vdds_pub_stats *st)
-{
-	uint64_t deadline = tu_now_ns() + 5000000000ull;
-
-	do {
-		ck_assert_int_eq(vdds_pub_stats(pub, st), 0);
-		if (st->subscribers == 0 && st->free_slots == st->slot_count)
-			return;
-		tu_sleep_us(1000);
-	} while (tu_now_ns() < deadline);
-}
-
 struct pub_run {
 	uint64_t blocked; /* loans that found no free slot and had to wait */
 	char why[160];
@@ -526,8 +513,7 @@ START_TEST(test_three_subscribers_see_every_message_in_order)
 	finish_children(kids, 3, names, &run);
 	uint64_t t2 = tu_now_ns();
 
-	wait_all_returned(pub, &st);
-	ck_assert_uint_eq(st.subscribers, 0);
+	ck_assert_int_eq(tu_await_quiet(pub, &st), 0);
 	ck_assert_uint_eq(st.free_slots, SLOT_COUNT);
 	ck_assert_uint_eq(st.loaned_slots, 0);
 	ck_assert_uint_eq(st.published, MAIN_MESSAGES);
@@ -618,8 +604,7 @@ START_TEST(test_subscribers_joining_and_leaving_see_contiguous_ranges)
 		publish_range(pub, done + 1, n, &run);
 	finish_children(kids, 5, names, &run);
 
-	wait_all_returned(pub, &st);
-	ck_assert_uint_eq(st.subscribers, 0);
+	ck_assert_int_eq(tu_await_quiet(pub, &st), 0);
 	ck_assert_uint_eq(st.free_slots, SLOT_COUNT);
 	ck_assert_uint_eq(st.loaned_slots, 0);
 	ck_assert_uint_eq(st.published, n);

@@ -96,6 +96,24 @@ static inline int tu_await_subscribers(vdds_pub *pub, uint32_t n)
 	return err;
 }
 
+/* Wait until every subscriber is gone and every slot is free again (a
+ * hang-up is seen by the control side and applied at the publisher's next
+ * call, which vdds_pub_stats is): 0, -ETIMEDOUT, or stats' error. *st holds
+ * the last statistics read, for the caller's own checks and messages. */
+static inline int tu_await_quiet(vdds_pub *pub, struct vdds_pub_stats *st)
+{
+	uint64_t t0 = tu_now_ns();
+	int err;
+
+	while ((err = vdds_pub_stats(pub, st)) == 0 &&
+	       (st->subscribers != 0 || st->free_slots != st->slot_count)) {
+		if (tu_now_ns() - t0 > TU_AWAIT_NS)
+			return -ETIMEDOUT;
+		tu_sleep_us(1000);
+	}
+	return err;
+}
+
 /* A bare connection to topic's socket in $VDDS_DIR, for a test that speaks
  * the handshake itself: the fd, or -errno. */
 static inline int tu_raw_connect(const char *topic)

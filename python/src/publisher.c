@@ -628,7 +628,10 @@ static PyObject *pub_fileno(PublisherObject *p, PyObject *unused)
 	(void)unused;
 	if (pub_usable(p) < 0)
 		return NULL;
-	return PyLong_FromLong(vdds_pub_fd(p->pub));
+	int fd = vdds_pub_fd(p->pub);
+
+	/* a publisher with the service thread has no control fd of its own */
+	return fd < 0 ? pyvdds__raise(fd, NULL) : PyLong_FromLong(fd);
 }
 
 static PyObject *pub_dispatch(PublisherObject *p, PyObject *unused)
@@ -706,7 +709,8 @@ static PyMethodDef pub_methods[] = {
 	{ "fileno", (PyCFunction)pub_fileno, METH_NOARGS,
 	  "fileno() -> int\n\n"
 	  "vdds_pub_fd(): readable when there is control work for dispatch(). Only\n"
-	  "needed with service_thread=False." },
+	  "with service_thread=False: InvalidArgument otherwise (the service thread\n"
+	  "serves every publisher from one epoll set; they have no fd of their own)." },
 	{ "dispatch", (PyCFunction)pub_dispatch, METH_NOARGS,
 	  "dispatch()\n\n"
 	  "Accept new subscribers and reclaim the slots of gone ones, without blocking.\n"
