@@ -58,6 +58,11 @@ int vdds__subcore_init(struct vdds__subcore *sc, const struct vdds__topic_hdr *t
 
 	vdds__dring_init(&sc->deliver, vdds__lane_deliver(lane), &lane->deliver_cons,
 			 &lane->deliver_cons, ring_size);
+	/* from the lane's first entry, not from where deliver_cons is by now:
+	 * under DROP_OLDEST the publisher may have taken entries back before we
+	 * mapped the lane, and those are lost too (so lost equals the seq gap
+	 * from the first sample delivered to us) */
+	sc->deliver.pos = 0;
 	vdds__rring_init(&sc->release, vdds__lane_release(lane, ring_size), &lane->release_prod,
 			 ring_size);
 	return 0;
