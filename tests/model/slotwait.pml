@@ -3,12 +3,12 @@
  *
  * Mirrors (file:line function, at the main commit named in README.md;
  * run.sh checks that each function is still there, run.sh --refs the lines):
- *   notify/pub.c:172 vdds_pub_loan: vdds__pubcore_loan, else loan_overflow
- *   notify/pub.c:159 loan_overflow: BLOCK: loan_wait
- *   notify/pub.c:114 loan_wait: vdds__pubcore_arm_wait, vdds__fence,
+ *   notify/pub.c:202 vdds_pub_loan: vdds__pubcore_loan, else loan_overflow
+ *   notify/pub.c:189 loan_overflow: BLOCK: loan_wait
+ *   notify/pub.c:140 loan_wait: vdds__pubcore_arm_wait, vdds__fence,
  *       vdds__pubcore_loan; else wait_for_return, vdds__pubcore_loan again,
  *       loop; vdds__pubcore_disarm_wait
- *   notify/pub.c:84 wait_for_return: poll the return eventfd, then read it
+ *   notify/pub.c:96 wait_for_return: poll the return eventfd, then read it
  *   core/pubcore.c:356 vdds__pubcore_arm_wait: T = oldest_held; among the
  *       lanes holding T the first with the most queued (prod - cons, cons
  *       read relaxed) gets W = seq(T), or, if it has nothing queued, every
@@ -33,7 +33,7 @@
  *   core/subcore.h:147 vdds__subcore_release: push on the release ring,
  *       vdds__fence, W = load pub_wait; W == 0 or seq < W: no wake; else
  *       exchange it with 0, wake if it was not 0
- *   notify/sub.c:193 vdds_sub_release: vdds__kick the return eventfd
+ *   notify/sub.c:205 vdds_sub_release: vdds__kick the return eventfd
  *
  * Three versions, one file:
  *   (default)   main's: the watermark above, and when the look after the

@@ -13,17 +13,17 @@
  *   core/pubcore.h:184 vdds__pubcore_publish: a push per lane
  *   core/pubcore.h:230 vdds__lane_pub_wants_wake: load wake_gen (relaxed);
  *       kick if not 0 and not the generation last answered
- *   notify/pub.c:189 vdds_pub_publish: publish, vdds__fence, wants_wake, kick
+ *   notify/pub.c:219 vdds_pub_publish: publish, vdds__fence, wants_wake, kick
  *   notify/kick.h:12 vdds__kick: eventfd write
- *   notify/sub_fd.c:50 vdds__sub_drain_fd: epoll_wait on the subscriber's set
- *   notify/sub_fd.c:69 vdds__sub_fd_sync: drain_fd(s, 0), arm, vdds__fence, pending,
+ *   notify/sub_fd.c:72 vdds__sub_drain_fd: epoll_wait on the subscriber's set
+ *   notify/sub_fd.c:108 vdds__sub_fd_sync: drain_fd(s, 0), arm, vdds__fence, pending,
  *       kick itself if not empty
  *   notify/sub.c:97 take_empty: fd mode: synced? else fd_sync, take again;
  *       otherwise drain_fd(s, 0), arm, vdds__fence, take_now
  *   notify/sub.c:137 took_in_fd_mode: the ring ran empty: fd_sync
  *   notify/sub.c:146 take_refused: max_held reached: drain_fd(s, 0), starved
  *   notify/sub.c:155 vdds_sub_take
- *   notify/sub.c:193 vdds_sub_release: starved: fd_sync (its release ring
+ *   notify/sub.c:205 vdds_sub_release: starved: fd_sync (its release ring
  *       and pub_wait: slotwait.pml)
  *   notify/sub.c:232 block_on_fd: poll the set (the latch stays)
  *   notify/sub.c:242 wait_slow: prepare, sleep, pending?
