@@ -2,29 +2,57 @@
  * is a protocol change: bump VDDS_LAYOUT_VERSION and the _Static_asserts.
  *
  * Topic segment (memfd; publisher maps read-write, subscribers read-only,
- * sealed SHRINK|GROW|FUTURE_WRITE|SEAL):
+ * sealed SHRINK|GROW|FUTURE_WRITE|SEAL): the header, then the slots. A
+ * sample's metadata (seq, timestamp, len) travels in the deliver ring entry,
+ * not here, so a subscriber reads no line of this segment but the payload.
  *
- *   0            256               desc_offset + 64*slot_count   data_offset (page aligned)
- *   +------------+------------------+--------------------------+------------------------+
- *   | topic hdr  | desc[0] desc[1] .. desc[slot_count-1]      | slot 0 | slot 1 | ...   |
- *   +------------+------------------+--------------------------+------------------------+
- *                 one 64-byte line per descriptor: {seq, timestamp, len}; slot i's payload
- *                 starts at data_offset + i*slot_stride (stride: 64-byte, or page aligned
- *                 for slots of a page or more).
+ *   0            256          data_offset (page aligned)
+ *   +------------+------------+--------+--------+-----
+ *   | topic hdr  | (unused)   | slot 0 | slot 1 | ...
+ *   +------------+------------+--------+--------+-----
+ *                 slot i's payload starts at data_offset + i*slot_stride
+ *                 (stride: 64-byte, or page aligned for slots of a page or more).
  *
  * Lane segment (memfd; one per subscriber, read-write for the publisher and
  * that subscriber only, sealed SHRINK|GROW|SEAL):
  *
- *   0    64           128          192          256          320        384       448  512
- *   +----+------------+------------+------------+------------+----------+---------+----+------------------+------------------+
- *   |hdr | deliver    | deliver    | release    | release    | wake_gen | pub_wait|    | deliver[ring]    | release[ring]    |
- *   |    | prod       | cons       | prod       | cons       | (sub)    | (both)  |    | u32 slot ids     | u32 slot ids     |
- *   |    | (pub)      | (sub)      | (sub)      | (pub)      |          |         |    | pub -> sub       | sub -> pub       |
- *   +----+------------+------------+------------+------------+----------+---------+----+------------------+------------------+
+ *   0    64         128        192        256        320      384      448  512
+ *   +----+----------+----------+----------+----------+--------+--------+----+---------------------+-------------------+
+ *   |hdr | deliver  | deliver  | release  | release  |wake_gen|pub_wait|    | deliver[ring]       | release[ring]     |
+ *   |    | prod     | cons     | prod     | cons     | (sub)  | (both) |    | 32-byte entries,    | u64 entries,      |
+ *   |    | (pub,    | (sub; +  | (sub,    | (pub,    |        |        |    | two per line:       | eight per line:   |
+ *   |    | info)    | pub CAS) | info)    | info)    |        |        |    | pub -> sub          | sub -> pub        |
+ *   +----+----------+----------+----------+----------+--------+--------+----+---------------------+-------------------+
  *
- * Every index is free-running u32; ring_size is a power of two >= slot_count,
- * so an honest peer can never fill a ring. Each side treats every value the
- * other side writes as untrusted input.
+ * Both rings are read by mark, not by the producer's index: entry p (of a
+ * free-running u32 position p, at index p & (ring_size - 1)) is there once
+ * its mark is p + 1. So a zero-filled memfd never shows an entry, and the
+ * consumer pulls one line per sample (two entries share it) instead of the
+ * producer's index line and then the entry. The producer writes the entry's
+ * other fields with plain stores, then its mark with a release store; the
+ * consumer acquire-loads the mark and only then reads the fields.
+ *
+ *   deliver entry {u32 mark, u32 slot, u64 seq, u64 timestamp_ns, u64 len}
+ *   release entry u64 (p + 1) << 32 | slot
+ *
+ * At the consumer's position p an honest producer leaves one of: mark p + 1
+ * (the entry), p + 1 - ring_size (last lap's: nothing yet), or 0 (a fresh
+ * lane's first lap). Any other mark is the peer's doing: -EBADMSG, except
+ * for the DROP_OLDEST subscriber below. Neither ring can overflow with an
+ * honest peer: every queued entry names a distinct slot its lane holds, and
+ * ring_size >= slot_count. So the subscriber writes its returns without
+ * looking, and the publisher looks at deliver_cons only when its own copy
+ * of it says the ring is full (once a lap at most; a ring really full is a
+ * lane to cut off). The indices that remain are for the rare reader:
+ *   deliver_prod, release_prod, release_cons: written by their owner for
+ *     introspection (vdds info), the subscriber's `queued` statistic and
+ *     tests; no data path reads them, and every reader bounds them.
+ *   deliver_cons: the subscriber's position. The publisher reads it once a
+ *     lap as above, when it collects returns (a check: never behind the last
+ *     value seen, never past what was delivered, else the lane is cut off),
+ *     for introspection, the BLOCK wait's choice, and DROP_OLDEST.
+ * Releases are collected lazily: the publisher reads release entries only
+ * when it needs slots (none free, stats, dispatch), a batch at a time.
  *
  * Overflow (topic hdr `overflow`, VDDS_OVERFLOW_* of vdds.h):
  *   BLOCK, FAIL: deliver_cons is the subscriber's alone (an SPSC ring).
@@ -32,15 +60,25 @@
  *   from the value each just read to that value + 1. Whoever moves it past
  *   entry c owns the slot in entry c: the subscriber has taken it, or the
  *   publisher has taken it back (a queued sample dropped). Never both, never
- *   neither. The subscriber reads the slot's descriptor and payload only after
- *   its CAS succeeded; entries it finds skipped are what it lost. The publisher
- *   takes back only from its private copy of the ids it delivered, checks that
- *   the lane still holds that slot, and cuts off a lane whose deliver_cons is
- *   behind the last value it saw or beyond what it delivered.
+ *   neither. The subscriber reads at deliver_cons (not at its own position,
+ *   which lags by what was taken back): the mark, then the entry's fields,
+ *   then its CAS. The publisher rewrites index c only for position c + ring
+ *   and only once deliver_cons is past c, so a CAS from c that succeeds
+ *   proves the fields read before it were entry c's. (Not after it: once
+ *   past c, the publisher may take back every later entry, lap the ring and
+ *   rewrite index c while the subscriber holds c's slot; only the slot's
+ *   payload is then the subscriber's.) A mark from a later lap at c means c
+ *   was taken back meanwhile (deliver_cons moved); if it did not move, the
+ *   publisher broke the protocol. Entries found skipped are what it lost
+ *   (the seq gap). The publisher takes back only from its private copy of
+ *   the ids it delivered, checks
+ *   that the lane still holds that slot, and cuts off a lane whose
+ *   deliver_cons is behind the last value it saw or beyond what it delivered.
  *
  * History (topic hdr `history` = H): the last H published slots stay held by
- * the publisher; a subscriber that joins later (and did not decline in its
- * HELLO) finds them in its deliver ring first, oldest first.
+ * the publisher, which keeps each slot's seq, timestamp and len privately; a
+ * subscriber that joins later (and did not decline in its HELLO) finds them
+ * in its deliver ring first, oldest first, with their metadata.
  *
  * pub_wait (lane): 0, or the seq W of the oldest sample a blocked publisher
  * waits to see freed. A subscriber that releases a sample with seq >= W swaps
@@ -56,7 +94,7 @@
 
 #define VDDS_TOPIC_MAGIC 0x54444456u /* "VDDT" little-endian */
 #define VDDS_LANE_MAGIC 0x4c444456u  /* "VDDL" */
-#define VDDS_LAYOUT_VERSION 2u       /* 2: overflow, history, pub_wait watermark */
+#define VDDS_LAYOUT_VERSION 3u       /* 3: marked ring entries with the metadata */
 #define VDDS_CACHELINE 64
 #define VDDS_TYPE_NAME_LEN 64 /* bytes, NUL included */
 
@@ -74,7 +112,7 @@ struct vdds__topic_hdr {
 	uint32_t max_subs;
 	uint64_t slot_size;   /* payload capacity of one slot */
 	uint64_t slot_stride; /* bytes from one slot's payload to the next */
-	uint64_t desc_offset;
+	uint64_t reserved0;   /* 0 (v2: the descriptor array) */
 	uint64_t data_offset;
 	uint64_t segment_size;
 	int32_t publisher_pid;
@@ -87,16 +125,22 @@ struct vdds__topic_hdr {
 _Static_assert(sizeof(struct vdds__topic_hdr) == 256, "topic header size");
 _Static_assert(offsetof(struct vdds__topic_hdr, type_name) == 64, "type_name offset");
 _Static_assert(offsetof(struct vdds__topic_hdr, overflow) == 128, "overflow offset");
+_Static_assert(offsetof(struct vdds__topic_hdr, data_offset) == 40, "data_offset offset");
 
-/* Written by the publisher before the slot id is pushed to any lane (the push
- * is a release store), read by subscribers after an acquire of the index. */
-struct vdds__desc {
-	uint64_t seq;
-	uint64_t timestamp_ns;
-	uint64_t len;
-	uint8_t reserved[VDDS_CACHELINE - 24];
+/* A deliver ring entry: the slot and its sample's metadata, written with
+ * relaxed stores (plain moves) before the release store of mark (= position
+ * + 1). Atomic because under DROP_OLDEST a subscriber may read an entry the
+ * publisher is rewriting; its compare-and-swap then fails (see above). */
+struct vdds__dentry {
+	_Atomic uint32_t mark;
+	_Atomic uint32_t slot;
+	_Atomic uint64_t seq;
+	_Atomic uint64_t timestamp_ns;
+	_Atomic uint64_t len;
 };
-_Static_assert(sizeof(struct vdds__desc) == VDDS_CACHELINE, "descriptor size");
+_Static_assert(sizeof(struct vdds__dentry) == 32, "two deliver entries per line");
+_Static_assert(offsetof(struct vdds__dentry, seq) == 8, "deliver entry seq");
+_Static_assert(offsetof(struct vdds__dentry, len) == 24, "deliver entry len");
 
 struct vdds__ring_index {
 	alignas(VDDS_CACHELINE) _Atomic uint32_t value;
@@ -125,7 +169,7 @@ struct vdds__lane_hdr {
 	 * eventfd (see the comment at the top) */
 	alignas(VDDS_CACHELINE) _Atomic uint64_t pub_wait;
 	alignas(VDDS_CACHELINE) uint8_t reserved1[VDDS_CACHELINE];
-	/* followed by uint32_t deliver[ring_size], uint32_t release[ring_size] */
+	/* followed by struct vdds__dentry deliver[ring_size], u64 release[ring_size] */
 };
 _Static_assert(sizeof(struct vdds__lane_hdr) == 512, "lane header size");
 _Static_assert(offsetof(struct vdds__lane_hdr, deliver_prod) == 64, "deliver_prod");
@@ -135,19 +179,20 @@ _Static_assert(offsetof(struct vdds__lane_hdr, release_cons) == 256, "release_co
 _Static_assert(offsetof(struct vdds__lane_hdr, wake_gen) == 320, "wake_gen");
 _Static_assert(offsetof(struct vdds__lane_hdr, pub_wait) == 384, "pub_wait");
 
-static inline uint32_t *vdds__lane_deliver(struct vdds__lane_hdr *l)
+static inline struct vdds__dentry *vdds__lane_deliver(struct vdds__lane_hdr *l)
 {
-	return (uint32_t *)(l + 1);
+	return (struct vdds__dentry *)(l + 1);
 }
 
-static inline uint32_t *vdds__lane_release(struct vdds__lane_hdr *l, uint32_t ring_size)
+static inline _Atomic uint64_t *vdds__lane_release(struct vdds__lane_hdr *l, uint32_t ring_size)
 {
-	return (uint32_t *)(l + 1) + ring_size;
+	return (_Atomic uint64_t *)(vdds__lane_deliver(l) + ring_size);
 }
 
 static inline uint64_t vdds__lane_size(uint32_t ring_size)
 {
-	return sizeof(struct vdds__lane_hdr) + 2ull * ring_size * sizeof(uint32_t);
+	return sizeof(struct vdds__lane_hdr) +
+	       (uint64_t)ring_size * (sizeof(struct vdds__dentry) + sizeof(uint64_t));
 }
 
 #endif

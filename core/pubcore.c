@@ -35,9 +35,7 @@ size_t vdds__topic_layout(struct vdds__topic_hdr *hdr, uint64_t slot_size, uint3
 	hdr->max_subs = max_subs;
 	hdr->slot_size = slot_size;
 	hdr->slot_stride = stride;
-	hdr->desc_offset = sizeof(*hdr);
-	hdr->data_offset = round_up(
-		hdr->desc_offset + (uint64_t)slot_count * sizeof(struct vdds__desc), 4096);
+	hdr->data_offset = round_up(sizeof(*hdr), 4096);
 	hdr->segment_size = hdr->data_offset + stride * slot_count;
 	return hdr->segment_size;
 }
@@ -51,14 +49,14 @@ int vdds__pubcore_init(struct vdds__pubcore *pc, struct vdds__topic_hdr *topic)
 	pc->slot_stride = topic->slot_stride;
 	pc->overflow = topic->overflow;
 	pc->hist_cap = topic->history;
-	pc->desc = (struct vdds__desc *)((uint8_t *)topic + topic->desc_offset);
+	pc->desc = calloc(pc->slot_count, sizeof(*pc->desc));
 	pc->data = (uint8_t *)topic + topic->data_offset;
 	pc->state = calloc(pc->slot_count, sizeof(*pc->state));
 	pc->refs = calloc(pc->slot_count, sizeof(*pc->refs));
 	pc->free_ids = calloc(pc->slot_count, sizeof(*pc->free_ids));
 	pc->in_hist = calloc(pc->slot_count, sizeof(*pc->in_hist));
 	pc->hist = calloc(pc->hist_cap ? pc->hist_cap : 1, sizeof(*pc->hist));
-	if (!pc->state || !pc->refs || !pc->free_ids || !pc->in_hist || !pc->hist) {
+	if (!pc->desc || !pc->state || !pc->refs || !pc->free_ids || !pc->in_hist || !pc->hist) {
 		vdds__pubcore_fini(pc);
 		return -ENOMEM;
 	}
@@ -71,6 +69,8 @@ int vdds__pubcore_init(struct vdds__pubcore *pc, struct vdds__topic_hdr *topic)
 
 void vdds__pubcore_fini(struct vdds__pubcore *pc)
 {
+	free(pc->desc);
+	pc->desc = NULL;
 	free(pc->state);
 	free(pc->refs);
 	free(pc->free_ids);
@@ -107,10 +107,11 @@ int vdds__lane_pub_init(struct vdds__lane_pub *lp, struct vdds__lane_hdr *shm, s
 	shm->ring_size = ring_size;
 	shm->slot_count = slot_count;
 	shm->segment_size = shm_size;
-	vdds__ring_init(&lp->deliver, vdds__lane_deliver(shm), &shm->deliver_prod,
-			&shm->deliver_cons, ring_size);
-	vdds__ring_init(&lp->release, vdds__lane_release(shm, ring_size), &shm->release_cons,
-			&shm->release_prod, ring_size);
+	vdds__dring_init(&lp->deliver, vdds__lane_deliver(shm), &shm->deliver_prod,
+			 &shm->deliver_cons, ring_size);
+	vdds__rring_init(&lp->release, vdds__lane_release(shm, ring_size), &shm->release_cons,
+			 ring_size);
+	lp->cons_seen = lp->deliver.pos;
 	return 0;
 }
 
@@ -123,7 +124,7 @@ void vdds__lane_pub_fini(struct vdds__lane_pub *lp)
 }
 
 /* Drop lane lp's hold on slot id; the slot is free once nobody holds it. */
-static void drop_hold(struct vdds__pubcore *pc, struct vdds__lane_pub *lp, uint32_t id)
+static inline void drop_hold(struct vdds__pubcore *pc, struct vdds__lane_pub *lp, uint32_t id)
 {
 	lp->holds[id / 64] &= ~(1ull << (id % 64));
 	lp->held--;
@@ -131,13 +132,16 @@ static void drop_hold(struct vdds__pubcore *pc, struct vdds__lane_pub *lp, uint3
 		vdds__pubcore_free_slot(pc, id);
 }
 
-/* Deliver slot id to a lane outside of a publish (the history): the lane
- * holds it once more. */
+/* Deliver slot id to a lane outside of a publish (the history), with the
+ * metadata it was published with: the lane holds it once more. */
 static int deliver_one(struct vdds__pubcore *pc, struct vdds__lane_pub *lp, uint32_t id)
 {
-	lp->shadow[lp->deliver.local & lp->deliver.mask] = id;
-	if (vdds__ring_push(&lp->deliver, id) < 0)
+	const struct vdds__desc *d = &pc->desc[id];
+
+	if (lp->deliver.pos - lp->cons_seen > lp->deliver.mask && !vdds__lane_pub_has_room(lp))
 		return -EBADMSG;
+	lp->shadow[lp->deliver.pos & lp->deliver.mask] = id;
+	vdds__deliver_push(&lp->deliver, id, d->seq, d->timestamp_ns, d->len);
 	lp->holds[id / 64] |= 1ull << (id % 64);
 	lp->held++;
 	pc->refs[id]++;
@@ -169,19 +173,44 @@ void vdds__pubcore_mark_broken(struct vdds__pubcore *pc, struct vdds__lane_pub *
 	pc->broken = lp;
 }
 
+/* Is lp's deliver_cons possible: not behind the last value we saw, not past
+ * what we delivered? Records it. */
+static int cons_sane(struct vdds__lane_pub *lp, uint32_t c)
+{
+	if (c - lp->cons_seen > lp->deliver.pos - lp->cons_seen)
+		return 0;
+	lp->cons_seen = c;
+	return 1;
+}
+
+int vdds__lane_pub_has_room(struct vdds__lane_pub *lp)
+{
+	/* acquire: the subscriber's reads of the entry we are about to
+	 * overwrite came before it published its position */
+	uint32_t c = vdds__load_acquire(lp->deliver.cons);
+
+	return cons_sane(lp, c) && lp->deliver.pos - c <= lp->deliver.mask;
+}
+
 /* Drain one lane's release ring; -EBADMSG if the subscriber broke the rules. */
 static int reclaim_lane(struct vdds__pubcore *pc, struct vdds__lane_pub *lp)
 {
-	uint32_t id;
+	uint32_t id, before = lp->release.pos;
 	int err;
 
-	while ((err = vdds__ring_pop(&lp->release, &id)) == 0) {
+	while ((err = vdds__release_pop(&lp->release, &id)) == 0) {
 		if (id >= pc->slot_count || !vdds__lane_pub_holds(lp, id))
 			return -EBADMSG; /* out of range, not held, or released twice */
 		drop_hold(pc, lp, id);
 		pc->returned++;
 	}
-	return err == -EAGAIN ? 0 : err;
+	if (err != -EAGAIN)
+		return err;
+	if (lp->release.pos != before) /* relaxed: for introspection only */
+		vdds__store_relaxed(lp->release.mine, lp->release.pos);
+	/* acquire: pairs with the subscriber's release of its position. Once
+	 * per batch: the one check of the index it owns */
+	return cons_sane(lp, vdds__load_acquire(lp->deliver.cons)) ? 0 : -EBADMSG;
 }
 
 uint32_t vdds__pubcore_reclaim(struct vdds__pubcore *pc)
@@ -240,21 +269,19 @@ void vdds__pubcore_detach(struct vdds__pubcore *pc, struct vdds__lane_pub *lp)
  * against what we delivered and the value we last saw; -1 if impossible. */
 static int64_t queued(struct vdds__lane_pub *lp)
 {
-	uint32_t prod = lp->deliver.local;
-	/* acquire: pairs with the subscriber's CAS (see vdds__ring_pop_shared) */
-	uint32_t c = vdds__load_acquire(&lp->shm->deliver_cons);
+	/* acquire: pairs with the subscriber's CAS (see vdds__deliver_pop_shared) */
+	uint32_t c = vdds__load_acquire(lp->deliver.cons);
 
-	if (c - lp->cons_seen > prod - lp->cons_seen)
+	if (!cons_sane(lp, c))
 		return -1;
-	lp->cons_seen = c;
-	return prod - c;
+	return lp->deliver.pos - c;
 }
 
 /* Take back lp's oldest queued sample: 1 if done, 0 if it had nothing queued
  * left, -EBADMSG if the subscriber broke the protocol. */
 static int steal_one(struct vdds__pubcore *pc, struct vdds__lane_pub *lp)
 {
-	uint32_t prod = lp->deliver.local, c = lp->cons_seen;
+	uint32_t prod = lp->deliver.pos, c = lp->cons_seen;
 
 	for (;;) {
 		if (c == prod)
@@ -263,11 +290,10 @@ static int steal_one(struct vdds__pubcore *pc, struct vdds__lane_pub *lp)
 			return -EBADMSG;
 		/* whoever moves deliver_cons past c owns entry c; a failed CAS
 		 * leaves the current value in c */
-		if (vdds__cas(&lp->shm->deliver_cons, &c, c + 1))
+		if (vdds__cas(lp->deliver.cons, &c, c + 1))
 			break;
-		if (c - lp->cons_seen > prod - lp->cons_seen)
+		if (!cons_sane(lp, c))
 			return -EBADMSG; /* moved backwards, or past what we delivered */
-		lp->cons_seen = c;
 	}
 	lp->cons_seen = c + 1;
 	uint32_t id = lp->shadow[c & lp->deliver.mask];
@@ -339,7 +365,7 @@ uint32_t vdds__pubcore_arm_wait(struct vdds__pubcore *pc)
 		for (uint32_t i = 0; i < pc->n_lanes; i++) {
 			struct vdds__lane_pub *lp = pc->lanes[i];
 			/* relaxed: a hint; a wrong guess costs a wakeup, not one missed */
-			uint64_t q = lp->deliver.local - vdds__load_relaxed(&lp->shm->deliver_cons);
+			uint64_t q = lp->deliver.pos - vdds__load_relaxed(lp->deliver.cons);
 
 			if (vdds__lane_pub_holds(lp, (uint32_t)t) && q <= lp->deliver.mask + 1 &&
 			    (!last || q > last_q)) {

@@ -21,14 +21,14 @@ struct vdds__lane_pub {
 	uint32_t id;
 	struct vdds__lane_hdr *shm;
 	size_t shm_size;
-	struct vdds__ring deliver; /* we produce */
-	struct vdds__ring release; /* we consume */
-	uint64_t last_wake_gen;    /* wake_gen we last wrote the eventfd for */
-	uint32_t held;             /* slots this subscriber holds */
-	uint64_t *holds;           /* bitmap over slots: which ones */
-	uint32_t *shadow;          /* our copy of the deliver ring's entries */
-	uint32_t cons_seen;        /* DROP_OLDEST: deliver_cons last seen */
-	int want_history;          /* deliver the history when attached */
+	struct vdds__dring deliver; /* we produce */
+	struct vdds__rring release; /* we consume */
+	uint64_t last_wake_gen;     /* wake_gen we last wrote the eventfd for */
+	uint32_t held;              /* slots this subscriber holds */
+	uint64_t *holds;            /* bitmap over slots: which ones */
+	uint32_t *shadow;           /* our copy of the deliver ring's entries */
+	uint32_t cons_seen;         /* deliver_cons last seen (never goes back) */
+	int want_history;           /* deliver the history when attached */
 	/* DROP_OLDEST: queued samples taken back; the control side reads it */
 	_Atomic uint64_t dropped;
 	int attached;
@@ -37,6 +37,14 @@ struct vdds__lane_pub {
 };
 
 enum vdds__slot_state { VDDS_SLOT_FREE, VDDS_SLOT_LOANED, VDDS_SLOT_PUBLISHED };
+
+/* A published slot's metadata, private to the publisher: each deliver ring
+ * entry carries a copy; this one is for the history and the BLOCK wait. */
+struct vdds__desc {
+	uint64_t seq;
+	uint64_t timestamp_ns;
+	uint64_t len;
+};
 
 struct vdds__pubcore {
 	struct vdds__topic_hdr *topic;
@@ -48,7 +56,8 @@ struct vdds__pubcore {
 	uint16_t *refs;     /* per slot: how many lanes hold it */
 	uint32_t *free_ids; /* stack of free slot ids */
 	uint32_t n_free, n_loaned;
-	uint32_t overflow; /* VDDS_OVERFLOW_* */
+	uint32_t last_loan; /* the slot loaned last (a hint for publish) */
+	uint32_t overflow;  /* VDDS_OVERFLOW_* */
 	/* history: the last hist_cap published slots, oldest at hist_head */
 	uint32_t hist_cap, hist_n, hist_head;
 	uint32_t *hist;
@@ -77,8 +86,10 @@ int vdds__lane_pub_init(struct vdds__lane_pub *lp, struct vdds__lane_hdr *shm, s
 			uint32_t id, uint32_t slot_count);
 void vdds__lane_pub_fini(struct vdds__lane_pub *lp);
 
-/* Drain every lane's release ring. Lanes that return an impossible id are
- * detached and put on pc->broken. Returns the number of slots freed. */
+/* Drain every lane's release ring (the publisher does this only when it
+ * needs slots: a batch at a time). Lanes that return an impossible id, or
+ * whose deliver_cons is impossible, are detached and put on pc->broken.
+ * Returns the number of slots freed. */
 uint32_t vdds__pubcore_reclaim(struct vdds__pubcore *pc);
 
 /* Detach a lane whose subscriber broke the protocol; put it on pc->broken. */
@@ -102,6 +113,10 @@ int vdds__pubcore_steal(struct vdds__pubcore *pc);
  * queued: then every lane holding anything is. Returns the lanes asked. */
 uint32_t vdds__pubcore_arm_wait(struct vdds__pubcore *pc);
 void vdds__pubcore_disarm_wait(struct vdds__pubcore *pc);
+
+/* Our copy of lp's deliver_cons says its ring is full: read it. 0 if it is
+ * full or impossible (the subscriber broke the protocol), else 1. */
+int vdds__lane_pub_has_room(struct vdds__lane_pub *lp);
 
 /* The history, at publish: keep id, let the oldest go. */
 void vdds__pubcore_remember(struct vdds__pubcore *pc, uint32_t id);
@@ -129,13 +144,19 @@ static inline int vdds__pubcore_loan(struct vdds__pubcore *pc)
 
 	pc->state[id] = VDDS_SLOT_LOANED;
 	pc->n_loaned++;
+	pc->last_loan = id;
 	return (int)id;
 }
 
-/* The slot id of a loaned buffer pointer, or -EINVAL. */
+/* The slot id of a loaned buffer pointer, or -EINVAL. The slot loaned last
+ * is the usual answer: checked first, without dividing. */
 static inline int vdds__pubcore_loaned_id(const struct vdds__pubcore *pc, const void *buf)
 {
 	const uint8_t *p = buf;
+
+	if (p == pc->data + (uint64_t)pc->last_loan * pc->slot_stride &&
+	    pc->state[pc->last_loan] == VDDS_SLOT_LOANED)
+		return (int)pc->last_loan;
 
 	if (p < pc->data)
 		return -EINVAL;
@@ -164,34 +185,40 @@ static inline void vdds__pubcore_publish(struct vdds__pubcore *pc, uint32_t id, 
 					 uint64_t timestamp_ns)
 {
 	struct vdds__desc *d = &pc->desc[id];
+	uint64_t seq = ++pc->seq;
+	uint32_t n;
 
-	/* plain stores: the release store of each lane's producer index below
-	 * publishes them together with the id */
-	d->seq = ++pc->seq;
+	d->seq = seq;
 	d->timestamp_ns = timestamp_ns;
 	d->len = len;
 	pc->n_loaned--;
 	pc->state[id] = VDDS_SLOT_PUBLISHED;
 
+	uint64_t bit = 1ull << (id % 64);
+
 	for (uint32_t i = 0; i < pc->n_lanes;) {
 		struct vdds__lane_pub *lp = pc->lanes[i];
 
-		lp->shadow[lp->deliver.local & lp->deliver.mask] = id;
 		/* never full for an honest subscriber (ring >= slots, a slot is
-		 * in a lane at most once), so a failure is the peer's doing */
-		if (vdds__ring_push(&lp->deliver, id) < 0) {
+		 * in a lane at most once); our copy of its index says so but
+		 * once a lap, when deliver_cons is read */
+		if (__builtin_expect(lp->deliver.pos - lp->cons_seen > lp->deliver.mask, 0) &&
+		    !vdds__lane_pub_has_room(lp)) {
 			vdds__pubcore_mark_broken(pc, lp); /* swaps the last lane into i */
 			continue;
 		}
-		lp->holds[id / 64] |= 1ull << (id % 64);
+		lp->shadow[lp->deliver.pos & lp->deliver.mask] = id;
+		vdds__deliver_push(&lp->deliver, id, seq, timestamp_ns, len);
+		lp->holds[id / 64] |= bit;
 		lp->held++;
 		i++;
 	}
-	pc->refs[id] = (uint16_t)pc->n_lanes;
-	pc->delivered += pc->n_lanes;
+	n = pc->n_lanes;
+	pc->refs[id] = (uint16_t)n;
+	pc->delivered += n;
 	if (pc->hist_cap)
 		vdds__pubcore_remember(pc, id);
-	else if (pc->refs[id] == 0)
+	else if (n == 0)
 		vdds__pubcore_free_slot(pc, id);
 }
 

@@ -1,9 +1,10 @@
-/* ring.h — single-producer/single-consumer ring of u32 slot ids in shared
- * memory. Free-running indices, power-of-two mask, full when
- * tail - head == size. Each side keeps its own index privately (the shared copy
- * is only ever written by its owner) and caches the other side's, reading the
- * shared one only when the cache says full (producer) or empty (consumer).
- * The other side's index is untrusted: an impossible value returns -EBADMSG. */
+/* ring.h — the lane's two rings in shared memory, read by mark (layout.h):
+ * the deliver ring (publisher -> subscriber: slot id and the sample's
+ * metadata) and the release ring (subscriber -> publisher: slot ids).
+ * Free-running u32 positions, power-of-two mask. An entry is there once its
+ * mark says its position, so the consumer never reads the producer's index;
+ * each side publishes its own position for the rare reader. Marks are
+ * untrusted: one neither current nor last lap's returns -EBADMSG. */
 #ifndef VDDS_RING_H
 #define VDDS_RING_H
 
@@ -11,162 +12,242 @@
 #include <stdint.h>
 
 #include "atomics.h"
+#include "layout.h"
 
-struct vdds__ring {
-	uint32_t *entries;
-	_Atomic uint32_t *mine;   /* shared copy of my index (I write it) */
-	_Atomic uint32_t *theirs; /* shared copy of the peer's index (untrusted) */
-	uint32_t mask;            /* size - 1 */
-	uint32_t local;           /* my index: prod for a producer, cons for a consumer */
-	uint32_t cached;          /* last value read from *theirs */
+/* What the mark m found at position pos says, for a ring of size entries. */
+enum vdds__mark_state { VDDS_MARK_HERE, VDDS_MARK_NOT_YET, VDDS_MARK_WRONG };
+
+static inline enum vdds__mark_state vdds__mark_state(uint32_t m, uint32_t pos, uint32_t size)
+{
+	if (m == pos + 1)
+		return VDDS_MARK_HERE;
+	/* last lap's entry, or a fresh lane's zeroes (a first lap) */
+	if (m == pos + 1 - size || m == 0)
+		return VDDS_MARK_NOT_YET;
+	return VDDS_MARK_WRONG;
+}
+
+/* A deliver entry's fields, as the subscriber copied them. */
+struct vdds__dmeta {
+	uint32_t slot;
+	uint64_t seq;
+	uint64_t timestamp_ns;
+	uint64_t len;
 };
 
-/* Attach to a ring in shared memory: our index starts where the shared copy
- * of it is (0 in a new lane), and the peer's is assumed equal until read. */
-static inline void vdds__ring_init(struct vdds__ring *r, uint32_t *entries, _Atomic uint32_t *mine,
-				   _Atomic uint32_t *theirs, uint32_t size)
+/* One end of a deliver ring. */
+struct vdds__dring {
+	struct vdds__dentry *entries;
+	_Atomic uint32_t *mine; /* shared copy of my position (I write it) */
+	_Atomic uint32_t *cons; /* deliver_cons (the consumer's; DROP_OLDEST: both) */
+	uint32_t mask;          /* size - 1 */
+	uint32_t pos;           /* my position: prod for the publisher, cons for the subscriber */
+};
+
+/* One end of a release ring. */
+struct vdds__rring {
+	_Atomic uint64_t *entries;
+	_Atomic uint32_t *mine; /* shared copy of my position, for introspection */
+	uint32_t mask;
+	uint32_t pos;
+};
+
+/* Attach to a ring in shared memory: our position starts where the shared
+ * copy of it is (0 in a new lane). */
+static inline void vdds__dring_init(struct vdds__dring *r, struct vdds__dentry *entries,
+				    _Atomic uint32_t *mine, _Atomic uint32_t *cons, uint32_t size)
 {
 	r->entries = entries;
 	r->mine = mine;
-	r->theirs = theirs;
+	r->cons = cons;
 	r->mask = size - 1;
-	r->local = vdds__load_relaxed(mine);
-	r->cached = r->local;
+	r->pos = vdds__load_relaxed(mine);
 }
 
-/* Producer: append id. -ENOSPC when full, -EBADMSG if the consumer's index is
- * impossible (ahead of what was produced, or further back than one ring). */
-static inline int vdds__ring_push(struct vdds__ring *r, uint32_t id)
+static inline void vdds__rring_init(struct vdds__rring *r, _Atomic uint64_t *entries,
+				    _Atomic uint32_t *mine, uint32_t size)
 {
-	uint32_t size = r->mask + 1;
-
-	if (r->local - r->cached >= size) {
-		/* acquire: the consumer's reads of the entries we will overwrite
-		 * happened before it advanced its index */
-		uint32_t cons = vdds__load_acquire(r->theirs);
-
-		if (r->local - cons > size)
-			return -EBADMSG;
-		r->cached = cons;
-		if (r->local - cons == size)
-			return -ENOSPC;
-	}
-	r->entries[r->local & r->mask] = id;
-	r->local++;
-	/* release: the entry (and the descriptor written before it) are visible
-	 * before the consumer can see the new producer index */
-	vdds__store_release(r->mine, r->local);
-	return 0;
+	r->entries = entries;
+	r->mine = mine;
+	r->mask = size - 1;
+	r->pos = vdds__load_relaxed(mine);
 }
 
-/* Consumer: remove the oldest id into *id. -EAGAIN when empty, -EBADMSG if the
- * producer's index is impossible (more than one ring ahead, or behind us). */
-static inline int vdds__ring_pop(struct vdds__ring *r, uint32_t *id)
-{
-	if (r->cached == r->local) {
-		/* acquire: pairs with the producer's release store of its index,
-		 * so the entry read below is the one it wrote */
-		uint32_t prod = vdds__load_acquire(r->theirs);
+/* ---------------------------------------------------------- deliver ring */
 
-		if (prod - r->local > r->mask + 1)
-			return -EBADMSG;
-		r->cached = prod;
-		if (prod == r->local)
-			return -EAGAIN;
+/* Publisher: append a sample. No check: the caller delivers only slots the
+ * lane does not hold, so an honest subscriber has fewer than ring_size
+ * queued, and looks at deliver_cons itself when its copy says full. */
+static inline void vdds__deliver_push(struct vdds__dring *r, uint32_t slot, uint64_t seq,
+				      uint64_t timestamp_ns, uint64_t len)
+{
+	struct vdds__dentry *e = &r->entries[r->pos & r->mask];
+
+	/* relaxed: the mark's release store below publishes them */
+	vdds__store_relaxed(&e->slot, slot);
+	vdds__store_relaxed(&e->seq, seq);
+	vdds__store_relaxed(&e->timestamp_ns, timestamp_ns);
+	vdds__store_relaxed(&e->len, len);
+	r->pos++;
+	/* release: the fields above are visible before the mark says they are there */
+	vdds__store_release(&e->mark, r->pos);
+	/* relaxed: for introspection only; no peer reads it */
+	vdds__store_relaxed(r->mine, r->pos);
+}
+
+/* Copy the fields of entry e, after an acquire of its mark. */
+static inline void vdds__deliver_read(struct vdds__dentry *e, struct vdds__dmeta *out)
+{
+	/* relaxed: ordered after the caller's acquire of the mark */
+	out->slot = vdds__load_relaxed(&e->slot);
+	out->seq = vdds__load_relaxed(&e->seq);
+	out->timestamp_ns = vdds__load_relaxed(&e->timestamp_ns);
+	out->len = vdds__load_relaxed(&e->len);
+}
+
+/* Subscriber of an SPSC ring (BLOCK, FAIL): is the entry at our position
+ * there? 1, 0, or -EBADMSG. */
+static inline int vdds__deliver_peek(const struct vdds__dring *r)
+{
+	/* acquire: pairs with vdds__deliver_push's release of the mark */
+	uint32_t m = vdds__load_acquire(&r->entries[r->pos & r->mask].mark);
+
+	switch (vdds__mark_state(m, r->pos, r->mask + 1)) {
+	case VDDS_MARK_HERE: return 1;
+	case VDDS_MARK_NOT_YET: return 0;
+	default: return -EBADMSG;
 	}
-	*id = ((volatile uint32_t *)r->entries)[r->local & r->mask];
-	r->local++;
-	/* release: our read of the entry is done before the producer may reuse it */
-	vdds__store_release(r->mine, r->local);
+}
+
+/* Subscriber of an SPSC ring: take the oldest entry into *out. 0, -EAGAIN
+ * when empty, -EBADMSG for a mark no honest publisher writes. */
+static inline int vdds__deliver_pop(struct vdds__dring *r, struct vdds__dmeta *out)
+{
+	int here = vdds__deliver_peek(r);
+
+	if (here <= 0)
+		return here == 0 ? -EAGAIN : here;
+	vdds__deliver_read(&r->entries[r->pos & r->mask], out);
+	r->pos++;
+	/* release: our reads of the entry are done before the publisher, which
+	 * may read our position, could think it consumed */
+	vdds__store_release(r->mine, r->pos);
 	return 0;
 }
 
 /* A ring whose consumer index the producer may also advance, by
- * compare-and-swap, to take entries back (DROP_OLDEST, see layout.h).
- *
- * Both indices, read at one moment: the shared consumer index is read again
- * after the producer's, and the pair is used only if it did not move, so that
- * "never past prod, prod never more than a ring ahead" can be checked. A
- * producer that keeps moving it gets -EAGAIN after a few tries (look again
- * later), never a spin. 0, -EAGAIN, or -EBADMSG for an impossible pair (the
- * shared index may run ahead of ours by any amount, taken back while we
- * slept, but not behind it). */
+ * compare-and-swap, to take entries back (DROP_OLDEST, see layout.h). The
+ * subscriber reads at the shared index, which may have run ahead of its own
+ * position by what was taken back (but never falls behind it). A producer
+ * that keeps taking back gets the consumer -EAGAIN after a few tries (look
+ * again later), never a spin. */
 #define VDDS_RING_SNAPSHOT_TRIES 64
 
-static inline int vdds__ring_snapshot_shared(struct vdds__ring *r, uint32_t *cons, uint32_t *prod)
+/* The shared index, checked against our position; its entry's mark state
+ * in *state. 0, or -EBADMSG (moved backwards, or a mark no lap explains
+ * while the index stood still). -EAGAIN when it keeps moving. */
+static inline int vdds__deliver_snapshot_shared(const struct vdds__dring *r, uint32_t *cons,
+						enum vdds__mark_state *state)
 {
-	/* acquire: pairs with the producer's CAS and release of its index */
-	uint32_t c = vdds__load_acquire(r->mine);
+	/* acquire: pairs with the other side's CAS */
+	uint32_t c = vdds__load_acquire(r->cons);
 
 	for (int i = 0; i < VDDS_RING_SNAPSHOT_TRIES; i++) {
-		uint32_t p = vdds__load_acquire(r->theirs);
-		uint32_t again = vdds__load_acquire(r->mine);
+		if ((int32_t)(c - r->pos) < 0)
+			return -EBADMSG;
+		/* acquire: as in vdds__deliver_peek */
+		uint32_t m = vdds__load_acquire(&r->entries[c & r->mask].mark);
+		enum vdds__mark_state st = vdds__mark_state(m, c, r->mask + 1);
+		/* a later lap's mark: entry c was taken back and its index
+		 * written again, which moved the shared index (the CAS came
+		 * before the rewrite, so our acquire of the mark sees it) */
+		uint32_t again = vdds__load_acquire(r->cons);
 
-		if (again != c) {
+		if (st == VDDS_MARK_WRONG && again != c) {
 			c = again;
 			continue;
 		}
-		if (p - c > r->mask + 1 || c - r->local > p - r->local)
-			return -EBADMSG;
 		*cons = c;
-		*prod = p;
-		return 0;
+		*state = st;
+		return st == VDDS_MARK_WRONG ? -EBADMSG : 0;
 	}
 	return -EAGAIN;
 }
 
 /* Consumer of such a ring: the entry is ours only once our CAS moved the
- * shared index past it; entries the producer took back are added to *skipped.
+ * shared index past it; entries taken back are added to *skipped. Its fields
+ * are read before the CAS, which proves them entry c's (layout.h).
  * 0, -EAGAIN (empty, or the producer too busy taking back), -EBADMSG. */
-static inline int vdds__ring_pop_shared(struct vdds__ring *r, uint32_t *id, uint64_t *skipped)
+static inline int vdds__deliver_pop_shared(struct vdds__dring *r, struct vdds__dmeta *out,
+					   uint64_t *skipped)
 {
 	for (int i = 0; i < VDDS_RING_SNAPSHOT_TRIES; i++) {
-		uint32_t c, prod;
-		int err = vdds__ring_snapshot_shared(r, &c, &prod);
+		uint32_t c;
+		enum vdds__mark_state st;
+		int err = vdds__deliver_snapshot_shared(r, &c, &st);
 
 		if (err < 0)
 			return err;
-		*skipped += c - r->local;
-		r->local = c;
-		r->cached = prod;
-		if (prod == c)
+		*skipped += c - r->pos;
+		r->pos = c;
+		if (st == VDDS_MARK_NOT_YET)
 			return -EAGAIN;
-		uint32_t v = ((volatile uint32_t *)r->entries)[c & r->mask];
-
-		if (vdds__cas(r->mine, &c, c + 1)) {
-			r->local = c + 1;
-			*id = v;
+		/* after the snapshot's acquire of the mark; before the CAS,
+		 * which orders these loads before it (a locked instruction) */
+		vdds__deliver_read(&r->entries[c & r->mask], out);
+		if (vdds__cas(r->cons, &c, c + 1)) {
+			r->pos = c + 1;
 			return 0;
 		}
+		/* taken back meanwhile: look again */
 	}
 	return -EAGAIN;
 }
 
-/* Entries waiting in such a ring (0 while the producer is too busy taking
- * back to say), or -EBADMSG. */
-static inline int vdds__ring_queued_shared(struct vdds__ring *r)
+/* Is something waiting in such a ring? 1, 0 (also while the producer is
+ * too busy taking back to say), or -EBADMSG. */
+static inline int vdds__deliver_peek_shared(const struct vdds__dring *r)
 {
-	uint32_t c, prod;
-	int err = vdds__ring_snapshot_shared(r, &c, &prod);
+	uint32_t c;
+	enum vdds__mark_state st;
+	int err = vdds__deliver_snapshot_shared(r, &c, &st);
 
 	if (err < 0)
 		return err == -EAGAIN ? 0 : err;
-	r->cached = prod;
-	return (int)(prod - c);
+	return st == VDDS_MARK_HERE;
 }
 
-/* Consumer: is anything waiting? Refreshes the cache; -EBADMSG as for pop. */
-static inline int vdds__ring_peek(struct vdds__ring *r)
-{
-	if (r->cached != r->local)
-		return 1;
-	/* acquire: as in pop */
-	uint32_t prod = vdds__load_acquire(r->theirs);
+/* ---------------------------------------------------------- release ring */
 
-	if (prod - r->local > r->mask + 1)
-		return -EBADMSG;
-	r->cached = prod;
-	return prod != r->local;
+/* Subscriber: return slot id. Cannot fail: an honest publisher collects
+ * every return before it delivers the slot again, so fewer than ring_size
+ * returns are ever uncollected. */
+static inline void vdds__release_push(struct vdds__rring *r, uint32_t id)
+{
+	_Atomic uint64_t *e = &r->entries[r->pos & r->mask];
+
+	r->pos++;
+	/* release: our reads of the slot are done before it is returned */
+	vdds__store_release(e, (uint64_t)r->pos << 32 | id);
+	/* relaxed: for introspection only; no peer reads it */
+	vdds__store_relaxed(r->mine, r->pos);
+}
+
+/* Publisher: collect the oldest return into *id. 0, -EAGAIN when none,
+ * -EBADMSG for a mark no honest subscriber writes. */
+static inline int vdds__release_pop(struct vdds__rring *r, uint32_t *id)
+{
+	/* acquire: pairs with vdds__release_push's release store */
+	uint64_t v = vdds__load_acquire(&r->entries[r->pos & r->mask]);
+
+	switch (vdds__mark_state((uint32_t)(v >> 32), r->pos, r->mask + 1)) {
+	case VDDS_MARK_HERE: break;
+	case VDDS_MARK_NOT_YET: return -EAGAIN;
+	default: return -EBADMSG;
+	}
+	*id = (uint32_t)v;
+	r->pos++;
+	return 0;
 }
 
 #endif

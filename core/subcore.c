@@ -15,12 +15,10 @@ int vdds__topic_check(const struct vdds__topic_hdr *t, uint64_t segment_size)
 	if (t->slot_count < 1 || t->slot_count > (1u << 24) || t->slot_size == 0 ||
 	    t->slot_stride < t->slot_size || t->slot_stride > (1ull << 40))
 		return -EBADMSG;
-	if (t->segment_size != segment_size || t->desc_offset < sizeof(*t) ||
-	    t->desc_offset % VDDS_CACHELINE != 0 || t->data_offset % VDDS_CACHELINE != 0)
+	if (t->segment_size != segment_size || t->reserved0 != 0 || t->data_offset < sizeof(*t) ||
+	    t->data_offset % VDDS_CACHELINE != 0)
 		return -EBADMSG;
-	uint64_t desc_end = t->desc_offset + (uint64_t)t->slot_count * sizeof(struct vdds__desc);
-
-	if (desc_end > t->data_offset || t->data_offset > segment_size ||
+	if (t->data_offset > segment_size ||
 	    (segment_size - t->data_offset) / t->slot_stride < t->slot_count)
 		return -EBADMSG;
 	if (memchr(t->type_name, '\0', sizeof(t->type_name)) == NULL)
@@ -47,7 +45,6 @@ int vdds__subcore_init(struct vdds__subcore *sc, const struct vdds__topic_hdr *t
 {
 	memset(sc, 0, sizeof(*sc));
 	sc->topic = topic;
-	sc->desc = (const struct vdds__desc *)((const uint8_t *)topic + topic->desc_offset);
 	sc->data = (const uint8_t *)topic + topic->data_offset;
 	sc->slot_count = topic->slot_count;
 	sc->slot_size = topic->slot_size;
@@ -59,11 +56,28 @@ int vdds__subcore_init(struct vdds__subcore *sc, const struct vdds__topic_hdr *t
 		return -ENOMEM;
 	uint32_t ring_size = lane->ring_size;
 
-	vdds__ring_init(&sc->deliver, vdds__lane_deliver(lane), &lane->deliver_cons,
-			&lane->deliver_prod, ring_size);
-	vdds__ring_init(&sc->release, vdds__lane_release(lane, ring_size), &lane->release_prod,
-			&lane->release_cons, ring_size);
+	vdds__dring_init(&sc->deliver, vdds__lane_deliver(lane), &lane->deliver_cons,
+			 &lane->deliver_cons, ring_size);
+	/* from the lane's first entry, not from where deliver_cons is by now:
+	 * under DROP_OLDEST the publisher may have taken entries back before we
+	 * mapped the lane, and those are lost too (so lost equals the seq gap
+	 * from the first sample delivered to us) */
+	sc->deliver.pos = 0;
+	vdds__rring_init(&sc->release, vdds__lane_release(lane, ring_size), &lane->release_prod,
+			 ring_size);
 	return 0;
+}
+
+int vdds__subcore_pending_slow(struct vdds__subcore *sc)
+{
+	if (sc->broken)
+		return -EBADMSG;
+	int r = sc->shared_cons ? vdds__deliver_peek_shared(&sc->deliver)
+				: vdds__deliver_peek(&sc->deliver);
+
+	if (r < 0)
+		sc->broken = 1;
+	return r;
 }
 
 void vdds__subcore_fini(struct vdds__subcore *sc)

@@ -13,14 +13,13 @@
 
 struct vdds__subcore {
 	const struct vdds__topic_hdr *topic;
-	const struct vdds__desc *desc;
 	const uint8_t *data;
 	uint32_t slot_count;
 	uint64_t slot_size, slot_stride;
 	struct vdds__lane_hdr *lane;
-	struct vdds__ring deliver; /* we consume */
-	struct vdds__ring release; /* we produce */
-	uint64_t *held;            /* bitmap: slots taken and not yet released */
+	struct vdds__dring deliver; /* we consume */
+	struct vdds__rring release; /* we produce */
+	uint64_t *held;             /* bitmap: slots taken and not yet released */
 	uint32_t n_held;
 	uint64_t wake_gen; /* last value stored to lane->wake_gen */
 	int broken;        /* the publisher broke the protocol */
@@ -56,70 +55,80 @@ static inline int vdds__subcore_holds(const struct vdds__subcore *sc, uint32_t i
 	return (sc->held[id / 64] >> (id % 64)) & 1;
 }
 
-/* 1 if a sample is waiting, 0 if not, -EBADMSG. */
+/* What vdds__subcore_pending's inline part does not decide. */
+int vdds__subcore_pending_slow(struct vdds__subcore *sc);
+
+/* 1 if a sample is waiting, 0 if not, -EBADMSG. Reads the mark of the
+ * entry at our position (at deliver_cons under DROP_OLDEST), nothing else.
+ * Inline for an SPSC ring's two honest answers: a wait looks several times. */
 static inline int vdds__subcore_pending(struct vdds__subcore *sc)
 {
-	if (sc->broken)
-		return -EBADMSG;
-	int r;
+	if (__builtin_expect((sc->broken | sc->shared_cons) == 0, 1)) {
+		uint32_t pos = sc->deliver.pos;
+		/* acquire: as in vdds__deliver_peek */
+		uint32_t m = vdds__load_acquire(&sc->deliver.entries[pos & sc->deliver.mask].mark);
 
-	if (sc->shared_cons) {
-		int q = vdds__ring_queued_shared(&sc->deliver);
-
-		r = q < 0 ? q : q > 0;
-	} else {
-		r = vdds__ring_peek(&sc->deliver);
+		if (m == pos + 1)
+			return 1;
+		if (m == pos - sc->deliver.mask) /* last lap's: nothing yet */
+			return 0;
 	}
-	if (r < 0)
-		sc->broken = 1;
-	return r;
+	return vdds__subcore_pending_slow(sc);
 }
 
-/* Samples delivered and not yet taken (0 once broken). */
+/* Samples delivered and not yet taken (0 once broken), for statistics:
+ * from the publisher's deliver_prod, which the data path never reads (a
+ * count by marks would read every queued entry's line, the publisher's
+ * working set); untrusted, so bounded by the ring. */
 static inline uint32_t vdds__subcore_queued(struct vdds__subcore *sc)
 {
 	if (sc->broken)
 		return 0;
-	if (sc->shared_cons) {
-		int q = vdds__ring_queued_shared(&sc->deliver);
+	/* acquire: the shared index, as in vdds__deliver_snapshot_shared */
+	uint32_t from = sc->shared_cons ? vdds__load_acquire(sc->deliver.cons) : sc->deliver.pos;
+	/* relaxed: a snapshot for statistics */
+	uint32_t n = vdds__load_relaxed(&sc->lane->deliver_prod) - from;
 
-		return q > 0 ? (uint32_t)q : 0;
-	}
-	/* acquire: as in vdds__ring_peek */
-	uint32_t prod = vdds__load_acquire(sc->deliver.theirs);
-
-	return prod - sc->deliver.local <= sc->deliver.mask + 1 ? prod - sc->deliver.local : 0;
+	return n <= sc->deliver.mask + 1 ? n : 0;
 }
 
 /* 0 and *sample filled; -EAGAIN when empty; -EBADMSG if the publisher broke
  * the protocol (the subscriber is then unusable). Does not arm. */
 static inline int vdds__subcore_take(struct vdds__subcore *sc, struct vdds_sample *sample)
 {
-	uint32_t id;
+	struct vdds__dmeta e;
 
 	if (sc->broken)
 		return -EBADMSG;
-	int err = sc->shared_cons ? vdds__ring_pop_shared(&sc->deliver, &id, &sc->lost)
-				  : vdds__ring_pop(&sc->deliver, &id);
+	int err = sc->shared_cons ? vdds__deliver_pop_shared(&sc->deliver, &e, &sc->lost)
+				  : vdds__deliver_pop(&sc->deliver, &e);
 
 	if (err == -EAGAIN)
 		return err;
-	if (__builtin_expect(err < 0 || id >= sc->slot_count || vdds__subcore_holds(sc, id), 0)) {
-		sc->broken = 1;
-		return -EBADMSG;
-	}
-	const struct vdds__desc *d = &sc->desc[id];
-	uint64_t len = ((const volatile struct vdds__desc *)d)->len;
+	if (__builtin_expect(err < 0, 0))
+		goto broken;
+	uint32_t id = e.slot;
+	uint64_t len = e.len;
 
+	if (__builtin_expect(id >= sc->slot_count || len > sc->slot_size, 0))
+		goto broken;
+	uint64_t *word = &sc->held[id / 64], bit = 1ull << (id % 64);
+
+	if (__builtin_expect(*word & bit, 0))
+		goto broken; /* delivered again while we hold it */
 	sample->data = sc->data + (uint64_t)id * sc->slot_stride;
-	sample->len = len <= sc->slot_size ? (size_t)len : (size_t)sc->slot_size;
-	sample->seq = d->seq;
-	sample->timestamp_ns = d->timestamp_ns;
+	sample->len = (size_t)len;
+	sample->seq = e.seq;
+	sample->timestamp_ns = e.timestamp_ns;
 	sample->slot = id;
-	sc->held[id / 64] |= 1ull << (id % 64);
+	*word |= bit;
 	sc->n_held++;
 	sc->taken++;
 	return 0;
+
+broken:
+	sc->broken = 1;
+	return -EBADMSG;
 }
 
 /* Drop a held slot without returning it (its publisher is gone): 0, -EINVAL. */
@@ -134,18 +143,14 @@ static inline int vdds__subcore_forget(struct vdds__subcore *sc, uint32_t id)
 
 /* Return slot id, whose sample had sequence number seq. 1 if the publisher
  * waits for it (or a later one) and must be woken, 0 if not, or -EINVAL (not
- * held), -EBADMSG (ring state impossible). */
+ * held). */
 static inline int vdds__subcore_release(struct vdds__subcore *sc, uint32_t id, uint64_t seq)
 {
 	if (vdds__subcore_forget(sc, id) < 0)
 		return -EINVAL;
 	if (sc->broken)
 		return 0;
-	/* never full for an honest publisher: we hold at most slot_count ids */
-	if (vdds__ring_push(&sc->release, id) < 0) {
-		sc->broken = 1;
-		return -EBADMSG;
-	}
+	vdds__release_push(&sc->release, id);
 	/* full fence: our push must be visible before we read pub_wait, the
 	 * mirror of the publisher setting pub_wait before re-reading the ring */
 	vdds__fence();

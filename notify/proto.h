@@ -33,7 +33,8 @@
 
 #define VDDS_PROTO_MAGIC 0x53444456u /* "VDDS" */
 /* 2: layout v2 (overflow, history), HELLO flags, INFO; 3: WAKE instead of a
- * return eventfd (issue #14: fewer fds), so WELCOME carries three */
+ * return eventfd (issue #14: fewer fds), so WELCOME carries three; and layout
+ * v3 (marked ring entries carrying the sample's metadata, issue #14) */
 #define VDDS_PROTO_VERSION 3u
 #define VDDS_WELCOME_FDS 3 /* topic memfd, lane memfd, data eventfd */
 /* no valid message is larger: an INFO with VDDS_MAX_SUBSCRIBERS subscribers */
@@ -189,7 +190,7 @@ void vdds__reason_type(char *buf, size_t cap, const char *want_name, uint32_t wa
 		       const char *have_name, uint32_t have_size);
 
 /* Check len bytes received into m: magic, version (-EPROTO when it is not
- * VDDS_PROTO_VERSION: the layout changed in 2, so a peer of another version
+ * VDDS_PROTO_VERSION: the layout changed in 2 and in 3, so a peer of another version
  * cannot work with us), a known kind of exactly its size, NUL-terminated
  * strings, zero reserved fields. Returns the kind, or -EBADMSG / -EPROTO. */
 int vdds__msg_parse(const union vdds__msg *m, size_t len);

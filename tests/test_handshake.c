@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 
 #include "introspect.h"
+#include "layout.h"
 #include "proto.h"
 #include "testutil.h"
 
@@ -157,6 +158,32 @@ START_TEST(test_wrong_version_is_eproto)
 	ck_assert_str_eq(why, want);
 	close(fd);
 	honest_subscriber_works(pub, "version");
+	vdds_pub_close(pub);
+}
+END_TEST
+
+/* Layout 3 (marked ring entries) cannot be read by a peer of layout 2: a
+ * version 2 subscriber is refused before any memory is handed over. */
+START_TEST(test_a_v2_subscriber_is_refused_with_eproto_and_a_reason)
+{
+	tu_private_rundir();
+	vdds_pub *pub = pub_up("v2sub");
+	struct vdds__msg_hello h;
+	int fds[VDDS_WELCOME_FDS];
+	char why[VDDS_REASON_MAX];
+
+	ck_assert_uint_eq(VDDS_PROTO_VERSION, 3);
+	ck_assert_uint_eq(VDDS_LAYOUT_VERSION, 3);
+	vdds__msg_hello(&h, NULL, 0, 0);
+	h.hdr.version = 2;
+	int fd = tu_raw_connect("v2sub");
+
+	ck_assert_int_ge(fd, 0);
+	send_raw(fd, &h, sizeof(h), NULL, 0);
+	ck_assert_int_eq(answer_why(fd, fds, why), EPROTO);
+	ck_assert_str_eq(why, "protocol version 2 expected, publisher speaks 3");
+	close(fd);
+	honest_subscriber_works(pub, "v2sub");
 	vdds_pub_close(pub);
 }
 END_TEST
@@ -502,6 +529,27 @@ START_TEST(test_a_publisher_of_another_version_is_named_in_the_detail)
 }
 END_TEST
 
+START_TEST(test_a_v2_publisher_is_refused_with_eproto_and_a_reason)
+{
+	tu_private_rundir();
+	struct vdds__msg_welcome w;
+	vdds_sub *sub;
+
+	/* what a version 2 publisher answers: a WELCOME at version 2 */
+	memset(&w, 0, sizeof(w));
+	w.hdr.magic = VDDS_PROTO_MAGIC;
+	w.hdr.version = 2;
+	w.hdr.kind = VDDS_MSG_WELCOME;
+	w.hdr.size = sizeof(w);
+	pid_t pid = fake_publisher("v2pub", &w, sizeof(w));
+
+	ck_assert_int_eq(vdds_sub_open(&sub, "v2pub", NULL), -EPROTO);
+	ck_assert_str_eq(vdds_last_error_detail(),
+			 "protocol version 3 expected, publisher speaks 2");
+	tu_assert_exit(pid, TU_CHILD_OK);
+}
+END_TEST
+
 START_TEST(test_a_type_mismatch_names_both_types)
 {
 	tu_private_rundir();
@@ -787,6 +835,7 @@ static Suite *handshake_suite(void)
 	tcase_add_test(bad, test_truncated_hello_is_rejected);
 	tcase_add_test(bad, test_wrong_magic_is_rejected);
 	tcase_add_test(bad, test_wrong_version_is_eproto);
+	tcase_add_test(bad, test_a_v2_subscriber_is_refused_with_eproto_and_a_reason);
 	tcase_add_test(bad, test_wrong_sizes_are_rejected);
 	tcase_add_test(bad, test_hello_with_fds_is_rejected_and_the_fds_closed);
 	tcase_add_test(bad, test_megabyte_message_is_rejected);
@@ -797,6 +846,7 @@ static Suite *handshake_suite(void)
 
 	tcase_set_timeout(why, 30);
 	tcase_add_test(why, test_a_publisher_of_another_version_is_named_in_the_detail);
+	tcase_add_test(why, test_a_v2_publisher_is_refused_with_eproto_and_a_reason);
 	tcase_add_test(why, test_a_type_mismatch_names_both_types);
 	tcase_add_test(why, test_a_reason_too_long_for_a_reject_is_cut_short);
 	tcase_add_test(why, test_a_reason_with_control_characters_is_cleaned);

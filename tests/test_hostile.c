@@ -215,14 +215,15 @@ static void raw_close(struct raw_sub *rs)
 	close(rs->sock);
 }
 
-/* Take the next delivered slot id the honest way: 0, or -EAGAIN. */
+/* Take the next delivered slot id the honest way (its entry's mark says it
+ * is there): 0, or -EAGAIN. */
 static int raw_take(struct raw_sub *rs, uint32_t *id, int publish_cons)
 {
-	uint32_t prod = atomic_load_explicit(&rs->lane->deliver_prod, memory_order_acquire);
+	struct vdds__dentry *e = &vdds__lane_deliver(rs->lane)[rs->cons & (rs->ring_size - 1)];
 
-	if (prod == rs->cons)
+	if (atomic_load_explicit(&e->mark, memory_order_acquire) != rs->cons + 1)
 		return -EAGAIN;
-	*id = vdds__lane_deliver(rs->lane)[rs->cons & (rs->ring_size - 1)];
+	*id = atomic_load_explicit(&e->slot, memory_order_relaxed);
 	rs->cons++;
 	if (publish_cons)
 		atomic_store_explicit(&rs->lane->deliver_cons, rs->cons, memory_order_release);
@@ -239,24 +240,35 @@ static void raw_wake_publisher(struct raw_sub *rs)
 	}
 }
 
-/* Put ids into the release ring and make the publisher look, as an honest
- * subscriber would (or not so honestly: the caller picks the ids and count). */
-static void raw_release_n(struct raw_sub *rs, const uint32_t *ids, uint32_t n, uint32_t advance)
+/* Put ids into the release ring, each marked with its position, and make
+ * the publisher look, as an honest subscriber would (or not so honestly: the
+ * caller picks the ids, and mark_lap moves every mark that many laps). */
+static void raw_release_marked(struct raw_sub *rs, const uint32_t *ids, uint32_t n,
+			       uint32_t mark_lap)
 {
-	uint32_t *rel = vdds__lane_release(rs->lane, rs->ring_size);
+	_Atomic uint64_t *rel = vdds__lane_release(rs->lane, rs->ring_size);
 
-	for (uint32_t i = 0; i < n; i++)
-		rel[(rs->rel_prod + i) & (rs->ring_size - 1)] = ids[i];
-	rs->rel_prod += advance;
-	atomic_store_explicit(&rs->lane->release_prod, rs->rel_prod, memory_order_release);
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t mark = rs->rel_prod + i + 1 + mark_lap * rs->ring_size;
+
+		atomic_store_explicit(&rel[(rs->rel_prod + i) & (rs->ring_size - 1)],
+				      (uint64_t)mark << 32 | ids[i], memory_order_release);
+	}
+	rs->rel_prod += n;
+	atomic_store_explicit(&rs->lane->release_prod, rs->rel_prod, memory_order_relaxed);
 	atomic_thread_fence(memory_order_seq_cst);
 	if (atomic_exchange(&rs->lane->pub_wait, 0) != 0)
 		raw_wake_publisher(rs);
 }
 
+static void raw_release_n(struct raw_sub *rs, const uint32_t *ids, uint32_t n)
+{
+	raw_release_marked(rs, ids, n, 0);
+}
+
 static void raw_release(struct raw_sub *rs, uint32_t id)
 {
-	raw_release_n(rs, &id, 1, 1);
+	raw_release_n(rs, &id, 1);
 }
 
 /* After being cut off: exactly one BYE carrying EBADMSG, then end of file. */
@@ -321,10 +333,18 @@ static void scribble_once(struct raw_sub *rs, uint64_t *rnd)
 		break;
 	case 2: atomic_store_explicit(&l->wake_gen, tu_xorshift(rnd), memory_order_relaxed); break;
 	case 3: atomic_store(&l->pub_wait, nasty_u32(rnd, 1, ring)); break;
-	case 4:
-		vdds__lane_release(l, ring)[k] = nasty_u32(rnd, rs->slot_count, rs->slot_count);
+	case 4: /* a release entry: its mark near where we are, any id */
+		v = nasty_u32(rnd, rs->rel_prod, ring);
+		atomic_store(&vdds__lane_release(l, ring)[k],
+			     (uint64_t)v << 32 | nasty_u32(rnd, rs->slot_count, rs->slot_count));
 		break;
-	case 5: vdds__lane_deliver(l)[k] = nasty_u32(rnd, rs->slot_count, rs->slot_count); break;
+	case 5: /* the publisher's deliver entries: it must never read them back */
+		if (r & (1ull << 40))
+			vdds__lane_deliver(l)[k].slot = nasty_u32(rnd, rs->slot_count, ring);
+		else
+			atomic_store(&vdds__lane_deliver(l)[k].mark,
+				     nasty_u32(rnd, rs->cons, ring));
+		break;
 	case 6: /* the publisher's own indices: it must never read them back */
 		atomic_store(&l->deliver_prod, nasty_u32(rnd, atomic_load(&l->deliver_prod), ring));
 		break;
@@ -341,7 +361,7 @@ static void scribble_once(struct raw_sub *rs, uint64_t *rnd)
 		uint32_t id = (uint32_t)(r >> 32) % rs->slot_count;
 		uint32_t ids[2] = { id, id };
 
-		raw_release_n(rs, ids, 2, 2);
+		raw_release_n(rs, ids, 2);
 		break;
 	}
 	default: /* honest for a moment: take and give back */
@@ -606,6 +626,13 @@ static pid_t spawn_reclaim_racer(struct report *rep)
 	if (err < 0)
 		_exit(-err);
 	atomic_fetch_add(&rep->connections, 1);
+	/* race the reclaim once the publisher delivers: it also checks
+	 * deliver_cons when it collects returns, which stats() does */
+	for (uint64_t t0 = tu_now_ns(); atomic_load(&rs.lane->deliver_prod) == 0;) {
+		if (tu_now_ns() - t0 > 30 * SEC_NS)
+			_exit(RAW_NO_SAMPLE);
+		tu_sleep_us(100);
+	}
 	for (uint64_t t0 = tu_now_ns(); tu_now_ns() - t0 < 30 * SEC_NS;) {
 		uint32_t c = atomic_load(&rs.lane->deliver_cons);
 
@@ -700,7 +727,7 @@ enum violation {
 	RELEASE_OUT_OF_RANGE,
 	RELEASE_NOT_HELD,
 	RELEASE_TWICE,
-	RELEASE_PROD_PAST_RING,
+	RELEASE_MARK_OF_A_LATER_LAP,
 	DELIVER_CONS_PAST_PROD,
 	API_SUBSCRIBER_WRITES_ITS_LANE,
 };
@@ -733,15 +760,16 @@ static pid_t spawn_violator(enum violation v, int report_fd)
 				_exit(RAW_NO_SAMPLE);
 			tu_sleep_us(50);
 		}
-		/* keep the last one for the double release */
-		if (i < FIRST_SAMPLES - 1 || v != RELEASE_TWICE)
+		/* keep the last one for the double or forged release */
+		if (i < FIRST_SAMPLES - 1 ||
+		    (v != RELEASE_TWICE && v != RELEASE_MARK_OF_A_LATER_LAP))
 			raw_release(&rs, got[i]);
 	}
 	switch (v) {
 	case RELEASE_OUT_OF_RANGE: {
 		uint32_t id = rs.slot_count; /* the first id past the end */
 
-		raw_release_n(&rs, &id, 1, 1);
+		raw_release_n(&rs, &id, 1);
 		break;
 	}
 	case RELEASE_NOT_HELD: {
@@ -755,16 +783,21 @@ static pid_t spawn_violator(enum violation v, int report_fd)
 					again = 1;
 				}
 		}
-		raw_release_n(&rs, &id, 1, 1);
+		raw_release_n(&rs, &id, 1);
 		break;
 	}
 	case RELEASE_TWICE: {
 		uint32_t ids[2] = { got[FIRST_SAMPLES - 1], got[FIRST_SAMPLES - 1] };
 
-		raw_release_n(&rs, ids, 2, 2);
+		raw_release_n(&rs, ids, 2);
 		break;
 	}
-	case RELEASE_PROD_PAST_RING: raw_release_n(&rs, NULL, 0, rs.ring_size + 1); break;
+	case RELEASE_MARK_OF_A_LATER_LAP: {
+		uint32_t id = got[FIRST_SAMPLES - 1]; /* held, and not yet released */
+
+		raw_release_marked(&rs, &id, 1, 1);
+		break;
+	}
 	case DELIVER_CONS_PAST_PROD:
 		atomic_store_explicit(&rs.lane->deliver_cons, rs.cons + 1000, memory_order_release);
 		break;
@@ -773,9 +806,9 @@ static pid_t spawn_violator(enum violation v, int report_fd)
 	if (write(report_fd, "V", 1) != 1)
 		_exit(RAW_PIPE);
 	if (v == DELIVER_CONS_PAST_PROD) {
-		/* the publisher reads deliver_cons only when its copy says the
-		 * ring is full: go on taking and releasing (privately) so that
-		 * it keeps publishing until it looks */
+		/* the publisher reads deliver_cons only when it collects
+		 * returns, for want of a free slot: go on taking (privately)
+		 * and releasing so that it keeps publishing until it looks */
 		uint64_t t0 = tu_now_ns();
 
 		while (!readable(rs.sock)) {
@@ -845,7 +878,12 @@ static pid_t spawn_api_violator(int report_fd)
 		if (vdds_sub_wait(sub, 10000) != 0 || vdds_sub_take(sub, &s) != 0 ||
 		    vdds_sub_release(sub, &s) != 0)
 			_exit(RAW_NO_SAMPLE);
-	atomic_fetch_add_explicit(&lane->release_prod, lane->ring_size + 1, memory_order_release);
+	/* a return from a later lap at the next position the publisher reads */
+	uint32_t rp = atomic_load(&lane->release_prod);
+
+	atomic_store_explicit(
+		&vdds__lane_release(lane, lane->ring_size)[rp & (lane->ring_size - 1)],
+		(uint64_t)(rp + 1 + lane->ring_size) << 32 | 0, memory_order_release);
 	if (write(report_fd, "V", 1) != 1)
 		_exit(RAW_PIPE);
 	/* what was delivered before the cut-off may still be taken (and is
@@ -870,9 +908,9 @@ static const char *const violation_name[] = {
 	"release of an out-of-range id",
 	"release of an id not held",
 	"double release",
-	"release_prod advanced past the ring",
+	"a release marked for a later lap",
 	"deliver_cons set beyond deliver_prod",
-	"a real subscriber writing release_prod in its lane",
+	"a real subscriber writing a release mark in its lane",
 };
 
 static void read_mark(int fd, char want)
@@ -912,8 +950,8 @@ static void run_violation(enum violation v)
 	for (int i = 0; i < FIRST_SAMPLES; i++)
 		publish_seq(pub, ++seq, 0, NULL);
 	read_mark(marks[0], 'V');
-	/* more than the slots and the ring: the publisher must look at the lane
-	 * whether it needs slots (release ring) or ring space (deliver_cons) */
+	/* more than the slots and the ring: the publisher looks at the lane
+	 * (release ring, deliver_cons) when it needs slots */
 	for (int i = 0; i < 4 * SLOTS; i++)
 		publish_seq(pub, ++seq, 0, NULL);
 	struct vdds_pub_stats st = stats_of(pub);
@@ -957,9 +995,9 @@ START_TEST(test_double_release_cuts_the_subscriber_off)
 }
 END_TEST
 
-START_TEST(test_release_prod_advanced_past_the_ring_cuts_the_subscriber_off)
+START_TEST(test_release_marked_for_a_later_lap_cuts_the_subscriber_off)
 {
-	run_violation(RELEASE_PROD_PAST_RING);
+	run_violation(RELEASE_MARK_OF_A_LATER_LAP);
 }
 END_TEST
 
@@ -1064,7 +1102,7 @@ static Suite *hostile_suite(void)
 	tcase_add_test(tgt, test_release_of_an_out_of_range_id_cuts_the_subscriber_off);
 	tcase_add_test(tgt, test_release_of_an_id_not_held_cuts_the_subscriber_off);
 	tcase_add_test(tgt, test_double_release_cuts_the_subscriber_off);
-	tcase_add_test(tgt, test_release_prod_advanced_past_the_ring_cuts_the_subscriber_off);
+	tcase_add_test(tgt, test_release_marked_for_a_later_lap_cuts_the_subscriber_off);
 	tcase_add_test(tgt, test_deliver_cons_beyond_deliver_prod_cuts_the_subscriber_off);
 	tcase_add_test(tgt, test_real_subscriber_that_writes_its_lane_is_told_ebadmsg);
 	tcase_add_test(tgt, test_violation_found_by_a_blocked_loan_is_cut_off_at_once);

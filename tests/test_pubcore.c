@@ -50,8 +50,8 @@ static void core_fini(struct vdds__pubcore *pc)
 struct sub {
 	struct vdds__lane_pub lp;
 	struct vdds__lane_hdr *shm;
-	struct vdds__ring deliver; /* it consumes */
-	struct vdds__ring release; /* it produces */
+	struct vdds__dring deliver; /* it consumes */
+	struct vdds__rring release; /* it produces */
 };
 
 static void sub_init(struct sub *s, uint32_t id)
@@ -64,10 +64,10 @@ static void sub_init(struct sub *s, uint32_t id)
 	ck_assert_ptr_nonnull(s->shm);
 	memset(s->shm, 0, size);
 	ck_assert_int_eq(vdds__lane_pub_init(&s->lp, s->shm, size, id, SLOTS), 0);
-	vdds__ring_init(&s->deliver, vdds__lane_deliver(s->shm), &s->shm->deliver_cons,
-			&s->shm->deliver_prod, RING);
-	vdds__ring_init(&s->release, vdds__lane_release(s->shm, RING), &s->shm->release_prod,
-			&s->shm->release_cons, RING);
+	vdds__dring_init(&s->deliver, vdds__lane_deliver(s->shm), &s->shm->deliver_cons,
+			 &s->shm->deliver_cons, RING);
+	vdds__rring_init(&s->release, vdds__lane_release(s->shm, RING), &s->shm->release_prod,
+			 RING);
 }
 
 static void sub_fini(struct sub *s)
@@ -94,16 +94,25 @@ static uint32_t publish(struct vdds__pubcore *pc)
 /* The subscriber takes the next id delivered to it. */
 static uint32_t take(struct sub *s)
 {
-	uint32_t id;
+	struct vdds__dmeta e;
 
-	ck_assert_int_eq(vdds__ring_pop(&s->deliver, &id), 0);
-	return id;
+	ck_assert_int_eq(vdds__deliver_pop(&s->deliver, &e), 0);
+	return e.slot;
 }
 
 /* The subscriber returns an id (any id: it may lie). */
 static void give_back(struct sub *s, uint32_t id)
 {
-	ck_assert_int_eq(vdds__ring_push(&s->release, id), 0);
+	vdds__release_push(&s->release, id);
+}
+
+/* Publish a slot and have v take it. */
+static uint32_t take_after(struct vdds__pubcore *pc, struct sub *v)
+{
+	uint32_t id = publish(pc);
+
+	ck_assert_uint_eq(take(v), id);
+	return id;
 }
 
 static int attached(const struct vdds__pubcore *pc, const struct sub *s)
@@ -359,19 +368,67 @@ START_TEST(test_double_release_breaks_that_lane_alone)
 }
 END_TEST
 
-START_TEST(test_release_index_past_the_ring_breaks_that_lane_alone)
+START_TEST(test_a_release_mark_no_lap_explains_breaks_that_lane_alone)
+{
+	/* at the publisher's position 0: the next lap's, the next entry's, two
+	 * laps back, half the space away */
+	static const uint32_t marks[] = { RING + 1, 2, 1 - 2 * RING, 0x80000000u };
+
+	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
+		struct scene s;
+
+		scene_init(&s);
+		atomic_store(&vdds__lane_release(s.v.shm, RING)[0], (uint64_t)marks[i] << 32 | s.a);
+		ck_assert_uint_eq(vdds__pubcore_reclaim(&s.pc), 1);
+		scene_expect_v_cut_out(&s);
+		scene_fini(&s);
+	}
+}
+END_TEST
+
+START_TEST(test_release_index_scribbled_is_never_read)
 {
 	struct scene s;
 
 	scene_init(&s);
 	atomic_store(&s.v.shm->release_prod, RING + 1); /* nothing was pushed */
+	atomic_store(&s.v.shm->release_cons, 77);
+	ck_assert_uint_eq(vdds__pubcore_reclaim(&s.pc), 0);
+	ck_assert_int_eq(s.v.lp.broken, 0);
+	give_back(&s.v, s.b);
 	ck_assert_uint_eq(vdds__pubcore_reclaim(&s.pc), 1);
-	scene_expect_v_cut_out(&s);
+	ck_assert_int_eq(s.v.lp.broken, 0);
 	scene_fini(&s);
 }
 END_TEST
 
-START_TEST(test_deliver_index_beyond_what_was_delivered_breaks_that_lane_at_publish)
+START_TEST(test_returns_are_collected_only_when_no_slot_is_free)
+{
+	struct vdds__pubcore pc;
+	struct sub v;
+
+	core_init(&pc);
+	sub_init(&v, 0);
+	vdds__pubcore_attach(&pc, &v.lp);
+	for (uint32_t i = 0; i < SLOTS; i++)
+		give_back(&v, take_after(&pc, &v));
+	/* every slot came back, and loans found free ones without looking */
+	ck_assert_uint_eq(pc.returned, 0);
+	ck_assert_uint_eq(pc.n_free, 0);
+	int id = vdds__pubcore_loan(&pc); /* none free: the batch is collected */
+
+	ck_assert_int_ge(id, 0);
+	ck_assert_uint_eq(pc.returned, SLOTS);
+	ck_assert_uint_eq(pc.n_free, SLOTS - 1);
+	vdds__pubcore_discard(&pc, (uint32_t)id);
+	core_fini(&pc);
+	sub_fini(&v);
+}
+END_TEST
+
+/* v's deliver_cons set to value(prod): seen at the next reclaim, which cuts
+ * v off and keeps serving h. */
+static void expect_deliver_index_breaks_lane_at_reclaim(uint32_t (*value)(uint32_t prod))
 {
 	struct vdds__pubcore pc;
 	struct sub h, v;
@@ -382,7 +439,7 @@ START_TEST(test_deliver_index_beyond_what_was_delivered_breaks_that_lane_at_publ
 	/* v first: the lane swapped into its place is still served */
 	vdds__pubcore_attach(&pc, &v.lp);
 	vdds__pubcore_attach(&pc, &h.lp);
-	/* fill v's ring once, both returning all but the last, which v keeps */
+	/* a lap of the ring, both returning all but the last, which v keeps */
 	uint32_t kept = 0;
 
 	for (uint32_t i = 0; i < RING; i++) {
@@ -396,9 +453,10 @@ START_TEST(test_deliver_index_beyond_what_was_delivered_breaks_that_lane_at_publ
 	}
 	ck_assert_uint_eq(vdds__pubcore_reclaim(&pc), RING - 1);
 	ck_assert_uint_eq(holders(&pc, kept), bit(&v));
-	/* the publisher looks at deliver_cons only now, its ring being full */
-	atomic_store(&v.shm->deliver_cons, atomic_load(&v.shm->deliver_prod) + 1000);
-	uint32_t id = publish(&pc);
+	ck_assert_int_eq(v.lp.broken, 0);
+	/* the publisher looks at deliver_cons once per reclaim */
+	atomic_store(&v.shm->deliver_cons, value(atomic_load(&v.shm->deliver_prod)));
+	vdds__pubcore_reclaim(&pc);
 
 	ck_assert_int_eq(v.lp.broken, 1);
 	ck_assert_ptr_eq(pc.broken, &v.lp);
@@ -407,6 +465,8 @@ START_TEST(test_deliver_index_beyond_what_was_delivered_breaks_that_lane_at_publ
 	ck_assert_ptr_eq(pc.lanes[0], &h.lp);
 	ck_assert_uint_eq(v.lp.held, 0);
 	ck_assert_int_eq(pc.state[kept], VDDS_SLOT_FREE);
+	uint32_t id = publish(&pc);
+
 	ck_assert_uint_eq(holders(&pc, id), bit(&h));
 	ck_assert_uint_eq(take(&h), id);
 	ck_assert_uint_eq(h.lp.held, 1);
@@ -415,6 +475,27 @@ START_TEST(test_deliver_index_beyond_what_was_delivered_breaks_that_lane_at_publ
 	core_fini(&pc);
 	sub_fini(&h);
 	sub_fini(&v);
+}
+
+static uint32_t beyond(uint32_t prod)
+{
+	return prod + 1000;
+}
+
+static uint32_t backwards(uint32_t prod)
+{
+	return prod - RING; /* behind what v already said it took */
+}
+
+START_TEST(test_deliver_index_beyond_what_was_delivered_breaks_that_lane_at_reclaim)
+{
+	expect_deliver_index_breaks_lane_at_reclaim(beyond);
+}
+END_TEST
+
+START_TEST(test_deliver_index_moved_backwards_breaks_that_lane_at_reclaim)
+{
+	expect_deliver_index_breaks_lane_at_reclaim(backwards);
 }
 END_TEST
 
@@ -470,14 +551,17 @@ static Suite *pubcore_suite(void)
 	tcase_add_test(honest, test_a_slot_is_free_only_once_its_last_holder_returns_it);
 	tcase_add_test(honest, test_a_loan_with_no_free_slot_takes_back_what_was_returned);
 	tcase_add_test(honest, test_a_detached_lane_frees_only_what_it_alone_held);
+	tcase_add_test(honest, test_returns_are_collected_only_when_no_slot_is_free);
 	suite_add_tcase(s, honest);
 
 	tcase_add_test(broken, test_release_of_an_out_of_range_id_breaks_that_lane_alone);
 	tcase_add_test(broken, test_release_of_an_id_the_lane_does_not_hold_breaks_that_lane_alone);
 	tcase_add_test(broken, test_double_release_breaks_that_lane_alone);
-	tcase_add_test(broken, test_release_index_past_the_ring_breaks_that_lane_alone);
+	tcase_add_test(broken, test_a_release_mark_no_lap_explains_breaks_that_lane_alone);
+	tcase_add_test(broken, test_release_index_scribbled_is_never_read);
 	tcase_add_test(broken,
-		       test_deliver_index_beyond_what_was_delivered_breaks_that_lane_at_publish);
+		       test_deliver_index_beyond_what_was_delivered_breaks_that_lane_at_reclaim);
+	tcase_add_test(broken, test_deliver_index_moved_backwards_breaks_that_lane_at_reclaim);
 	tcase_add_test(
 		broken,
 		test_two_lanes_breaking_in_one_reclaim_are_both_listed_and_the_third_is_served);

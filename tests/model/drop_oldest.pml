@@ -1,57 +1,75 @@
 /* drop_oldest.pml — Promela model of the DROP_OLDEST handoff: publisher and
  * subscriber agree, by compare-and-swap on deliver_cons, who gets each entry.
+ * Layout 3: deliver entries carry a mark (position + 1), the slot and the
+ * seq; release entries a mark and the slot; nobody reads a producer index.
  *
  * Mirrors (file:line function, at the main commit named in README.md;
  * run.sh checks that each function is still there, run.sh --refs the lines):
- *   core/ring.h:121 vdds__ring_pop_shared: a snapshot; the gap between it
- *       and our index counted as lost; empty?; entry[c]; CAS(cons, c, c+1):
- *       success -> the entry is ours; failure -> a new snapshot
- *   core/ring.h:96 vdds__ring_snapshot_shared: cons, prod, cons again until
- *       cons stood still; prod - cons > ring, or cons past prod: -EBADMSG
- *   core/subcore.h:96 vdds__subcore_take: shared_cons: vdds__ring_pop_shared,
- *       then the id checks, then the descriptor
- *   core/subcore.h:138 vdds__subcore_release: push on the release ring
+ *   core/ring.h:181 vdds__deliver_pop_shared: a snapshot; the gap between it
+ *       and our position counted as lost; not yet there?; the entry's slot
+ *       and seq; CAS(cons, c, c+1): success -> the entry is ours (the
+ *       fields read before it were entry c's); failure -> a new snapshot
+ *   core/ring.h:149 vdds__deliver_snapshot_shared: cons, the mark at cons,
+ *       cons again; a mark no lap explains: cons moved -> again, else
+ *       -EBADMSG; cons behind our position: -EBADMSG
+ *   core/ring.h:20 vdds__mark_state: position + 1 here; last lap's, or 0,
+ *       not yet; anything else wrong
+ *   core/subcore.h:97 vdds__subcore_take: shared_cons: vdds__deliver_pop_shared,
+ *       then the id checks
+ *   core/subcore.h:147 vdds__subcore_release: vdds__release_push
  *       (its pub_wait handshake: slotwait.pml)
- *   notify/pub.c:171 vdds_pub_loan: vdds__pubcore_loan, else loan_overflow
- *   notify/pub.c:158 loan_overflow: DROP_OLDEST: vdds__pubcore_steal, then
+ *   core/ring.h:225 vdds__release_push: the entry (mark, slot), a release store
+ *   notify/pub.c:202 vdds_pub_loan: vdds__pubcore_loan, else loan_overflow
+ *   notify/pub.c:189 loan_overflow: DROP_OLDEST: vdds__pubcore_steal, then
  *       vdds__pubcore_loan
- *   core/pubcore.c:285 vdds__pubcore_steal: until a slot is free: queued()
+ *   core/pubcore.c:311 vdds__pubcore_steal: until a slot is free: queued()
  *       of every lane; steal_one from the one with something queued holding
  *       the most; nothing queued: vdds__pubcore_reclaim once more, else
  *       -ENOBUFS
- *   core/pubcore.c:241 queued: cons behind cons_seen or past prod: broken
- *   core/pubcore.c:255 steal_one: CAS(cons, c, c+1) from cons_seen; a failed
+ *   core/pubcore.c:270 queued: cons_sane, cons behind cons_seen or past prod: broken
+ *   core/pubcore.c:178 cons_sane
+ *   core/pubcore.c:282 steal_one: CAS(cons, c, c+1) from cons_seen; a failed
  *       CAS re-checks and retries; the slot from the shadow entry, which the
  *       lane must hold, else broken; drop_hold
- *   core/pubcore.c:126 drop_hold
- *   core/pubcore.c:173 reclaim_lane: an id out of range or not held: broken
- *   core/pubcore.c:187 vdds__pubcore_reclaim
- *   core/pubcore.c:164 vdds__pubcore_mark_broken: vdds__pubcore_detach
- *   core/pubcore.c:217 vdds__pubcore_detach: all its holds dropped
- *   core/pubcore.h:124 vdds__pubcore_loan
- *   core/pubcore.h:163 vdds__pubcore_publish: shadow entry, vdds__ring_push;
- *       a push that fails marks the lane broken
- *   core/ring.h:39 vdds__ring_push: cons read when the cache says full:
- *       impossible -> -EBADMSG, full -> -ENOSPC
- *   core/ring.h:64 vdds__ring_pop: the release rings
+ *   core/pubcore.c:127 drop_hold
+ *   core/pubcore.c:196 reclaim_lane: vdds__release_pop until not yet there;
+ *       a wrong mark, an id out of range or not held: broken; then
+ *       cons_sane on deliver_cons
+ *   core/ring.h:238 vdds__release_pop: the entry's mark judged by
+ *       vdds__mark_state
+ *   core/pubcore.c:216 vdds__pubcore_reclaim
+ *   core/pubcore.c:168 vdds__pubcore_mark_broken: vdds__pubcore_detach
+ *   core/pubcore.c:246 vdds__pubcore_detach: all its holds dropped
+ *   core/pubcore.h:139 vdds__pubcore_loan
+ *   core/pubcore.h:184 vdds__pubcore_publish: our copy of cons says full:
+ *       vdds__lane_pub_has_room (cons read: impossible or full marks the
+ *       lane broken); shadow entry, vdds__deliver_push
+ *   core/pubcore.c:186 vdds__lane_pub_has_room
+ *   core/ring.h:81 vdds__deliver_push: slot, seq (relaxed), then the mark
+ *       (release)
  * Holder sets: a mask per slot here, refs[] plus each lane's holds bitmap in
  * C; the same information. Not modelled: history (vdds__pubcore_remember;
- * a slot the history keeps is not free), timestamps and lengths.
+ * a slot the history keeps is not free), timestamps and lengths (read and
+ * written with the seq), position wrap-around (test_ring.c).
  *
- * Memory: x86-TSO through tso.pml for prod and release prod; a CAS is a
- * locked instruction (full barrier, atomic on memory). Ring entries and
- * descriptors go straight to memory (written before the release store of
- * the index that publishes them; see slotwait.pml). The hostile subscriber
- * writes straight to memory: any delay a buffer would add is just another
+ * Memory: x86-TSO through tso.pml for the marks (deliver and release
+ * entries); a CAS is a locked instruction (full barrier, atomic on memory).
+ * An entry's slot and seq go straight to memory, in the step that buffers
+ * its mark: visible no later than the mark, as TSO's FIFO buffer makes them,
+ * and possibly earlier (more behaviours). The hostile subscriber writes
+ * straight to memory: any delay a buffer would add is just another
  * interleaving of its writes.
  *
  * Bounds: 2 slots, rings of 2, N = 5 loans (each either published or
  * -ENOBUFS), one honest subscriber that takes whenever its ring shows
- * something new and releases at any pace. With HOSTILE, N = 3 and a second
- * lane whose subscriber, until the publisher is done, at any moment writes
- * any value 0..N to its cons, or once "releases" any slot id, taken or not;
- * the honest subscriber's take is then one atomic step (its interleavings
- * are checked without HOSTILE). The hostile one could also scribble on its
+ * something new and releases at any pace. At these bounds the publisher can
+ * take back every entry after one the subscriber took and lap the ring, so
+ * it rewrites that entry while the subscriber still holds its slot. With
+ * HOSTILE, N = 3 and a second lane whose subscriber, until the publisher is
+ * done, at any moment writes any value 0..N to its cons, or once "releases"
+ * any slot id, taken or not, under the right mark or one a lap ahead; the
+ * honest subscriber's take is then one atomic step (its interleavings are
+ * checked without HOSTILE). The hostile one could also scribble on its
  * deliver ring, but the publisher never reads it there (it reads its
  * shadow), so only SHARED_ENTRY lets it: elsewhere it would be a dead word.
  *
@@ -59,6 +77,7 @@
  *   - each entry of the honest lane is taken by the subscriber or taken back
  *     by the publisher, never both (asserted at each CAS that succeeds),
  *     never neither (no entry still queued at the end);
+ *   - the slot and seq the subscriber took are the entry's it owns;
  *   - no slot is loaned (written) while a lane that is not cut off holds it:
  *     queued, taken and not released, or given back and not reclaimed; the
  *     hostile lane holds what it was delivered until the publisher takes it
@@ -76,20 +95,23 @@
  *                    holds what it was delivered until that is taken back
  *                    or released; the honest lane and the slot accounting
  *                    never notice it.
- *   NO_SNAPSHOT      vdds__ring_pop_shared as in 4bde34f: cons and prod read
- *                    once each, cons at most a ring ahead of our index:
- *                    MUST fail, an honest publisher's subscriber gets
- *                    -EBADMSG (it took back entries between the two loads,
- *                    or more than a ring's worth while the subscriber slept);
- *                    9578c60 made it the snapshot modelled here.
+ *   NO_RECHECK       the snapshot does not look at cons again when the mark
+ *                    is no lap's it expects: MUST fail, an honest
+ *                    publisher's subscriber gets -EBADMSG (the publisher
+ *                    took c back and wrote index c again a lap later
+ *                    between the subscriber's two loads).
+ *   FIELDS_AFTER_CAS the subscriber reads the entry's slot and seq after its
+ *                    CAS, as a first draft of layout 3 did: MUST fail, the
+ *                    publisher took back the entries after it, lapped the
+ *                    ring and rewrote the entry meanwhile.
  *   SUB_STORE        the subscriber's CAS replaced by the SPSC pop of the
- *                    other policies (vdds__ring_pop: the entry at its own
- *                    index, then a release store of the index): MUST fail,
- *                    an entry both taken and taken back.
- *   LOST_ON_CAS_ONLY the gap between the subscriber's index and the shared
- *                    cons counted only after a failed CAS, not at the load
- *                    that starts a take: MUST fail, lost misses what was
- *                    taken back between two takes.
+ *                    other policies (vdds__deliver_pop: the entry at its own
+ *                    position, then a release store of the index): MUST
+ *                    fail, an entry both taken and taken back.
+ *   LOST_ON_CAS_ONLY the gap between the subscriber's position and the
+ *                    shared cons counted only after a failed CAS, not at the
+ *                    load that starts a take: MUST fail, lost misses what
+ *                    was taken back between two takes.
  *   HOSTILE + NO_SEEN_CHECK  the publisher accepts a cons behind the one it
  *                    last saw: MUST fail, the hostile subscriber moves cons
  *                    back and an entry is taken back twice.
@@ -112,13 +134,16 @@
 #define HL 1 /* the hostile lane */
 #define HOSTILE_RELEASES 1 /* releases the hostile subscriber may push */
 
-#define DPROD(l) (l)
-#define DCONS(l) (2 + (l))
-#define RPROD(l) (4 + (l))
-#define DENT(l, i) (6 + (l) * R + (i))
-#define RENT(l, i) (10 + (l) * R + (i))
-#define DSEQ(s) (14 + (s))
-#define NVAR 16
+#define DCONS(l) (l)
+#define RENT(l, i) (2 + (l) * R + (i))  /* release entry: mark * 8 + slot */
+#define DMARK(l, i) (6 + (l) * R + (i)) /* deliver entry: mark */
+#define DSLOT(l, i) (10 + (l) * R + (i)) /* ... slot */
+#define DSEQ(l, i) (14 + (l) * R + (i))  /* ... seq */
+#define NVAR 18
+
+/* vdds__mark_state: the mark m found at position p */
+#define M_HERE(m, p) ((m) == (p) + 1)
+#define M_NOT_YET(m, p) ((m) == 0 || ((p) + 1 >= R && (m) == (p) + 1 - R))
 
 #define NSB 2
 #define PUB 0
@@ -146,7 +171,7 @@
 byte state[S];
 byte hold[S];  /* bit l: lane l holds the slot (refs = its popcount) */
 byte lheld[L]; /* lp->held */
-byte dprod[L]; /* lp->deliver.mine */
+byte dprod[L]; /* lp->deliver.pos */
 bool cut[L];   /* marked broken, detached */
 byte nfree = S;
 bool pub_done;
@@ -209,35 +234,49 @@ inline ghost_returned(l, s)
 /* Each step of the publisher below is one access to shared memory (a load,
  * a CAS, a store into its buffer) with the private work around it: private
  * work commutes with everything, so this loses no behaviour. The publisher
- * never stores cons or release prod, so its loads of them read memory. */
+ * never stores cons (but by CAS, a locked instruction) nor release entries,
+ * so its loads of them read memory. */
 
-/* reclaim_lane: vdds__ring_pop until empty; an id out of range or not held
- * marks the lane broken */
+/* reclaim_lane: vdds__release_pop until an entry is not yet there; a wrong
+ * mark, an id out of range or not held marks the lane broken; then
+ * cons_sane on its deliver_cons */
 inline reclaim_lane(l)
 {
 	d_step {
 		if
 		:: !cut[l] ->
-			rp = mem[RPROD(l)];
-			if
-			:: rp < rcons[l] || rp - rcons[l] > R -> cut_off(l)
-			:: else
-			fi;
 			do
-			:: cut[l] || rcons[l] == rp -> break
+			:: cut[l] -> break
 			:: else ->
-				id = mem[RENT(l, rcons[l] % R)];
-				rcons[l]++;
+				rp = mem[RENT(l, rcons[l] % R)];
+				id = rp % 8;
+				rp = rp / 8;
 				if
-				:: id >= S || !(hold[id] & (1 << l)) -> cut_off(l)
-				:: else ->
+				:: M_HERE(rp, rcons[l]) ->
+					rcons[l]++;
 					if
-					:: l == 0 -> g_ret[id]--
-					:: else -> ghost_returned(l, id)
-					fi;
-					drop_hold(l, id)
+					:: id >= S || !(hold[id] & (1 << l)) -> cut_off(l)
+					:: else ->
+						if
+						:: l == 0 -> g_ret[id]--
+						:: else -> ghost_returned(l, id)
+						fi;
+						drop_hold(l, id)
+					fi
+				:: M_NOT_YET(rp, rcons[l]) -> break
+				:: else -> cut_off(l)
 				fi
 			od;
+			if
+			:: !cut[l] ->
+				c = mem[DCONS(l)];
+				if
+				:: c < seen[l] || c > dprod[l] -> cut_off(l)
+				:: else -> seen[l] = c
+				fi;
+				c = 0
+			:: else
+			fi;
 			rp = 0;
 			id = 0
 		:: else
@@ -301,7 +340,7 @@ inline steal_one(l)
 				       (l == HL && gst[GE(l, c)] == E_RELEASED));
 				seen[l] = c + 1;
 #ifdef SHARED_ENTRY
-				id = mem[DENT(l, c % R)];
+				id = mem[DSLOT(l, c % R)];
 #else
 				id = shadow[l * R + c % R];
 #endif
@@ -344,33 +383,35 @@ inline steal_one(l)
 	res = 0
 }
 
-/* vdds__ring_push to lane l (the cons is read when the cache says full:
- * impossible -> -EBADMSG, full -> -ENOSPC, either marks the lane broken) */
+/* vdds__pubcore_publish for lane l: when our copy of its cons says the
+ * ring is full, vdds__lane_pub_has_room reads it (impossible or full marks
+ * the lane broken); then vdds__deliver_push: slot and seq, then the mark */
 inline push(l)
 {
 	d_step {
 		sb_room(PUB);
 		if
 		:: !cut[l] ->
-			shadow[l * R + dprod[l] % R] = id;
 			if
-			:: dprod[l] - cached[l] >= R ->
+			:: dprod[l] - seen[l] >= R ->
 				c = mem[DCONS(l)];
 				if
-				:: c > dprod[l] || dprod[l] - c >= R -> cut_off(l)
-				:: else -> cached[l] = c
+				:: c < seen[l] || c > dprod[l] || dprod[l] - c >= R -> cut_off(l)
+				:: else -> seen[l] = c
 				fi;
 				c = 0
 			:: else
 			fi;
 			if
 			:: !cut[l] ->
+				shadow[l * R + dprod[l] % R] = id;
 				gst[GE(l, dprod[l])] = E_QUEUED; /* ghost: before anyone sees it */
 				gslot[GE(l, dprod[l])] = id;
 				gseq[GE(l, dprod[l])] = seq;
-				mem[DENT(l, dprod[l] % R)] = id;
+				mem[DSLOT(l, dprod[l] % R)] = id;
+				mem[DSEQ(l, dprod[l] % R)] = seq;
 				dprod[l]++;
-				st_in_step(PUB, DPROD(l), dprod[l]);
+				st_in_step(PUB, DMARK(l, (dprod[l] - 1) % R), dprod[l]);
 				hold[id] = hold[id] | (1 << l);
 				lheld[l]++
 			:: else
@@ -383,7 +424,7 @@ inline push(l)
 active proctype publisher()
 {
 	byte m, id, l, s, k, c, rp, seq, most, res;
-	byte seen[L], rcons[L], shadow[L * R], cached[L];
+	byte seen[L], rcons[L], shadow[L * R];
 
 	for (m : 1 .. N) {
 		/* vdds_pub_loan -> vdds__pubcore_loan: reclaim if none is free */
@@ -433,7 +474,6 @@ active proctype publisher()
 			/* (the application writes the payload) */
 			/* vdds__pubcore_publish */
 			seq++;
-			mem[DSEQ(id)] = seq;
 			state[id] = PUBLISHED
 		}
 		push(0);
@@ -458,82 +498,93 @@ next:		skip
 
 active proctype subscriber()
 {
-	byte mine, c, prod, v, cur, rprod, held, sq, e, res;
+	byte mine, c, m, v, cur, rprod, held, sq, e, res;
 
 end_idle:
 	do
-	:: mem[DPROD(0)] != mine ->
-		/* vdds_sub_take -> vdds__subcore_take (the subscriber never
-		 * stores prod: memory is what its loads see) */
+	:: (M_HERE(mem[DMARK(0, mine % R)], mine) || mem[DCONS(0)] != mine) ->
+		/* vdds_sub_take -> vdds__subcore_take, when there is something
+		 * to see (a look that finds nothing changes nothing). The
+		 * subscriber writes cons only by CAS: memory is what it sees. */
 #ifdef SUB_STORE
-		/* the SPSC vdds__ring_pop: the entry at our index, our index
-		 * stored (release) */
+		/* the SPSC vdds__deliver_pop: the entry at our position, our
+		 * index stored (release) */
 		atomic {
 			c = mine;
-			v = mem[DENT(0, c % R)];
-			assert(gst[GE(0, c)] == E_QUEUED);
-			gst[GE(0, c)] = E_TAKEN;
-			st(SUB, DCONS(0), c + 1);
-			res = T_OK
+			if
+			:: M_HERE(mem[DMARK(0, c % R)], c) ->
+				v = mem[DSLOT(0, c % R)];
+				sq = mem[DSEQ(0, c % R)];
+				assert(gst[GE(0, c)] == E_QUEUED);
+				gst[GE(0, c)] = E_TAKEN;
+				st(SUB, DCONS(0), c + 1);
+				res = T_OK
+			:: else -> res = T_EAGAIN
+			fi
 		}
 #elif defined(HOSTILE)
-		/* with HOSTILE, vdds__ring_pop_shared in one step (its own
+		/* with HOSTILE, vdds__deliver_pop_shared in one step (its own
 		 * interleavings are checked without HOSTILE) */
 		d_step {
 			c = mem[DCONS(0)];
-			prod = mem[DPROD(0)];
-			assert(c >= mine && prod >= c && prod - c <= R);
+			m = mem[DMARK(0, c % R)];
+			assert(c >= mine && (M_HERE(m, c) || M_NOT_YET(m, c)));
 			lost = lost + (c - mine);
 			mine = c;
 			if
-			:: prod == c -> res = T_EAGAIN
+			:: M_NOT_YET(m, c) -> res = T_EAGAIN
 			:: else ->
-				v = mem[DENT(0, c % R)];
+				v = mem[DSLOT(0, c % R)];
+				sq = mem[DSEQ(0, c % R)];
 				mem[DCONS(0)] = c + 1;
 				assert(gst[GE(0, c)] == E_QUEUED);
 				gst[GE(0, c)] = E_TAKEN;
 				res = T_OK
-			fi
+			fi;
+			m = 0
 		}
 #else
-		/* vdds__ring_pop_shared */
+		/* vdds__deliver_pop_shared */
 		do
-		:: /* vdds__ring_snapshot_shared: cons, prod, cons again until
-		    * cons stood still */
+		:: /* vdds__deliver_snapshot_shared: cons, its entry's mark, cons
+		    * again; a mark no lap explains is only honest if cons moved */
 			c = mem[DCONS(0)];
-#ifndef NO_SNAPSHOT
 			do
-			:: prod = mem[DPROD(0)];
+			:: m = mem[DMARK(0, c % R)];
 				if
-				:: c != mem[DCONS(0)] -> c = mem[DCONS(0)]
-				:: else -> break
-				fi
-			od;
-#else
-			/* 4bde34f: each index read once; ours at most a ring behind */
-			if
-			:: c < mine || c - mine > R -> res = T_EBADMSG; break
-			:: else
-			fi;
-			prod = mem[DPROD(0)];
-#endif
-			atomic {
-				/* prod more than a ring ahead, or cons past prod (or
-				 * behind ours): impossible */
-				if
-				:: c < mine || prod < c || prod - c > R -> res = T_EBADMSG; break
+				:: c < mine -> res = T_EBADMSG; break
+				:: M_HERE(m, c) || M_NOT_YET(m, c) -> break
 				:: else
 				fi;
+#ifndef NO_RECHECK
+				if
+				:: c != mem[DCONS(0)] -> c = mem[DCONS(0)]
+				:: else -> res = T_EBADMSG; break
+				fi
+#else
+				res = T_EBADMSG;
+				break
+#endif
+			od;
+			if
+			:: res == T_EBADMSG -> break
+			:: else
+			fi;
+			atomic {
 #ifndef LOST_ON_CAS_ONLY
 				lost = lost + (c - mine); /* taken back meanwhile */
 #endif
 				mine = c;
 				if
-				:: prod == c -> res = T_EAGAIN; break
-				:: else
-				fi;
-				v = mem[DENT(0, c % R)]
+				:: M_NOT_YET(m, c) -> res = T_EAGAIN; m = 0; break
+				:: else -> m = 0
+				fi
 			}
+#ifndef FIELDS_AFTER_CAS
+			/* the fields, before the CAS that proves them entry c's */
+			v = mem[DSLOT(0, c % R)];
+			sq = mem[DSEQ(0, c % R)];
+#endif
 			/* whoever moves cons past c owns entry c */
 			d_step {
 				fence(SUB);
@@ -547,6 +598,14 @@ end_idle:
 				:: else -> cur = mem[DCONS(0)]; res = T_EAGAIN
 				fi
 			}
+#ifdef FIELDS_AFTER_CAS
+			if
+			:: res == T_OK ->
+				v = mem[DSLOT(0, c % R)];
+				sq = mem[DSEQ(0, c % R)]
+			:: else
+			fi;
+#endif
 			if
 			:: res == T_OK -> break
 			:: else
@@ -554,7 +613,9 @@ end_idle:
 #ifdef LOST_ON_CAS_ONLY
 			lost = lost + (cur - c);
 #endif
-			cur = 0
+			cur = 0;
+			v = 0;
+			sq = 0
 		od;
 		/* an honest publisher never makes its subscriber see -EBADMSG */
 		assert(res != T_EBADMSG);
@@ -562,11 +623,10 @@ end_idle:
 		atomic {
 			if
 			:: res == T_OK ->
-				/* it is ours: the id checks, then the descriptor */
+				/* it is ours: the id checks; what it read is entry c's */
 				assert(v < S && state[v] == PUBLISHED && !(held & (1 << v)));
-				assert(v == gslot[GE(0, c)]);
+				assert(v == gslot[GE(0, c)] && sq == gseq[GE(0, c)]);
 				mine = c + 1;
-				sq = mem[DSEQ(v)];
 				assert(sq > lastseq);
 				seqgaps = seqgaps + (sq - lastseq - 1);
 				lastseq = sq;
@@ -576,7 +636,6 @@ end_idle:
 			res = 0;
 			c = 0;
 			v = 0;
-			prod = 0;
 			sq = 0
 		}
 	:: atomic {
@@ -585,7 +644,8 @@ end_idle:
 		:: held & 1 -> v = 0
 		:: held & 2 -> v = 1
 		fi;
-		/* vdds__subcore_release (the pub_wait handshake: slotwait.pml) */
+		/* vdds__subcore_release -> vdds__release_push (the pub_wait
+		 * handshake: slotwait.pml) */
 		held = held & ~(1 << v);
 		e = 0;
 		do
@@ -598,20 +658,23 @@ end_idle:
 		:: else -> e = 0; break
 		od;
 		g_ret[v]++;
-		mem[RENT(0, rprod % R)] = v;
 		rprod++;
-		st(SUB, RPROD(0), rprod);
+		e = rprod * 8 + v; /* (st's own parameter is named v) */
+		st(SUB, RENT(0, (rprod - 1) % R), e);
+		e = 0;
 		v = 0
 	   }
-	:: pub_done && fence(PUB) && mem[DPROD(0)] == mine && held == 0 -> break
+	:: pub_done && fence(PUB) && mem[DCONS(0)] == mine &&
+	   !M_HERE(mem[DMARK(0, mine % R)], mine) && held == 0 -> break
 	od;
 	sub_done = 1
 }
 
 #ifdef HOSTILE
 /* lane 1: until the publisher is done, at any moment, writes any value to
- * its cons, or "releases" any slot id (the entry, then its release prod;
- * once), or (SHARED_ENTRY) rewrites the first entry of its deliver ring */
+ * its cons, or "releases" any slot id under the right mark or one a lap
+ * ahead (once), or (SHARED_ENTRY) rewrites the slot of the first entry of
+ * its deliver ring */
 active proctype hostile()
 {
 	byte v, rel;
@@ -622,13 +685,15 @@ active proctype hostile()
 	/* only read by a publisher that trusts the shared entry: elsewhere a
 	 * dead word, which would only multiply the states (and here, releases
 	 * would only slow the search down) */
-	:: !pub_done -> select(v : 0 .. S - 1); mem[DENT(HL, 0)] = v; v = 0
+	:: !pub_done -> select(v : 0 .. S - 1); mem[DSLOT(HL, 0)] = v; v = 0
 #else
 	:: !pub_done && rel < HOSTILE_RELEASES ->
 		select(v : 0 .. S - 1);
-		mem[RENT(HL, rel % R)] = v;
 		rel++;
-		mem[RPROD(HL)] = rel;
+		if
+		:: mem[RENT(HL, (rel - 1) % R)] = rel * 8 + v
+		:: mem[RENT(HL, (rel - 1) % R)] = (rel + R) * 8 + v
+		fi;
 		v = 0
 #endif
 	:: pub_done -> break

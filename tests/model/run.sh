@@ -47,7 +47,8 @@ plain.no_sub_fence   slotwait.pml     PLAIN,NO_SUB_FENCE        fail    !(((asle
 plain.plain_store    slotwait.pml     PLAIN,PLAIN_STORE         safety  -
 drop                 drop_oldest.pml  -                         live    -
 drop.hostile         drop_oldest.pml  HOSTILE                   safety  -
-drop.no_snapshot     drop_oldest.pml  NO_SNAPSHOT               fail    assertion violated (res!=2)
+drop.no_recheck      drop_oldest.pml  NO_RECHECK                fail    assertion violated (res!=2)
+drop.fields_after_cas drop_oldest.pml FIELDS_AFTER_CAS          fail    assertion violated ((v==gslot[
 drop.sub_store       drop_oldest.pml  SUB_STORE                 fail    assertion violated ((gst[
 drop.lost_on_cas     drop_oldest.pml  LOST_ON_CAS_ONLY          fail    assertion violated (lost==stolen[0])
 drop.no_seen_check   drop_oldest.pml  HOSTILE,NO_SEEN_CHECK     fail    assertion violated ((gst[

@@ -3,30 +3,37 @@
  *
  * Mirrors (file:line function, at the main commit named in README.md;
  * run.sh checks that each function is still there, run.sh --refs the lines):
- *   notify/pub.c:171 vdds_pub_loan: vdds__pubcore_loan, else loan_overflow
- *   notify/pub.c:158 loan_overflow: BLOCK: loan_wait
- *   notify/pub.c:113 loan_wait: vdds__pubcore_arm_wait, vdds__fence,
+ *   notify/pub.c:202 vdds_pub_loan: vdds__pubcore_loan, else loan_overflow
+ *   notify/pub.c:189 loan_overflow: BLOCK: loan_wait
+ *   notify/pub.c:140 loan_wait: vdds__pubcore_arm_wait, vdds__fence,
  *       vdds__pubcore_loan; else wait_for_return, vdds__pubcore_loan again,
  *       loop; vdds__pubcore_disarm_wait
- *   notify/pub.c:83 wait_for_return: poll the return eventfd, then read it
- *   core/pubcore.c:330 vdds__pubcore_arm_wait: T = oldest_held; among the
+ *   notify/pub.c:96 wait_for_return: poll the return eventfd, then read it
+ *   core/pubcore.c:356 vdds__pubcore_arm_wait: T = oldest_held; among the
  *       lanes holding T the first with the most queued (prod - cons, cons
  *       read relaxed) gets W = seq(T), or, if it has nothing queued, every
  *       lane holding anything; the others 0 (relaxed stores)
- *   core/pubcore.c:317 oldest_held
- *   core/pubcore.c:365 vdds__pubcore_disarm_wait
- *   core/pubcore.c:187 vdds__pubcore_reclaim: reclaim_lane on every lane
- *   core/pubcore.c:173 reclaim_lane: vdds__ring_pop until empty, drop_hold
- *   core/pubcore.c:126 drop_hold: free once nobody holds it
- *   core/pubcore.h:124 vdds__pubcore_loan: reclaim if none is free
- *   core/pubcore.h:163 vdds__pubcore_publish: a push per lane
- *   core/ring.h:39 vdds__ring_push: entry, then prod (release store)
- *   core/ring.h:64 vdds__ring_pop: load prod, entry, store cons (release)
- *   core/subcore.h:96 vdds__subcore_take
- *   core/subcore.h:138 vdds__subcore_release: push on the release ring,
+ *   core/pubcore.c:343 oldest_held
+ *   core/pubcore.c:391 vdds__pubcore_disarm_wait
+ *   core/pubcore.c:216 vdds__pubcore_reclaim: reclaim_lane on every lane
+ *   core/pubcore.c:196 reclaim_lane: vdds__release_pop until an entry's
+ *       mark says not yet, drop_hold
+ *   core/pubcore.c:127 drop_hold: free once nobody holds it
+ *   core/pubcore.h:139 vdds__pubcore_loan: reclaim if none is free
+ *   core/pubcore.h:184 vdds__pubcore_publish: a push per lane
+ *   core/ring.h:81 vdds__deliver_push: slot and seq, then the mark
+ *       (release store)
+ *   core/ring.h:124 vdds__deliver_pop: load the mark at our position, the
+ *       fields, store cons (release)
+ *   core/ring.h:225 vdds__release_push: the entry (mark and slot, one
+ *       release store)
+ *   core/ring.h:238 vdds__release_pop: load the entry; its mark says whether
+ *       it is there
+ *   core/subcore.h:97 vdds__subcore_take
+ *   core/subcore.h:147 vdds__subcore_release: push on the release ring,
  *       vdds__fence, W = load pub_wait; W == 0 or seq < W: no wake; else
  *       exchange it with 0, wake if it was not 0
- *   notify/sub.c:193 vdds_sub_release: vdds__kick the return eventfd
+ *   notify/sub.c:205 vdds_sub_release: vdds__kick the return eventfd
  *
  * Three versions, one file:
  *   (default)   main's: the watermark above, and when the look after the
@@ -58,11 +65,15 @@
  * not free; oldest_held skips slots only it holds), a subscriber dying
  * inside vdds_sub_release, timeouts.
  *
- * Memory: x86-TSO through tso.pml, for the indices and pub_wait. Ring
- * entries (and descriptors) are written straight to memory: each is written
- * before the release store of the index that publishes it, TSO keeps the two
- * stores in order, and the reader reads it only after seeing that index, so
- * buffering them would add states but no behaviour. The return eventfd is a
+ * Memory: x86-TSO through tso.pml, for the marks, deliver_cons and
+ * pub_wait. Layout 3: nobody reads a producer index; each ring entry is
+ * there once its mark says its position (a release entry is one word, mark
+ * and slot). A deliver entry's slot and seq are written straight to memory:
+ * they are stored before its mark, TSO keeps the stores in order, and the
+ * subscriber reads them only after seeing the mark, so buffering them would
+ * add states but no behaviour. The publisher's once-a-lap look at
+ * deliver_cons for room (vdds__lane_pub_has_room) changes nothing for
+ * honest subscribers and is left out. The return eventfd is a
  * flag: a kick sets it (a locked kernel path: full barrier), poll waits for
  * it, read clears it (poll and read are two steps: a kick in between is
  * absorbed, as in C). The data path's own wakeup is model wake.pml's: here a
@@ -108,15 +119,14 @@
 #define R 2 /* ring size: a power of two >= S */
 #define N 3 /* samples published */
 
-/* shared words: the lane headers, rings and descriptors */
-#define DPROD(l) (l)             /* deliver_prod: publisher */
-#define DCONS(l) (2 + (l))       /* deliver_cons: subscriber */
-#define RPROD(l) (4 + (l))       /* release_prod: subscriber */
-#define PW(l) (6 + (l))          /* pub_wait: the watermark W (PLAIN: 0/1); both */
-#define DENT(l, i) (8 + (l) * R + (i))  /* deliver[ring]: publisher */
-#define RENT(l, i) (12 + (l) * R + (i)) /* release[ring]: subscriber */
-#define DSEQ(s) (16 + (s))       /* desc[s].seq: publisher */
-#define NVAR 18
+/* shared words: the lane headers and rings */
+#define DCONS(l) (l)             /* deliver_cons: subscriber */
+#define PW(l) (2 + (l))          /* pub_wait: the watermark W (PLAIN: 0/1); both */
+#define DMARK(l, i) (4 + (l) * R + (i))  /* deliver[ring].mark: publisher */
+#define DSLOT(l, i) (8 + (l) * R + (i))  /* deliver[ring].slot: publisher */
+#define DSEQ(l, i) (12 + (l) * R + (i))  /* deliver[ring].seq: publisher */
+#define RENT(l, i) (16 + (l) * R + (i))  /* release[ring]: mark * 8 + slot; subscriber */
+#define NVAR 20
 
 #define NSB 3
 #define PUB 0
@@ -134,7 +144,7 @@ byte state[S];     /* slot state */
 byte hold[S];   /* holder mask: bit l = lane l holds the slot */
 byte lheld[L];  /* slots each lane holds */
 #ifndef PLAIN
-byte sseq[S];   /* desc seq of each published slot */
+byte sseq[S];   /* seq of each published slot (pc->desc, private) */
 #endif
 byte nfree = S;
 bool asleep;    /* in wait_for_return */
@@ -149,20 +159,21 @@ bool efd;       /* the return eventfd's counter is nonzero */
 
 #define kick_ret(p) d_step { fence(p); efd = 1 }
 
-/* vdds__pubcore_reclaim: reclaim_lane on each lane (vdds__ring_pop until
- * empty, drop_hold). One load of the lane's release prod, then private work
- * (entries below that prod are stable): one atomic step per lane. */
+/* vdds__pubcore_reclaim: reclaim_lane on each lane (vdds__release_pop until
+ * an entry is not yet there, drop_hold). One atomic step per lane: the
+ * entries a subscriber's FIFO store buffer lets through are always a prefix
+ * that only grows, so reading them one by one up to the first missing one
+ * sees what one look at that moment would. */
 inline reclaim()
 {
 	l = 0;
 	do
 	:: l < L ->
 		atomic {
-			ld(PUB, RPROD(l), rp);
 			do
-			:: rcons[l] == rp -> break
+			:: mem[RENT(l, rcons[l] % R)] / 8 != rcons[l] + 1 -> break
 			:: else ->
-				id = mem[RENT(l, rcons[l] % R)];
+				id = mem[RENT(l, rcons[l] % R)] % 8;
 				/* an honest subscriber returns only what it holds */
 				assert(id < S && (hold[id] & (1 << l)));
 				/* drop_hold */
@@ -178,7 +189,6 @@ inline reclaim()
 				rcons[l]++;
 				found = 1
 			od;
-			rp = 0;
 			id = 0;
 			l++
 		}
@@ -305,7 +315,7 @@ next:		skip
 
 active proctype publisher()
 {
-	byte m, id, l, rp, s;
+	byte m, id, l, s;
 	bool found;
 	byte dprod[L], rcons[L], seq;
 #ifndef PLAIN
@@ -337,7 +347,6 @@ active proctype publisher()
 			seq++;
 #ifndef PLAIN
 			sseq[id] = seq;
-			mem[DSEQ(id)] = seq;
 #endif
 			state[id] = PUBLISHED
 		}
@@ -345,11 +354,14 @@ active proctype publisher()
 		do
 		:: l < L ->
 			atomic {
-				/* vdds__ring_push: entry, then prod (release) */
+				/* vdds__deliver_push: slot and seq, then the mark (release) */
 				g_hold[id]++; /* ghost: before the subscriber can see it */
-				mem[DENT(l, dprod[l] % R)] = id;
+				mem[DSLOT(l, dprod[l] % R)] = id;
+#ifndef PLAIN
+				mem[DSEQ(l, dprod[l] % R)] = seq;
+#endif
 				dprod[l]++;
-				st(PUB, DPROD(l), dprod[l]);
+				st(PUB, DMARK(l, (dprod[l] - 1) % R), dprod[l]);
 				hold[id] = hold[id] | (1 << l);
 				lheld[l]++;
 				l++
@@ -372,15 +384,17 @@ proctype subscriber(byte l)
 end_idle:
 	do
 	:: atomic {
-		ntaken < N && mem[DPROD(l)] != dcons ->
-		/* vdds__subcore_take -> vdds__ring_pop (the subscriber never
-		 * stores DPROD: memory is what its loads see) */
-		id = mem[DENT(l, dcons % R)];
+		ntaken < N && mem[DMARK(l, dcons % R)] == dcons + 1 ->
+		/* vdds__subcore_take -> vdds__deliver_pop (the subscriber never
+		 * stores a mark: memory is what its loads see) */
+		id = mem[DSLOT(l, dcons % R)];
+#ifndef PLAIN
+		hseq[id] = mem[DSEQ(l, dcons % R)];
+#endif
 		assert(id < S && state[id] == PUBLISHED && !(held & (1 << id)));
 		dcons++;
 #ifndef PLAIN
 		st(SUBP(l), DCONS(l), dcons);
-		hseq[id] = mem[DSEQ(id)];
 #endif
 		held = held | (1 << id);
 		ntaken++;
@@ -396,9 +410,8 @@ end_idle:
 		held = held & ~(1 << id);
 		g_hold[id]--; /* ghost: before the publisher can see it */
 		g_ret[id]++;
-		mem[RENT(l, rprod % R)] = id;
 		rprod++;
-		st(SUBP(l), RPROD(l), rprod)
+		st(SUBP(l), RENT(l, (rprod - 1) % R), rprod * 8 + id)
 	   }
 #ifndef NO_SUB_FENCE
 		fence(SUBP(l));

@@ -3,29 +3,32 @@
  *
  * Mirrors (file:line function, at the main commit named in README.md;
  * run.sh checks that each function is still there, run.sh --refs the lines):
- *   core/subcore.h:45 vdds__subcore_arm: a fresh wake_gen, relaxed store
- *   core/subcore.h:60 vdds__subcore_pending: load prod (vdds__ring_peek)
- *   core/subcore.h:96 vdds__subcore_take: load prod, take (vdds__ring_pop)
- *   core/ring.h:39 vdds__ring_push: entry, then prod (release store)
- *   core/pubcore.h:163 vdds__pubcore_publish: a push per lane
- *   core/pubcore.h:203 vdds__lane_pub_wants_wake: load wake_gen (relaxed);
+ *   core/subcore.h:44 vdds__subcore_arm: a fresh wake_gen, relaxed store
+ *   core/subcore.h:64 vdds__subcore_pending: load the mark of the entry at
+ *       our position (vdds__deliver_peek)
+ *   core/subcore.h:97 vdds__subcore_take: load that mark, take
+ *       (vdds__deliver_pop)
+ *   core/ring.h:81 vdds__deliver_push: the entry's fields, then its mark
+ *       (release store)
+ *   core/pubcore.h:184 vdds__pubcore_publish: a push per lane
+ *   core/pubcore.h:230 vdds__lane_pub_wants_wake: load wake_gen (relaxed);
  *       kick if not 0 and not the generation last answered
- *   notify/pub.c:188 vdds_pub_publish: publish, vdds__fence, wants_wake, kick
+ *   notify/pub.c:219 vdds_pub_publish: publish, vdds__fence, wants_wake, kick
  *   notify/kick.h:12 vdds__kick: eventfd write
- *   notify/sub_fd.c:50 vdds__sub_drain_fd: epoll_wait on the subscriber's set
- *   notify/sub_fd.c:69 vdds__sub_fd_sync: drain_fd(s, 0), arm, vdds__fence, pending,
+ *   notify/sub_fd.c:72 vdds__sub_drain_fd: epoll_wait on the subscriber's set
+ *   notify/sub_fd.c:108 vdds__sub_fd_sync: drain_fd(s, 0), arm, vdds__fence, pending,
  *       kick itself if not empty
  *   notify/sub.c:97 take_empty: fd mode: synced? else fd_sync, take again;
  *       otherwise drain_fd(s, 0), arm, vdds__fence, take_now
  *   notify/sub.c:137 took_in_fd_mode: the ring ran empty: fd_sync
  *   notify/sub.c:146 take_refused: max_held reached: drain_fd(s, 0), starved
  *   notify/sub.c:155 vdds_sub_take
- *   notify/sub.c:193 vdds_sub_release: starved: fd_sync (its release ring
+ *   notify/sub.c:205 vdds_sub_release: starved: fd_sync (its release ring
  *       and pub_wait: slotwait.pml)
  *   notify/sub.c:232 block_on_fd: poll the set (the latch stays)
  *   notify/sub.c:242 wait_slow: prepare, sleep, pending?
  *   notify/sub.c:307 vdds_sub_wait: max_held? pending? (vdds__sub_spin only
- *       loads prod for a while: more looks, the same handshake) wait_slow
+ *       loads the mark for a while: more looks, the same handshake) wait_slow
  *   notify/sub_fd.c:194 vdds_sub_fd: first call: fd_sync
  *   notify/sub_fd.c:220 vdds__sub_prepare: pending; fd mode: fd_sync unless
  *       synced; else arm, vdds__fence, pending (waitsets call it too)
@@ -38,8 +41,12 @@
  * triggered wait, block_on_fd) waits for it without consuming it. Both are
  * system calls that take kernel locks: full barriers (tso.pml).
  *
- * Ring entries are not modelled: the entry is stored before prod and TSO
- * keeps stores in order, so a subscriber that sees prod sees the entry.
+ * Layout 3: the subscriber never reads deliver_prod; it looks at the mark
+ * of the entry at its position (position + 1 once the entry is there), one
+ * word per entry here (the ring is larger than N: no entry is written
+ * twice). The entry's other fields are not modelled: they are stored before
+ * the mark and TSO keeps stores in order, so a subscriber that sees the mark
+ * sees them.
  *
  * Bounds: one publisher, one subscriber lane (lanes share no word of this
  * protocol), N = 3 samples, ring larger than N (never full), store buffers
@@ -74,9 +81,9 @@
 #define N 3
 #define MAX_HELD 1 /* vdds_sub_opts.max_held */
 
-#define NVAR 2
-#define PROD 0 /* lane deliver_prod: the publisher writes it */
-#define WGEN 1 /* lane wake_gen: the subscriber writes it */
+#define NVAR (N + 2)
+#define WGEN 0         /* lane wake_gen: the subscriber writes it */
+#define MARK(i) (1 + (i)) /* deliver entry i's mark: the publisher writes it */
 
 #define NSB 2
 #define PUB 0
@@ -102,8 +109,9 @@ active proctype publisher()
 	byte i, gen, last_wake_gen;
 
 	for (i : 1 .. N) {
-		/* vdds__pubcore_publish -> vdds__ring_push: entry, then prod (release) */
-		st(PUB, PROD, i);
+		/* vdds__pubcore_publish -> vdds__deliver_push: the fields, then
+		 * the mark (release) */
+		st(PUB, MARK(i - 1), i);
 #ifndef NO_PUB_FENCE
 		/* vdds_pub_publish: vdds__fence() */
 		fence(PUB);
@@ -139,8 +147,8 @@ inline fd_sync()
 	drain_fd_nowait(SUB);
 	arm();
 	sub_fence;
-	ld(SUB, PROD, prod);
-	synced = (prod == cons);
+	ld(SUB, MARK(cons), mark);
+	synced = (mark != cons + 1);
 #ifndef NO_SYNC_KICK
 	if
 	:: !synced -> kick(SUB)
@@ -169,18 +177,18 @@ inline take()
 	:: else ->
 		do
 		:: /* take_now -> vdds__subcore_take -> vdds__ring_pop */
-			ld(SUB, PROD, prod);
+			ld(SUB, MARK(cons), mark);
 			if
-			:: prod != cons ->
+			:: mark == cons + 1 ->
 				cons++; taken++; held++;
 				r = T_OK;
 				if
 				:: mode != MODE_WAIT ->
 					/* took_in_fd_mode */
 					synced = 0;
-					ld(SUB, PROD, prod);
+					ld(SUB, MARK(cons), mark);
 					if
-					:: prod == cons -> fd_sync()
+					:: mark != cons + 1 -> fd_sync()
 					:: else
 					fi
 				:: else
@@ -195,9 +203,9 @@ inline take()
 				drain_fd_nowait(SUB);
 				arm();
 				sub_fence;
-				ld(SUB, PROD, prod);
+				ld(SUB, MARK(cons), mark);
 				if
-				:: prod != cons -> cons++; taken++; held++; r = T_OK
+				:: mark == cons + 1 -> cons++; taken++; held++; r = T_OK
 				:: else -> r = T_EAGAIN
 				fi;
 				break
@@ -224,18 +232,18 @@ inline wait()
 	:: held >= MAX_HELD -> r = T_ENOBUFS
 	:: else ->
 		r = T_OK;
-		ld(SUB, PROD, prod); /* a sample is already waiting? */
+		ld(SUB, MARK(cons), mark); /* a sample is already waiting? */
 		do
-		:: prod != cons -> break
+		:: mark == cons + 1 -> break
 		:: else ->
 			/* wait_slow: vdds__sub_prepare */
 			if
 			:: mode == MODE_WAIT ->
 				arm();
 				sub_fence;
-				ld(SUB, PROD, prod);
+				ld(SUB, MARK(cons), mark);
 				if
-				:: prod != cons -> break
+				:: mark == cons + 1 -> break
 				:: else
 				fi;
 				/* drain_fd(s, -1): epoll_wait sleeps until the event, consumes it */
@@ -252,13 +260,13 @@ inline wait()
 				fi;
 				/* block_on_fd: poll, the latch stays */
 				latch > 0;
-				ld(SUB, PROD, prod);
+				ld(SUB, MARK(cons), mark);
 				if
-				:: prod == cons -> synced = 0 /* stale: prepare syncs again */
+				:: mark != cons + 1 -> synced = 0 /* stale: prepare syncs again */
 				:: else
 				fi
 			fi;
-			ld(SUB, PROD, prod)
+			ld(SUB, MARK(cons), mark)
 		od
 	fi
 }
@@ -283,7 +291,7 @@ inline release()
 
 active proctype subscriber()
 {
-	byte cons, prod, gen, held, r;
+	byte cons, mark, gen, held, r;
 	bool synced, starved, refused;
 
 	if
