@@ -364,20 +364,26 @@ uint32_t vdds__pubcore_arm_wait(struct vdds__pubcore *pc)
 		w = pc->desc[t].seq;
 		for (uint32_t i = 0; i < pc->n_lanes; i++) {
 			struct vdds__lane_pub *lp = pc->lanes[i];
-			/* relaxed: a hint; a wrong guess costs a wakeup, not one missed */
-			uint64_t q = lp->deliver.pos - vdds__load_relaxed(lp->deliver.cons);
+			/* relaxed: a hint; if the lane takes T meanwhile and returns
+			 * something, loan_wait's look after the fence sees the
+			 * return and chooses again */
+			uint32_t cons = vdds__load_relaxed(lp->deliver.cons);
+			uint64_t q = (uint32_t)(lp->deliver.pos - cons);
 
-			if (vdds__lane_pub_holds(lp, (uint32_t)t) && q <= lp->deliver.mask + 1 &&
-			    (!last || q > last_q)) {
+			/* T must still be queued, at the head of the lane's queue:
+			 * then the lane holds every live slot (later ones queue
+			 * behind T) and none comes back without a release of its.
+			 * A lane that has taken T may hold it while another lane
+			 * returns what it no longer holds (found by test_chaos). */
+			if (q > 0 && q <= lp->deliver.mask + 1 &&
+			    lp->shadow[cons & lp->deliver.mask] == (uint32_t)t &&
+			    vdds__lane_pub_holds(lp, (uint32_t)t) && (!last || q > last_q)) {
 				last = lp;
 				last_q = q;
 			}
 		}
 	}
-	/* only a lane working through a queue is sure to release again; one
-	 * that holds and sleeps may wait for the very sample we cannot publish */
-	if (last && last_q == 0)
-		last = NULL;
+	/* no lane has T queued: every lane holding anything is asked */
 	for (uint32_t i = 0; i < pc->n_lanes; i++) {
 		struct vdds__lane_pub *lp = pc->lanes[i];
 		int arm = last ? lp == last : lp->held > 0;

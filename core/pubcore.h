@@ -107,10 +107,11 @@ void vdds__pubcore_detach(struct vdds__pubcore *pc, struct vdds__lane_pub *lp);
  * left to take back). */
 int vdds__pubcore_steal(struct vdds__pubcore *pc);
 
-/* BLOCK, before sleeping for a slot: write each lane's pub_wait. Only the
- * lane likely to release the oldest held slot last is asked to wake us (the
- * one holding it with the most still queued), unless that lane has nothing
- * queued: then every lane holding anything is. Returns the lanes asked. */
+/* BLOCK, before sleeping for a slot: write each lane's pub_wait. If some lane
+ * has the oldest held slot T still queued (at the head of its queue), only
+ * the one of those with the most queued is asked to wake us: it holds every
+ * live slot. Otherwise every lane holding anything is. Returns the lanes
+ * asked. */
 uint32_t vdds__pubcore_arm_wait(struct vdds__pubcore *pc);
 void vdds__pubcore_disarm_wait(struct vdds__pubcore *pc);
 

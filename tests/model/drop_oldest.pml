@@ -40,8 +40,8 @@
  *   core/pubcore.c:216 vdds__pubcore_reclaim
  *   core/pubcore.c:168 vdds__pubcore_mark_broken: vdds__pubcore_detach
  *   core/pubcore.c:246 vdds__pubcore_detach: all its holds dropped
- *   core/pubcore.h:139 vdds__pubcore_loan
- *   core/pubcore.h:184 vdds__pubcore_publish: our copy of cons says full:
+ *   core/pubcore.h:140 vdds__pubcore_loan
+ *   core/pubcore.h:185 vdds__pubcore_publish: our copy of cons says full:
  *       vdds__lane_pub_has_room (cons read: impossible or full marks the
  *       lane broken); shadow entry, vdds__deliver_push
  *   core/pubcore.c:186 vdds__lane_pub_has_room

@@ -10,17 +10,18 @@
  *       loop; vdds__pubcore_disarm_wait
  *   notify/pub.c:96 wait_for_return: poll the return eventfd, then read it
  *   core/pubcore.c:356 vdds__pubcore_arm_wait: T = oldest_held; among the
- *       lanes holding T the first with the most queued (prod - cons, cons
- *       read relaxed) gets W = seq(T), or, if it has nothing queued, every
- *       lane holding anything; the others 0 (relaxed stores)
+ *       lanes that have T queued at the head of their queue (the publisher's
+ *       shadow of the entry at cons, cons read relaxed) the first with the
+ *       most queued gets W = seq(T); if no lane has T queued, every lane
+ *       holding anything; the others 0 (relaxed stores)
  *   core/pubcore.c:343 oldest_held
- *   core/pubcore.c:391 vdds__pubcore_disarm_wait
+ *   core/pubcore.c:397 vdds__pubcore_disarm_wait
  *   core/pubcore.c:216 vdds__pubcore_reclaim: reclaim_lane on every lane
  *   core/pubcore.c:196 reclaim_lane: vdds__release_pop until an entry's
  *       mark says not yet, drop_hold
  *   core/pubcore.c:127 drop_hold: free once nobody holds it
- *   core/pubcore.h:139 vdds__pubcore_loan: reclaim if none is free
- *   core/pubcore.h:184 vdds__pubcore_publish: a push per lane
+ *   core/pubcore.h:140 vdds__pubcore_loan: reclaim if none is free
+ *   core/pubcore.h:185 vdds__pubcore_publish: a push per lane
  *   core/ring.h:81 vdds__deliver_push: slot and seq, then the mark
  *       (release store)
  *   core/ring.h:124 vdds__deliver_pop: load the mark at our position, the
@@ -56,7 +57,7 @@
  * for lanes that stay attached: the lane asked because it has T queued has
  * every later sample queued behind T (delivery is in order to every
  * attached lane), so it holds every live slot and no slot can come back
- * without it; and when it has nothing queued every lane holding anything is
+ * without it; and when no lane has T queued every lane holding anything is
  * asked. So the default and PLAIN are both checked with STALL: any subscriber may
  * stop for good between two calls (a debugger, a stuck disk) holding what
  * it holds, and the publisher must still never sleep while a slot came
@@ -209,9 +210,9 @@ inline set_pub_wait(v)
 }
 
 #ifndef PLAIN
-/* vdds__pubcore_arm_wait: ask the lane likely to release the oldest held
- * slot T last (it holds T and has the most queued) to wake us, with
- * W = seq(T); if it has nothing queued, every lane holding anything. */
+/* vdds__pubcore_arm_wait: ask a lane that has the oldest held slot T still
+ * queued, at the head of its queue (the one with the most queued), to wake
+ * us, with W = seq(T); if no lane has T queued, every lane holding anything. */
 inline arm_wait()
 {
 	d_step {
@@ -237,7 +238,9 @@ inline arm_wait()
 		d_step {
 			q = dprod[l] - mem[DCONS(l)]; /* the publisher never stores cons */
 			if
-			:: (hold[t] & (1 << l)) && q <= R && (pick == NONE || q > pickq) ->
+			:: (hold[t] & (1 << l)) && q > 0 && q <= R &&
+			   shadow[l * R + mem[DCONS(l)] % R] == t &&
+			   (pick == NONE || q > pickq) ->
 				pick = l;
 				pickq = q
 			:: else
@@ -250,10 +253,6 @@ inline arm_wait()
 	/* W on the chosen lane, or on every lane holding anything; 0 elsewhere
 	 * (relaxed stores, into the buffer) */
 	atomic {
-		if
-		:: pick != NONE && pickq == 0 -> pick = NONE
-		:: else
-		fi;
 		l = 0;
 		do
 		:: l < L ->
@@ -319,6 +318,9 @@ active proctype publisher()
 	bool found;
 	byte dprod[L], rcons[L], seq;
 #ifndef PLAIN
+	byte shadow[L * R]; /* our copy of each deliver entry's slot */
+#endif
+#ifndef PLAIN
 	byte t, pick, pickq, q;
 #endif
 
@@ -358,6 +360,7 @@ active proctype publisher()
 				g_hold[id]++; /* ghost: before the subscriber can see it */
 				mem[DSLOT(l, dprod[l] % R)] = id;
 #ifndef PLAIN
+				shadow[l * R + dprod[l] % R] = id; /* lp->shadow */
 				mem[DSEQ(l, dprod[l] % R)] = seq;
 #endif
 				dprod[l]++;

@@ -10,8 +10,8 @@
  *       (vdds__deliver_pop)
  *   core/ring.h:81 vdds__deliver_push: the entry's fields, then its mark
  *       (release store)
- *   core/pubcore.h:184 vdds__pubcore_publish: a push per lane
- *   core/pubcore.h:230 vdds__lane_pub_wants_wake: load wake_gen (relaxed);
+ *   core/pubcore.h:185 vdds__pubcore_publish: a push per lane
+ *   core/pubcore.h:231 vdds__lane_pub_wants_wake: load wake_gen (relaxed);
  *       kick if not 0 and not the generation last answered
  *   notify/pub.c:219 vdds_pub_publish: publish, vdds__fence, wants_wake, kick
  *   notify/kick.h:12 vdds__kick: eventfd write
@@ -25,12 +25,12 @@
  *   notify/sub.c:155 vdds_sub_take
  *   notify/sub.c:205 vdds_sub_release: starved: fd_sync (its release ring
  *       and pub_wait: slotwait.pml)
- *   notify/sub.c:232 block_on_fd: poll the set (the latch stays)
- *   notify/sub.c:242 wait_slow: prepare, sleep, pending?
- *   notify/sub.c:307 vdds_sub_wait: max_held? pending? (vdds__sub_spin only
+ *   notify/sub.c:244 block_on_fd: poll the set (the latch stays)
+ *   notify/sub.c:254 wait_slow: prepare, sleep, pending?
+ *   notify/sub.c:319 vdds_sub_wait: max_held? pending? (vdds__sub_spin only
  *       loads the mark for a while: more looks, the same handshake) wait_slow
- *   notify/sub_fd.c:194 vdds_sub_fd: first call: fd_sync
- *   notify/sub_fd.c:220 vdds__sub_prepare: pending; fd mode: fd_sync unless
+ *   notify/sub_fd.c:241 vdds_sub_fd: first call: fd_sync
+ *   notify/sub_fd.c:267 vdds__sub_prepare: pending; fd mode: fd_sync unless
  *       synced; else arm, vdds__fence, pending (waitsets call it too)
  *
  * Memory: x86-TSO through tso.pml (store buffers; the fences are real). The
