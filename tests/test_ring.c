@@ -375,6 +375,29 @@ START_TEST(test_the_subscriber_refuses_a_slot_out_of_range_or_a_len_over_the_slo
 }
 END_TEST
 
+/* Under DROP_OLDEST the publisher may take entries back before the subscriber
+ * has mapped its lane (a process slow to start): they are lost to it, and
+ * must be counted, not skipped silently (seen: a seq gap of 437, lost 0). */
+START_TEST(test_entries_taken_back_before_the_subscriber_attached_count_as_lost)
+{
+	struct subside s;
+	struct vdds_sample smp;
+
+	subside_init(&s, VDDS_OVERFLOW_DROP_OLDEST);
+	for (uint32_t i = 0; i < 3; i++)
+		vdds__deliver_push(&s.dp, i, i + 1, i + 1, 1);
+	/* the publisher takes back the first two (its CAS on deliver_cons) */
+	atomic_store(&s.lane->deliver_cons, 2);
+	/* and only now does the subscriber attach */
+	vdds__subcore_fini(&s.sc);
+	ck_assert_int_eq(vdds__subcore_init(&s.sc, s.topic, s.lane), 0);
+	ck_assert_int_eq(vdds__subcore_take(&s.sc, &smp), 0);
+	ck_assert_uint_eq(smp.seq, 3);
+	ck_assert_uint_eq(s.sc.lost, 2);
+	subside_fini(&s);
+}
+END_TEST
+
 START_TEST(test_the_subscriber_refuses_a_slot_it_already_holds)
 {
 	struct subside s;
@@ -452,6 +475,7 @@ static Suite *ring_suite(void)
 		th,
 		test_a_shared_consumer_refuses_an_index_moved_back_or_a_later_lap_s_mark_in_place);
 	tcase_add_test(th, test_the_subscriber_refuses_a_slot_out_of_range_or_a_len_over_the_slot);
+	tcase_add_test(th, test_entries_taken_back_before_the_subscriber_attached_count_as_lost);
 	tcase_add_test(th, test_the_subscriber_refuses_a_slot_it_already_holds);
 	tcase_add_test(th, test_the_subscriber_s_pending_looks_at_marks_only_and_queued_is_bounded);
 	tcase_add_test(th, test_a_layout_2_topic_or_lane_header_is_refused);
