@@ -82,7 +82,7 @@
  *
  * pub_wait (lane): 0, or the seq W of the oldest sample a blocked publisher
  * waits to see freed. A subscriber that releases a sample with seq >= W swaps
- * pub_wait to 0 and, if it was nonzero, writes the return eventfd.
+ * pub_wait to 0 and, if it was nonzero, sends a WAKE on its socket.
  */
 #ifndef VDDS_LAYOUT_H
 #define VDDS_LAYOUT_H

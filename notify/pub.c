@@ -133,9 +133,9 @@ void vdds__pub_wake_loan(struct vdds_pub *p)
 }
 
 /* BLOCK, and no slot is free: sleep until one comes back. Each round asks
- * only the subscriber likely to free the oldest slot last to wake us
- * (vdds__pubcore_arm_wait), so a slot held by several costs one wakeup, not
- * one per holder. Its release sends a WAKE on its socket, which the control
+ * only the subscriber that has the oldest slot still queued to wake us, if
+ * one has (vdds__pubcore_arm_wait), so a slot held by several usually costs
+ * one wakeup, not one per holder. Its release sends a WAKE on its socket, which the control
  * side turns into a bump of ret_word (wait_for_return). */
 static __attribute__((noinline)) int loan_wait(struct vdds_pub *p, int timeout_ms)
 {
