@@ -8,7 +8,8 @@
  *   notify/pub.c:140 loan_wait: vdds__pubcore_arm_wait, vdds__fence,
  *       vdds__pubcore_loan; else wait_for_return, vdds__pubcore_loan again,
  *       loop; vdds__pubcore_disarm_wait
- *   notify/pub.c:96 wait_for_return: poll the return eventfd, then read it
+ *   notify/pub.c:96 wait_for_return: futex-wait while ret_word is still the
+ *       `seen` that loan_wait read at the top of the round
  *   core/pubcore.c:356 vdds__pubcore_arm_wait: T = oldest_held; among the
  *       lanes that have T queued at the head of their queue (the publisher's
  *       shadow of the entry at cons, cons read relaxed) the first with the
@@ -34,7 +35,9 @@
  *   core/subcore.h:147 vdds__subcore_release: push on the release ring,
  *       vdds__fence, W = load pub_wait; W == 0 or seq < W: no wake; else
  *       exchange it with 0, wake if it was not 0
- *   notify/sub.c:205 vdds_sub_release: vdds__kick the return eventfd
+ *   notify/sub.c:205 vdds_sub_release: send_wake, a WAKE message on the
+ *       socket; the control side reads it and bumps ret_word
+ *       (vdds__pub_wake_loan: bump, fence, futex wake if the loan sleeps)
  *
  * Three versions, one file:
  *   (default)   main's: the watermark above, and when the look after the
@@ -74,10 +77,13 @@
  * subscriber reads them only after seeing the mark, so buffering them would
  * add states but no behaviour. The publisher's once-a-lap look at
  * deliver_cons for room (vdds__lane_pub_has_room) changes nothing for
- * honest subscribers and is left out. The return eventfd is a
- * flag: a kick sets it (a locked kernel path: full barrier), poll waits for
- * it, read clears it (poll and read are two steps: a kick in between is
- * absorbed, as in C). The data path's own wakeup is model wake.pml's: here a
+ * honest subscribers and is left out. The wake (WAKE message, control side,
+ * ret_word bump, futex) is a flag: a kick sets it (a system call: full
+ * barrier; the message's hops only delay it), the loan sleeps until it is
+ * set, and clearing it stands for the loan reading `seen` anew at the top of
+ * its next round (a kick in between is absorbed, as in C: it moved ret_word
+ * before that read, and the round's own look after the fence finds the
+ * return). The data path's own wakeup is model wake.pml's: here a
  * subscriber simply waits until its deliver ring is non-empty. PLAIN leaves
  * out the subscriber's store of its deliver cons: nobody reads it there.
  *
@@ -156,7 +162,7 @@ byte g_hold[S]; /* lanes holding the slot (queued or taken, not given back) */
 byte g_ret[S];  /* given back on a release ring, not reclaimed yet */
 byte finished;      /* subscribers that took all N and released everything */
 
-bool efd;       /* the return eventfd's counter is nonzero */
+bool efd;       /* ret_word has moved past the loan's `seen` */
 
 #define kick_ret(p) d_step { fence(p); efd = 1 }
 
