@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "escape.h"
 #include "loop.h"
 
 static const char help[] =
@@ -40,23 +41,6 @@ static void header(const struct vdds_sample *s)
 	       s->timestamp_ns / 1000000000u, s->timestamp_ns % 1000000000u, s->len);
 }
 
-static void print_text(const unsigned char *p, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		switch (p[i]) {
-		case '\\': fputs("\\\\", stdout); break;
-		case '\n': fputs("\\n", stdout); break;
-		case '\t': fputs("\\t", stdout); break;
-		case '\r': fputs("\\r", stdout); break;
-		default:
-			if (p[i] >= 0x20 && p[i] < 0x7f)
-				putchar(p[i]);
-			else
-				printf("\\x%02x", p[i]);
-		}
-	}
-}
-
 static int on_sample(void *ctx, const struct vdds_sample *s)
 {
 	struct echo *e = ctx;
@@ -66,7 +50,7 @@ static int on_sample(void *ctx, const struct vdds_sample *s)
 	case RAW: fwrite(p, 1, s->len, stdout); break;
 	case TEXT:
 		header(s);
-		print_text(p, s->len);
+		esc_write(stdout, p, s->len);
 		putchar('\n');
 		break;
 	case HEX:
