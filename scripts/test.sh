@@ -30,11 +30,11 @@ clang-tidy --quiet -p build-test core/*.c notify/*.c examples/*.c
 # (clang-analyzer-valist.Uninitialized) when several files are linted in one
 # run: in tools/vdds/main.c's cli_fail()/cli_usage(), and in the second of
 # several files that include Cyclone DDS's headers
-for f in tools/vdds/*.c tools/vdds-bridge/*.c; do
+for f in tools/common/*.c tools/vdds/*.c tools/vdds-bridge/*.c; do
 	clang-tidy --quiet -p build-test "$f"
 done
 cppcheck --enable=warning,performance,portability --inline-suppr --error-exitcode=1 -q \
-	-D_GNU_SOURCE -Iinclude -Icore -Inotify core notify examples tools/vdds
+	-D_GNU_SOURCE -Iinclude -Icore -Inotify -Itools/common core notify examples tools/common tools/vdds
 cppcheck --enable=warning,performance,portability --inline-suppr --error-exitcode=1 -q \
 	-D_GNU_SOURCE -Iinclude -Ibuild-test/tools/vdds-bridge tools/vdds-bridge
 
