@@ -24,7 +24,8 @@
  * Errors: every failing call throws std::system_error whose code() is
  * {positive errno, std::generic_category()} (so e.code() == std::errc::...
  * works) and whose what() names the call, says vdds_strerror() and, for a
- * refused handshake (EPROTO, EACCES, ENOSPC), the publisher's reason, e.g.
+ * refused handshake (EPROTO, EACCES, ENOSPC) or an open out of file
+ * descriptors (EMFILE, ENFILE), vdds_last_error_detail(), e.g.
  * "vdds_sub_open: protocol version, type name or type size mismatch: type
  * 'Pose' (24 B) expected, publisher has 'Twist' (48 B)". Nothing else
  * throws; destructors never do. "Nothing now" is not an error: try_loan and
@@ -71,8 +72,12 @@ namespace detail
 
 	what += ": ";
 	what += vdds_strerror(err);
-	/* a refused handshake left its reason on this thread just now */
-	if ((err == -EPROTO || err == -EACCES || err == -ENOSPC) && vdds_last_error_detail()[0]) {
+	/* a refused handshake, or an open out of file descriptors, left its
+	 * reason on this thread just now (the detail outlives other calls, so
+	 * it is read only for the codes that set it) */
+	if ((err == -EPROTO || err == -EACCES || err == -ENOSPC || err == -EMFILE ||
+	     err == -ENFILE) &&
+	    vdds_last_error_detail()[0]) {
 		what += ": ";
 		what += vdds_last_error_detail();
 	}

@@ -5,6 +5,7 @@
 #include <check.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/resource.h>
 
 #include <cstring>
 #include <optional>
@@ -428,6 +429,28 @@ START_TEST(test_a_type_mismatch_throws_eproto_with_the_reason)
 }
 END_TEST
 
+START_TEST(test_an_open_out_of_fds_says_whose_limit)
+{
+	tu_private_rundir();
+	struct rlimit rl;
+	int lowest_free = 0;
+	std::string what;
+
+	/* one fd left below the limit: a topic needs 3 */
+	while (fcntl(lowest_free, F_GETFD) >= 0)
+		lowest_free++;
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	rl.rlim_cur = rlim_t(lowest_free + 1);
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	ck_assert_int_eq(code_thrown([] { vdds::Publisher<Pose> pub("pose"); }, &what), EMFILE);
+	std::string want = std::string("vdds_pub_open: ") + vdds_strerror(-EMFILE) +
+			   ": out of file descriptors: this process's RLIMIT_NOFILE is " +
+			   std::to_string(lowest_free + 1) + ", each published topic needs 3";
+
+	ck_assert_msg(what.compare(0, want.size(), want) == 0, "what(): %s", what.c_str());
+}
+END_TEST
+
 START_TEST(test_c_and_cpp_speak_the_same_types)
 {
 	tu_private_rundir();
@@ -492,6 +515,7 @@ static Suite *typed_cpp_suite(void)
 	tcase_add_test(tc, test_the_readme_loop_ends_when_the_publisher_process_goes);
 	tcase_add_test(tc, test_overflow_policies_and_max_held_speak_through_the_wrapper);
 	tcase_add_test(tc, test_a_type_mismatch_throws_eproto_with_the_reason);
+	tcase_add_test(tc, test_an_open_out_of_fds_says_whose_limit);
 	tcase_add_test(tc, test_c_and_cpp_speak_the_same_types);
 	tcase_add_test(tc, test_fd_is_readable_while_a_sample_waits);
 	suite_add_tcase(s, tc);
