@@ -50,8 +50,6 @@ const char *vdds_strerror(int err)
 	case ENOBUFS: return "no slot can be had: every one is held (or max_held reached)";
 	case ENOMEM: return "out of memory";
 	case ENAMETOOLONG: return "runtime directory path too long";
-	case EMFILE: return "out of file descriptors (this process's or the publisher's limit)";
-	case ENFILE: return "out of file descriptors system-wide";
 	default: words = libc_words(err < 0 ? -err : err); return words ? words : "unknown error";
 	}
 }
