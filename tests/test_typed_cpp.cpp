@@ -429,20 +429,38 @@ START_TEST(test_a_type_mismatch_throws_eproto_with_the_reason)
 }
 END_TEST
 
+/* Puts RLIMIT_NOFILE back as it goes, when an exception leaves, before the
+ * exception is looked at: UBSan's check of its type needs an fd. */
+struct nofile_restore {
+	struct rlimit was;
+	~nofile_restore()
+	{
+		setrlimit(RLIMIT_NOFILE, &was);
+	}
+};
+
 START_TEST(test_an_open_out_of_fds_says_whose_limit)
 {
 	tu_private_rundir();
-	struct rlimit rl;
+	struct rlimit was, low;
 	int lowest_free = 0;
 	std::string what;
 
 	/* one fd left below the limit: a topic needs 3 */
 	while (fcntl(lowest_free, F_GETFD) >= 0)
 		lowest_free++;
-	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
-	rl.rlim_cur = rlim_t(lowest_free + 1);
-	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
-	ck_assert_int_eq(code_thrown([] { vdds::Publisher<Pose> pub("pose"); }, &what), EMFILE);
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &was), 0);
+	low = was;
+	low.rlim_cur = rlim_t(lowest_free + 1);
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	int code = code_thrown(
+		[&] {
+			nofile_restore r{ was };
+			vdds::Publisher<Pose> pub("pose");
+		},
+		&what);
+
+	ck_assert_int_eq(code, EMFILE);
 	std::string want = std::string("vdds_pub_open: ") + vdds_strerror(-EMFILE) +
 			   ": out of file descriptors: this process's RLIMIT_NOFILE is " +
 			   std::to_string(lowest_free + 1) + ", each published topic needs 3";
