@@ -1,9 +1,11 @@
 /* pingpong.c — two-process ping-pong round-trip latency of vdds (five ways of
- * waiting) and of the raw mechanisms it is measured against; one line out. */
+ * waiting) and of what it is measured against (the raw mechanisms, and
+ * iceoryx when built with it); one line out. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,9 @@ static const struct pp_mech *const mechs[] = {
 	&pp_eventfd,    &pp_epoll,         &pp_epoll_set,     &pp_epoll_read, &pp_uring_poll,
 	&pp_spin,       &pp_sem,           &pp_pipe,          &pp_unix,       &pp_vdds_wait,
 	&pp_vdds_epoll, &pp_vdds_ws_uring, &pp_vdds_ws_epoll, &pp_vdds_spin,
+#ifdef VDDS_BENCH_IOX
+	&pp_iox_ws,     &pp_iox_spin,
+#endif
 };
 #define N_MECHS (sizeof(mechs) / sizeof(mechs[0]))
 
@@ -87,6 +92,32 @@ int pp_epoll_wait1(int ep, const char *what)
 	return 0;
 }
 
+static void exit_hung(int sig)
+{
+	static const char msg[] = "pingpong: exit handlers hung; leaving without them\n";
+
+	(void)sig;
+	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
+		/* nothing more to do about it */
+	}
+	_exit(0);
+}
+
+/* Leave with rc through exit(), for a PP_EXIT_HANDLERS mechanism. Its
+ * handlers may hang (iceoryx 2.0.3's keep-alive thread now and then waits
+ * forever for RouDi's answer), so they get 10 s, after the result is safe. */
+static _Noreturn void pp_leave(int rc)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = exit_hung;
+	if (sigaction(SIGALRM, &sa, NULL) < 0)
+		perror("pingpong: sigaction");
+	alarm(10);
+	exit(rc);
+}
+
 /* ------------------------------------------------------------- arguments */
 
 static void usage(const char *argv0)
@@ -105,7 +136,7 @@ static void usage(const char *argv0)
 		"  --warmup   unmeasured round trips first (default 1000)\n"
 		"  --cpus     same: both processes on CPU 0; cross: CPU 0 and 1\n"
 		"             (spin modes: cross only)\n"
-		"  --payload  bytes per message, 8 .. 64 MiB (vdds-* only; default 64);\n"
+		"  --payload  bytes per message, 8 .. 64 MiB (vdds-*, iox-* only; default 64);\n"
 		"             only the first %d bytes are written and read\n",
 		BENCH_TOUCH);
 }
@@ -174,7 +205,7 @@ static int parse_args(int argc, char **argv, struct pp_config *cfg)
 		return -1;
 	}
 	if (payload >= 0 && !(cfg->mech->flags & PP_PAYLOAD)) {
-		fprintf(stderr, "pingpong: --payload applies to vdds-* modes only\n");
+		fprintf(stderr, "pingpong: --payload applies to vdds-* and iox-* modes only\n");
 		return -1;
 	}
 	if (cfg->mech->flags & PP_PAYLOAD)
@@ -244,6 +275,8 @@ static int side_b(void *arg)
 		perror("pingpong: close");
 		return -1;
 	}
+	if (r->cfg.mech->flags & PP_EXIT_HANDLERS)
+		pp_leave(run_side(r, 0) < 0 ? 1 : 0);
 	return run_side(r, 0);
 }
 
@@ -318,5 +351,7 @@ out:
 	if (dir[0] != '\0')
 		bench_remove_rundir(dir);
 	free(r.samples);
+	if (r.cfg.mech->flags & PP_EXIT_HANDLERS)
+		pp_leave(rc);
 	return rc;
 }

@@ -1,5 +1,6 @@
 /* pingpong.h — the interface between the ping-pong driver (pingpong.c) and
- * the mechanisms it measures (pp_raw.c, pp_other.c, pp_vdds.c). */
+ * the mechanisms it measures (pp_raw.c, pp_other.c, pp_vdds.c, and pp_iox.c
+ * when built with iceoryx). */
 #ifndef VDDS_BENCH_PINGPONG_H
 #define VDDS_BENCH_PINGPONG_H
 
@@ -10,6 +11,10 @@
 
 #define PP_CROSS_ONLY 1u /* spins: on one CPU each wait costs a scheduler tick */
 #define PP_PAYLOAD 2u    /* carries a payload (--payload applies) */
+/* Each side leaves through exit(), not _exit(): the mechanism's library
+ * cleans up in exit handlers (iceoryx deregisters from RouDi, which would
+ * otherwise later try to kill a process long gone). They get 10 s. */
+#define PP_EXIT_HANDLERS 4u
 
 struct pp_mech;
 
@@ -50,6 +55,9 @@ extern const struct pp_mech pp_eventfd, pp_epoll, pp_epoll_set, pp_epoll_read, p
 extern const struct pp_mech pp_uring_poll, pp_spin, pp_sem;
 extern const struct pp_mech pp_vdds_wait, pp_vdds_epoll, pp_vdds_ws_uring, pp_vdds_ws_epoll,
 	pp_vdds_spin;
+#ifdef VDDS_BENCH_IOX
+extern const struct pp_mech pp_iox_ws, pp_iox_spin;
+#endif
 
 /* Made before fork by the eventfd-based mechanisms (pp_raw.c): fd[0] the
  * ping eventfd (A -> B), fd[1] the pong eventfd (B -> A), fd[2] and fd[3] a

@@ -96,9 +96,6 @@ for t in vdds_fds fds; do
 	fi
 done
 targets="$targets $fds_target"
-if cmake --build "$build" --target help 2>/dev/null | grep -q vdds_iox_pingpong; then
-	targets="$targets vdds_iox_pingpong"
-fi
 if cmake --build "$build" --target help 2>/dev/null | grep -q vdds_python; then
 	targets="$targets vdds_python" # the Python extension, for the last section
 fi
@@ -109,11 +106,12 @@ cmake --build "$build" -j "$(getconf _NPROCESSORS_ONLN)" --target $targets >"$wo
 }
 pp=$build/bench/vdds_pingpong
 fan=$build/bench/vdds_fanout
-iox=$build/bench/vdds_iox_pingpong
 
 # ---------------------------------------------------------------- iceoryx
+# iceoryx is one more mechanism of vdds_pingpong (pp_iox.c), built in when
+# CMake found its C binding: --help then lists the iox-* modes
 iox_note=
-if [ ! -x "$iox" ]; then
+if ! "$pp" --help 2>&1 | grep -qw iox-ws; then
 	iox_note="iceoryx skipped: the C binding (libiceoryx-binding-c-dev) was not found at build time"
 elif ! command -v iox-roudi >/dev/null; then
 	iox_note="iceoryx skipped: iox-roudi (package iceoryx) is not installed"
@@ -153,7 +151,7 @@ run() {
 lat() { run lat "$pp" --iters "$iters" --warmup "$warmup" "$@"; }
 lat_iox() {
 	[ -n "$roudi_pid" ] || return 0
-	run lat "$iox" --iters "$iters" --warmup "$warmup" "$@"
+	run lat "$pp" --iters "$iters" --warmup "$warmup" "$@"
 }
 lat_payloads() {
 	for p in $payloads; do

@@ -1,7 +1,11 @@
 /* errors.c — vdds_strerror() and vdds_version(): the words for every error
- * code the API returns, in the terms of this library; and the per-thread
- * detail a refused handshake leaves (vdds_last_error_detail). */
+ * code, in the terms of this library for the codes it documents and the C
+ * library's for the rest; and the per-thread detail that names what was at
+ * fault (vdds_last_error_detail). */
 #include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "errors.h"
@@ -10,8 +14,26 @@
 #define STR2(x) #x
 #define STR(x) STR2(x)
 
+/* The C library's description of a code it knows, NULL for one it does
+ * not. Not strerror(): glibc's may format an unknown code into a buffer
+ * that the next call on any thread overwrites; strerrordesc_np (glibc 2.32)
+ * only ever returns its constant table's strings. Elsewhere (musl's table is
+ * constant too) strerror() it is. */
+static const char *libc_words(int err)
+{
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+	return strerrordesc_np(err);
+#else
+	return strerror(err);
+#endif
+}
+
 const char *vdds_strerror(int err)
 {
+	const char *words;
+
+	if (err == INT_MIN) /* has no positive twin */
+		return "unknown error";
 	switch (err < 0 ? -err : err) {
 	case 0: return "success";
 	case EINVAL: return "invalid argument or topic name";
@@ -28,7 +50,7 @@ const char *vdds_strerror(int err)
 	case ENOBUFS: return "no slot can be had: every one is held (or max_held reached)";
 	case ENOMEM: return "out of memory";
 	case ENAMETOOLONG: return "runtime directory path too long";
-	default: return "system error";
+	default: words = libc_words(err < 0 ? -err : err); return words ? words : "unknown error";
 	}
 }
 
@@ -50,6 +72,18 @@ const char *vdds_last_error_detail(void)
 void vdds__detail_clear(void)
 {
 	detail[0] = '\0';
+}
+
+int vdds__detail_setf(int err, const char *fmt, ...)
+{
+	char text[VDDS_ERROR_DETAIL_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap); /* cut short if longer: fine */
+	va_end(ap);
+	vdds__detail_set(text);
+	return err;
 }
 
 void vdds__detail_set(const char *text)

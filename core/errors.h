@@ -1,5 +1,6 @@
-/* errors.h — the per-thread reason text behind vdds_last_error_detail(): a
- * handshake clears it, and sets it when the publisher refuses it. */
+/* errors.h — the per-thread reason text behind vdds_last_error_detail(): an
+ * open or a handshake clears it, and a call that fails sets it to what was at
+ * fault (a publisher's refusal, the argument, the limit). */
 #ifndef VDDS_ERRORS_H
 #define VDDS_ERRORS_H
 
@@ -9,5 +10,15 @@ void vdds__detail_clear(void);
 /* Keep text (from a peer: bounded to VDDS_ERROR_DETAIL_MAX - 1 bytes, control
  * characters replaced by '?') as this thread's error detail. */
 void vdds__detail_set(const char *text);
+
+/* Format the detail (as vdds__detail_set: cut short, control characters
+ * replaced) and return err, so that a check reads
+ *   return vdds__detail_setf(-EINVAL, "slot_count %u: must be >= 2", n);
+ * For -EINVAL name the argument and what it must be; for -EMFILE whose limit
+ * it was (this process's, or the publisher's). */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+int vdds__detail_setf(int err, const char *fmt, ...);
 
 #endif

@@ -152,8 +152,8 @@ struct vdds_pub_stats {
  * topic already has a live publisher), -EACCES (runtime directory refused),
  * -ENAMETOOLONG (socket path too long), -ENOMEM, -EMFILE (out of file
  * descriptors: vdds_last_error_detail() names the limit, e.g. "out of file
- * descriptors: RLIMIT_NOFILE is 1024, each published topic needs 3"), or a
- * system errno. */
+ * descriptors: this process's RLIMIT_NOFILE is 1024, each published topic
+ * needs 3"), or a system errno. */
 VDDS_API int vdds_pub_open(vdds_pub **pub, const char *topic, const struct vdds_pub_opts *opts);
 
 /* Loan a free slot to write a sample into; *buf points to opts.slot_size
@@ -385,7 +385,10 @@ VDDS_API void vdds_waitset_free(vdds_waitset *ws);
 
 /* ------------------------------------------------------------------- common */
 
-/* A static description of a vdds error code (negative or positive errno). */
+/* The words for an error code (negative or positive errno): vdds's own for
+ * the codes its calls document, the C library's for any other errno, and
+ * "unknown error" for a number that is none. A constant string: safe from
+ * any thread, never NULL. What was at fault: vdds_last_error_detail(). */
 VDDS_API const char *vdds_strerror(int err);
 
 /* The library's version at run time, as "MAJOR.MINOR.PATCH". */
@@ -408,8 +411,10 @@ VDDS_API const char *vdds_version(void);
  * publisher; each handshake clears the detail first. Also, when
  * vdds_pub_open() or vdds_sub_open() runs out of file descriptors (-EMFILE,
  * -ENFILE), which limit, and what each topic needs:
- *   -EMFILE  "out of file descriptors: RLIMIT_NOFILE is 1024, each published topic needs 3"
- *   -EMFILE  "out of file descriptors: RLIMIT_NOFILE is 1024, each subscription needs 2"
+ *   -EMFILE  "out of file descriptors: this process's RLIMIT_NOFILE is 1024,
+ *             each published topic needs 3"
+ *   -EMFILE  "out of file descriptors: this process's RLIMIT_NOFILE is 1024,
+ *             each subscription needs 2"
  * (vdds_pub_open() clears the detail first too). The string is at most
  * VDDS_ERROR_DETAIL_MAX - 1 bytes, has no control characters, and stays
  * valid until the next handshake on this thread. Never NULL.

@@ -24,11 +24,16 @@
  * Errors: every failing call throws std::system_error whose code() is
  * {positive errno, std::generic_category()} (so e.code() == std::errc::...
  * works) and whose what() names the call, says vdds_strerror() and, for a
- * refused handshake (EPROTO, EACCES, ENOSPC), the publisher's reason, e.g.
+ * refused handshake (EPROTO, EACCES, ENOSPC) or an open out of file
+ * descriptors (EMFILE, ENFILE), vdds_last_error_detail(), e.g.
  * "vdds_sub_open: protocol version, type name or type size mismatch: type
  * 'Pose' (24 B) expected, publisher has 'Twist' (48 B)". Nothing else
  * throws; destructors never do. "Nothing now" is not an error: try_loan and
- * try_take return an empty std::optional, wait returns false on timeout. */
+ * try_take return an empty std::optional, wait returns false on timeout.
+ * Nor is the end: once the publisher is gone and everything it sent was
+ * taken, wait returns false and try_take an empty optional for good (ended()
+ * says which false it was), so the loop above ends as Python's `for` does;
+ * only take(), which must return a sample, throws EPIPE then. */
 #ifndef VDDS_HPP
 #define VDDS_HPP
 
@@ -67,8 +72,12 @@ namespace detail
 
 	what += ": ";
 	what += vdds_strerror(err);
-	/* a refused handshake left its reason on this thread just now */
-	if ((err == -EPROTO || err == -EACCES || err == -ENOSPC) && vdds_last_error_detail()[0]) {
+	/* a refused handshake, or an open out of file descriptors, left its
+	 * reason on this thread just now (the detail outlives other calls, so
+	 * it is read only for the codes that set it) */
+	if ((err == -EPROTO || err == -EACCES || err == -ENOSPC || err == -EMFILE ||
+	     err == -ENFILE) &&
+	    vdds_last_error_detail()[0]) {
 		what += ": ";
 		what += vdds_last_error_detail();
 	}
@@ -364,7 +373,8 @@ template <class T> class Subscriber
 		detail::check(err < 0 ? err : vdds_sub_open(&sub_, topic.c_str(), &o),
 			      "vdds_sub_open");
 	}
-	Subscriber(Subscriber &&o) noexcept : sub_(std::exchange(o.sub_, nullptr))
+	Subscriber(Subscriber &&o) noexcept
+	    : sub_(std::exchange(o.sub_, nullptr)), ended_(std::exchange(o.ended_, false))
 	{
 	}
 	Subscriber &operator=(Subscriber &&o) noexcept
@@ -372,6 +382,7 @@ template <class T> class Subscriber
 		if (this != &o) {
 			vdds_sub_close(sub_);
 			sub_ = std::exchange(o.sub_, nullptr);
+			ended_ = std::exchange(o.ended_, false);
 		}
 		return *this;
 	}
@@ -382,18 +393,18 @@ template <class T> class Subscriber
 		vdds_sub_close(sub_);
 	}
 
-	/* The next sample, or empty if none is waiting. Throws EPIPE once the
-	 * publisher is gone and everything it sent was taken, EBADMSG if it
-	 * cut us off, ENOBUFS while opts.max_held samples are held, EMSGSIZE
-	 * for a sample that is not sizeof(T) bytes (it is released; take
-	 * again). */
+	/* The next sample, or empty if none is waiting or none will come again
+	 * (the publisher is gone and everything it sent was taken: ended()).
+	 * Throws EBADMSG if the publisher cut us off, ENOBUFS while
+	 * opts.max_held samples are held, EMSGSIZE for a sample that is not
+	 * sizeof(T) bytes (it is released; take again). */
 	std::optional<Sample<T>> try_take()
 	{
 		Sample<T> s;
 		const void *data;
 		int err = vdds__typed_take(sub_, &s.raw_, &data, sizeof(T));
 
-		if (err == -EAGAIN)
+		if (err == -EAGAIN || end(err))
 			return std::nullopt;
 		detail::check(err, "vdds_sub_take");
 		s.sub_ = sub_;
@@ -401,31 +412,44 @@ template <class T> class Subscriber
 		return std::optional<Sample<T>>(std::move(s));
 	}
 
-	/* The next sample, waiting as long as it takes. */
+	/* The next sample, waiting as long as it takes. It has no empty
+	 * answer, so the end is an error here: EPIPE once the publisher is gone
+	 * and everything it sent was taken; otherwise it throws as try_take. */
 	Sample<T> take()
 	{
 		for (;;) {
 			if (auto s = try_take())
 				return std::move(*s);
-			wait(-1);
+			if (!wait(-1) && ended_)
+				detail::throw_error(-EPIPE, "vdds_sub_take");
 		}
 	}
 
-	/* Wait until try_take has something (true) or timeout_ms passed
-	 * (false; < 0 waits as long as it takes). Throws as try_take does
-	 * once there is nothing more to come. */
+	/* Wait until try_take has something (true), or timeout_ms passed or
+	 * nothing more will come (false; ended() tells them apart; < 0 waits
+	 * as long as it takes). Throws EBADMSG if the publisher cut us off,
+	 * ENOBUFS while opts.max_held samples are held. */
 	bool wait(int timeout_ms = -1)
 	{
 		int err = vdds_sub_wait(sub_, timeout_ms);
 
-		if (err == -ETIMEDOUT)
+		if (err == -ETIMEDOUT || end(err))
 			return false;
 		detail::check(err, "vdds_sub_wait");
 		return true;
 	}
 
+	/* True once the publisher is gone and everything it sent was taken
+	 * (vdds_sub_take said -EPIPE): wait() and try_take() have nothing more
+	 * to give. Never with opts.reconnect, which waits for the next one. */
+	bool ended() const noexcept
+	{
+		return ended_;
+	}
+
 	/* The level-triggered fd for an event loop: readable exactly while
-	 * try_take would give a sample or throw (see vdds_sub_take). */
+	 * try_take would give a sample, throw, or find the end (ended(); see
+	 * vdds_sub_take). */
 	int fd()
 	{
 		return detail::check(vdds_sub_fd(sub_), "vdds_sub_fd");
@@ -447,7 +471,16 @@ template <class T> class Subscriber
 	}
 
       private:
+	/* -EPIPE is the normal end of a subscription, not an error: note it */
+	bool end(int err) noexcept
+	{
+		if (err == -EPIPE)
+			ended_ = true;
+		return err == -EPIPE;
+	}
+
 	vdds_sub *sub_ = nullptr;
+	bool ended_ = false;
 };
 
 } // namespace vdds

@@ -33,7 +33,8 @@ static inline int vdds__fd_limit_detail(int err, const char *each, int needs)
 		return err;
 	if (err == -EMFILE && getrlimit(RLIMIT_NOFILE, &rl) == 0) {
 		snprintf(why, sizeof(why),
-			 "out of file descriptors: RLIMIT_NOFILE is %llu, each %s needs %d",
+			 "out of file descriptors: this process's RLIMIT_NOFILE is %llu, each %s "
+			 "needs %d",
 			 (unsigned long long)rl.rlim_cur, each, needs);
 		vdds__detail_set(why);
 	} else if (err == -ENFILE) {

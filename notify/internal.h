@@ -1,24 +1,27 @@
-/* internal.h — what the waitset needs from subscribers and publishers,
- * beyond the public API. */
+/* internal.h — what the waitset (and vdds_sub_wait) needs from subscribers
+ * and publishers, beyond the public API. */
 #ifndef VDDS_INTERNAL_H
 #define VDDS_INTERNAL_H
 
 #include "vdds.h"
 
-/* Before sleeping on a subscriber's fds: 1 if it can be served now (a sample
- * waits, or its publisher is gone), 0 if armed (the data eventfd will be
- * written when a sample arrives). */
+/* Before sleeping on a subscriber's fds: nonzero if take() has an answer now
+ * (1: a sample waits, or its publisher is gone; -EBADMSG: it broke the
+ * protocol), 0 if armed (a sample's arrival will write the data eventfd,
+ * which wakes the subscriber's epoll set). */
 int vdds__sub_prepare(vdds_sub *sub);
-/* The fds to watch instead of vdds_sub_fd(): the data eventfd (edge, never
- * read) and the connection socket (readable on hang-up); while reconnecting,
- * the directory watch and -1. Returns a number that changes whenever they do
+/* The fds to watch instead of vdds_sub_fd()'s contract: the subscriber's
+ * epoll set (the fd vdds_sub_fd() returns; it holds the data eventfd, which
+ * the subscriber no longer keeps open itself, and while reconnecting the
+ * directory watch instead), and the connection socket (readable on hang-up;
+ * -1 while reconnecting). Returns a number that changes whenever they do
  * (fd numbers alone may be reused). */
 uint32_t vdds__sub_fds(const vdds_sub *sub, int *main_fd, int *sock);
 /* A waitset starts (+1) or stops (-1) watching the subscriber; while any
  * does, take() leaves arming to it and skips the fd contract's syscall. */
 void vdds__sub_watched(vdds_sub *sub, int delta);
-/* The subscriber's key in a waitset: the number vdds_sub_fd() returns, got
- * without asking for the fd contract. */
+/* The subscriber's key in a waitset: the number vdds_sub_fd() returns (its
+ * epoll set), got without asking for the fd contract. */
 int vdds__sub_key(const vdds_sub *sub);
 /* Adaptive wait: spin on the ring for the subscriber's spin_ns; 1 if
  * something can be taken (or must be reported) now. */

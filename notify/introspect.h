@@ -11,7 +11,7 @@
  * (< 0: forever) for the answer, which is checked whole (vdds__msg_parse)
  * before it is copied to *info. dir is a runtime directory (vdds__rundir).
  * Returns 0, or -ENOENT (no publisher), -EACCES (it refuses this user),
- * -EPROTO (it speaks an older protocol without introspection, or REJECTs
+ * -EPROTO (it speaks another protocol version, older or newer, or REJECTs
  * with EPROTO), -ETIMEDOUT, -EBADMSG (a malformed answer), another errno
  * the publisher REJECTed with, or -errno. */
 int vdds__introspect(const char *dir, const char *topic, struct vdds__msg_info *info,

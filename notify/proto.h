@@ -1,5 +1,5 @@
 /* proto.h — the handshake on the topic's SOCK_SEQPACKET socket:
- *   subscriber -> HELLO {version, type name, type size}
+ *   subscriber -> HELLO {version, type name, type size, flags}
  *   publisher  -> WELCOME {lane id, sizes} + SCM_RIGHTS {topic, lane, data eventfd}
  *              or REJECT {errno, reason}
  * and later, on the same connection:
@@ -17,12 +17,16 @@
  * Every message is one datagram of a size fixed by its kind (INFO: by its
  * subscriber count, bounded by VDDS_MSG_MAX); parsers check all of it.
  *
- * Versions: hdr.version is the protocol version that introduced the message's
- * kind (1: HELLO, WELCOME, REJECT, BYE; 2: INFO_REQ, INFO), so a peer that
- * knows only version 1 still understands every message of its kinds. A
- * parser accepts versions 1..VDDS_PROTO_VERSION and a kind only at a version
- * that has it. A version-1 publisher answers INFO_REQ (version 2) with REJECT
- * EPROTO, which the client reports as a publisher too old for introspection. */
+ * Versions: every message carries VDDS_PROTO_VERSION in hdr.version, and a
+ * parser accepts exactly that one (-EPROTO for any other, whatever the kind:
+ * the shared layout changed in 2 and in 3, so peers of two versions cannot
+ * work together). The version named beside a kind above is the one that
+ * introduced it. A peer of another version is refused in words taken from
+ * the header alone (vdds__reason_version): a publisher REJECTs such a HELLO
+ * or INFO_REQ with EPROTO ("protocol version 3 expected, publisher speaks
+ * 2", in the subscriber's terms); a subscriber that cannot parse the answer
+ * to its HELLO says the same from the answer's header, and an introspection
+ * client returns -EPROTO. */
 #ifndef VDDS_PROTO_H
 #define VDDS_PROTO_H
 
@@ -181,7 +185,7 @@ void vdds__msg_info_init(struct vdds__msg_info *m, uint32_t n);
 /* The words of a refusal, the same whichever side finds it: the subscriber's
  * expectation, then what the publisher has. Written into buf[cap] (cut short,
  * NUL-terminated, if it does not fit), e.g.
- *   "protocol version 2 expected, publisher speaks 1"
+ *   "protocol version 3 expected, publisher speaks 2"
  *   "type 'Pose' (24 B) expected, publisher has 'Twist' (48 B)"
  * An empty name or a zero size is "of any name" / "any size" on the
  * subscriber's side, "no type name" / "no size" on the publisher's. */

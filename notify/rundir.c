@@ -11,25 +11,57 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "errors.h"
 #include "rundir.h"
 #include "vdds.h"
 
+/* What is wrong with topic, in words, or NULL if nothing; a bad character's
+ * description is written into bad[] */
+static const char *topic_fault(const char *topic, char *bad, size_t cap)
+{
+	if (!topic)
+		return "NULL";
+	if (topic[0] == '\0')
+		return "empty";
+	if (topic[0] == '.')
+		return "starts with '.'";
+	for (size_t n = 0; topic[n]; n++) {
+		unsigned char c = (unsigned char)topic[n];
+
+		if (n >= VDDS_TOPIC_MAX) {
+			snprintf(bad, cap, "longer than %d bytes", VDDS_TOPIC_MAX);
+			return bad;
+		}
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '_' || c == '-' || c == '.')
+			continue;
+		if (c > 0x20 && c < 0x7f)
+			snprintf(bad, cap, "'%c' at byte %zu: only [A-Za-z0-9_.-]", c, n);
+		else
+			snprintf(bad, cap, "byte 0x%02x at %zu: only [A-Za-z0-9_.-]", c, n);
+		return bad;
+	}
+	return NULL;
+}
+
 int vdds__topic_valid(const char *topic)
 {
-	if (!topic || topic[0] == '\0' || topic[0] == '.')
-		return -EINVAL;
-	size_t n = 0;
+	char bad[64];
 
-	for (const char *p = topic; *p; p++, n++) {
-		char c = *p;
+	return topic_fault(topic, bad, sizeof(bad)) ? -EINVAL : 0;
+}
 
-		if (n >= VDDS_TOPIC_MAX)
-			return -EINVAL;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '_' || c == '-' || c == '.'))
-			return -EINVAL;
-	}
-	return 0;
+int vdds__topic_name_check(const char *topic)
+{
+	char bad[64];
+	const char *why = topic_fault(topic, bad, sizeof(bad));
+
+	if (!why)
+		return 0;
+	if (!topic || !topic[0])
+		return vdds__detail_setf(-EINVAL, "topic: %s", why);
+	return vdds__detail_setf(-EINVAL, "topic '%.*s%s': %s", VDDS_TOPIC_MAX, topic,
+				 strlen(topic) > VDDS_TOPIC_MAX ? "..." : "", why);
 }
 
 static int check_dir(const char *dir, uint32_t also_trust)

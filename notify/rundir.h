@@ -11,8 +11,13 @@
 #define VDDS_PATH_MAX sizeof(((struct sockaddr_un *)0)->sun_path)
 
 /* 0 if topic is a valid name ([A-Za-z0-9_.-], 1..VDDS_TOPIC_MAX bytes, not
- * starting with '.'), else -EINVAL. */
+ * starting with '.'), else -EINVAL. A question only: it leaves the error
+ * detail alone, so a caller may sort names with it. */
 int vdds__topic_valid(const char *topic);
+
+/* vdds__topic_valid() for an open: -EINVAL also says in the error detail
+ * what is wrong, e.g. "topic 'a/b': '/' at byte 1: only [A-Za-z0-9_.-]". */
+int vdds__topic_name_check(const char *topic);
 
 /* Resolve the runtime directory ($VDDS_DIR, $XDG_RUNTIME_DIR/vdds,
  * /tmp/vdds-<uid>) into buf; create it 0700 if `create`. It must be owned by

@@ -12,9 +12,16 @@ prefix=$(mktemp -d)
 trap 'rm -rf "$prefix"' EXIT
 cmake --install "$build" --prefix "$prefix" >/dev/null
 for f in include/vdds.h include/vdds.hpp share/man/man7/vdds.7 share/man/man3/vdds_pub.3 share/man/man3/vdds_sub.3 \
+	share/man/man3/vdds_pub_loan.3 share/man/man3/vdds_waitset_wait.3 \
 	share/man/man3/vdds_waitset.3 share/man/man1/vdds.1 bin/vdds; do
 	[ -f "$prefix/$f" ] || { echo "not installed: $f"; exit 1; }
 done
+# a function's name finds its page through the installed link (tests/man_pages.sh: all of them)
+if command -v man >/dev/null; then
+	page=$(MANPATH=$prefix/share/man man -P cat vdds_pub_loan 2>/dev/null || true)
+	grep -q 'vdds_pub_loan' <<<"$page" ||
+		{ echo "man vdds_pub_loan finds no page in $prefix/share/man"; exit 1; }
+fi
 # with a second argument "bridge": vdds-bridge was built, and must be installed
 if [ "${2:-}" = bridge ]; then
 	for f in bin/vdds-bridge share/man/man1/vdds-bridge.1 share/vdds/frame.idl; do

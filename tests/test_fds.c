@@ -156,7 +156,8 @@ START_TEST(test_running_out_of_fds_publishing_names_the_limit)
 		      (unsigned long long)limit);
 	ck_assert_int_ge(n, 5);
 	snprintf(want, sizeof(want),
-		 "out of file descriptors: RLIMIT_NOFILE is %llu, each published topic needs 3",
+		 "out of file descriptors: this process's RLIMIT_NOFILE is %llu, each published "
+		 "topic needs 3",
 		 (unsigned long long)limit);
 	ck_assert_str_eq(vdds_last_error_detail(), want);
 	/* nothing of the failed open is left, and the next open clears it */
@@ -186,7 +187,8 @@ START_TEST(test_running_out_of_fds_subscribing_names_the_limit)
 	ck_assert_int_eq(err, -EMFILE);
 	ck_assert_int_ge(n, 3);
 	snprintf(want, sizeof(want),
-		 "out of file descriptors: RLIMIT_NOFILE is %llu, each subscription needs 2",
+		 "out of file descriptors: this process's RLIMIT_NOFILE is %llu, each subscription "
+		 "needs 2",
 		 (unsigned long long)limit);
 	ck_assert_str_eq(vdds_last_error_detail(), want);
 	for (int i = 0; i < n; i++)

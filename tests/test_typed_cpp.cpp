@@ -5,6 +5,7 @@
 #include <check.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/resource.h>
 
 #include <cstring>
 #include <optional>
@@ -256,15 +257,98 @@ START_TEST(test_errors_are_system_errors_with_the_vdds_code)
 	} catch (const std::system_error &e) {
 		ck_assert(e.code() == std::errc::no_such_file_or_directory);
 	}
-	/* the publisher gone: EPIPE from wait and take */
+	/* the publisher gone is the end, not an error: false and empty, but
+	 * take(), which has no empty answer, throws EPIPE */
 	vdds::Subscriber<Pose> sub("pose");
 
 	ck_assert(!sub.wait(0));
+	ck_assert(!sub.ended()); /* that false was a timeout */
 	a.discard();
 	b.discard();
 	pub.reset();
-	ck_assert_int_eq(code_thrown([&] { sub.wait(); }), EPIPE);
-	ck_assert_int_eq(code_thrown([&] { sub.try_take(); }), EPIPE);
+	ck_assert(!sub.wait());
+	ck_assert(sub.ended());
+	ck_assert(!sub.try_take().has_value());
+	ck_assert(!sub.wait(0));
+	ck_assert_int_eq(code_thrown([&] { sub.take(); }, &what), EPIPE);
+	ck_assert_msg(what.find("vdds_sub_take") != std::string::npos, "what(): %s", what.c_str());
+	/* the end moves with the subscriber */
+	vdds::Subscriber<Pose> moved(std::move(sub));
+
+	ck_assert(moved.ended() && !sub.ended());
+}
+END_TEST
+
+/* A publisher in its own process for the README's loop: waits for one
+ * subscriber, publishes n poses with random pauses, then goes, by its
+ * destructor (close) or by _exit without one (as a crash: the subscriber
+ * learns it from the socket's hang-up). */
+static int publish_then_go(uint32_t n, uint64_t seed, bool crash)
+{
+	try {
+		vdds::Publisher<Pose> pub("pose", slots(4));
+
+		if (tu_await_subscribers(pub.get(), 1) != 0)
+			return TU_CHILD_TIMEOUT;
+		for (uint32_t i = 1; i <= n; i++) {
+			if (tu_xorshift(&seed) % 4 == 0)
+				tu_sleep_us(long(tu_xorshift(&seed) % 2000));
+			pub.write(Pose{ double(i), 0, 0 });
+		}
+		if (crash)
+			_exit(TU_CHILD_OK);
+	} catch (const std::system_error &) {
+		return TU_CHILD_WRITE_FAILED;
+	}
+	return TU_CHILD_OK;
+}
+
+START_TEST(test_the_readme_loop_ends_when_the_publisher_process_goes)
+{
+	tu_private_rundir();
+	uint64_t seed = 0x9e3779b97f4a7c15ull;
+
+	for (int iter = 0; iter < 40; iter++) {
+		uint32_t n = uint32_t(tu_xorshift(&seed) % 50);
+		bool crash = iter % 2;
+		uint64_t child_seed = tu_xorshift(&seed) | 1;
+		pid_t pid = tu_fork_child_keeping(nullptr);
+
+		if (pid == 0)
+			_exit(publish_then_go(n, child_seed, crash));
+		uint64_t next = 1;
+
+		try {
+			std::optional<vdds::Subscriber<Pose>> opened;
+
+			for (int i = 0; i < 2000 && !opened; i++) {
+				try {
+					opened.emplace("pose");
+				} catch (const std::system_error &e) {
+					ck_assert_msg(e.code().value() == ENOENT, "%s", e.what());
+					tu_sleep_us(5000);
+				}
+			}
+			ck_assert(opened.has_value());
+			vdds::Subscriber<Pose> &sub = *opened;
+
+			/* the README's loop, word for word but for what it uses */
+			while (sub.wait())
+				while (auto t = sub.try_take()) {
+					ck_assert_uint_eq(t->seq(), next);
+					ck_assert((*t)->x == double(next));
+					next++;
+					if (tu_xorshift(&seed) % 8 == 0)
+						tu_sleep_us(long(tu_xorshift(&seed) % 1000));
+				}
+			ck_assert(sub.ended());
+		} catch (const std::system_error &e) {
+			ck_abort_msg("iteration %d (%s, %u samples): %s", iter,
+				     crash ? "crash" : "close", n, e.what());
+		}
+		ck_assert_uint_eq(next - 1, n);
+		tu_assert_exit(pid, TU_CHILD_OK);
+	}
 }
 END_TEST
 
@@ -345,6 +429,46 @@ START_TEST(test_a_type_mismatch_throws_eproto_with_the_reason)
 }
 END_TEST
 
+/* Puts RLIMIT_NOFILE back as it goes, when an exception leaves, before the
+ * exception is looked at: UBSan's check of its type needs an fd. */
+struct nofile_restore {
+	struct rlimit was;
+	~nofile_restore()
+	{
+		setrlimit(RLIMIT_NOFILE, &was);
+	}
+};
+
+START_TEST(test_an_open_out_of_fds_says_whose_limit)
+{
+	tu_private_rundir();
+	struct rlimit was, low;
+	int lowest_free = 0;
+	std::string what;
+
+	/* one fd left below the limit: a topic needs 3 */
+	while (fcntl(lowest_free, F_GETFD) >= 0)
+		lowest_free++;
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &was), 0);
+	low = was;
+	low.rlim_cur = rlim_t(lowest_free + 1);
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	int code = code_thrown(
+		[&] {
+			nofile_restore r{ was };
+			vdds::Publisher<Pose> pub("pose");
+		},
+		&what);
+
+	ck_assert_int_eq(code, EMFILE);
+	std::string want = std::string("vdds_pub_open: ") + vdds_strerror(-EMFILE) +
+			   ": out of file descriptors: this process's RLIMIT_NOFILE is " +
+			   std::to_string(lowest_free + 1) + ", each published topic needs 3";
+
+	ck_assert_msg(what.compare(0, want.size(), want) == 0, "what(): %s", what.c_str());
+}
+END_TEST
+
 START_TEST(test_c_and_cpp_speak_the_same_types)
 {
 	tu_private_rundir();
@@ -406,8 +530,10 @@ static Suite *typed_cpp_suite(void)
 	tcase_add_test(tc, test_an_unpublished_loan_is_discarded_by_its_destructor);
 	tcase_add_test(tc, test_a_moved_from_sample_does_nothing);
 	tcase_add_test(tc, test_errors_are_system_errors_with_the_vdds_code);
+	tcase_add_test(tc, test_the_readme_loop_ends_when_the_publisher_process_goes);
 	tcase_add_test(tc, test_overflow_policies_and_max_held_speak_through_the_wrapper);
 	tcase_add_test(tc, test_a_type_mismatch_throws_eproto_with_the_reason);
+	tcase_add_test(tc, test_an_open_out_of_fds_says_whose_limit);
 	tcase_add_test(tc, test_c_and_cpp_speak_the_same_types);
 	tcase_add_test(tc, test_fd_is_readable_while_a_sample_waits);
 	suite_add_tcase(s, tc);

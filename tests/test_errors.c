@@ -1,0 +1,144 @@
+/* test_errors.c — the error vocabulary: vdds_strerror() names every errno (its
+ * own words for its own codes, the C library's for the rest), and the detail
+ * a failing call leaves says what was at fault (the argument, the limit). */
+#include <check.h>
+#include <limits.h>
+
+#include "errors.h"
+#include "rundir.h"
+#include "testutil.h"
+
+/* The highest errno Linux has (EHWPOISON, 133). */
+#define LAST_ERRNO EHWPOISON
+
+START_TEST(test_strerror_names_every_errno_apart)
+{
+	for (int e = 1; e <= LAST_ERRNO; e++) {
+		const char *words = vdds_strerror(-e);
+
+		ck_assert_ptr_nonnull(words);
+		ck_assert_str_eq(vdds_strerror(e), words);
+		if (!strerrordesc_np(e)) /* a hole in the numbering (41, 58) */
+			continue;
+		ck_assert_msg(strcmp(words, "unknown error") != 0, "errno %d unnamed", e);
+		/* apart: no two codes read the same, so no catch-all text */
+		for (int other = 1; other < e; other++)
+			if (strerrordesc_np(other))
+				ck_assert_msg(strcmp(vdds_strerror(other), words) != 0,
+					      "errno %d and %d both read \"%s\"", other, e, words);
+	}
+}
+END_TEST
+
+START_TEST(test_strerror_speaks_for_its_own_codes)
+{
+	ck_assert_str_eq(vdds_strerror(0), "success");
+	ck_assert_str_eq(vdds_strerror(-EINVAL), "invalid argument or topic name");
+	ck_assert_str_eq(vdds_strerror(-EPIPE), "publisher gone");
+	ck_assert_str_eq(vdds_strerror(-ENOBUFS),
+			 "no slot can be had: every one is held (or max_held reached)");
+}
+END_TEST
+
+START_TEST(test_strerror_gives_the_c_librarys_words_for_the_rest)
+{
+	ck_assert_str_eq(vdds_strerror(-EBADF), "Bad file descriptor");
+	/* whose limit it was is the detail's to say (vdds_last_error_detail) */
+	ck_assert_str_eq(vdds_strerror(-EMFILE), "Too many open files");
+	ck_assert_str_eq(vdds_strerror(-EPERM), "Operation not permitted");
+	ck_assert_str_eq(vdds_strerror(-ENOSYS), "Function not implemented");
+	ck_assert_str_eq(vdds_strerror(-EOPNOTSUPP), "Operation not supported");
+}
+END_TEST
+
+START_TEST(test_strerror_of_a_number_that_is_no_errno_is_unknown)
+{
+	ck_assert_str_eq(vdds_strerror(-4095), "unknown error");
+	ck_assert_str_eq(vdds_strerror(INT_MAX), "unknown error");
+	ck_assert_str_eq(vdds_strerror(INT_MIN), "unknown error");
+	ck_assert_str_eq(vdds_strerror(-41), "unknown error"); /* a hole */
+}
+END_TEST
+
+START_TEST(test_detail_setf_formats_and_returns_the_code)
+{
+	char longer[300];
+
+	ck_assert_int_eq(vdds__detail_setf(-EINVAL, "slot_count %u: must be >= 2", 1u), -EINVAL);
+	ck_assert_str_eq(vdds_last_error_detail(), "slot_count 1: must be >= 2");
+	/* what it cannot hold is cut short, as a peer's reason is */
+	memset(longer, 'x', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = '\0';
+	ck_assert_int_eq(vdds__detail_setf(-EMFILE, "%s", longer), -EMFILE);
+	ck_assert_uint_eq(strlen(vdds_last_error_detail()), VDDS_ERROR_DETAIL_MAX - 1);
+	/* and a control character in an argument cannot reach a terminal */
+	ck_assert_int_eq(vdds__detail_setf(-EINVAL, "type_name '%s'", "a\033[2Jb"), -EINVAL);
+	ck_assert_str_eq(vdds_last_error_detail(), "type_name 'a?[2Jb'");
+	vdds__detail_clear();
+	ck_assert_str_eq(vdds_last_error_detail(), "");
+}
+END_TEST
+
+/* vdds__topic_name_check(topic) is -EINVAL and its detail is want. */
+static void assert_topic_fault(const char *topic, const char *want)
+{
+	vdds__detail_clear();
+	ck_assert_int_eq(vdds__topic_name_check(topic), -EINVAL);
+	ck_assert_str_eq(vdds_last_error_detail(), want);
+}
+
+START_TEST(test_a_bad_topic_name_says_what_is_wrong)
+{
+	char longest[VDDS_TOPIC_MAX + 2];
+
+	assert_topic_fault(NULL, "topic: NULL");
+	assert_topic_fault("", "topic: empty");
+	assert_topic_fault(".hidden", "topic '.hidden': starts with '.'");
+	assert_topic_fault("a/b", "topic 'a/b': '/' at byte 1: only [A-Za-z0-9_.-]");
+	assert_topic_fault("two words", "topic 'two words': byte 0x20 at 3: only [A-Za-z0-9_.-]");
+	assert_topic_fault("tab\there", "topic 'tab?here': byte 0x09 at 3: only [A-Za-z0-9_.-]");
+	memset(longest, 'a', sizeof(longest) - 1);
+	longest[sizeof(longest) - 1] = '\0';
+	assert_topic_fault(longest,
+			   "topic 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+			   "...': longer than 64 bytes");
+	/* the longest name that is one is fine */
+	longest[VDDS_TOPIC_MAX] = '\0';
+	vdds__detail_clear();
+	ck_assert_int_eq(vdds__topic_name_check(longest), 0);
+	ck_assert_int_eq(vdds__topic_name_check("pose_2.left-cam"), 0);
+	ck_assert_str_eq(vdds_last_error_detail(), "");
+}
+END_TEST
+
+START_TEST(test_asking_whether_a_name_is_a_topic_leaves_the_detail_alone)
+{
+	vdds__detail_set("an earlier refusal");
+	ck_assert_int_eq(vdds__topic_valid("a/b"), -EINVAL);
+	ck_assert_int_eq(vdds__topic_valid(""), -EINVAL);
+	ck_assert_int_eq(vdds__topic_valid("pose"), 0);
+	ck_assert_str_eq(vdds_last_error_detail(), "an earlier refusal");
+}
+END_TEST
+
+static Suite *errors_suite(void)
+{
+	Suite *s = suite_create("errors");
+	TCase *tc = tcase_create("errors");
+
+	tcase_set_timeout(tc, 20);
+	tcase_add_test(tc, test_strerror_names_every_errno_apart);
+	tcase_add_test(tc, test_strerror_speaks_for_its_own_codes);
+	tcase_add_test(tc, test_strerror_gives_the_c_librarys_words_for_the_rest);
+	tcase_add_test(tc, test_strerror_of_a_number_that_is_no_errno_is_unknown);
+	tcase_add_test(tc, test_detail_setf_formats_and_returns_the_code);
+	tcase_add_test(tc, test_a_bad_topic_name_says_what_is_wrong);
+	tcase_add_test(tc, test_asking_whether_a_name_is_a_topic_leaves_the_detail_alone);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return tu_run_suite(errors_suite());
+}
