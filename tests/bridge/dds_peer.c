@@ -242,17 +242,11 @@ static int do_write(struct peer *p)
 /* --------------------------------------------------------------- writers */
 
 /* Writers that come and go, for the bridge's bookkeeping of them. */
-static int do_writers(struct peer *p)
+static int writers_live(struct peer *p, dds_entity_t *w)
 {
 	uint64_t t0 = bt_now_ns();
-	dds_entity_t *w = calloc(p->count ? p->count : 1, sizeof(*w));
 	uint8_t buf[BT_MIN_LEN];
 
-	if (!w || p->n_go > 1 || p->n_wait != 1)
-		return fail("writers: --wait I (and at most one --go) needed");
-	p->participant = dds_create_participant(p->domain, NULL, NULL);
-	if (p->participant < 0)
-		return fail("cannot create a DDS participant");
 	for (uint64_t i = 0; i < p->count; i++) {
 		char name[200];
 
@@ -278,9 +272,24 @@ static int do_writers(struct peer *p)
 	for (uint64_t i = 0; !p->whole && i < p->count; i++)
 		if (dds_delete(w[i]) < 0)
 			return fail("writers: cannot delete a writer");
-	dds_delete(p->participant);
-	free(w);
 	return 0;
+}
+
+static int do_writers(struct peer *p)
+{
+	if (p->n_go > 1 || p->n_wait != 1)
+		return fail("writers: --wait I (and at most one --go) needed");
+	dds_entity_t *w = calloc(p->count ? p->count : 1, sizeof(*w));
+
+	if (!w)
+		return fail("out of memory");
+	p->participant = dds_create_participant(p->domain, NULL, NULL);
+	int rc = p->participant < 0 ? fail("cannot create a DDS participant") : writers_live(p, w);
+
+	if (p->participant > 0)
+		dds_delete(p->participant);
+	free(w);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ read */

@@ -910,7 +910,8 @@ START_TEST(names_with_dashes_dots_and_underscores_cross_under_their_mapped_names
 	make_loopback_host(&b, "b");
 	snprintf(board_arg, sizeof(board_arg), "%s", board_path);
 	struct proc *ba = start_bridge(&a, "bridge-a", "--out", "camera-front", "--in", "a.b_c",
-				       "x-y.z", "x*", "a*", "--depth", "4096", "--grace", "600", NULL);
+				       "x-y.z", "x*", "a*", "--depth", "4096", "--grace", "600",
+				       NULL);
 	struct proc *bb = start_bridge(&b, "bridge-b", "--in", "camera-front", "--out", "a.b_c",
 				       "--depth", "4096", "--grace", "600", NULL);
 	struct pub_role cam_pub = {
@@ -967,8 +968,8 @@ START_TEST(names_with_dashes_dots_and_underscores_cross_under_their_mapped_names
 		expect_success(roles[i]);
 	AWAIT(count_in_log("bridge-a", "ignoring DDS topic vdds/x_xy: not a vdds topic name") ==
 			      1 &&
-		      count_in_log("bridge-a", "ignoring DDS topic vdds/a_b: not a vdds topic name") ==
-			      1,
+		      count_in_log("bridge-a",
+				   "ignoring DDS topic vdds/a_b: not a vdds topic name") == 1,
 	      "bridge-a ignoring the DDS names that are no vdds name's image");
 	bt_set(board, LEAVE1, 1);
 	bt_set(board, LEAVE2, 1);
@@ -993,8 +994,8 @@ START_TEST(names_with_dashes_dots_and_underscores_cross_under_their_mapped_names
 		const char *in = counters(i == 1 || i == 2 ? "bridge-a" : "bridge-b", "exit",
 					  topics[i]);
 
-		ck_assert_msg(in && strstr(in, "mode=in") && frames_in(in) >= 501,
-			      "%s: %s", topics[i], in);
+		ck_assert_msg(in && strstr(in, "mode=in") && frames_in(in) >= 501, "%s: %s",
+			      topics[i], in);
 		ck_assert_msg(strstr(in, " dropped=0 "), "%s: %s", topics[i], in);
 	}
 }
@@ -1023,7 +1024,8 @@ static int count_fds(pid_t pid)
 /* 300 DDS writers on 300 topics appear, are imported, and leave (deleted
  * one by one); after the grace period every import has ended and the
  * bridge's file descriptors and the runtime directory are back where they
- * were. Again with the writers' participant leaving whole. Then 300 writers
+ * were. Again with the writers' participant leaving whole, and ten writers
+ * more than --peer-writers, which are not counted. Then 300 writers
  * of topics no --in pattern takes: nothing held, and the log names a
  * bounded number of them, then only counts. */
 START_TEST(three_hundred_dds_writers_come_and_go_and_leave_nothing_behind)
@@ -1033,7 +1035,8 @@ START_TEST(three_hundred_dds_writers_come_and_go_and_leave_nothing_behind)
 
 	make_loopback_host(&h, "h");
 	snprintf(board_arg, sizeof(board_arg), "%s", board_path);
-	struct proc *br = start_bridge(&h, "bridge", "--in", "churn*", "--grace", "1", NULL);
+	struct proc *br = start_bridge(&h, "bridge", "--in", "churn*", "--grace", "1",
+				       "--peer-writers", "300", NULL);
 
 	AWAIT(count_in_log("bridge", "vdds-bridge: running"), "the bridge running");
 	const int fds0 = count_fds(br->pid), files0 = count_entries(h.dir);
@@ -1041,10 +1044,11 @@ START_TEST(three_hundred_dds_writers_come_and_go_and_leave_nothing_behind)
 	for (int wave = 0; wave < 2; wave++) {
 		const char *name = wave ? "churn-whole" : "churn-one-by-one";
 		int made = wave ? MADE2 : MADE1, leave = wave ? LEAVE2 : LEAVE1;
+		/* the second time ten more than the bridge counts of one participant */
 		struct proc *w = start_peer(&h, name, "writers", board_arg, "churn", "--count",
-					    "300", "--announce", "t", "--go", slots(made, 0),
-					    "--wait", slots(leave, 0), wave ? "--whole" : NULL,
-					    NULL);
+					    wave ? "310" : "300", "--announce", "t", "--go",
+					    slots(made, 0), "--wait", slots(leave, 0),
+					    wave ? "--whole" : NULL, NULL);
 
 		AWAIT(count_in_log("bridge", "importing from DDS topic") == 300 * (wave + 1),
 		      "300 imports");
@@ -1058,11 +1062,15 @@ START_TEST(three_hundred_dds_writers_come_and_go_and_leave_nothing_behind)
 		AWAIT(count_fds(br->pid) == fds0 && count_entries(h.dir) == files0,
 		      "fds and runtime-directory files back to where they were");
 	}
+	ck_assert_int_eq(count_in_log("bridge", "writers of vdds topics (--peer-writers): more are "
+						"ignored"),
+			 1);
 	/* topics no pattern takes: no state, a bounded log */
 	struct proc *w = start_peer(&h, "other", "writers", board_arg, "other", "--count", "300",
 				    "--announce", "t", "--go", slots(MADE3, 0), "--wait",
 				    slots(LEAVE3, 0), NULL);
-	AWAIT((ask_counters(br), count_in_log("bridge", "writers_ignored=300")),
+	AWAIT((ask_counters(br),
+	       count_in_log("bridge", "writers_ignored=300 writers_over_peer=10")),
 	      "300 writers ignored");
 	ck_assert_int_eq(count_fds(br->pid), fds0);
 	ck_assert_int_eq(count_entries(h.dir), files0);
@@ -1083,7 +1091,7 @@ END_TEST
  * the poisoner is first and decides the type; the legitimate writer that
  * comes next is refused until the poisoner has left and the import ended
  * after its grace period; then the topic is re-typed by the writer present
- * and its frames flow. */
+ * and its frames flow. A local publisher's type, exported, is escaped too. */
 START_TEST(a_poisoning_writer_is_refused_and_cannot_take_a_topic_for_good)
 {
 	static const char esc_type[] = "\033]0;PWNED\007\033[31mRED";
@@ -1095,8 +1103,17 @@ START_TEST(a_poisoning_writer_is_refused_and_cannot_take_a_topic_for_good)
 	long_type[100] = '\0';
 	make_loopback_host(&h, "h");
 	snprintf(board_arg, sizeof(board_arg), "%s", board_path);
-	struct proc *br = start_bridge(&h, "bridge", "--in", "p*", "--grace", "1", "--depth",
-				       "1024", NULL);
+	struct proc *br = start_bridge(&h, "bridge", "--in", "p*", "--out", "esc", "--grace", "1",
+				       "--depth", "1024", NULL);
+	/* a local publisher's type reaches the log too: when it is exported */
+	struct pub_role esc_pub = {
+		.topic = "esc", .type = esc_type, .size = 64, .count = 1, .await_sub = true
+	};
+	struct proc *ep = start(&h, "pub-esc", NULL, run_pub, &esc_pub);
+
+	expect_success(ep);
+	AWAIT(count_in_log("bridge", "esc: exporting to DDS topic vdds/esc (type \"\\x1b]0;PWNED"),
+	      "the bridge exporting esc");
 	struct sub_role sub_a = {
 		.topic = "pa", .type = "good", .count = 500, .go = GO1, .done = DONE1
 	};
@@ -1110,9 +1127,8 @@ START_TEST(a_poisoning_writer_is_refused_and_cannot_take_a_topic_for_good)
 	struct proc *pa = start_peer(&h, "poison-pa", "writers", board_arg, "pa", "--count", "1",
 				     "--announce", esc_type, "--type", esc_type, "--frames",
 				     "--wait", slots(LEAVE1, 0), NULL);
-	struct proc *ta = start_peer(&h, "toolong-pa", "writers", board_arg, "pa", "--count",
-				     "1", "--announce", long_type, "--wait", slots(LEAVE1, 0),
-				     NULL);
+	struct proc *ta = start_peer(&h, "toolong-pa", "writers", board_arg, "pa", "--count", "1",
+				     "--announce", long_type, "--wait", slots(LEAVE1, 0), NULL);
 
 	AWAIT(count_in_log("bridge", "pa: a DDS writer of type \"") &&
 		      count_in_log("bridge", "pa: a DDS writer announcing a type name over 63"),
@@ -1271,8 +1287,11 @@ static void print_logs(void)
 }
 
 static const char *const scenarios[] = {
-	"two_hosts_netns", "two_hosts_loopback", "interop", "loops",
-	"restart",         "bad_input",          "durable", "names", "churn", "poison",
+	"two_hosts_netns", "two_hosts_loopback",
+	"interop",         "loops",
+	"restart",         "bad_input",
+	"durable",         "names",
+	"churn",           "poison",
 };
 
 /* (Check's test handles are not constants: no table of them.) */

@@ -12,7 +12,8 @@
 #include "bridge.h"
 
 /* Every byte a vdds topic name may hold (vdds.h), and a few it may not. */
-static const char vdds_bytes[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.";
+static const char vdds_bytes[] =
+	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.";
 
 static const char *dds_of(const char *topic)
 {
@@ -55,9 +56,10 @@ static void round_trip(const char *name)
 	const char *dds = dds_of(name);
 
 	ck_assert_msg(dds != NULL, "%s has no DDS name", name);
-	ck_assert_msg(strspn(dds, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_/") ==
-			      strlen(dds),
-		      "%s -> %s", name, dds);
+	ck_assert_msg(
+		strspn(dds, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_/") ==
+			strlen(dds),
+		"%s -> %s", name, dds);
 	ck_assert_msg(strncmp(dds, "vdds/", 5) == 0 && strchr(dds + 5, '/') == NULL, "%s", dds);
 	const char *back = vdds_of(dds);
 
@@ -151,8 +153,8 @@ START_TEST(a_dds_name_is_taken_back_only_if_it_is_a_vdds_names_image)
 	}
 	ck_assert_uint_gt(accepted, 1000);
 	static const char *const refused[] = {
-		"vdds/",     "vdds/_",    "vdds/a_",   "vdds/_x",   "vdds/_H",    "vdds/a/b",
-		"vdds/a-b",  "vdds/a.b",  "vdds/_dx",  "vdds/a___", "vdds/\033x", "pose",
+		"vdds/",      "vdds/_",   "vdds/a_",   "vdds/_x",   "vdds/_H",    "vdds/a/b",
+		"vdds/a-b",   "vdds/a.b", "vdds/_dx",  "vdds/a___", "vdds/\033x", "pose",
 		"vdds2/pose", "vdd/pose", "VDDS/pose", "",
 	};
 

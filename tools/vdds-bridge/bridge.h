@@ -16,7 +16,7 @@
 #define BRIDGE_MAX_PATTERNS 32
 #define BRIDGE_DDS_PREFIX "vdds/"
 /* The longest DDS name of a vdds topic: every byte may take two (names.c). */
-#define BRIDGE_DDS_NAME_MAX (sizeof(BRIDGE_DDS_PREFIX) - 1 + 2 * VDDS_TOPIC_MAX)
+#define BRIDGE_DDS_NAME_MAX (sizeof(BRIDGE_DDS_PREFIX) - 1 + 2 * (size_t)VDDS_TOPIC_MAX)
 /* The USER_DATA of a writer: "vdds.origin=ID\n" (a bridge's: which vdds host
  * it exports from), then "vdds.type_name=NAME" (the vdds type it writes);
  * either may be missing. */
@@ -58,9 +58,9 @@ enum drop_reason {
 
 /* Log lines said at most once per topic. */
 enum topic_said {
-	SAID_LOCKED = 1u << 0,      /* another bridge on this host has it */
-	SAID_LOCAL = 1u << 1,       /* published locally: not imported */
-	SAID_DDS_REFUSED = 1u << 2, /* Cyclone refused the topic */
+	SAID_LOCKED = 1u << 0,        /* another bridge on this host has it */
+	SAID_LOCAL = 1u << 1,         /* published locally: not imported */
+	SAID_DDS_REFUSED = 1u << 2,   /* Cyclone refused the topic */
 	SAID_TYPE_CONFLICT = 1u << 3, /* a DDS writer announcing another vdds type */
 	SAID_NO_IMPORT = 1u << 4,     /* exported once: never imported */
 	SAID_OPEN_FAILED = 1u << 5,   /* vdds open failed otherwise */
@@ -97,7 +97,7 @@ struct topic {
 	 * another type, or one too long, and wait (writers.c). */
 	uint32_t remote_writers, refused_writers;
 	char announced_type[VDDS_TYPE_NAME_MAX + 1];
-	uint64_t orphaned_ns; /* imported, no writer since (CLOCK_MONOTONIC); 0: has one */
+	uint64_t orphaned_ns;     /* imported, no writer since (CLOCK_MONOTONIC); 0: has one */
 	uint64_t writers_refused; /* counter: writers refused for their type */
 	bool dead;                /* nothing refers to it: freed after this turn of the loop */
 
@@ -121,8 +121,8 @@ struct remote_writer {
 	dds_guid_t key;
 	struct remote_peer *peer;
 	struct topic *topic;
-	bool accepted;  /* counted in topic->remote_writers, else refused_writers */
-	bool too_long;  /* announced a type name over VDDS_TYPE_NAME_MAX: never accepted */
+	bool accepted; /* counted in topic->remote_writers, else refused_writers */
+	bool too_long; /* announced a type name over VDDS_TYPE_NAME_MAX: never accepted */
 	char type_name[VDDS_TYPE_NAME_MAX + 1];
 	struct remote_writer *next;
 };
