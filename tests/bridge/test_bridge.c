@@ -1039,7 +1039,19 @@ START_TEST(three_hundred_dds_writers_come_and_go_and_leave_nothing_behind)
 				       "--peer-writers", "300", NULL);
 
 	AWAIT(count_in_log("bridge", "vdds-bridge: running"), "the bridge running");
-	const int fds0 = count_fds(br->pid), files0 = count_entries(h.dir);
+	/* the baseline: the same count three times in a row, 50 ms apart (Cyclone's
+	 * threads may still be settling) */
+	int fds0 = -1, files0 = -1, same = 0;
+
+	for (uint64_t t0 = bt_now_ns(); same < 3;) {
+		ck_assert_msg(bt_now_ns() - t0 < BT_PATIENCE_NS, "no steady fd count");
+		int fds = count_fds(br->pid), files = count_entries(h.dir);
+
+		same = fds == fds0 && files == files0 ? same + 1 : 1;
+		fds0 = fds;
+		files0 = files;
+		bt_sleep_us(50000);
+	}
 
 	for (int wave = 0; wave < 2; wave++) {
 		const char *name = wave ? "churn-whole" : "churn-one-by-one";

@@ -324,13 +324,14 @@ int main(int argc, char **argv)
 
 	if (b.opts.domain != DDS_DOMAIN_DEFAULT)
 		snprintf(domain, sizeof(domain), "%u", b.opts.domain);
-	bridge_log("running: runtime directory %s, waitset %s, DDS domain %s", b.rundir,
-		   vdds_waitset_backend(b.ws), domain);
 	if ((err = bridge_watch_rundir(&b)) < 0 ||
 	    (err = vdds_waitset_add_fd(b.ws, b.watch_fd, POLLIN, NULL)) < 0) {
 		bridge_log("watching %s: %s", b.rundir, vdds_strerror(err));
 		goto out;
 	}
+	/* said once every fd it keeps is open: a count taken now is its baseline */
+	bridge_log("running: runtime directory %s, waitset %s, DDS domain %s", b.rundir,
+		   vdds_waitset_backend(b.ws), domain);
 	on_wake(&b); /* publications discovered before the loop */
 	bridge_reap(&b);
 	while (!b.stop) {
