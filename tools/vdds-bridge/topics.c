@@ -249,14 +249,20 @@ void bridge_stop_topic(struct bridge *b, struct topic *t)
 	drop_lock(b, t);
 }
 
+/* Nothing needs t: no DDS writer, nothing bridged. An export is remembered
+ * (never import it), and so is a topic a local publisher has that waits for
+ * another bridge's lock. */
+static bool unneeded(struct bridge *b, struct topic *t)
+{
+	return t->mode == TOPIC_IDLE && !t->remote_writers && !t->refused_writers &&
+	       !t->exported_once &&
+	       !(matches(b->opts.out, b->opts.n_out, t->name) && has_local_socket(b, t));
+}
+
 void bridge_release_topic(struct bridge *b, struct topic *t)
 {
-	/* an export is remembered (never import it), and so is a topic a
-	 * local publisher has that waits for another bridge's lock */
-	if (t->mode != TOPIC_IDLE || t->remote_writers || t->refused_writers || t->exported_once ||
-	    (matches(b->opts.out, b->opts.n_out, t->name) && has_local_socket(b, t)))
-		return;
-	t->dead = true;
+	if (unneeded(b, t))
+		t->dead = true;
 }
 
 void bridge_reap(struct bridge *b)
@@ -264,7 +270,9 @@ void bridge_reap(struct bridge *b)
 	for (struct topic **pt = &b->topics; *pt;) {
 		struct topic *t = *pt;
 
-		if (!t->dead) {
+		/* asked again: later events of the batch may have taken it up */
+		if (!t->dead || !unneeded(b, t)) {
+			t->dead = false;
 			pt = &t->next;
 			continue;
 		}
