@@ -1,10 +1,10 @@
 /* dds_side.c — the Cyclone DDS half of vdds-bridge: one participant, the QoS
  * the options say, a writer or a reader per bridged topic, listeners that do
  * nothing but wake the loop through an eventfd (Cyclone gives no fd), and the
- * discovery of vdds/ writers through the DCPSPublication built-in topic. */
+ * discovery of vdds/ writers through the DCPSPublication built-in topic,
+ * handed to writers.c. */
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 

@@ -2,7 +2,9 @@
  * publisher has it and imported while a remote DDS writer has it, decided by
  * one function (bridge_reconsider) under three rules: a per-topic bridge lock
  * in the runtime directory gives a topic to one bridge per host; a topic
- * published locally is never imported; a topic is never both. */
+ * published locally is never imported; a topic is never both. An import
+ * ends --grace seconds after its last writer (writers.c); a topic nothing
+ * needs any more is freed once the loop has served the events at hand. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -117,6 +119,7 @@ static void drop_lock(struct bridge *b, struct topic *t)
 
 static int start_out(struct bridge *b, struct topic *t)
 {
+	char type[ESC_NAME_MAX];
 	int err = vdds_sub_open(&t->sub, t->name, NULL);
 
 	if (err < 0) {
@@ -128,8 +131,6 @@ static int start_out(struct bridge *b, struct topic *t)
 		return err;
 	}
 	snprintf(t->type_name, sizeof(t->type_name), "%s", vdds_sub_type_name(t->sub));
-	char type[ESC_NAME_MAX];
-
 	if ((err = bridge_dds_writer(b, t)) < 0)
 		goto err_close_sub;
 	if ((err = vdds_waitset_add_sub(b->ws, t->sub, t)) < 0) {
@@ -161,6 +162,7 @@ static int start_in(struct bridge *b, struct topic *t)
 		.type_name = t->announced_type,
 		.no_service_thread = true, /* the waitset serves it */
 	};
+	char type[ESC_NAME_MAX];
 	int err = vdds_pub_open(&t->pub, t->name, &po);
 
 	if (err == -EEXIST) {
@@ -173,8 +175,6 @@ static int start_in(struct bridge *b, struct topic *t)
 		return err;
 	}
 	snprintf(t->local_type, sizeof(t->local_type), "%s", t->announced_type);
-	char type[ESC_NAME_MAX];
-
 	if ((err = vdds_waitset_add_pub(b->ws, t->pub, t)) < 0) {
 		bridge_log("%s: waitset: %s", t->name, vdds_strerror(err));
 		goto err_close_pub;
