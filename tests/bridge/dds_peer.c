@@ -1,10 +1,18 @@
 /* dds_peer.c — a plain Cyclone DDS program, no vdds inside, that speaks the
  * bridge's wire contract (vdds::Frame on vdds/T): the bridge tests use it to
- * write into a bridge with --in and to read from one with --out.
+ * write into a bridge with --in and to read from one with --out. TOPIC is
+ * the DDS name after "vdds/", as given: the test spells the mapped name of a
+ * vdds topic as vdds-bridge(1) documents it (camera-front: camera_hfront).
  *   bridge_dds_peer write BOARD TOPIC [--domain D] [--count N] [--size N] [--vary]
  *       [--type NAME] [--announce NAME] [--go I[,J]] [--wait I[,J]] [--bad]
  *   bridge_dds_peer read BOARD TOPIC [--domain D] [--count N] [--type NAME] [--go I]
  *       [--done I] [--writers N] [--from-vdds] [--durable]
+ *   bridge_dds_peer writers BOARD TOPIC [--domain D] [--count N] [--announce NAME]
+ *       [--type NAME] [--frames] [--go I] [--wait I] [--whole]
+ *     N writers (on TOPIC, or TOPIC0..TOPIC<N-1> if N > 1), board slot I set
+ *     once they exist; with --frames each writes a frame of --type every
+ *     10 ms; they leave when slot --wait is set, one by one, or with
+ *     --whole the participant at once.
  * Exit 0 when everything checked out; otherwise a line on stderr says why. */
 #include <stdbool.h>
 #include <stdio.h>
@@ -23,7 +31,7 @@ struct peer {
 	const char *topic;
 	uint64_t count;
 	size_t size;
-	bool vary, bad, from_vdds, durable;
+	bool vary, bad, from_vdds, durable, frames, whole;
 	const char *type, *announce;
 	int go[2], n_go, wait[2], n_wait, done;
 	uint32_t writers, domain;
@@ -77,6 +85,14 @@ static int parse(int argc, char **argv, struct peer *p)
 			p->durable = true;
 			continue;
 		}
+		if (!strcmp(a, "--frames")) {
+			p->frames = true;
+			continue;
+		}
+		if (!strcmp(a, "--whole")) {
+			p->whole = true;
+			continue;
+		}
 		if (!v)
 			return -1;
 		i++;
@@ -110,18 +126,17 @@ static bool all_set(struct bt_board *b, const int *list, int n)
 	return true;
 }
 
-static int open_endpoint(struct peer *p, bool writer)
+static dds_entity_t make_endpoint(struct peer *p, const char *topic_name, bool writer)
 {
-	char name[128];
+	char name[256];
 
-	p->participant = dds_create_participant(p->domain, NULL, NULL);
-	if (p->participant < 0)
-		return fail("cannot create a DDS participant");
-	snprintf(name, sizeof(name), "vdds/%s", p->topic);
+	snprintf(name, sizeof(name), "vdds/%s", topic_name);
 	dds_entity_t topic = dds_create_topic(p->participant, &vdds_Frame_desc, name, NULL, NULL);
 
-	if (topic < 0)
-		return fail("cannot create the topic");
+	if (topic < 0) {
+		fail("cannot create the topic");
+		return topic;
+	}
 	dds_qos_t *q = dds_create_qos();
 
 	dds_qset_reliability(q, DDS_RELIABILITY_RELIABLE, DDS_SECS(10));
@@ -129,20 +144,32 @@ static int open_endpoint(struct peer *p, bool writer)
 	if (p->durable)
 		dds_qset_durability(q, DDS_DURABILITY_TRANSIENT_LOCAL);
 	if (p->announce) {
-		char ud[128];
+		char ud[256];
 		int n = snprintf(ud, sizeof(ud), "vdds.type_name=%s", p->announce);
 
 		dds_qset_userdata(q, ud, (size_t)n);
 	}
-	p->endpoint = writer ? dds_create_writer(p->participant, topic, q, NULL)
-			     : dds_create_reader(p->participant, topic, q, NULL);
+	dds_entity_t e = writer ? dds_create_writer(p->participant, topic, q, NULL)
+				: dds_create_reader(p->participant, topic, q, NULL);
+
 	dds_delete_qos(q);
-	return p->endpoint < 0 ? fail("cannot create the endpoint") : 0;
+	if (e < 0)
+		fail("cannot create the endpoint");
+	return e;
+}
+
+static int open_endpoint(struct peer *p, bool writer)
+{
+	p->participant = dds_create_participant(p->domain, NULL, NULL);
+	if (p->participant < 0)
+		return fail("cannot create a DDS participant");
+	p->endpoint = make_endpoint(p, p->topic, writer);
+	return p->endpoint < 0 ? 1 : 0;
 }
 
 /* ----------------------------------------------------------------- write */
 
-static int write_frame(struct peer *p, uint8_t *buf, size_t len, const char *type)
+static int write_frame_on(dds_entity_t writer, uint8_t *buf, size_t len, const char *type)
 {
 	vdds_Frame f = {
 		.seq = 0,
@@ -151,7 +178,12 @@ static int write_frame(struct peer *p, uint8_t *buf, size_t len, const char *typ
 		.payload = { ._maximum = (uint32_t)len, ._length = (uint32_t)len, ._buffer = buf },
 	};
 
-	return dds_write(p->endpoint, &f) < 0 ? fail("dds_write failed") : 0;
+	return dds_write(writer, &f) < 0 ? fail("dds_write failed") : 0;
+}
+
+static int write_frame(struct peer *p, uint8_t *buf, size_t len, const char *type)
+{
+	return write_frame_on(p->endpoint, buf, len, type);
 }
 
 /* Frames a bridge must refuse: one larger than its slot (--size is the slot
@@ -205,6 +237,59 @@ static int do_write(struct peer *p)
 	free(buf);
 	dds_delete(p->participant);
 	return 0;
+}
+
+/* --------------------------------------------------------------- writers */
+
+/* Writers that come and go, for the bridge's bookkeeping of them. */
+static int writers_live(struct peer *p, dds_entity_t *w)
+{
+	uint64_t t0 = bt_now_ns();
+	uint8_t buf[BT_MIN_LEN];
+
+	for (uint64_t i = 0; i < p->count; i++) {
+		char name[200];
+
+		if (p->count > 1)
+			snprintf(name, sizeof(name), "%s%llu", p->topic, (unsigned long long)i);
+		else
+			snprintf(name, sizeof(name), "%s", p->topic);
+		if ((w[i] = make_endpoint(p, name, true)) < 0)
+			return 1;
+	}
+	if (p->n_go)
+		bt_set(p->board, p->go[0], 1);
+	while (!all_set(p->board, p->wait, 1)) {
+		if (bt_now_ns() - t0 > BT_PATIENCE_NS)
+			return fail("writers: never told to go");
+		for (uint64_t i = 0; p->frames && i < p->count; i++) {
+			bt_fill(buf, BT_MIN_LEN, BT_PROBE, 0, 0);
+			if (write_frame_on(w[i], buf, BT_MIN_LEN, p->type))
+				return 1;
+		}
+		bt_sleep_us(10000);
+	}
+	for (uint64_t i = 0; !p->whole && i < p->count; i++)
+		if (dds_delete(w[i]) < 0)
+			return fail("writers: cannot delete a writer");
+	return 0;
+}
+
+static int do_writers(struct peer *p)
+{
+	if (p->n_go > 1 || p->n_wait != 1)
+		return fail("writers: --wait I (and at most one --go) needed");
+	dds_entity_t *w = calloc(p->count ? p->count : 1, sizeof(*w));
+
+	if (!w)
+		return fail("out of memory");
+	p->participant = dds_create_participant(p->domain, NULL, NULL);
+	int rc = p->participant < 0 ? fail("cannot create a DDS participant") : writers_live(p, w);
+
+	if (p->participant > 0)
+		dds_delete(p->participant);
+	free(w);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ read */
@@ -297,10 +382,13 @@ int main(int argc, char **argv)
 	struct peer p = { 0 };
 
 	if (argc < 4 || parse(argc, argv, &p) < 0 ||
-	    (strcmp(argv[1], "write") != 0 && strcmp(argv[1], "read") != 0))
-		return fail("usage: bridge_dds_peer write|read BOARD TOPIC [options]");
+	    (strcmp(argv[1], "write") != 0 && strcmp(argv[1], "read") != 0 &&
+	     strcmp(argv[1], "writers") != 0))
+		return fail("usage: bridge_dds_peer write|read|writers BOARD TOPIC [options]");
 	if (!(p.board = bt_board_map(argv[2])))
 		return fail("cannot map the board");
 	p.topic = argv[3];
+	if (strcmp(argv[1], "writers") == 0)
+		return do_writers(&p);
 	return strcmp(argv[1], "write") == 0 ? do_write(&p) : do_read(&p);
 }

@@ -1,10 +1,10 @@
 /* dds_side.c — the Cyclone DDS half of vdds-bridge: one participant, the QoS
  * the options say, a writer or a reader per bridged topic, listeners that do
  * nothing but wake the loop through an eventfd (Cyclone gives no fd), and the
- * discovery of vdds/ writers through the DCPSPublication built-in topic. */
+ * discovery of vdds/ writers through the DCPSPublication built-in topic,
+ * handed to writers.c. */
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -80,12 +80,7 @@ void bridge_dds_close(struct bridge *b)
 	if (b->participant > 0)
 		dds_delete(b->participant);
 	b->participant = 0;
-	while (b->writers) {
-		struct remote_writer *w = b->writers;
-
-		b->writers = w->next;
-		free(w);
-	}
+	bridge_free_writers(b);
 }
 
 static dds_qos_t *frame_qos(const struct bridge *b)
@@ -101,18 +96,16 @@ static dds_qos_t *frame_qos(const struct bridge *b)
 
 static int ensure_topic(struct bridge *b, struct topic *t)
 {
-	char name[sizeof(BRIDGE_DDS_PREFIX) + VDDS_TOPIC_MAX];
-
 	if (t->dds_topic > 0)
 		return 0;
-	snprintf(name, sizeof(name), BRIDGE_DDS_PREFIX "%s", t->name);
-	t->dds_topic = dds_create_topic(b->participant, &vdds_Frame_desc, name, NULL, NULL);
+	t->dds_topic = dds_create_topic(b->participant, &vdds_Frame_desc, t->dds_name, NULL, NULL);
 	if (t->dds_topic < 0) {
-		/* Cyclone 0.10 takes only letters, digits, '_' and '/' in a name */
+		/* the mapping (names.c) makes only names Cyclone takes: this is
+		 * a Cyclone that takes fewer */
 		bridge_log_once(t, SAID_DDS_REFUSED,
 				"%s: Cyclone DDS refuses the topic %s (%s): "
 				"not bridged",
-				t->name, name, dds_strretcode(t->dds_topic));
+				t->name, t->dds_name, dds_strretcode(t->dds_topic));
 		t->dds_topic = 0;
 		t->dds_refused = true;
 		return -EINVAL;
@@ -179,109 +172,16 @@ void bridge_dds_drop_endpoints(struct topic *t)
 	t->writer = t->reader = 0;
 }
 
+void bridge_dds_drop_topic(struct topic *t)
+{
+	bridge_dds_drop_endpoints(t);
+	/* the participant may be gone already (at exit): it took the topic */
+	if (t->dds_topic > 0 && t->bridge->participant > 0)
+		dds_delete(t->dds_topic);
+	t->dds_topic = 0;
+}
+
 /* ------------------------------------------------------------- discovery */
-
-/* What a writer's USER_DATA says; see BRIDGE_USERDATA_ORIGIN. */
-struct announcement {
-	char origin[BRIDGE_ORIGIN_MAX];
-	char type_name[VDDS_TYPE_NAME_MAX + 1];
-};
-
-static void read_announcement(const dds_qos_t *qos, struct announcement *a)
-{
-	size_t olen = strlen(BRIDGE_USERDATA_ORIGIN), tlen = strlen(BRIDGE_USERDATA_TYPE);
-	void *ud = NULL;
-	size_t sz = 0;
-
-	memset(a, 0, sizeof(*a));
-	/* it comes back NUL-terminated (sz + 1 bytes); NULs inside end it early */
-	if (!dds_qget_userdata(qos, &ud, &sz) || !ud)
-		return;
-	const char *p = ud;
-
-	if (strncmp(p, BRIDGE_USERDATA_ORIGIN, olen) == 0) {
-		size_t n = strcspn(p + olen, "\n");
-
-		if (n < sizeof(a->origin))
-			memcpy(a->origin, p + olen, n);
-		p += olen + n + (p[olen + n] == '\n');
-	}
-	if (strncmp(p, BRIDGE_USERDATA_TYPE, tlen) == 0) {
-		size_t n = strlen(p + tlen);
-
-		if (n < sizeof(a->type_name))
-			memcpy(a->type_name, p + tlen, n);
-	}
-	dds_free(ud);
-}
-
-static struct remote_writer **find_writer(struct bridge *b, const dds_guid_t *key)
-{
-	struct remote_writer **pw = &b->writers;
-
-	while (*pw && memcmp(&(*pw)->key, key, sizeof(*key)) != 0)
-		pw = &(*pw)->next;
-	return pw;
-}
-
-static void writer_left(struct remote_writer **pw)
-{
-	struct remote_writer *w = *pw;
-	struct topic *t = w->topic;
-
-	*pw = w->next;
-	t->remote_writers--;
-	free(w);
-	bridge_log("%s: a DDS writer left (%u remain)", t->name, t->remote_writers);
-}
-
-static void writer_seen(struct bridge *b, const dds_builtintopic_endpoint_t *ep)
-{
-	size_t plen = strlen(BRIDGE_DDS_PREFIX);
-
-	if (memcmp(&ep->participant_key, &b->guid, sizeof(b->guid)) == 0)
-		return; /* our own writer */
-	if (!ep->topic_name || strncmp(ep->topic_name, BRIDGE_DDS_PREFIX, plen) != 0)
-		return;
-	struct topic *t = bridge_topic(b, ep->topic_name + plen);
-
-	if (!t) {
-		bridge_log("ignoring DDS topic %s: not a vdds topic name", ep->topic_name);
-		return;
-	}
-	if (!ep->type_name || strcmp(ep->type_name, vdds_Frame_desc.m_typename) != 0) {
-		bridge_log_once(t, SAID_NOT_FRAME, "%s: a DDS writer of type %s, not %s: ignored",
-				t->name, ep->type_name ? ep->type_name : "(none)",
-				vdds_Frame_desc.m_typename);
-		return;
-	}
-	struct announcement a;
-
-	read_announcement(ep->qos, &a);
-	if (strcmp(a.origin, b->origin) == 0) {
-		/* another bridge exports it from this very host: never import */
-		bridge_log_once(t, SAID_SAME_HOST,
-				"%s: a DDS writer of another bridge of this host: not imported",
-				t->name);
-		return;
-	}
-	struct remote_writer *w = calloc(1, sizeof(*w));
-
-	if (!w) {
-		bridge_log("%s: out of memory", t->name);
-		return;
-	}
-	w->key = ep->key;
-	w->topic = t;
-	w->next = b->writers;
-	b->writers = w;
-	t->remote_writers++;
-	if (!t->announced) {
-		t->announced = true;
-		memcpy(t->announced_type, a.type_name, sizeof(t->announced_type));
-	}
-	bridge_reconsider(b, t);
-}
 
 void bridge_discovery(struct bridge *b)
 {
@@ -295,14 +195,13 @@ void bridge_discovery(struct bridge *b)
 		n = dds_take(b->discovery, samples, info, BATCH, BATCH);
 		for (int i = 0; i < n; i++) {
 			const dds_builtintopic_endpoint_t *ep = samples[i];
-			struct remote_writer **pw = find_writer(b, &ep->key);
 
-			if (info[i].instance_state != DDS_IST_ALIVE) {
-				if (*pw)
-					writer_left(pw);
-			} else if (info[i].valid_data && !*pw) {
-				writer_seen(b, ep);
-			}
+			/* a writer deleted, or its participant gone (left or its
+			 * lease ran out), disposes its instance */
+			if (info[i].instance_state != DDS_IST_ALIVE)
+				bridge_writer_gone(b, &ep->key);
+			else if (info[i].valid_data)
+				bridge_writer_seen(b, ep);
 		}
 		if (n > 0)
 			dds_return_loan(b->discovery, samples, n);

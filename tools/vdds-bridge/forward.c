@@ -11,6 +11,7 @@
 #include <dds/ddsi/ddsi_serdata.h>
 
 #include "bridge.h"
+#include "escape.h"
 #include "frame.h"
 
 /* Frames handled per call before the loop serves its other members. */
@@ -131,6 +132,7 @@ static void import_frame(struct bridge *b, struct topic *t, struct ddsi_serdata 
 {
 	ddsrt_iovec_t ref;
 	struct frame_view f;
+	char theirs[ESC_NAME_MAX], ours[ESC_NAME_MAX];
 	uint32_t size = ddsi_serdata_size(sd);
 	struct ddsi_serdata *held = ddsi_serdata_to_ser_ref(sd, 0, size, &ref);
 
@@ -142,9 +144,9 @@ static void import_frame(struct bridge *b, struct topic *t, struct ddsi_serdata 
 		bridge_drop(t, DROP_TOO_LARGE, "a frame of %u bytes, larger than the %zu-byte slot",
 			    f.len, b->opts.slot_size);
 	else if (strcmp(f.type_name, t->local_type) != 0)
-		bridge_drop(t, DROP_TYPE_MISMATCH,
-			    "a frame of type \"%.63s\"; the topic's is \"%s\"", f.type_name,
-			    t->local_type);
+		bridge_drop(t, DROP_TYPE_MISMATCH, "a frame of type \"%s\"; the topic's is \"%s\"",
+			    esc_str(f.type_name, theirs, sizeof(theirs)),
+			    esc_str(t->local_type, ours, sizeof(ours)));
 	else {
 		memcpy(slot, f.payload, f.len); /* the one copy */
 		int err = vdds_pub_publish(t->pub, slot, f.len);

@@ -19,10 +19,13 @@
 #define DEFAULT_DEPTH 16
 #define DEFAULT_SLOT_SIZE 4096
 #define DEFAULT_SLOTS 64
+#define DEFAULT_GRACE_S 10
+#define DEFAULT_PEER_WRITERS 4096
 
 static const char usage[] =
 	"usage: vdds-bridge [--out PATTERN...] [--in PATTERN...] [--domain ID]\n"
 	"                   [--depth N] [--durable] [--slot-size BYTES] [--slots N]\n"
+	"                   [--grace SECONDS] [--peer-writers N]\n"
 	"  --out PATTERN...   forward local vdds topics matching these globs to DDS\n"
 	"  --in PATTERN...    forward DDS topics vdds/<match> into local vdds topics\n"
 	"  --domain ID        DDS domain (default: Cyclone's default domain)\n"
@@ -30,6 +33,12 @@ static const char usage[] =
 	"  --durable          transient-local: a late DDS reader gets the last sample\n"
 	"  --slot-size BYTES  slot size of imported topics, K/M/G suffixes (default 4096)\n"
 	"  --slots N          slots of imported topics (default 64)\n"
+	"  --grace SECONDS    an import ends this long after its last DDS writer left\n"
+	"                     (default 10; 0: at once)\n"
+	"  --peer-writers N   DDS writers of vdds topics counted per remote participant;\n"
+	"                     more are ignored (default 4096)\n"
+	"DDS topic vdds/<mapped name> carries vdds topic <name>: '_' is \"__\", '-' \"_h\",\n"
+	"'.' \"_d\"; camera-front travels as vdds/camera_hfront (see vdds-bridge(1)).\n"
 	"Cyclone DDS reads everything else from CYCLONEDDS_URI. SIGUSR1 prints counters.\n";
 
 /* ---------------------------------------------------------------- options */
@@ -126,6 +135,14 @@ static int parse_args(int argc, char **argv, struct bridge_opts *o)
 			err = parse_num(val, 2, 1u << 20, false, &v);
 			o->slots = (uint32_t)v;
 			i++;
+		} else if (!strcmp(a, "--grace")) {
+			err = parse_num(val, 0, 86400, false, &v);
+			o->grace_s = (uint32_t)v;
+			i++;
+		} else if (!strcmp(a, "--peer-writers")) {
+			err = parse_num(val, 1, 1u << 20, false, &v);
+			o->peer_writers = (uint32_t)v;
+			i++;
 		} else {
 			return bad_usage(a, "unknown option");
 		}
@@ -179,7 +196,8 @@ static int open_fds(struct bridge *b)
 	b->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	b->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	b->retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (b->signal_fd < 0 || b->wake_fd < 0 || b->retry_fd < 0)
+	b->grace_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (b->signal_fd < 0 || b->wake_fd < 0 || b->retry_fd < 0 || b->grace_fd < 0)
 		return -errno;
 	int err = vdds_waitset_new(&b->ws);
 
@@ -187,7 +205,8 @@ static int open_fds(struct bridge *b)
 		return err;
 	if ((err = vdds_waitset_add_fd(b->ws, b->signal_fd, POLLIN, NULL)) < 0 ||
 	    (err = vdds_waitset_add_fd(b->ws, b->wake_fd, POLLIN, NULL)) < 0 ||
-	    (err = vdds_waitset_add_fd(b->ws, b->retry_fd, POLLIN, NULL)) < 0)
+	    (err = vdds_waitset_add_fd(b->ws, b->retry_fd, POLLIN, NULL)) < 0 ||
+	    (err = vdds_waitset_add_fd(b->ws, b->grace_fd, POLLIN, NULL)) < 0)
 		return err;
 	return 0;
 }
@@ -204,7 +223,7 @@ static void close_all(struct bridge *b)
 		free(t);
 	}
 	vdds_waitset_free(b->ws);
-	int fds[] = { b->wake_fd, b->watch_fd, b->signal_fd, b->retry_fd };
+	int fds[] = { b->wake_fd, b->watch_fd, b->signal_fd, b->retry_fd, b->grace_fd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
@@ -264,6 +283,8 @@ static void on_event(struct bridge *b, const struct vdds_event *ev)
 			bridge_rundir_event(b);
 		else if (ev->fd == b->retry_fd)
 			bridge_retry_stalled(b);
+		else if (ev->fd == b->grace_fd)
+			bridge_expire_imports(b);
 	}
 }
 
@@ -273,11 +294,14 @@ int main(int argc, char **argv)
 		.opts = { .domain = DDS_DOMAIN_DEFAULT,
 			  .depth = DEFAULT_DEPTH,
 			  .slot_size = DEFAULT_SLOT_SIZE,
-			  .slots = DEFAULT_SLOTS },
+			  .slots = DEFAULT_SLOTS,
+			  .grace_s = DEFAULT_GRACE_S,
+			  .peer_writers = DEFAULT_PEER_WRITERS },
 		.wake_fd = -1,
 		.watch_fd = -1,
 		.signal_fd = -1,
 		.retry_fd = -1,
+		.grace_fd = -1,
 	};
 	int err = parse_args(argc, argv, &b.opts);
 
@@ -300,14 +324,16 @@ int main(int argc, char **argv)
 
 	if (b.opts.domain != DDS_DOMAIN_DEFAULT)
 		snprintf(domain, sizeof(domain), "%u", b.opts.domain);
-	bridge_log("running: runtime directory %s, waitset %s, DDS domain %s", b.rundir,
-		   vdds_waitset_backend(b.ws), domain);
 	if ((err = bridge_watch_rundir(&b)) < 0 ||
 	    (err = vdds_waitset_add_fd(b.ws, b.watch_fd, POLLIN, NULL)) < 0) {
 		bridge_log("watching %s: %s", b.rundir, vdds_strerror(err));
 		goto out;
 	}
+	/* said once every fd it keeps is open: a count taken now is its baseline */
+	bridge_log("running: runtime directory %s, waitset %s, DDS domain %s", b.rundir,
+		   vdds_waitset_backend(b.ws), domain);
 	on_wake(&b); /* publications discovered before the loop */
+	bridge_reap(&b);
 	while (!b.stop) {
 		struct vdds_event ev[32];
 		int n = vdds_waitset_wait(b.ws, ev, 32, -1);
@@ -320,6 +346,8 @@ int main(int argc, char **argv)
 		for (int i = 0; i < n && !b.stop; i++)
 			on_event(&b, &ev[i]);
 		bridge_note_counters(&b);
+		/* after the batch: a later event of it may name a topic let go */
+		bridge_reap(&b);
 	}
 out:
 	bridge_print_counters(&b, "exit");

@@ -2,7 +2,9 @@
  * publisher has it and imported while a remote DDS writer has it, decided by
  * one function (bridge_reconsider) under three rules: a per-topic bridge lock
  * in the runtime directory gives a topic to one bridge per host; a topic
- * published locally is never imported; a topic is never both. */
+ * published locally is never imported; a topic is never both. An import
+ * ends --grace seconds after its last writer (writers.c); a topic nothing
+ * needs any more is freed once the loop has served the events at hand. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,30 +18,27 @@
 #include <unistd.h>
 
 #include "bridge.h"
+#include "escape.h"
 #include "rundir.h"
 
 #define SOCK_SUFFIX ".sock"
 #define LOCK_SUFFIX ".bridge"
-
-bool bridge_topic_name_ok(const char *name)
-{
-	size_t n = strlen(name);
-
-	if (n == 0 || n > VDDS_TOPIC_MAX || name[0] == '.')
-		return false;
-	return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") ==
-	       n;
-}
 
 struct topic *bridge_topic(struct bridge *b, const char *name)
 {
 	struct topic *t;
 
 	for (t = b->topics; t; t = t->next)
-		if (strcmp(t->name, name) == 0)
+		if (strcmp(t->name, name) == 0) {
+			t->dead = false; /* wanted again before it was reaped */
 			return t;
-	if (!bridge_topic_name_ok(name) || !(t = calloc(1, sizeof(*t))))
+		}
+	if (!(t = calloc(1, sizeof(*t))))
 		return NULL;
+	if (bridge_dds_name(name, t->dds_name, sizeof(t->dds_name)) < 0) {
+		free(t);
+		return NULL;
+	}
 	snprintf(t->name, sizeof(t->name), "%s", name);
 	t->bridge = b;
 	t->lock_fd = t->lock_wfd = -1;
@@ -54,6 +53,11 @@ static bool matches(const char *const *patterns, int n, const char *name)
 		if (fnmatch(patterns[i], name, 0) == 0)
 			return true;
 	return false;
+}
+
+bool bridge_wants_in(const struct bridge *b, const char *name)
+{
+	return matches(b->opts.in, b->opts.n_in, name);
 }
 
 static int topic_path(const struct bridge *b, const struct topic *t, const char *suffix, char *path,
@@ -115,6 +119,7 @@ static void drop_lock(struct bridge *b, struct topic *t)
 
 static int start_out(struct bridge *b, struct topic *t)
 {
+	char type[ESC_NAME_MAX];
 	int err = vdds_sub_open(&t->sub, t->name, NULL);
 
 	if (err < 0) {
@@ -134,8 +139,8 @@ static int start_out(struct bridge *b, struct topic *t)
 	}
 	t->mode = TOPIC_OUT;
 	t->exported_once = true;
-	bridge_log("%s: exporting to DDS topic " BRIDGE_DDS_PREFIX "%s (type \"%s\")", t->name,
-		   t->name, t->type_name);
+	bridge_log("%s: exporting to DDS topic %s (type \"%s\")", t->name, t->dds_name,
+		   esc_str(t->type_name, type, sizeof(type)));
 	bridge_pump_out(b, t);
 	return 0;
 
@@ -157,6 +162,7 @@ static int start_in(struct bridge *b, struct topic *t)
 		.type_name = t->announced_type,
 		.no_service_thread = true, /* the waitset serves it */
 	};
+	char type[ESC_NAME_MAX];
 	int err = vdds_pub_open(&t->pub, t->name, &po);
 
 	if (err == -EEXIST) {
@@ -176,8 +182,8 @@ static int start_in(struct bridge *b, struct topic *t)
 	if ((err = bridge_dds_reader(b, t)) < 0)
 		goto err_remove;
 	t->mode = TOPIC_IN;
-	bridge_log("%s: importing from DDS topic " BRIDGE_DDS_PREFIX "%s (type \"%s\")", t->name,
-		   t->name, t->local_type);
+	bridge_log("%s: importing from DDS topic %s (type \"%s\")", t->name, t->dds_name,
+		   esc_str(t->local_type, type, sizeof(type)));
 	return 0;
 
 err_remove:
@@ -241,6 +247,39 @@ void bridge_stop_topic(struct bridge *b, struct topic *t)
 	}
 	t->mode = TOPIC_IDLE;
 	drop_lock(b, t);
+}
+
+/* Nothing needs t: no DDS writer, nothing bridged. An export is remembered
+ * (never import it), and so is a topic a local publisher has that waits for
+ * another bridge's lock. */
+static bool unneeded(struct bridge *b, struct topic *t)
+{
+	return t->mode == TOPIC_IDLE && !t->remote_writers && !t->refused_writers &&
+	       !t->exported_once &&
+	       !(matches(b->opts.out, b->opts.n_out, t->name) && has_local_socket(b, t));
+}
+
+void bridge_release_topic(struct bridge *b, struct topic *t)
+{
+	if (unneeded(b, t))
+		t->dead = true;
+}
+
+void bridge_reap(struct bridge *b)
+{
+	for (struct topic **pt = &b->topics; *pt;) {
+		struct topic *t = *pt;
+
+		/* asked again: later events of the batch may have taken it up */
+		if (!t->dead || !unneeded(b, t)) {
+			t->dead = false;
+			pt = &t->next;
+			continue;
+		}
+		*pt = t->next;
+		bridge_dds_drop_topic(t);
+		free(t);
+	}
 }
 
 /* ------------------------------------------------- the runtime directory */
