@@ -1,7 +1,9 @@
 /* main.c — vdds-bridge: forwards vdds topics to Eclipse Cyclone DDS and back.
  * Options, signals, and the loop: one vdds waitset over the bridged topics,
  * the listeners' eventfd, the runtime directory's inotify, a signalfd. */
+#include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include "bridge.h"
+#include "escape.h"
 #include "rundir.h"
 
 #define DEFAULT_DEPTH 16
@@ -45,7 +48,10 @@ static const char usage[] =
 
 static int bad_usage(const char *what, const char *why)
 {
-	fprintf(stderr, "vdds-bridge: %s: %s\n%s", what, why, usage);
+	char shown[ESC_NAME_MAX];
+
+	/* what may be a user's argument of any length and content */
+	fprintf(stderr, "vdds-bridge: %s: %s\n%s", esc_str(what, shown, sizeof(shown)), why, usage);
 	return 2;
 }
 
@@ -94,6 +100,28 @@ static int take_patterns(int argc, char **argv, int *i, const char *eq, const ch
 	return *n > before ? 0 : -EINVAL;
 }
 
+/* A pattern matches vdds names only: one with a character no name can hold
+ * ('/', a space, ...) outside a bracket expression is a mistake, not a filter.
+ * Inside brackets anything goes: [!/] is a legal way to say "not a slash". */
+static bool pattern_can_match(const char *pat)
+{
+	bool in_brackets = false;
+
+	for (const char *c = pat; *c; c++) {
+		if (in_brackets) {
+			in_brackets = *c != ']';
+			continue;
+		}
+		if (*c == '[') {
+			in_brackets = true;
+			continue;
+		}
+		if (!isalnum((unsigned char)*c) && !strchr("_-.*?\\", *c))
+			return false;
+	}
+	return true;
+}
+
 static int parse_args(int argc, char **argv, struct bridge_opts *o)
 {
 	for (int i = 1; i < argc; i++) {
@@ -102,6 +130,7 @@ static int parse_args(int argc, char **argv, struct bridge_opts *o)
 		size_t len = eq ? (size_t)(eq - a) : strlen(a);
 		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
 		unsigned long long v = 0;
+		const char *want = "missing or bad value";
 		int err = 0;
 
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -121,26 +150,32 @@ static int parse_args(int argc, char **argv, struct bridge_opts *o)
 		} else if (!strcmp(a, "--domain")) {
 			/* Cyclone's domain ids: 0..230 map onto UDP ports */
 			err = parse_num(val, 0, 230, false, &v);
+			want = "a DDS domain id is 0 to 230";
 			o->domain = (uint32_t)v;
 			i++;
 		} else if (!strcmp(a, "--depth")) {
 			err = parse_num(val, 1, INT32_MAX, false, &v);
+			want = "a depth is 1 to 2147483647";
 			o->depth = (int32_t)v;
 			i++;
 		} else if (!strcmp(a, "--slot-size")) {
 			err = parse_num(val, 1, 1ull << 40, true, &v);
+			want = "a slot size is 1 byte to 1024G (K, M or G suffix)";
 			o->slot_size = (size_t)v;
 			i++;
 		} else if (!strcmp(a, "--slots")) {
 			err = parse_num(val, 2, 1u << 20, false, &v);
+			want = "slots are 2 to 1048576";
 			o->slots = (uint32_t)v;
 			i++;
 		} else if (!strcmp(a, "--grace")) {
 			err = parse_num(val, 0, 86400, false, &v);
+			want = "a grace is 0 to 86400 seconds";
 			o->grace_s = (uint32_t)v;
 			i++;
 		} else if (!strcmp(a, "--peer-writers")) {
 			err = parse_num(val, 1, 1u << 20, false, &v);
+			want = "writers per peer are 1 to 1048576";
 			o->peer_writers = (uint32_t)v;
 			i++;
 		} else {
@@ -149,10 +184,17 @@ static int parse_args(int argc, char **argv, struct bridge_opts *o)
 		if (err == -E2BIG)
 			return bad_usage(a, "too many patterns");
 		if (err < 0)
-			return bad_usage(a, "missing or bad value");
+			return bad_usage(a, want);
 	}
 	if (o->n_out == 0 && o->n_in == 0)
 		return bad_usage("nothing to bridge", "give --out, --in or both");
+	for (int k = 0; k < o->n_out + o->n_in; k++) {
+		const char *pat = k < o->n_out ? o->out[k] : o->in[k - o->n_out];
+		if (!pattern_can_match(pat))
+			return bad_usage(pat,
+					 "can never match: a vdds topic name has only letters, "
+					 "digits, '_', '-' and '.' (and globs * ? [...])");
+	}
 	return 0;
 }
 
