@@ -265,13 +265,12 @@ int cli_ls(int argc, char **argv)
 			do_prune = true;
 		else if (c == 't' && cli_parse_u64(optarg, 1, 600000, &timeout))
 			continue;
-		else if (c == 't')
+		else if (c == 't' || optopt == 't') /* a bad value, or none */
 			return cli_usage("ls", "--timeout wants milliseconds in [1, 600000]");
 		else if (c == 'h')
 			return cli_help(help);
 		else
-			return cli_usage("ls", "unknown option or missing value: '%s'",
-					 cli_arg(argv[optind - 1]));
+			return cli_usage("ls", "unknown option '%s'", cli_arg(argv[optind - 1]));
 	}
 	if (optind != argc)
 		return cli_usage("ls", "unexpected argument '%s'", cli_arg(argv[optind]));
