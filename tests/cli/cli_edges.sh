@@ -341,6 +341,30 @@ case_help() {
 	done
 }
 
+# the README's `vdds ls` and `vdds info pose` are what the tool prints for the
+# run it shows (an untyped publisher at 100 Hz and one echo): the same lines,
+# numbers aside
+case_readme() {
+	local readme
+	readme=$(cd "$(dirname "$0")/../.." && pwd)/README.md
+	start "$vdds" pub pose --rate 100 'x=1.0 y=2.0'
+	wait_file "$VDDS_DIR/pose.sock"
+	start "$vdds" echo pose >/dev/null
+	for _ in $(seq 500); do
+		"$vdds" ls --json | grep -q '"subscribers":1' && break
+		sleep 0.01
+	done
+	local cmd
+	for cmd in ls "info pose"; do
+		# shellcheck disable=SC2086
+		"$vdds" $cmd | sed -E 's/[0-9]+/N/g; s/ +/ /g' >"$work/got"
+		awk -v c="\$ vdds $cmd" '$0 == c { on = 1; next } on && /^(\$|```)/ { exit } on { print }' \
+			"$readme" | sed -E 's/[0-9]+/N/g; s/ +/ /g' >"$work/doc"
+		check "README's vdds $cmd is what vdds $cmd prints ($(diff "$work/doc" "$work/got" | head -5 | tr '\n' ' '))" \
+			cmp -s "$work/doc" "$work/got"
+	done
+}
+
 "case_$case"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
