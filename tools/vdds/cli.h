@@ -95,8 +95,7 @@ int cli_interruptible(int (*fn)(void *arg), void *arg);
  * negative errno (the message already printed when report is set). */
 int cli_subscribe(const char *topic, bool wait, int sigfd, vdds_sub **sub);
 /* The same with options (a type, its size; reconnect is the waiting). */
-int cli_subscribe_opts(const char *topic, const struct vdds_sub_opts *o, int sigfd,
-		       vdds_sub **sub);
+int cli_subscribe_opts(const char *topic, const struct vdds_sub_opts *o, int sigfd, vdds_sub **sub);
 
 /* JSON: a string with its quotes and escapes; bytes as base64 in quotes. */
 void cli_json_str(FILE *f, const char *s);

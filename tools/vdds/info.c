@@ -255,10 +255,12 @@ static int take_answer(int sock, struct cli_probe *p)
 	else {
 		int kind = vdds__msg_parse(m, (size_t)len);
 
-		err = kind == VDDS_MSG_INFO	? 0
-		      : kind == VDDS_MSG_REJECT ? -m->reject.err
-		      : kind == -EPROTO		? -EPROTO
-						: -EBADMSG;
+		if (kind == VDDS_MSG_INFO)
+			err = 0;
+		else if (kind == VDDS_MSG_REJECT)
+			err = -m->reject.err;
+		else
+			err = kind == -EPROTO ? -EPROTO : -EBADMSG;
 	}
 	if (err == 0)
 		memcpy(&p->info, &m->info, m->info.hdr.size);

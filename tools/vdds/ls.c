@@ -32,9 +32,8 @@ static const char help[] =
 	"  --help        this text\n";
 
 enum state { LIVE, STALE, REFUSED, OLD, SILENT, BROKEN, GONE, NOT_SOCKET };
-static const char *const state_names[] = { "live",	   "stale",	   "refused",
-					   "old-protocol", "unresponsive", "broken",
-					   "gone",	   "not-socket" };
+static const char *const state_names[] = { "live",         "stale",  "refused", "old-protocol",
+					   "unresponsive", "broken", "gone",    "not-socket" };
 
 static enum state state_of(int err)
 {

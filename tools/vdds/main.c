@@ -156,7 +156,8 @@ int cli_topic_error(int err, const char *topic, const char *doing)
 				"%s/%s.sock is not a socket (a file, FIFO or symlink): not a "
 				"vdds topic, left alone",
 				cli_dir, topic);
-	case EINTR: return cli_fail(CLI_RUNTIME, "interrupted while trying to %s '%s'", doing, topic);
+	case EINTR:
+		return cli_fail(CLI_RUNTIME, "interrupted while trying to %s '%s'", doing, topic);
 	case EACCES:
 		if (cli_rundir(cli_dir, VDDS_PATH_MAX) == -EACCES)
 			return cli_fail(
@@ -357,8 +358,7 @@ int cli_subscribe(const char *topic, bool wait, int sigfd, vdds_sub **sub)
 	return cli_subscribe_opts(topic, &o, sigfd, sub);
 }
 
-int cli_subscribe_opts(const char *topic, const struct vdds_sub_opts *o, int sigfd,
-		       vdds_sub **sub)
+int cli_subscribe_opts(const char *topic, const struct vdds_sub_opts *o, int sigfd, vdds_sub **sub)
 {
 	struct sub_open a = { sub, topic, o };
 	int err = cli_interruptible(sub_open, &a);

@@ -191,7 +191,8 @@ static int parse(int argc, char **argv, struct pub_args *a)
 		}
 	}
 	if (a->type_size && a->have_size && a->size != a->type_size)
-		return cli_usage("pub", "--size %llu and --type-size %llu differ: a typed sample is "
+		return cli_usage("pub",
+				 "--size %llu and --type-size %llu differ: a typed sample is "
 				 "exactly the type's size",
 				 (unsigned long long)a->size, (unsigned long long)a->type_size);
 	if (a->type_size && !a->have_size) {
@@ -233,8 +234,7 @@ static int owned(const char *topic)
 	if (pid > 0)
 		return cli_fail(CLI_RUNTIME, "topic '%s' already has a publisher (pid %d) in %s",
 				topic, pid, cli_dir);
-	return cli_fail(CLI_RUNTIME, "topic '%s' already has a publisher in %s", topic,
-			cli_dir);
+	return cli_fail(CLI_RUNTIME, "topic '%s' already has a publisher in %s", topic, cli_dir);
 }
 
 static int wait_subs(vdds_pub *pub, uint64_t n, int sigfd)
