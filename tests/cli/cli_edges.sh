@@ -334,10 +334,10 @@ case_help() {
 		awk -v c="$c" '$1 == c { on = 1; print; next } /^  [a-z]/ && !/^   / { on = 0 } on && /^    / { print }' \
 			"$work/all" | opts_of >"$work/has"
 		grep "^vdds $c " "$work/syn" | opts_of >"$work/man"
-		for o in $(cat "$work/want"); do
+		while read -r o; do
 			check "vdds --help lists $c $o" grep -qx -- "$o" "$work/has"
 			check "vdds(1) SYNOPSIS lists $c $o" grep -qx -- "$o" "$work/man"
-		done
+		done <"$work/want"
 	done
 }
 
