@@ -365,7 +365,9 @@ int cli_subscribe_opts(const char *topic, const struct vdds_sub_opts *o, int sig
 
 	if (err == -ENOENT && o->reconnect)
 		err = wait_for_publisher(topic, sigfd, o, sub);
-	if (err == -EINTR && cli_signal_pending(sigfd))
+	/* a signal during the open: whatever the open made of it (EINTR, or a
+	 * timeout of the handshake it restarted), the user asked to stop */
+	if (err < 0 && cli_signal_pending(sigfd))
 		return 1;
 	if (err < 0)
 		cli_topic_error(err, topic, "subscribe to");
