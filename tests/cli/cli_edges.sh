@@ -59,6 +59,27 @@ reap() {
 	wait "$1"
 	rc=$?
 }
+# wait_fd PID WHAT: until PID holds a descriptor whose link contains WHAT
+# (signalfd: its signals are blocked for the signalfd; socket; inotify)
+wait_fd() {
+	local f
+	for _ in $(seq 1000); do
+		for f in /proc/"$1"/fd/*; do
+			case $(readlink "$f" 2>/dev/null) in *"$2"*) return 0 ;; esac
+		done
+		sleep 0.01
+	done
+	echo "pid $1 never held a $2 descriptor"
+	return 1
+}
+# sleeping PID: until it sleeps in the kernel (up to 10 s)
+sleeping() {
+	for _ in $(seq 1000); do
+		grep -q '^State:.*S (sleeping)' "/proc/$1/status" 2>/dev/null && return 0
+		sleep 0.01
+	done
+	return 1
+}
 start() {
 	"$@" &
 	last=$!
@@ -246,8 +267,8 @@ case_signals() {
 	for c in echo hz bw; do
 		for sig in INT TERM; do
 			bgrun "$c" full0
-			sleep 0.5
-			check "$c is blocked in connect, not busy" grep -q '^State:.*S (sleeping)' /proc/$last/status
+			wait_fd $last signalfd && wait_fd $last socket
+			check "$c is blocked in connect, not busy" sleeping $last
 			kill -$sig $last
 			reap $last
 			expect 0 "stopped by SIG$sig" "$c in a blocking open, SIG$sig"
@@ -255,13 +276,13 @@ case_signals() {
 	done
 	# with --reconnect, waiting for a publisher that is not there
 	bgrun echo nobody --reconnect
-	sleep 0.5
+	wait_fd $last inotify && sleeping $last
 	kill -TERM $last
 	reap $last
 	expect 0 "stopped by SIGTERM" "echo --reconnect waiting, SIGTERM"
 	# pub waiting for subscribers
 	bgrun pub waiter --wait-subs 1 x
-	wait_file "$VDDS_DIR/waiter.sock"
+	wait_fd $last signalfd
 	kill -INT $last
 	reap $last
 	expect 0 "published 0 samples" "pub --wait-subs, SIGINT"
