@@ -147,7 +147,7 @@ case_ls_mute() {
 	local sig
 	for sig in INT TERM; do
 		bgrun ls --timeout 600000
-		sleep 0.5
+		wait_fd $last socket && sleeping $last
 		kill -$sig $last
 		reap $last
 		check "SIG$sig ends ls while it waits for mute sockets (exit $rc, 137: the watchdog)" \
