@@ -330,6 +330,26 @@ case_typed() {
 	expect 1 "expected, publisher has 'Pose' (24 B)" "echo of the wrong size is refused, with the publisher's words"
 	run echo pose2 --type Twist --count 1
 	expect 1 "publisher has 'Pose'" "echo of the wrong type is refused"
+	# a subscriber written with VDDS_TYPED(Pose), 24 bytes: refused by a
+	# publisher that names the type but not its size (the old dead end),
+	# fed by one that declares both
+	local typed
+	typed=$(dirname "$peer")/typed_sub
+	"$py" -c 'import struct, sys; sys.stdout.buffer.write(struct.pack("<3d", 1.5, 2.5, -3))' >"$work/pose.bin"
+	start "$vdds" pub nosize --type Pose --rate 10 --file "$work/pose.bin"
+	wait_file "$VDDS_DIR/nosize.sock"
+	timeout -s KILL 30 "$typed" nosize 1 >"$work/out" 2>"$work/err"
+	rc=$?
+	expect 1 "publisher has 'Pose' (no size)" "a typed subscriber refuses pub --type without --type-size"
+	timeout -s KILL 30 "$vdds" pub typed --type Pose --type-size 24 --wait-subs 1 --count 3 \
+		--file "$work/pose.bin" 2>/dev/null &
+	p=$!
+	timeout -s KILL 30 "$typed" typed 3 >"$work/out" 2>"$work/err"
+	rc=$?
+	expect 0 "" "a VDDS_TYPED subscriber takes what pub --type Pose --type-size 24 publishes"
+	check "it got the three poses, field for field" \
+		test "$(cat "$work/out")" = "$(printf '1.5 2.5 -3\n1.5 2.5 -3\n1.5 2.5 -3')"
+	wait $p
 	run pub p --type Pose --type-size 24 --size 10 x
 	expect 2 "--size 10 and --type-size 24 differ" "pub --size against --type-size"
 	run pub p --type-size 0 x
