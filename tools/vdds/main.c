@@ -78,9 +78,11 @@ int cli_help(const char *text)
 
 int cli_flush_stdout(void)
 {
+	errno = 0;
 	if (fflush(stdout) == 0 && !ferror(stdout))
 		return CLI_OK;
-	/* the failed write's errno: nothing has called the kernel since */
+	/* stdio keeps what it could not write and tries again here, so errno
+	 * is this write's */
 	int err = errno ? errno : EIO;
 
 	if (err == EPIPE)
