@@ -78,14 +78,15 @@ int cli_help(const char *text)
 
 int cli_flush_stdout(void)
 {
-	errno = 0;
 	if (fflush(stdout) == 0 && !ferror(stdout))
 		return CLI_OK;
-	/* stdio keeps what it could not write and tries again here, so errno
-	 * is this write's */
+	/* a failed write drops what it held, so errno is the last failure's
+	 * (this flush's, or the caller's write just before); and a pipe whose
+	 * reader is gone says so itself, whatever errno became since */
 	int err = errno ? errno : EIO;
+	struct pollfd pfd = { .fd = STDOUT_FILENO, .events = POLLOUT };
 
-	if (err == EPIPE)
+	if (err == EPIPE || (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLERR)))
 		return CLI_OK;
 	return cli_fail(CLI_RUNTIME, "cannot write to standard output: %s", strerror(err));
 }
