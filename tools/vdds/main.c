@@ -191,7 +191,13 @@ int cli_topic_error(int err, const char *topic, const char *doing)
 	case ENAMETOOLONG:
 		return cli_fail(CLI_RUNTIME, "runtime directory path %s is too long for '%s'",
 				cli_dir, topic);
-	default: return cli_fail(CLI_RUNTIME, "cannot %s '%s': %s", doing, topic, strerror(-err));
+	default:
+		/* with the library's words where it has some ("out of file
+		 * descriptors: RLIMIT_NOFILE is 1024, ...") */
+		if (vdds_last_error_detail()[0])
+			return cli_fail(CLI_RUNTIME, "cannot %s '%s': %s", doing, topic,
+					esc_str(vdds_last_error_detail(), detail, sizeof(detail)));
+		return cli_fail(CLI_RUNTIME, "cannot %s '%s': %s", doing, topic, strerror(-err));
 	}
 }
 
