@@ -11,11 +11,39 @@
 
 #include <vdds.h>
 
+static const char usage[] =
+	"usage: hello_pub [COUNT [INTERVAL_MS [SUBSCRIBERS]]]\n"
+	"Publish \"Hello World N\" on topic 'hello' COUNT times (0, the default:\n"
+	"until killed), every INTERVAL_MS milliseconds (default 500); first wait up\n"
+	"to 10 s for SUBSCRIBERS subscribers. Watch with hello_sub or vdds echo hello.\n";
+
+/* argv[i] as a number >= 0, or def when absent; -1 when it is not one */
+static long arg(int argc, char **argv, int i, long def)
+{
+	char *end;
+
+	if (i >= argc)
+		return def;
+	long v = strtol(argv[i], &end, 10);
+
+	return *argv[i] && !*end && v >= 0 ? v : -1;
+}
+
 int main(int argc, char **argv)
 {
-	long count = argc > 1 ? atol(argv[1]) : 0;
-	long interval_ms = argc > 2 ? atol(argv[2]) : 500;
-	unsigned want_subs = argc > 3 ? (unsigned)atoi(argv[3]) : 0;
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	long count = arg(argc, argv, 1, 0);
+	long interval_ms = arg(argc, argv, 2, 500);
+	long want = arg(argc, argv, 3, 0);
+
+	if (argc > 4 || count < 0 || interval_ms < 0 || want < 0 || want > VDDS_MAX_SUBSCRIBERS) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	unsigned want_subs = (unsigned)want;
 	vdds_pub *pub;
 	int err = vdds_pub_open(&pub, "hello", NULL);
 

@@ -4,7 +4,13 @@
 # through find_package(vdds); and a C++17 consumer of vdds.hpp, with g++
 # through find_package(vdds) and with clang++ through pkg-config; run each.
 # With "bridge": vdds-bridge, its man page and the wire contract's IDL are
-# installed, and the binary runs.
+# installed, and the binary runs. Then the README's two installs, run as
+# written: into a prefix of one's own (HOME is a scratch directory, so
+# ~/.local/vdds is too), and, as root, into /usr/local inside a private mount
+# namespace (a scratch /usr/local and a copy of /etc, so the install's
+# ldconfig writes the namespace's ld.so.cache and this machine is left as it
+# was): a program built with `pkg-config vdds` must start right after, with
+# no environment beyond what the README says.
 set -euo pipefail
 build=$(cd "$1" && pwd)
 src=$(cd "$(dirname "$0")" && pwd)/consumer
@@ -56,5 +62,51 @@ if command -v clang++ >/dev/null; then
 	"$prefix/hpp_clang" && passed=$((passed + 1))
 else
 	echo "clang++ missing: skipped"
+fi
+
+# readme_lines NAME: the README's install block NAME (the fenced block after
+# its "<!-- install: NAME" marker), the build step left out (this build is
+# it) and "build" made this build directory
+readme=$(cd "$(dirname "$0")/.." && pwd)/README.md
+readme_lines() {
+	awk -v m="<!-- install: $1 " 'index($0, m) == 1 { f = 1; next }
+		f && /^```sh/ { on = 1; next } on && /^```/ { exit } on { print }' "$readme" |
+		grep -vx 'cmake -S \. -B build && cmake --build build' |
+		sed "s#^cmake --install build#cmake --install '$build'#"
+}
+# as_readme NAME DIR [RUNNER...]: run block NAME in DIR (holding app.c, the
+# consumer), with a clean environment: no LD_LIBRARY_PATH, PKG_CONFIG_PATH
+as_readme() {
+	local name=$1 dir=$2 lines
+	shift 2
+	lines=$(readme_lines "$name")
+	grep -q '^cmake --install ' <<<"$lines" && grep -q '\./app' <<<"$lines" ||
+		{ echo "README: no install block '$name' with cmake --install and ./app"; exit 1; }
+	mkdir -p "$dir"
+	cp "$src/consumer.c" "$dir/app.c"
+	(cd "$dir" && env -u LD_LIBRARY_PATH -u PKG_CONFIG_PATH HOME="$prefix/home" \
+		"$@" bash -euo pipefail -c "$lines") >"$prefix/$name.log" 2>&1 ||
+		{ echo "README install '$name' failed:"; cat "$prefix/$name.log"; exit 1; }
+	grep -q '^consumer: vdds .* works' "$prefix/$name.log" ||
+		{ echo "README install '$name': ./app did not run"; cat "$prefix/$name.log"; exit 1; }
+	passed=$((passed + 1))
+}
+mkdir -p "$prefix/home"
+as_readme prefix "$prefix/home/app"
+check_prefix=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$build/CMakeCache.txt")
+if [ "$(id -u)" -ne 0 ]; then
+	echo "not root: the README's /usr/local install (and its ldconfig) skipped"
+elif [ "$check_prefix" != /usr/local ]; then
+	echo "this build installs to $check_prefix, not /usr/local: the README's system install skipped"
+elif ! unshare -m true 2>/dev/null; then
+	echo "no mount namespace here (unshare -m): the README's system install skipped"
+else
+	# the namespace's own /etc (ld.so.cache) and /usr/local; mounts are
+	# private to it (unshare's default), so nothing leaks to this machine
+	cp -a /etc "$prefix/etc"
+	as_readme system "$prefix/sys" unshare -m sh -c \
+		'mount --bind "$0" /etc && mount -t tmpfs tmpfs /usr/local && exec "$@"' "$prefix/etc"
+	grep -q "vdds: ran ldconfig" "$prefix/system.log" ||
+		{ echo "the system install did not run ldconfig"; cat "$prefix/system.log"; exit 1; }
 fi
 echo "$passed passed, 0 failed"

@@ -14,7 +14,8 @@
 
 enum { CLI_OK = 0, CLI_RUNTIME = 1, CLI_USAGE = 2 };
 
-/* How long `info` and `ls` wait for a publisher's answer. */
+/* How long `info` waits for a publisher's answer, and `ls` for all of
+ * theirs together. */
 #define CLI_INFO_WAIT_MS 2000
 
 /* The subcommands: argc/argv start at the subcommand's name. */
@@ -33,6 +34,12 @@ int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Print help text to stdout; returns CLI_OK. */
 int cli_help(const char *text);
+/* Flush stdout: CLI_OK, also when its reader has gone (EPIPE: it took what
+ * it wanted, as `head` does), else CLI_RUNTIME with a message. */
+int cli_flush_stdout(void);
+/* An argument the user gave, for a message: escaped and cut to 80 bytes (a
+ * 1000-byte name is not echoed back whole). Valid until four more calls. */
+const char *cli_arg(const char *s);
 
 /* Parse an unsigned decimal (or, for doubles, a positive number) within
  * [min, max]; false when it is not one. */
@@ -55,16 +62,40 @@ int cli_topic_error(int err, const char *topic, const char *doing);
 void cli_info_json(FILE *f, const char *topic, const struct vdds__msg_info *m);
 int cli_introspect_error(int err, const char *topic);
 
+/* One topic to ask its publisher about, and what came of it. */
+struct cli_probe {
+	char topic[VDDS_TOPIC_MAX + 1];
+	/* 0 (info holds the answer), -ECONNREFUSED (a dead socket),
+	 * -ENOTSOCK (<topic>.sock is no socket: a file, FIFO or symlink, not
+	 * followed), -ETIMEDOUT (no answer in time), -ENOENT (gone), -EACCES,
+	 * -EPROTO, -EBADMSG, another errno it REJECTed with, or -errno */
+	int err;
+	struct vdds__msg_info info;
+};
+/* Ask all n topics of the runtime directory at once, none blocking the
+ * others, within timeout_ms for all together. */
+void cli_probe(struct cli_probe *v, size_t n, int timeout_ms);
+
 /* SIGINT and SIGTERM, blocked, as a readable fd (signalfd). */
 int cli_signal_fd(void);
-/* Which signal is pending on it (0 if none). */
+/* Which signal is pending on it (0 if none), taken. */
 int cli_signal_read(int sigfd);
+/* Whether one is pending, left there. */
+int cli_signal_pending(int sigfd);
+/* Call fn(arg), which may block in the kernel without a timeout of its own
+ * (a connect to a publisher whose backlog is full), with SIGINT and SIGTERM
+ * let through to a handler, so that the call returns -EINTR; a signal that
+ * came is pending again on the signalfd after. Returns fn's result, or
+ * -EINTR without calling fn when a signal was already pending. */
+int cli_interruptible(int (*fn)(void *arg), void *arg);
 
 /* Subscribe to topic. With wait (--reconnect), a topic that has no publisher
  * yet is waited for (inotify on the runtime directory) and the subscriber
  * reconnects to later publishers. Returns 0, 1 if a signal came first, or a
  * negative errno (the message already printed when report is set). */
 int cli_subscribe(const char *topic, bool wait, int sigfd, vdds_sub **sub);
+/* The same with options (a type, its size; reconnect is the waiting). */
+int cli_subscribe_opts(const char *topic, const struct vdds_sub_opts *o, int sigfd, vdds_sub **sub);
 
 /* JSON: a string with its quotes and escapes; bytes as base64 in quotes. */
 void cli_json_str(FILE *f, const char *s);

@@ -9,7 +9,7 @@
 
 static const char help[] =
 	"usage: vdds echo TOPIC [--count N] [--format text|hex|raw|json] [--timeout MS]\n"
-	"                 [--reconnect]\n"
+	"                 [--reconnect] [--type NAME] [--type-size BYTES]\n"
 	"\n"
 	"Print each sample published on TOPIC.\n"
 	"\n"
@@ -22,10 +22,15 @@ static const char help[] =
 	"  --timeout MS  fail (exit 1) when no sample came for MS milliseconds\n"
 	"  --reconnect   wait for a publisher if there is none, and for the next one\n"
 	"                when it goes away\n"
+	"  --type NAME   subscribe as a typed subscriber would: the publisher's type\n"
+	"                name must be NAME\n"
+	"  --type-size BYTES\n"
+	"                and its type size BYTES\n"
 	"  --help        this text\n"
 	"\n"
 	"T is the publish time, CLOCK_MONOTONIC seconds. Ends on SIGINT or SIGTERM, and\n"
-	"when the publisher goes away (exit 0).\n";
+	"when the publisher goes away (exit 0); also when the reader of its output goes\n"
+	"away (vdds echo TOPIC | head -1: exit 0).\n";
 
 enum format { TEXT, HEX, RAW, JSON };
 
@@ -79,6 +84,8 @@ int cli_echo(int argc, char **argv)
 					      { "format", required_argument, NULL, 'f' },
 					      { "timeout", required_argument, NULL, 't' },
 					      { "reconnect", no_argument, NULL, 'r' },
+					      { "type", required_argument, NULL, 'y' },
+					      { "type-size", required_argument, NULL, 'Y' },
 					      { "help", no_argument, NULL, 'h' },
 					      { 0 } };
 	static const char *const formats[] = { "text", "hex", "raw", "json" };
@@ -95,7 +102,7 @@ int cli_echo(int argc, char **argv)
 			if (!cli_parse_u64(optarg, 1, UINT64_MAX, &e.count))
 				return cli_usage("echo",
 						 "--count wants a number of samples >= 1, not '%s'",
-						 optarg);
+						 cli_arg(optarg));
 			break;
 		case 'f':
 			for (v = 0; v < 4 && strcmp(optarg, formats[v]) != 0; v++)
@@ -103,21 +110,35 @@ int cli_echo(int argc, char **argv)
 			if (v == 4)
 				return cli_usage("echo",
 						 "--format is text, hex, raw or json, not '%s'",
-						 optarg);
+						 cli_arg(optarg));
 			e.format = (enum format)v;
 			break;
 		case 't':
 			if (!cli_parse_u64(optarg, 1, INT32_MAX, &v))
 				return cli_usage("echo",
 						 "--timeout wants milliseconds >= 1, not '%s'",
-						 optarg);
+						 cli_arg(optarg));
 			l.timeout_ms = (int)v;
 			break;
 		case 'r': l.reconnect = true; break;
+		case 'y':
+			if (strlen(optarg) > VDDS_TYPE_NAME_MAX)
+				return cli_usage("echo", "--type is at most %d bytes",
+						 VDDS_TYPE_NAME_MAX);
+			l.type_name = optarg;
+			break;
+		case 'Y':
+			if (!cli_parse_u64(optarg, 1, UINT32_MAX, &v))
+				return cli_usage("echo",
+						 "--type-size wants bytes in [1, 4294967295], not "
+						 "'%s'",
+						 cli_arg(optarg));
+			l.type_size = (uint32_t)v;
+			break;
 		case 'h': return cli_help(help);
 		default:
 			return cli_usage("echo", "unknown option or missing value: '%s'",
-					 argv[optind - 1]);
+					 cli_arg(argv[optind - 1]));
 		}
 	}
 	if (optind != argc - 1)

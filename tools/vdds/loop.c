@@ -23,6 +23,11 @@ static int make_tick(int ms)
 	return fd;
 }
 
+static void stopped_by(int sig)
+{
+	fprintf(stderr, "vdds: stopped by %s\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
 /* Take everything there is. Returns -1 to go on waiting, or an exit code. */
 static int drain(const struct cli_loop *l, vdds_sub *sub, void *ctx, uint64_t *last)
 {
@@ -34,6 +39,8 @@ static int drain(const struct cli_loop *l, vdds_sub *sub, void *ctx, uint64_t *l
 		int stop = l->sample(ctx, &s);
 
 		vdds_sub_release(sub, &s);
+		if (ferror(stdout)) /* its reader went away, or the disk is full */
+			return cli_flush_stdout();
 		if (stop)
 			return CLI_OK;
 	}
@@ -60,11 +67,16 @@ int cli_run_loop(const struct cli_loop *l, void *ctx)
 
 	if (sigfd < 0)
 		return cli_fail(CLI_RUNTIME, "signalfd: %s", strerror(-sigfd));
-	int err = cli_subscribe(l->topic, l->reconnect, sigfd, &sub);
+	struct vdds_sub_opts o = { .reconnect = l->reconnect,
+				   .type_name = l->type_name,
+				   .type_size = l->type_size };
+	int err = cli_subscribe_opts(l->topic, &o, sigfd, &sub);
 
 	if (err != 0) {
+		if (err > 0) /* a signal while waiting or connecting: done */
+			stopped_by(cli_signal_read(sigfd));
 		close(sigfd);
-		return err > 0 ? CLI_OK : CLI_RUNTIME; /* a signal while waiting: done */
+		return err > 0 ? CLI_OK : CLI_RUNTIME;
 	}
 	if (l->tick_ms > 0 && (tick = make_tick(l->tick_ms)) < 0) {
 		rc = cli_fail(CLI_RUNTIME, "timerfd: %s", strerror(errno));
@@ -112,8 +124,7 @@ int cli_run_loop(const struct cli_loop *l, void *ctx)
 
 				if (l->end)
 					l->end(ctx);
-				fprintf(stderr, "vdds: stopped by %s\n",
-					sig == SIGTERM ? "SIGTERM" : "SIGINT");
+				stopped_by(sig);
 				rc = CLI_OK;
 				goto out;
 			}
@@ -122,6 +133,10 @@ int cli_run_loop(const struct cli_loop *l, void *ctx)
 
 				if (read(tick, &ticks, sizeof(ticks)) > 0 && l->tick)
 					l->tick(ctx);
+				if (ferror(stdout)) {
+					rc = cli_flush_stdout();
+					goto out;
+				}
 				continue;
 			}
 			if ((rc = drain(l, sub, ctx, &last)) >= 0)

@@ -7,10 +7,13 @@
 
 struct cli_loop {
 	const char *topic;
-	bool reconnect; /* wait for a publisher, and for the next one */
-	int timeout_ms; /* > 0: fail when no sample came for this long */
-	int tick_ms;    /* > 0: call tick this often */
-	/* each sample (released after); nonzero ends the loop with exit 0 */
+	bool reconnect;        /* wait for a publisher, and for the next one */
+	const char *type_name; /* NULL: any; else the publisher's must match */
+	uint32_t type_size;    /* 0: any; else the publisher's must match */
+	int timeout_ms;        /* > 0: fail when no sample came for this long */
+	int tick_ms;           /* > 0: call tick this often */
+	/* each sample (released after); nonzero ends the loop with exit 0. A
+	 * failed write to stdout ends it too (cli_flush_stdout says how). */
 	int (*sample)(void *ctx, const struct vdds_sample *s);
 	void (*tick)(void *ctx);
 	void (*end)(void *ctx); /* on a signal or the publisher's going */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "escape.h"
 #include "rundir.h"
 
 char cli_dir[VDDS_PATH_MAX];
@@ -23,21 +24,27 @@ char cli_dir[VDDS_PATH_MAX];
 static const char usage[] =
 	"usage: vdds COMMAND [ARGS]   (vdds COMMAND --help for each)\n"
 	"\n"
-	"  ls [--json] [--prune]          topics in the runtime directory\n"
+	"  ls [--json] [--prune] [--timeout MS]\n"
+	"                                 topics in the runtime directory\n"
 	"  info TOPIC [--json]            what a topic's publisher says about itself\n"
 	"  echo TOPIC [--count N] [--format text|hex|raw|json] [--timeout MS]\n"
+	"             [--reconnect] [--type NAME] [--type-size BYTES]\n"
 	"                                 print samples\n"
-	"  pub TOPIC [--rate HZ] [--count N] [--size BYTES] [--slots N] (DATA | --file F | -)\n"
+	"  pub TOPIC [--rate HZ] [--count N] [--size BYTES] [--slots N] [--wait-subs N]\n"
+	"            [--type NAME [--type-size BYTES]] (DATA | --file F | -)\n"
 	"                                 publish samples\n"
-	"  hz TOPIC [--window N]          publish rate\n"
-	"  bw TOPIC [--window N]          bandwidth and mean sample size\n"
-	"  record -o FILE.mcap TOPIC|PATTERN...\n"
+	"  hz TOPIC [--window N] [--count N] [--reconnect]\n"
+	"                                 publish rate\n"
+	"  bw TOPIC [--window N] [--count N] [--reconnect]\n"
+	"                                 bandwidth and mean sample size\n"
+	"  record -o FILE.mcap [--count N] [--reconnect] TOPIC|PATTERN...\n"
 	"                                 record topics to an MCAP file\n"
-	"  play FILE.mcap [--rate X] [--loop]\n"
+	"  play FILE.mcap [--rate X] [--loop] [--wait-subs N]\n"
 	"                                 publish what a file recorded, with its timing\n"
 	"\n"
 	"Topics live in $VDDS_DIR, else $XDG_RUNTIME_DIR/vdds, else /tmp/vdds-UID.\n"
-	"Exit status: 0 success, 1 runtime error, 2 usage error. See vdds(1).\n";
+	"Exit status: 0 success (also when stopped by SIGINT or SIGTERM, or when the\n"
+	"reader of the output went away), 1 runtime error, 2 usage error. See vdds(1).\n";
 
 int cli_fail(int code, const char *fmt, ...)
 {
@@ -66,7 +73,32 @@ int cli_usage(const char *cmd, const char *fmt, ...)
 int cli_help(const char *text)
 {
 	fputs(text, stdout);
-	return CLI_OK;
+	return cli_flush_stdout();
+}
+
+int cli_flush_stdout(void)
+{
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return CLI_OK;
+	/* a failed write drops what it held, so errno is the last failure's
+	 * (this flush's, or the caller's write just before); and a pipe whose
+	 * reader is gone says so itself, whatever errno became since */
+	int err = errno ? errno : EIO;
+	struct pollfd pfd = { .fd = STDOUT_FILENO, .events = POLLOUT };
+
+	if (err == EPIPE || (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLERR)))
+		return CLI_OK;
+	return cli_fail(CLI_RUNTIME, "cannot write to standard output: %s", strerror(err));
+}
+
+const char *cli_arg(const char *s)
+{
+	/* a few at a time, for one message that names two arguments */
+	static char ring[4][96];
+	static unsigned next;
+	char *buf = ring[next++ % 4];
+
+	return esc_str(s, buf, 84);
 }
 
 bool cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -106,7 +138,7 @@ int cli_check_topic(const char *cmd, const char *topic)
 	return cli_usage(cmd,
 			 "invalid topic name '%s': a topic is 1 to %d of A-Z a-z 0-9 _ . - and "
 			 "does not start with '.' (no '/')",
-			 topic, VDDS_TOPIC_MAX);
+			 cli_arg(topic), VDDS_TOPIC_MAX);
 }
 
 int cli_rundir(char *buf, size_t cap)
@@ -116,9 +148,19 @@ int cli_rundir(char *buf, size_t cap)
 
 int cli_topic_error(int err, const char *topic, const char *doing)
 {
+	char detail[4 * VDDS_ERROR_DETAIL_MAX + 4];
+
 	switch (-err) {
 	case ENOENT:
+	case ECONNREFUSED: /* a dead publisher's socket */
 		return cli_fail(CLI_RUNTIME, "no publisher for topic '%s' in %s", topic, cli_dir);
+	case ENOTSOCK:
+		return cli_fail(CLI_RUNTIME,
+				"%s/%s.sock is not a socket (a file, FIFO or symlink): not a "
+				"vdds topic, left alone",
+				cli_dir, topic);
+	case EINTR:
+		return cli_fail(CLI_RUNTIME, "interrupted while trying to %s '%s'", doing, topic);
 	case EACCES:
 		if (cli_rundir(cli_dir, VDDS_PATH_MAX) == -EACCES)
 			return cli_fail(
@@ -129,6 +171,11 @@ int cli_topic_error(int err, const char *topic, const char *doing)
 		return cli_fail(CLI_RUNTIME, "the publisher of '%s' refuses this user (uid %u)",
 				topic, (unsigned)geteuid());
 	case EPROTO:
+		/* the publisher's own words (it chose them: escaped), e.g. "type
+		 * 'Pose' (24 B) expected, publisher has 'Pose' (no size)" */
+		if (vdds_last_error_detail()[0])
+			return cli_fail(CLI_RUNTIME, "the publisher of '%s' refused: %s", topic,
+					esc_str(vdds_last_error_detail(), detail, sizeof(detail)));
 		return cli_fail(
 			CLI_RUNTIME,
 			"the publisher of '%s' does not speak this vdds protocol version, or "
@@ -144,7 +191,13 @@ int cli_topic_error(int err, const char *topic, const char *doing)
 	case ENAMETOOLONG:
 		return cli_fail(CLI_RUNTIME, "runtime directory path %s is too long for '%s'",
 				cli_dir, topic);
-	default: return cli_fail(CLI_RUNTIME, "cannot %s '%s': %s", doing, topic, strerror(-err));
+	default:
+		/* with the library's words where it has some ("out of file
+		 * descriptors: RLIMIT_NOFILE is 1024, ...") */
+		if (vdds_last_error_detail()[0])
+			return cli_fail(CLI_RUNTIME, "cannot %s '%s': %s", doing, topic,
+					esc_str(vdds_last_error_detail(), detail, sizeof(detail)));
+		return cli_fail(CLI_RUNTIME, "cannot %s '%s': %s", doing, topic, strerror(-err));
 	}
 }
 
@@ -160,6 +213,47 @@ int cli_signal_fd(void)
 	int fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 
 	return fd < 0 ? -errno : fd;
+}
+
+int cli_signal_pending(int sigfd)
+{
+	struct pollfd pfd = { .fd = sigfd, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) > 0;
+}
+
+static volatile sig_atomic_t caught;
+
+static void on_signal(int sig)
+{
+	caught = sig;
+}
+
+int cli_interruptible(int (*fn)(void *arg), void *arg)
+{
+	struct sigaction sa = { .sa_handler = on_signal }, old_int, old_term;
+	sigset_t set;
+
+	/* no SA_RESTART: the blocked call returns EINTR */
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	caught = 0;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	/* a signal already pending is delivered to on_signal right here */
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	/* one that lands between this test and the call's entering the kernel
+	 * is missed by the call; the next one ends it */
+	int r = caught ? -EINTR : fn(arg);
+
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	if (caught)
+		raise(caught); /* blocked: pending for the signalfd, as if never let through */
+	return r;
 }
 
 int cli_signal_read(int sigfd)
@@ -206,6 +300,19 @@ int cli_sleep_until(uint64_t deadline_ns, int sigfd)
 	}
 }
 
+struct sub_open {
+	vdds_sub **sub;
+	const char *topic;
+	const struct vdds_sub_opts *o;
+};
+
+static int sub_open(void *arg)
+{
+	const struct sub_open *a = arg;
+
+	return vdds_sub_open(a->sub, a->topic, a->o);
+}
+
 /* Wait for a publisher of topic to appear: a rename or create in the
  * runtime directory, then try again. */
 static int wait_for_publisher(const char *topic, int sigfd, const struct vdds_sub_opts *o,
@@ -228,7 +335,9 @@ static int wait_for_publisher(const char *topic, int sigfd, const struct vdds_su
 	fprintf(stderr, "vdds: waiting for a publisher of '%s' in %s\n", topic, dir);
 	for (;;) {
 		/* watch first, then try: a publisher that came in between is seen */
-		err = vdds_sub_open(sub, topic, o);
+		struct sub_open a = { sub, topic, o };
+
+		err = cli_interruptible(sub_open, &a);
 		if (err != -ENOENT)
 			break;
 		struct pollfd pfd[2] = { { .fd = in, .events = POLLIN },
@@ -254,10 +363,21 @@ static int wait_for_publisher(const char *topic, int sigfd, const struct vdds_su
 int cli_subscribe(const char *topic, bool wait, int sigfd, vdds_sub **sub)
 {
 	struct vdds_sub_opts o = { .reconnect = wait };
-	int err = vdds_sub_open(sub, topic, &o);
 
-	if (err == -ENOENT && wait)
-		err = wait_for_publisher(topic, sigfd, &o, sub);
+	return cli_subscribe_opts(topic, &o, sigfd, sub);
+}
+
+int cli_subscribe_opts(const char *topic, const struct vdds_sub_opts *o, int sigfd, vdds_sub **sub)
+{
+	struct sub_open a = { sub, topic, o };
+	int err = cli_interruptible(sub_open, &a);
+
+	if (err == -ENOENT && o->reconnect)
+		err = wait_for_publisher(topic, sigfd, o, sub);
+	/* a signal during the open: whatever the open made of it (EINTR, or a
+	 * timeout of the handshake it restarted), the user asked to stop */
+	if (err < 0 && cli_signal_pending(sigfd))
+		return 1;
 	if (err < 0)
 		cli_topic_error(err, topic, "subscribe to");
 	return err;
@@ -316,6 +436,9 @@ static const struct {
 
 int main(int argc, char **argv)
 {
+	/* a reader that went away (vdds echo t | head -1) is an EPIPE the
+	 * commands handle (cli_flush_stdout), not a death by SIGPIPE (141) */
+	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2) {
 		fputs("vdds: missing COMMAND: ls, info, echo, pub, hz, bw, record or play "
 		      "(see vdds --help)\n",
@@ -330,6 +453,6 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[1], commands[i].name))
 			return commands[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, "vdds: unknown command '%s' (see vdds --help)\n", argv[1]);
+	fprintf(stderr, "vdds: unknown command '%s' (see vdds --help)\n", cli_arg(argv[1]));
 	return CLI_USAGE;
 }

@@ -12,7 +12,8 @@
 
 static const char help[] =
 	"usage: vdds pub TOPIC [--rate HZ] [--count N] [--size BYTES] [--slots N]\n"
-	"                [--wait-subs N] [--type NAME] (DATA | --file F | -)\n"
+	"                [--wait-subs N] [--type NAME [--type-size BYTES]]\n"
+	"                (DATA | --file F | -)\n"
 	"\n"
 	"Publish on TOPIC, creating it: the bytes of DATA, of file F, or of stdin ('-')\n"
 	"as one sample.\n"
@@ -25,14 +26,21 @@ static const char help[] =
 	"                  least 4096 bytes\n"
 	"  --wait-subs N   first wait until N subscribers are connected\n"
 	"  --type NAME     declare the type name subscribers may ask for\n"
+	"  --type-size BYTES\n"
+	"                  declare the type's size, so that a typed subscriber (one\n"
+	"                  naming a size) accepts the topic; each sample is then this\n"
+	"                  long (as --size, which may not say otherwise)\n"
 	"  --help          this text\n"
 	"\n"
 	"Ends after the last sample, or on SIGINT or SIGTERM (exit 0). Fails (exit 1)\n"
-	"when another process publishes TOPIC already.\n";
+	"when another process publishes TOPIC already.\n"
+	"\n"
+	"Example, for a subscriber of a 24-byte type Pose:\n"
+	"  vdds pub pose --type Pose --type-size 24 --rate 10 --file pose.bin\n";
 
 struct pub_args {
 	double rate;
-	uint64_t count, size, slots, wait_subs;
+	uint64_t count, size, slots, wait_subs, type_size;
 	const char *file, *data, *type;
 	bool have_count, have_size;
 };
@@ -121,6 +129,7 @@ static int parse(int argc, char **argv, struct pub_args *a)
 					      { "wait-subs", required_argument, NULL, 'w' },
 					      { "file", required_argument, NULL, 'f' },
 					      { "type", required_argument, NULL, 't' },
+					      { "type-size", required_argument, NULL, 'T' },
 					      { "help", no_argument, NULL, 'h' },
 					      { 0 } };
 	int c;
@@ -134,32 +143,32 @@ static int parse(int argc, char **argv, struct pub_args *a)
 				return cli_usage(
 					"pub",
 					"--rate wants a rate in Hz in [0.001, 1e6], not '%s'",
-					optarg);
+					cli_arg(optarg));
 			break;
 		case 'c':
 			if (!cli_parse_u64(optarg, 1, UINT64_MAX, &a->count))
 				return cli_usage("pub", "--count wants a number >= 1, not '%s'",
-						 optarg);
+						 cli_arg(optarg));
 			a->have_count = true;
 			break;
 		case 's':
 			if (!cli_parse_u64(optarg, 0, 1ull << 32, &a->size))
 				return cli_usage("pub",
 						 "--size wants bytes in [0, 4294967296], not '%s'",
-						 optarg);
+						 cli_arg(optarg));
 			a->have_size = true;
 			break;
 		case 'n':
 			if (!cli_parse_u64(optarg, 2, 1u << 20, &a->slots))
 				return cli_usage("pub",
 						 "--slots wants a count in [2, 1048576], not '%s'",
-						 optarg);
+						 cli_arg(optarg));
 			break;
 		case 'w':
 			if (!cli_parse_u64(optarg, 0, VDDS_MAX_SUBSCRIBERS, &a->wait_subs))
 				return cli_usage("pub",
 						 "--wait-subs wants a count in [0, %d], not '%s'",
-						 VDDS_MAX_SUBSCRIBERS, optarg);
+						 VDDS_MAX_SUBSCRIBERS, cli_arg(optarg));
 			break;
 		case 'f': a->file = optarg; break;
 		case 't':
@@ -168,11 +177,27 @@ static int parse(int argc, char **argv, struct pub_args *a)
 						 VDDS_TYPE_NAME_MAX);
 			a->type = optarg;
 			break;
-		case 'h': return cli_help(help) - 1; /* -1: done, exit 0 */
+		case 'T':
+			if (!cli_parse_u64(optarg, 1, UINT32_MAX, &a->type_size))
+				return cli_usage("pub",
+						 "--type-size wants bytes in [1, 4294967295], not "
+						 "'%s'",
+						 cli_arg(optarg));
+			break;
+		case 'h': return cli_help(help) == CLI_OK ? -1 : CLI_RUNTIME; /* -1: exit 0 */
 		default:
 			return cli_usage("pub", "unknown option or missing value: '%s'",
-					 argv[optind - 1]);
+					 cli_arg(argv[optind - 1]));
 		}
+	}
+	if (a->type_size && a->have_size && a->size != a->type_size)
+		return cli_usage("pub",
+				 "--size %llu and --type-size %llu differ: a typed sample is "
+				 "exactly the type's size",
+				 (unsigned long long)a->size, (unsigned long long)a->type_size);
+	if (a->type_size && !a->have_size) {
+		a->size = a->type_size; /* the payload repeated or cut to the type */
+		a->have_size = true;
 	}
 	if (optind == argc)
 		return cli_usage("pub", "missing TOPIC");
@@ -191,6 +216,25 @@ static int parse(int argc, char **argv, struct pub_args *a)
 	if (!a->have_count)
 		a->count = a->rate > 0 ? 0 : 1; /* 0: until stopped */
 	return CLI_OK;
+}
+
+/* Who publishes topic already: asked within the usual deadline, without
+ * blocking on a publisher that does not answer. */
+static int owned(const char *topic)
+{
+	struct cli_probe *p = calloc(1, sizeof(*p));
+	int pid = 0;
+
+	if (p) {
+		snprintf(p->topic, sizeof(p->topic), "%s", topic);
+		cli_probe(p, 1, CLI_INFO_WAIT_MS);
+		pid = p->err == 0 ? p->info.pid : 0;
+		free(p);
+	}
+	if (pid > 0)
+		return cli_fail(CLI_RUNTIME, "topic '%s' already has a publisher (pid %d) in %s",
+				topic, pid, cli_dir);
+	return cli_fail(CLI_RUNTIME, "topic '%s' already has a publisher in %s", topic, cli_dir);
 }
 
 static int wait_subs(vdds_pub *pub, uint64_t n, int sigfd)
@@ -238,25 +282,27 @@ int cli_pub(int argc, char **argv)
 		return cli_fail(CLI_RUNTIME, "out of memory");
 	struct vdds_pub_opts o = { .slot_size = len > 4096 ? len : 4096,
 				   .slot_count = (uint32_t)a.slots,
-				   .type_name = a.type };
+				   .type_name = a.type,
+				   .type_size = (uint32_t)a.type_size };
 	vdds_pub *pub;
-	int sigfd = cli_signal_fd();
-	int err = sigfd < 0 ? sigfd : vdds_pub_open(&pub, topic, &o);
+	int err = vdds_pub_open(&pub, topic, &o);
 
 	if (err == -EEXIST) {
-		struct vdds__msg_info m;
-
 		free(sample);
-		if (vdds__introspect(cli_dir, topic, &m, CLI_INFO_WAIT_MS) == 0)
-			return cli_fail(CLI_RUNTIME,
-					"topic '%s' already has a publisher (pid %d) in %s", topic,
-					m.pid, cli_dir);
-		return cli_fail(CLI_RUNTIME, "topic '%s' already has a publisher in %s", topic,
-				cli_dir);
+		return owned(topic);
 	}
 	if (err < 0) {
 		free(sample);
 		return cli_topic_error(err, topic, "publish on");
+	}
+	/* blocked from here on, for the signalfd: nothing above waits long
+	 * (owned() is bounded), so until now a signal simply ends the process */
+	int sigfd = cli_signal_fd();
+
+	if (sigfd < 0) {
+		vdds_pub_close(pub);
+		free(sample);
+		return cli_fail(CLI_RUNTIME, "signalfd: %s", strerror(-sigfd));
 	}
 	uint64_t sent = 0, t0;
 	uint64_t period = a.rate > 0 ? (uint64_t)(1e9 / a.rate) : 0;

@@ -163,18 +163,18 @@ static int run(int argc, char **argv, bool bw)
 			if (!cli_parse_u64(optarg, 1, 10000000, &r.window))
 				return cli_usage(
 					cmd, "--window wants a count in [1, 10000000], not '%s'",
-					optarg);
+					cli_arg(optarg));
 			break;
 		case 'c':
 			if (!cli_parse_u64(optarg, 1, UINT64_MAX, &r.count))
 				return cli_usage(cmd, "--count wants a number >= 1, not '%s'",
-						 optarg);
+						 cli_arg(optarg));
 			break;
 		case 'r': l.reconnect = true; break;
 		case 'h': return cli_help(bw ? bw_help : hz_help);
 		default:
 			return cli_usage(cmd, "unknown option or missing value: '%s'",
-					 argv[optind - 1]);
+					 cli_arg(argv[optind - 1]));
 		}
 	}
 	if (optind != argc - 1)
