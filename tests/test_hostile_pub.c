@@ -1,0 +1,514 @@
+/* test_hostile_pub.c — a publisher that breaks the lane protocol: the test
+ * plays it itself (a thread that speaks the handshake and keeps the topic and
+ * every lane mapped writable, as a publisher does whatever the seals say) and
+ * writes whatever it likes there while real subscribers (the library, in this
+ * process, so the sanitizers watch them) connect, take and release. They must
+ * never crash or touch memory out of bounds: what they cannot trust they
+ * report as -EBADMSG, and what they hand the application is theirs. */
+#include <check.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+
+#include "layout.h"
+#include "proto.h"
+#include "pubcore.h"
+#include "rundir.h"
+#include "segment.h"
+#include "sub_internal.h"
+#include "testutil.h"
+
+#define TOPIC "hostilepub"
+#define TYPE "hostile.Pose"
+#define SLOTS 16
+#define SLOT_SIZE 256
+#define MAX_CONNS 512
+#define CONNECTS 300 /* handshakes raced by the flipper */
+
+/* What the fake publisher puts in a new lane before WELCOME: entry 0 an
+ * honest sample (slot HONEST_SLOT, HONEST_LEN bytes, seq 1), entry 1 the
+ * forgery of the case, or nothing. */
+#define HONEST_SLOT 1
+#define HONEST_LEN 8
+
+enum forgery {
+	FORGE_NONE,
+	FORGE_SLOT_AT_COUNT, /* the first id past the end */
+	FORGE_SLOT_IN_BITMAP_WORD, /* past the end, inside the held bitmap's word */
+	FORGE_SLOT_MAX,
+	FORGE_SLOT_FAR, /* past the end, in no allocation of the subscriber's */
+	FORGE_LEN_OVER_SLOT,
+	FORGE_LEN_MAX,
+	FORGE_MARK_LATER_LAP,
+	FORGE_MARK_ANY,
+	FORGE_SLOT_HELD, /* delivered again while the subscriber holds it */
+	FORGE_COUNT,
+};
+
+static const char *const forgery_name[] = {
+	"none",
+	"slot id = slot_count",
+	"slot id inside the held bitmap's last word",
+	"slot id UINT32_MAX",
+	"slot id 2^24",
+	"len = slot_size + 1",
+	"len UINT64_MAX",
+	"mark of a later lap",
+	"mark of no lap",
+	"a slot the subscriber holds, again",
+};
+
+struct fake_pub {
+	int listen_fd, topic_fd;
+	struct vdds__topic_hdr *topic; /* our mapping: writable */
+	size_t topic_size;
+	struct vdds__topic_hdr good;   /* the header as first written */
+	uint32_t ring;
+	size_t lane_size;
+	_Atomic int forgery;  /* what the next lane gets as entry 1 (-1: random) */
+	_Atomic int stop;
+	_Atomic(struct vdds__lane_hdr *) current; /* the newest lane */
+	struct vdds__lane_hdr *lanes[MAX_CONNS];
+	int conns[MAX_CONNS], efds[MAX_CONNS];
+	_Atomic int n_conns;
+	uint64_t rnd;
+	pthread_t server;
+};
+
+/* ---------------------------------------------------------- the publisher */
+
+static void deliver(struct vdds__lane_hdr *lane, uint32_t ring, uint32_t pos, uint32_t mark,
+		    uint32_t slot, uint64_t seq, uint64_t len)
+{
+	struct vdds__dentry *e = &vdds__lane_deliver(lane)[pos & (ring - 1)];
+
+	atomic_store_explicit(&e->slot, slot, memory_order_relaxed);
+	atomic_store_explicit(&e->seq, seq, memory_order_relaxed);
+	atomic_store_explicit(&e->timestamp_ns, seq * 10, memory_order_relaxed);
+	atomic_store_explicit(&e->len, len, memory_order_relaxed);
+	atomic_store_explicit(&e->mark, mark, memory_order_release);
+	atomic_store_explicit(&lane->deliver_prod, pos + 1, memory_order_relaxed);
+}
+
+static void forge(struct vdds__lane_hdr *lane, uint32_t ring, enum forgery f)
+{
+	deliver(lane, ring, 0, 1, HONEST_SLOT, 1, HONEST_LEN);
+	switch (f) {
+	case FORGE_NONE: break;
+	case FORGE_SLOT_AT_COUNT: deliver(lane, ring, 1, 2, SLOTS, 2, 1); break;
+	case FORGE_SLOT_IN_BITMAP_WORD: deliver(lane, ring, 1, 2, 63, 2, 1); break;
+	case FORGE_SLOT_MAX: deliver(lane, ring, 1, 2, UINT32_MAX, 2, 1); break;
+	case FORGE_SLOT_FAR: deliver(lane, ring, 1, 2, 1u << 24, 2, 1); break;
+	case FORGE_LEN_OVER_SLOT: deliver(lane, ring, 1, 2, 2, 2, SLOT_SIZE + 1); break;
+	case FORGE_LEN_MAX: deliver(lane, ring, 1, 2, 2, 2, UINT64_MAX); break;
+	case FORGE_MARK_LATER_LAP: deliver(lane, ring, 1, 2 + ring, 2, 2, 1); break;
+	case FORGE_MARK_ANY: deliver(lane, ring, 1, 12345, 2, 2, 1); break;
+	case FORGE_SLOT_HELD: deliver(lane, ring, 1, 2, HONEST_SLOT, 2, 1); break;
+	case FORGE_COUNT: break;
+	}
+	/* where the subscriber will push its returns: anywhere (it masks) */
+	atomic_store_explicit(&lane->release_prod, 0x01234567u, memory_order_relaxed);
+}
+
+/* A new lane, as the publisher makes one, with entries already in it. */
+static struct vdds__lane_hdr *make_lane(struct fake_pub *fp, uint32_t id, int *fd)
+{
+	void *map;
+
+	*fd = vdds__segment_create("hostile-lane", fp->lane_size, &map);
+	ck_assert_int_ge(*fd, 0);
+	struct vdds__lane_hdr *l = map;
+
+	l->magic = VDDS_LANE_MAGIC;
+	l->layout_version = VDDS_LAYOUT_VERSION;
+	l->hdr_size = sizeof(*l);
+	l->lane_id = id;
+	l->ring_size = fp->ring;
+	l->slot_count = SLOTS;
+	l->segment_size = fp->lane_size;
+	int f = atomic_load(&fp->forgery);
+
+	if (f < 0) /* any but FORGE_SLOT_HELD: the flipping test releases first */
+		f = 1 + (int)(tu_xorshift(&fp->rnd) % (FORGE_SLOT_HELD - 1));
+	forge(l, fp->ring, (enum forgery)f);
+	ck_assert_int_eq(vdds__segment_seal(*fd, VDDS_SEALS_LANE), 0);
+	return l;
+}
+
+/* Answer one connection: HELLO in, WELCOME with the topic, a new lane and an
+ * eventfd out. The lane stays mapped (the flipper may write it) and the
+ * connection open until the test ends. */
+static void welcome_one(struct fake_pub *fp, int sock)
+{
+	struct pollfd pfd = { .fd = sock, .events = POLLIN };
+	union vdds__msg m;
+	int nfds, lane_fd, n = atomic_load(&fp->n_conns);
+
+	ck_assert_int_lt(n, MAX_CONNS);
+	ck_assert_int_eq(poll(&pfd, 1, 5000), 1);
+	int len = vdds__msg_recv(sock, &m, NULL, 0, &nfds, 0);
+
+	ck_assert_int_eq(vdds__msg_parse(&m, (size_t)len), VDDS_MSG_HELLO);
+	struct vdds__lane_hdr *lane = make_lane(fp, (uint32_t)n, &lane_fd);
+	int efd = eventfd(0, EFD_CLOEXEC);
+	struct vdds__msg_welcome w;
+
+	ck_assert_int_ge(efd, 0);
+	vdds__msg_welcome(&w, (uint32_t)n, fp->topic_size, fp->lane_size);
+	int fds[VDDS_WELCOME_FDS] = { fp->topic_fd, lane_fd, efd };
+
+	/* the previous subscriber is gone (the test connects one at a time) */
+	if (n > 0) {
+		close(fp->conns[n - 1]);
+		close(fp->efds[n - 1]);
+	}
+	fp->lanes[n] = lane;
+	fp->conns[n] = sock;
+	fp->efds[n] = efd;
+	atomic_store(&fp->current, lane);
+	atomic_store(&fp->n_conns, n + 1);
+	ck_assert_int_eq(vdds__msg_send(sock, &w, sizeof(w), fds, VDDS_WELCOME_FDS), 0);
+	close(lane_fd);
+}
+
+static void *serve(void *arg)
+{
+	struct fake_pub *fp = arg;
+	struct pollfd pfd = { .fd = fp->listen_fd, .events = POLLIN };
+
+	while (!atomic_load(&fp->stop)) {
+		if (poll(&pfd, 1, 20) != 1)
+			continue;
+		int sock = accept4(fp->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (sock >= 0)
+			welcome_one(fp, sock);
+	}
+	return NULL;
+}
+
+/* Listen on the topic's socket with a topic of SLOTS slots of SLOT_SIZE,
+ * named TYPE, sealed as a publisher seals it; serve in a thread. */
+static void fake_pub_start(struct fake_pub *fp, uint32_t overflow, int forgery)
+{
+	char dir[VDDS_PATH_MAX];
+	struct sockaddr_un addr;
+	void *map;
+
+	memset(fp, 0, sizeof(*fp));
+	fp->rnd = 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
+	atomic_store(&fp->forgery, forgery);
+	tu_private_rundir();
+	ck_assert_int_eq(vdds__rundir(dir, sizeof(dir), 1, 0), 0);
+	ck_assert_int_eq(vdds__topic_addr(&addr, dir, TOPIC, ".sock"), 0);
+	fp->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fp->listen_fd, 0);
+	ck_assert_int_eq(bind(fp->listen_fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	ck_assert_int_eq(listen(fp->listen_fd, 64), 0);
+
+	fp->topic_size = vdds__topic_layout(&fp->good, SLOT_SIZE, SLOTS, 4);
+	fp->good.publisher_pid = getpid();
+	fp->good.overflow = overflow;
+	snprintf(fp->good.type_name, sizeof(fp->good.type_name), "%s", TYPE);
+	fp->topic_fd = vdds__segment_create("hostile-topic", fp->topic_size, &map);
+	ck_assert_int_ge(fp->topic_fd, 0);
+	fp->topic = map;
+	memcpy(fp->topic, &fp->good, sizeof(fp->good));
+	ck_assert_int_eq(vdds__segment_seal(fp->topic_fd, VDDS_SEALS_TOPIC), 0);
+	fp->ring = vdds__ring_size_for(SLOTS);
+	fp->lane_size = vdds__lane_size(fp->ring);
+	ck_assert_int_eq(pthread_create(&fp->server, NULL, serve, fp), 0);
+}
+
+static void fake_pub_stop(struct fake_pub *fp)
+{
+	atomic_store(&fp->stop, 1);
+	ck_assert_int_eq(pthread_join(fp->server, NULL), 0);
+	int n = atomic_load(&fp->n_conns);
+
+	for (int i = 0; i < n; i++)
+		munmap(fp->lanes[i], fp->lane_size);
+	if (n > 0) {
+		close(fp->conns[n - 1]);
+		close(fp->efds[n - 1]);
+	}
+	munmap(fp->topic, fp->topic_size);
+	close(fp->topic_fd);
+	close(fp->listen_fd);
+}
+
+/* ---------------------------------------------------------- the subscriber */
+
+/* The honest entry: slot HONEST_SLOT of this subscriber's own mapping of the
+ * topic, at the place the header said when it was first written; released
+ * (a push on the release ring) if `release`. */
+static void take_the_honest_sample(vdds_sub *sub, const struct fake_pub *fp, int release)
+{
+	const uint8_t *base = sub->link.topic_map;
+	struct vdds_sample s;
+
+	ck_assert_int_eq(vdds_sub_take(sub, &s), 0);
+	ck_assert_uint_eq(s.slot, HONEST_SLOT);
+	ck_assert_uint_eq(s.len, HONEST_LEN);
+	ck_assert_uint_eq(s.seq, 1);
+	ck_assert_ptr_eq(s.data, base + fp->good.data_offset + HONEST_SLOT * fp->good.slot_stride);
+	if (release)
+		ck_assert_int_eq(vdds_sub_release(sub, &s), 0);
+}
+
+/* After a forgery: -EBADMSG, and so it stays. */
+static void expect_broken(vdds_sub *sub, const char *what)
+{
+	struct vdds_sample s;
+	int err = vdds_sub_take(sub, &s);
+
+	ck_assert_msg(err == -EBADMSG, "%s: take said %d, not -EBADMSG (slot %u, len %zu)", what,
+		      err, err == 0 ? s.slot : 0, err == 0 ? s.len : 0);
+	ck_assert_int_eq(vdds_sub_take(sub, &s), -EBADMSG);
+	ck_assert_int_eq(vdds_sub_wait(sub, 0), -EBADMSG);
+}
+
+/* ------------------------------------------------ flipping the headers */
+
+struct flipper {
+	struct fake_pub *fp;
+	_Atomic int stop;
+	_Atomic uint64_t flips;
+	pthread_t thread;
+};
+
+static void spin(uint64_t *rnd, unsigned max)
+{
+	for (unsigned i = (unsigned)(tu_xorshift(rnd) % max); i > 0; i--)
+		__asm__ volatile("" ::: "memory");
+}
+
+/* Each round one field of the topic header, or the newest lane's ring_size,
+ * goes bad for a moment and back to what it was: a subscriber that checks
+ * the header and then reads it again meets the bad value in between. Each
+ * bad value is one no check lets through. */
+static void *flip(void *arg)
+{
+	struct flipper *fl = arg;
+	struct fake_pub *fp = fl->fp;
+	volatile struct vdds__topic_hdr *t = fp->topic;
+	uint64_t rnd = 0x2545f4914f6cdd1dull;
+	char name[VDDS_TYPE_NAME_LEN];
+
+	memset(name, 'A', sizeof(name));
+	while (!atomic_load(&fl->stop)) {
+		volatile struct vdds__lane_hdr *l = atomic_load(&fp->current);
+		unsigned hold = 2000;
+
+		switch (tu_xorshift(&rnd) % 7) {
+		case 0: t->slot_count = UINT32_MAX; spin(&rnd, hold); t->slot_count = SLOTS; break;
+		case 1: t->slot_count = 0; spin(&rnd, hold); t->slot_count = SLOTS; break;
+		case 2:
+			t->slot_size = 1ull << 50;
+			spin(&rnd, hold);
+			t->slot_size = SLOT_SIZE;
+			break;
+		case 3:
+			t->slot_stride = 0;
+			spin(&rnd, hold);
+			t->slot_stride = fp->good.slot_stride;
+			break;
+		case 4:
+			t->data_offset = 1ull << 44;
+			spin(&rnd, hold);
+			t->data_offset = fp->good.data_offset;
+			break;
+		case 5:
+			if (l) {
+				l->ring_size = 1u << 26;
+				spin(&rnd, hold);
+				l->ring_size = fp->ring;
+			}
+			break;
+		default:
+			memcpy((char *)t->type_name, name, sizeof(name));
+			spin(&rnd, hold);
+			memcpy((char *)t->type_name, fp->good.type_name, sizeof(name));
+			break;
+		}
+		atomic_fetch_add_explicit(&fl->flips, 1, memory_order_relaxed);
+		spin(&rnd, hold);
+	}
+	return NULL;
+}
+
+START_TEST(test_a_publisher_flipping_its_headers_while_subscribers_connect_is_refused_or_read_once)
+{
+	struct fake_pub fp;
+	struct flipper fl = { .fp = &fp };
+	uint32_t accepted = 0, refused = 0;
+
+	fake_pub_start(&fp, VDDS_OVERFLOW_BLOCK, -1);
+	ck_assert_int_eq(pthread_create(&fl.thread, NULL, flip, &fl), 0);
+	for (int i = 0; i < CONNECTS; i++) {
+		vdds_sub *sub;
+		int err = vdds_sub_open(&sub, TOPIC, NULL);
+
+		if (err == -EBADMSG) {
+			refused++;
+			continue;
+		}
+		ck_assert_int_eq(err, 0);
+		accepted++;
+		/* what was checked is what is used: the copy the checks passed */
+		ck_assert_str_eq(vdds_sub_type_name(sub), TYPE);
+		take_the_honest_sample(sub, &fp, 1);
+		expect_broken(sub, "a forged entry after a header flip");
+		vdds_sub_close(sub);
+	}
+	atomic_store(&fl.stop, 1);
+	ck_assert_int_eq(pthread_join(fl.thread, NULL), 0);
+	printf("flipping publisher: %u connections accepted, %u refused (-EBADMSG), %llu flips\n",
+	       accepted, refused, (unsigned long long)atomic_load(&fl.flips));
+	/* both happened: the flipper raced the checks */
+	ck_assert_uint_gt(accepted, 0);
+	ck_assert_uint_gt(refused, 0);
+	fake_pub_stop(&fp);
+}
+END_TEST
+
+/* ---------------------------------------------------------- forged entries */
+
+START_TEST(test_a_forged_entry_makes_take_say_ebadmsg_and_nothing_else)
+{
+	for (int f = FORGE_NONE + 1; f < FORGE_COUNT; f++) {
+		struct fake_pub fp;
+		vdds_sub *sub;
+
+		fake_pub_start(&fp, VDDS_OVERFLOW_BLOCK, f);
+		ck_assert_int_eq(vdds_sub_open(&sub, TOPIC, NULL), 0);
+		take_the_honest_sample(sub, &fp, f != FORGE_SLOT_HELD);
+		expect_broken(sub, forgery_name[f]);
+		vdds_sub_close(sub);
+		fake_pub_stop(&fp);
+	}
+}
+END_TEST
+
+/* The same under DROP_OLDEST, where the publisher also moves deliver_cons:
+ * forged entries, and the index moved backwards. */
+START_TEST(test_under_drop_oldest_a_forged_entry_or_an_index_moved_back_is_ebadmsg)
+{
+	for (int f = FORGE_NONE; f < FORGE_COUNT; f++) {
+		struct fake_pub fp;
+		vdds_sub *sub;
+
+		fake_pub_start(&fp, VDDS_OVERFLOW_DROP_OLDEST, f);
+		ck_assert_int_eq(vdds_sub_open(&sub, TOPIC, NULL), 0);
+		take_the_honest_sample(sub, &fp, f != FORGE_SLOT_HELD);
+		if (f == FORGE_NONE) {
+			/* deliver_cons back behind what the subscriber took */
+			struct vdds__lane_hdr *l = atomic_load(&fp.current);
+
+			deliver(l, fp.ring, 1, 2, 2, 2, 1);
+			atomic_store(&l->deliver_cons, 0);
+		}
+		expect_broken(sub, f == FORGE_NONE ? "deliver_cons moved back" : forgery_name[f]);
+		vdds_sub_close(sub);
+		fake_pub_stop(&fp);
+	}
+}
+END_TEST
+
+/* seq and timestamp are the publisher's word: take reports them as they are,
+ * whatever their order, and they decide nothing else (a release of any seq
+ * is a release). */
+START_TEST(test_seq_games_are_reported_as_they_are_and_break_nothing)
+{
+	static const uint64_t seqs[] = { 5, 3, UINT64_MAX, 0, 3 };
+	struct fake_pub fp;
+	vdds_sub *sub;
+	struct vdds_sample s;
+
+	fake_pub_start(&fp, VDDS_OVERFLOW_BLOCK, FORGE_NONE);
+	ck_assert_int_eq(vdds_sub_open(&sub, TOPIC, NULL), 0);
+	take_the_honest_sample(sub, &fp, 1);
+	struct vdds__lane_hdr *l = atomic_load(&fp.current);
+
+	atomic_store(&l->pub_wait, UINT64_MAX); /* asks for a WAKE it may never get */
+	for (uint32_t i = 0; i < 5; i++)
+		deliver(l, fp.ring, 1 + i, 2 + i, 2 + i, seqs[i], 1);
+	for (uint32_t i = 0; i < 5; i++) {
+		ck_assert_int_eq(vdds_sub_take(sub, &s), 0);
+		ck_assert_uint_eq(s.slot, 2 + i);
+		ck_assert_uint_eq(s.seq, seqs[i]);
+		ck_assert_int_eq(vdds_sub_release(sub, &s), 0);
+	}
+	ck_assert_int_eq(vdds_sub_take(sub, &s), -EAGAIN);
+	vdds_sub_close(sub);
+	fake_pub_stop(&fp);
+}
+END_TEST
+
+/* ------------------------------------------------------------ the type name */
+
+/* Once connected, the publisher overwrites its whole topic segment with
+ * non-zero bytes: the name the subscriber reports is still the one it
+ * checked, terminated. */
+START_TEST(test_the_type_name_is_a_terminated_copy_whatever_the_publisher_writes_later)
+{
+	struct fake_pub fp;
+	vdds_sub *sub;
+
+	fake_pub_start(&fp, VDDS_OVERFLOW_BLOCK, FORGE_NONE);
+	ck_assert_int_eq(vdds_sub_open(&sub, TOPIC, NULL), 0);
+	ck_assert_str_eq(vdds_sub_type_name(sub), TYPE);
+	memset(fp.topic, 'A', fp.topic_size);
+	const char *name = vdds_sub_type_name(sub);
+
+	ck_assert_uint_lt(strnlen(name, VDDS_TYPE_NAME_LEN), VDDS_TYPE_NAME_LEN);
+	ck_assert_str_eq(name, TYPE);
+	/* the data path never read the header again either */
+	take_the_honest_sample(sub, &fp, 1);
+	vdds_sub_close(sub);
+	fake_pub_stop(&fp);
+}
+END_TEST
+
+START_TEST(test_an_unterminated_type_name_is_refused_at_connect)
+{
+	struct fake_pub fp;
+	vdds_sub *sub;
+
+	fake_pub_start(&fp, VDDS_OVERFLOW_BLOCK, FORGE_NONE);
+	memset(fp.topic->type_name, 'A', sizeof(fp.topic->type_name));
+	ck_assert_int_eq(vdds_sub_open(&sub, TOPIC, NULL), -EBADMSG);
+	fake_pub_stop(&fp);
+}
+END_TEST
+
+static Suite *hostile_pub_suite(void)
+{
+	Suite *s = suite_create("hostile_pub");
+	TCase *flipped = tcase_create("flipped_headers");
+	TCase *forged = tcase_create("forged");
+
+	tcase_set_timeout(flipped, 120);
+	tcase_add_test(
+		flipped,
+		test_a_publisher_flipping_its_headers_while_subscribers_connect_is_refused_or_read_once);
+	suite_add_tcase(s, flipped);
+	tcase_set_timeout(forged, 60);
+	tcase_add_test(forged, test_a_forged_entry_makes_take_say_ebadmsg_and_nothing_else);
+	tcase_add_test(forged,
+		       test_under_drop_oldest_a_forged_entry_or_an_index_moved_back_is_ebadmsg);
+	tcase_add_test(forged, test_seq_games_are_reported_as_they_are_and_break_nothing);
+	tcase_add_test(forged,
+		       test_the_type_name_is_a_terminated_copy_whatever_the_publisher_writes_later);
+	tcase_add_test(forged, test_an_unterminated_type_name_is_refused_at_connect);
+	suite_add_tcase(s, forged);
+	return s;
+}
+
+int main(void)
+{
+	return tu_run_suite(hostile_pub_suite());
+}
