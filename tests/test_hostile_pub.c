@@ -8,6 +8,7 @@
 #include <check.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -22,11 +23,13 @@
 #include "testutil.h"
 
 #define TOPIC "hostilepub"
-#define TYPE "hostile.Pose"
+/* as long as a name can be: flipping its last byte makes it unterminated */
+#define TYPE "hostile.a_type_name_as_long_as_a_type_name_can_be_made_0123456x"
+_Static_assert(sizeof(TYPE) == VDDS_TYPE_NAME_LEN, "a name of the longest length");
 #define SLOTS 16
 #define SLOT_SIZE 256
-#define MAX_CONNS 512
-#define CONNECTS 300 /* handshakes raced by the flipper */
+#define MAX_CONNS (CONNECTS + 64)
+#define CONNECTS 1000 /* handshakes raced by the flipper */
 
 /* What the fake publisher puts in a new lane before WELCOME: entry 0 an
  * honest sample (slot HONEST_SLOT, HONEST_LEN bytes, seq 1), entry 1 the
@@ -36,7 +39,7 @@
 
 enum forgery {
 	FORGE_NONE,
-	FORGE_SLOT_AT_COUNT, /* the first id past the end */
+	FORGE_SLOT_AT_COUNT,       /* the first id past the end */
 	FORGE_SLOT_IN_BITMAP_WORD, /* past the end, inside the held bitmap's word */
 	FORGE_SLOT_MAX,
 	FORGE_SLOT_FAR, /* past the end, in no allocation of the subscriber's */
@@ -65,10 +68,10 @@ struct fake_pub {
 	int listen_fd, topic_fd;
 	struct vdds__topic_hdr *topic; /* our mapping: writable */
 	size_t topic_size;
-	struct vdds__topic_hdr good;   /* the header as first written */
+	struct vdds__topic_hdr good; /* the header as first written */
 	uint32_t ring;
 	size_t lane_size;
-	_Atomic int forgery;  /* what the next lane gets as entry 1 (-1: random) */
+	_Atomic int forgery; /* what the next lane gets as entry 1 (-1: random) */
 	_Atomic int stop;
 	_Atomic(struct vdds__lane_hdr *) current; /* the newest lane */
 	struct vdds__lane_hdr *lanes[MAX_CONNS];
@@ -286,56 +289,60 @@ static void spin(uint64_t *rnd, unsigned max)
 		__asm__ volatile("" ::: "memory");
 }
 
-/* Each round one field of the topic header, or the newest lane's ring_size,
- * goes bad for a moment and back to what it was: a subscriber that checks
- * the header and then reads it again meets the bad value in between. Each
- * bad value is one no check lets through. */
+/* The fields a round flips: each bad value is one no check lets through. */
+enum flip_field {
+	FLIP_COUNT_MAX,
+	FLIP_COUNT_0,
+	FLIP_SIZE,
+	FLIP_STRIDE,
+	FLIP_OFFSET,
+	FLIP_RING,
+	FLIP_NAME,
+	FLIP_FIELDS
+};
+
+static void set_field(struct fake_pub *fp, volatile struct vdds__lane_hdr *l, enum flip_field f,
+		      int bad)
+{
+	volatile struct vdds__topic_hdr *t = fp->topic;
+
+	switch (f) {
+	case FLIP_COUNT_MAX: t->slot_count = bad ? UINT32_MAX : SLOTS; break;
+	case FLIP_COUNT_0: t->slot_count = bad ? 0 : SLOTS; break;
+	case FLIP_SIZE: t->slot_size = bad ? 1ull << 50 : SLOT_SIZE; break;
+	case FLIP_STRIDE: t->slot_stride = bad ? 0 : fp->good.slot_stride; break;
+	case FLIP_OFFSET: t->data_offset = bad ? 1ull << 44 : fp->good.data_offset; break;
+	case FLIP_RING:
+		if (l)
+			l->ring_size = bad ? 1u << 26 : fp->ring;
+		break;
+	default: /* the name's terminating NUL, one byte: unterminated or not */
+		t->type_name[VDDS_TYPE_NAME_LEN - 1] = bad ? 'A' : '\0';
+		break;
+	}
+}
+
+/* Each round takes one field of the topic header, or the newest lane's
+ * ring_size, and toggles it between a bad value and the good one as fast as
+ * it can for a while, then leaves it good for a while: a subscriber that
+ * checks the header and then reads it again meets the bad value in between
+ * (the old code's window is a few hundred nanoseconds). */
 static void *flip(void *arg)
 {
 	struct flipper *fl = arg;
 	struct fake_pub *fp = fl->fp;
-	volatile struct vdds__topic_hdr *t = fp->topic;
 	uint64_t rnd = 0x2545f4914f6cdd1dull;
-	char name[VDDS_TYPE_NAME_LEN];
 
-	memset(name, 'A', sizeof(name));
 	while (!atomic_load(&fl->stop)) {
 		volatile struct vdds__lane_hdr *l = atomic_load(&fp->current);
-		unsigned hold = 2000;
+		enum flip_field f = (enum flip_field)(tu_xorshift(&rnd) % FLIP_FIELDS);
 
-		switch (tu_xorshift(&rnd) % 7) {
-		case 0: t->slot_count = UINT32_MAX; spin(&rnd, hold); t->slot_count = SLOTS; break;
-		case 1: t->slot_count = 0; spin(&rnd, hold); t->slot_count = SLOTS; break;
-		case 2:
-			t->slot_size = 1ull << 50;
-			spin(&rnd, hold);
-			t->slot_size = SLOT_SIZE;
-			break;
-		case 3:
-			t->slot_stride = 0;
-			spin(&rnd, hold);
-			t->slot_stride = fp->good.slot_stride;
-			break;
-		case 4:
-			t->data_offset = 1ull << 44;
-			spin(&rnd, hold);
-			t->data_offset = fp->good.data_offset;
-			break;
-		case 5:
-			if (l) {
-				l->ring_size = 1u << 26;
-				spin(&rnd, hold);
-				l->ring_size = fp->ring;
-			}
-			break;
-		default:
-			memcpy((char *)t->type_name, name, sizeof(name));
-			spin(&rnd, hold);
-			memcpy((char *)t->type_name, fp->good.type_name, sizeof(name));
-			break;
+		for (unsigned i = (unsigned)(tu_xorshift(&rnd) % 4000); i > 0; i--) {
+			set_field(fp, l, f, 1);
+			set_field(fp, l, f, 0);
 		}
 		atomic_fetch_add_explicit(&fl->flips, 1, memory_order_relaxed);
-		spin(&rnd, hold);
+		spin(&rnd, 4000);
 	}
 	return NULL;
 }
@@ -350,6 +357,11 @@ START_TEST(test_a_publisher_flipping_its_headers_while_subscribers_connect_is_re
 	ck_assert_int_eq(pthread_create(&fl.thread, NULL, flip, &fl), 0);
 	for (int i = 0; i < CONNECTS; i++) {
 		vdds_sub *sub;
+		uint64_t flips = atomic_load(&fl.flips);
+
+		/* the flipper is running (on a busy machine it may not be) */
+		while (atomic_load(&fl.flips) == flips)
+			sched_yield();
 		int err = vdds_sub_open(&sub, TOPIC, NULL);
 
 		if (err == -EBADMSG) {

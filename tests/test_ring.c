@@ -391,9 +391,9 @@ START_TEST(test_entries_taken_back_before_the_subscriber_attached_count_as_lost)
 	atomic_store(&s.lane->deliver_cons, 2);
 	/* and only now does the subscriber attach */
 	vdds__subcore_fini(&s.sc);
-	ck_assert_int_eq(vdds__subcore_init(&s.sc, s.topic, s_topic_size(), s.lane,
-					    s.lane->segment_size),
-			 0);
+	ck_assert_int_eq(
+		vdds__subcore_init(&s.sc, s.topic, s_topic_size(), s.lane, s.lane->segment_size),
+		0);
 	ck_assert_int_eq(vdds__subcore_take(&s.sc, &smp), 0);
 	ck_assert_uint_eq(smp.seq, 3);
 	ck_assert_uint_eq(s.sc.lost, 2);
