@@ -4,7 +4,9 @@
  * writes whatever it likes there while real subscribers (the library, in this
  * process, so the sanitizers watch them) connect, take and release. They must
  * never crash or touch memory out of bounds: what they cannot trust they
- * report as -EBADMSG, and what they hand the application is theirs. */
+ * report as -EBADMSG, and what they hand the application is theirs. Last,
+ * the other direction where the publisher's BLOCK wait meets a lane that
+ * lies about what it took (issue #26 point 6). */
 #include <check.h>
 #include <poll.h>
 #include <pthread.h>
@@ -497,6 +499,145 @@ START_TEST(test_an_unterminated_type_name_is_refused_at_connect)
 }
 END_TEST
 
+/* -------------------------------------- a lying lane and the BLOCK wait */
+
+/* A subscriber that does the handshake itself and holds its lane mapped
+ * read-write. */
+struct raw_lane {
+	int sock, efd;
+	void *topic;
+	struct vdds__lane_hdr *lane;
+	size_t topic_size, lane_size;
+	uint32_t ring;
+};
+
+static void raw_lane_open(struct raw_lane *r, const char *topic)
+{
+	struct vdds__msg_hello hello;
+	union vdds__msg m;
+	int fds[VDDS_WELCOME_FDS], nfds;
+
+	r->sock = tu_raw_connect(topic);
+	ck_assert_int_ge(r->sock, 0);
+	vdds__msg_hello(&hello, NULL, 0, 0);
+	ck_assert_int_eq(vdds__msg_send(r->sock, &hello, sizeof(hello), NULL, 0), 0);
+	struct pollfd pfd = { .fd = r->sock, .events = POLLIN };
+
+	ck_assert_int_eq(poll(&pfd, 1, 5000), 1);
+	int len = vdds__msg_recv(r->sock, &m, fds, VDDS_WELCOME_FDS, &nfds, 0);
+
+	ck_assert_int_eq(vdds__msg_parse(&m, (size_t)len), VDDS_MSG_WELCOME);
+	ck_assert_int_eq(nfds, VDDS_WELCOME_FDS);
+	r->topic_size = m.welcome.topic_size;
+	r->lane_size = m.welcome.lane_size;
+	r->topic = mmap(NULL, r->topic_size, PROT_READ, MAP_SHARED, fds[0], 0);
+	r->lane = mmap(NULL, r->lane_size, PROT_READ | PROT_WRITE, MAP_SHARED, fds[1], 0);
+	ck_assert_ptr_ne(r->topic, MAP_FAILED);
+	ck_assert_ptr_ne(r->lane, MAP_FAILED);
+	close(fds[0]);
+	close(fds[1]);
+	r->efd = fds[2];
+	r->ring = r->lane->ring_size;
+}
+
+static void raw_lane_close(struct raw_lane *r)
+{
+	munmap(r->topic, r->topic_size);
+	munmap(r->lane, r->lane_size);
+	close(r->efd);
+	close(r->sock);
+}
+
+struct releaser {
+	vdds_sub *sub;
+	struct vdds_sample held[4];
+	_Atomic(uint64_t) *asked[2]; /* the two lanes' pub_wait */
+	pthread_t thread;
+};
+
+/* Once the publisher has asked somebody to wake it (it is about to sleep),
+ * give everything back, as the honest subscriber it is. */
+static void *release_when_asked(void *arg)
+{
+	struct releaser *r = arg;
+
+	for (uint64_t t0 = tu_now_ns(); tu_now_ns() - t0 < TU_AWAIT_NS;) {
+		if (atomic_load(r->asked[0]) || atomic_load(r->asked[1]))
+			break;
+		tu_sleep_us(100);
+	}
+	tu_sleep_us(100 * 1000); /* past the publisher's last look: it sleeps */
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(vdds_sub_release(r->sub, &r->held[i]), 0);
+	return NULL;
+}
+
+/* BLOCK, 4 slots, all held by an honest subscriber. A lying lane parks its
+ * deliver_cons on the first sample, reads the other three and returns them
+ * without a WAKE: the main before issue #26 took those returns, then asked
+ * the liar alone to wake it (it has the oldest slot at the head of its
+ * queue), and slept through the honest subscriber's returns until its
+ * timeout. Now the liar is cut off, the honest subscriber is asked, and its
+ * returns wake the loan. */
+START_TEST(
+	test_a_lane_returning_samples_it_never_took_cannot_make_the_publisher_sleep_through_returns)
+{
+	struct vdds_pub_opts o = { .slot_size = 64, .slot_count = 4 };
+	struct releaser rel;
+	struct raw_lane liar;
+	vdds_pub *pub;
+	void *buf;
+
+	tu_private_rundir();
+	ck_assert_int_eq(vdds_pub_open(&pub, TOPIC, &o), 0);
+	ck_assert_int_eq(vdds_sub_open(&rel.sub, TOPIC, NULL), 0);
+	raw_lane_open(&liar, TOPIC);
+	ck_assert_int_eq(tu_await_subscribers(pub, 2), 0);
+	for (uint32_t i = 0; i < 4; i++) {
+		ck_assert_int_eq(vdds_pub_write(pub, &i, sizeof(i), 0), 0);
+		ck_assert_int_eq(vdds_sub_take(rel.sub, &rel.held[i]), 0);
+	}
+	/* the liar: "takes" samples 2..4 without storing deliver_cons (it
+	 * stays on sample 1) and returns them, marked as an honest return is */
+	_Atomic uint64_t *ret = vdds__lane_release(liar.lane, liar.ring);
+
+	for (uint32_t p = 1; p < 4; p++) {
+		struct vdds__dentry *e = &vdds__lane_deliver(liar.lane)[p & (liar.ring - 1)];
+
+		ck_assert_uint_eq(atomic_load(&e->mark), p + 1);
+		atomic_store(&ret[(p - 1) & (liar.ring - 1)],
+			     (uint64_t)p << 32 | atomic_load(&e->slot));
+	}
+	atomic_store(&liar.lane->release_prod, 3);
+	rel.asked[0] = &liar.lane->pub_wait;
+	rel.asked[1] = &rel.sub->link.core.lane->pub_wait;
+	ck_assert_int_eq(pthread_create(&rel.thread, NULL, release_when_asked, &rel), 0);
+	/* no slot is free: the loan waits for the honest returns, with no
+	 * timeout (one that slept through them would wait until Check's
+	 * watchdog kills the test: a lost wakeup is a failure, not a delay) */
+	ck_assert_int_eq(vdds_pub_loan(pub, &buf, -1), 0);
+	ck_assert_int_eq(pthread_join(rel.thread, NULL), 0);
+	ck_assert_int_eq(vdds_pub_discard(pub, buf), 0);
+	struct vdds_pub_stats st;
+
+	ck_assert_int_eq(vdds_pub_stats(pub, &st), 0);
+	ck_assert_uint_eq(st.kicked, 1);
+	/* the liar was told why */
+	struct pollfd pfd = { .fd = liar.sock, .events = POLLIN };
+	union vdds__msg m;
+	int nfds;
+
+	ck_assert_int_eq(poll(&pfd, 1, 5000), 1);
+	int len = vdds__msg_recv(liar.sock, &m, NULL, 0, &nfds, MSG_DONTWAIT);
+
+	ck_assert_int_eq(vdds__msg_parse(&m, (size_t)len), VDDS_MSG_BYE);
+	ck_assert_int_eq(m.reject.err, EBADMSG);
+	raw_lane_close(&liar);
+	vdds_sub_close(rel.sub);
+	vdds_pub_close(pub);
+}
+END_TEST
+
 static Suite *hostile_pub_suite(void)
 {
 	Suite *s = suite_create("hostile_pub");
@@ -517,6 +658,13 @@ static Suite *hostile_pub_suite(void)
 		       test_the_type_name_is_a_terminated_copy_whatever_the_publisher_writes_later);
 	tcase_add_test(forged, test_an_unterminated_type_name_is_refused_at_connect);
 	suite_add_tcase(s, forged);
+	TCase *liar = tcase_create("lying_lane");
+
+	tcase_set_timeout(liar, 30);
+	tcase_add_test(
+		liar,
+		test_a_lane_returning_samples_it_never_took_cannot_make_the_publisher_sleep_through_returns);
+	suite_add_tcase(s, liar);
 	return s;
 }
 
