@@ -106,8 +106,9 @@
  *     behind the last value seen, never past what was delivered) when it
  *     collects returns, for room once a lap, for DROP_OLDEST, and for the
  *     BLOCK wait's choice; wake_gen, once per publish; for introspection the
- *     indices, clamped. It never reads back what it wrote (the deliver
- *     entries: a private shadow; pub_wait; the lane header), nor the topic.
+ *     indices, clamped. It never reads back what it wrote into a lane (the
+ *     deliver entries: a private shadow; pub_wait; the lane header). The
+ *     topic is its own: sealed, no subscriber can write it.
  *   The payload of a slot is the one thing handed over without a copy (that
  *     is the point of vdds): the application reads it in place.
  */
