@@ -83,6 +83,34 @@
  * pub_wait (lane): 0, or the seq W of the oldest sample a blocked publisher
  * waits to see freed. A subscriber that releases a sample with seq >= W swaps
  * pub_wait to 0 and, if it was nonzero, sends a WAKE on its socket.
+ *
+ * Who reads what, and when. Neither side trusts the other: the publisher's
+ * own mapping of the topic stays writable whatever the seals say, and the
+ * lane is writable by both. So every value a side reads from memory the
+ * other can write is read ONCE into private memory, checked there, and only
+ * the copy is used; a second read is a new value, checked anew (a check of
+ * one read and a use of another is a time-of-check/time-of-use hole).
+ *   Subscriber, at connect (vdds__subcore_init): the whole topic header,
+ *     copied (the copy is kept: its geometry, overflow and the type name
+ *     vdds_sub_type_name returns); the lane's first line (magic, version,
+ *     sizes, ring_size, slot_count), copied; release_prod and deliver_cons
+ *     once each, as starting positions (masked: any value is harmless).
+ *     Never again: the data path uses the copies.
+ *   Subscriber, per sample: a deliver entry's mark (acquire), then its
+ *     fields once each into a private struct vdds__dmeta; slot and len are
+ *     bounded by the copied header. DROP_OLDEST: deliver_cons too, each read
+ *     checked on its own (never behind our position). Statistics:
+ *     deliver_prod, bounded by the ring. On release: pub_wait, once.
+ *   Publisher: a release entry, one 64-bit load (mark and slot together);
+ *     deliver_cons, once per use and each read checked (cons_sane: never
+ *     behind the last value seen, never past what was delivered) when it
+ *     collects returns, for room once a lap, for DROP_OLDEST, and for the
+ *     BLOCK wait's choice; wake_gen, once per publish; for introspection the
+ *     indices, clamped. It never reads back what it wrote into a lane (the
+ *     deliver entries: a private shadow; pub_wait; the lane header). The
+ *     topic is its own: sealed, no subscriber can write it.
+ *   The payload of a slot is the one thing handed over without a copy (that
+ *     is the point of vdds): the application reads it in place.
  */
 #ifndef VDDS_LAYOUT_H
 #define VDDS_LAYOUT_H

@@ -91,8 +91,9 @@ int vdds__lane_pub_init(struct vdds__lane_pub *lp, struct vdds__lane_hdr *shm, s
 	memset(lp, 0, sizeof(*lp));
 	lp->holds = calloc((slot_count + 63) / 64, sizeof(*lp->holds));
 	lp->shadow = calloc(ring_size, sizeof(*lp->shadow));
+	lp->at = calloc(slot_count, sizeof(*lp->at));
 	lp->want_history = 1;
-	if (!lp->holds || !lp->shadow) {
+	if (!lp->holds || !lp->shadow || !lp->at) {
 		vdds__lane_pub_fini(lp);
 		return -ENOMEM;
 	}
@@ -112,6 +113,7 @@ int vdds__lane_pub_init(struct vdds__lane_pub *lp, struct vdds__lane_hdr *shm, s
 	vdds__rring_init(&lp->release, vdds__lane_release(shm, ring_size), &shm->release_cons,
 			 ring_size);
 	lp->cons_seen = lp->deliver.pos;
+	lp->indexed = lp->deliver.pos;
 	return 0;
 }
 
@@ -119,8 +121,10 @@ void vdds__lane_pub_fini(struct vdds__lane_pub *lp)
 {
 	free(lp->holds);
 	free(lp->shadow);
+	free(lp->at);
 	lp->holds = NULL;
 	lp->shadow = NULL;
+	lp->at = NULL;
 }
 
 /* Drop lane lp's hold on slot id; the slot is free once nobody holds it. */
@@ -192,15 +196,58 @@ int vdds__lane_pub_has_room(struct vdds__lane_pub *lp)
 	return cons_sane(lp, c) && lp->deliver.pos - c <= lp->deliver.mask;
 }
 
-/* Drain one lane's release ring; -EBADMSG if the subscriber broke the rules. */
+/* Bring lp->at up to date from our shadow of the deliver ring: the position
+ * of each entry delivered since the last call. Only the last ring of
+ * entries can still be queued (the ring never holds more: see
+ * vdds__pubcore_publish), so older ones need no position. Private memory
+ * only; amortised one store per delivery, paid here and not in publish. */
+static void index_deliveries(struct vdds__lane_pub *lp)
+{
+	uint32_t pos = lp->deliver.pos, p = lp->indexed;
+
+	if (pos - p > lp->deliver.mask + 1)
+		p = pos - lp->deliver.mask - 1;
+	for (; p != pos; p++)
+		lp->at[lp->shadow[p & lp->deliver.mask]] = p;
+	lp->indexed = pos;
+}
+
+/* Is slot id, which lp holds, still queued (delivered, not taken) for a
+ * deliver_cons of c (sane)? at[id] is its delivery position while our
+ * shadow entry there still names it; once that entry is overwritten, the
+ * delivery is more than a ring ago, and taken. */
+static int still_queued(const struct vdds__lane_pub *lp, uint32_t id, uint32_t c)
+{
+	uint32_t p = lp->at[id];
+
+	return lp->shadow[p & lp->deliver.mask] == id && p - c < lp->deliver.pos - c;
+}
+
+/* Drain one lane's release ring; -EBADMSG if the subscriber broke the rules:
+ * an id out of range, not held, released twice, or still queued (a sample
+ * it never took: the BLOCK wait counts on that, see arm_wait). */
 static int reclaim_lane(struct vdds__pubcore *pc, struct vdds__lane_pub *lp)
 {
 	uint32_t id, before = lp->release.pos;
+	/* acquire: pairs with the subscriber's release of its position. The
+	 * one check of the index it owns, once per batch; read again only for
+	 * a return whose sample it seems not to have taken yet (taken since
+	 * this read: our acquire of the return orders the new read after it) */
+	uint32_t c = vdds__load_acquire(lp->deliver.cons);
 	int err;
 
+	if (!cons_sane(lp, c))
+		return -EBADMSG;
+	index_deliveries(lp);
 	while ((err = vdds__release_pop(&lp->release, &id)) == 0) {
 		if (id >= pc->slot_count || !vdds__lane_pub_holds(lp, id))
 			return -EBADMSG; /* out of range, not held, or released twice */
+		if (still_queued(lp, id, c)) {
+			/* acquire: as above */
+			c = vdds__load_acquire(lp->deliver.cons);
+			if (!cons_sane(lp, c) || still_queued(lp, id, c))
+				return -EBADMSG;
+		}
 		drop_hold(pc, lp, id);
 		pc->returned++;
 	}
@@ -208,9 +255,7 @@ static int reclaim_lane(struct vdds__pubcore *pc, struct vdds__lane_pub *lp)
 		return err;
 	if (lp->release.pos != before) /* relaxed: for introspection only */
 		vdds__store_relaxed(lp->release.mine, lp->release.pos);
-	/* acquire: pairs with the subscriber's release of its position. Once
-	 * per batch: the one check of the index it owns */
-	return cons_sane(lp, vdds__load_acquire(lp->deliver.cons)) ? 0 : -EBADMSG;
+	return 0;
 }
 
 uint32_t vdds__pubcore_reclaim(struct vdds__pubcore *pc)
@@ -339,51 +384,73 @@ int vdds__pubcore_steal(struct vdds__pubcore *pc)
 
 #define ARM_SCAN_MAX_SLOTS 65536 /* above, finding the oldest costs too much */
 
-/* The oldest published slot that some lane holds, or -1. */
-static int64_t oldest_held(const struct vdds__pubcore *pc)
+/* The oldest published slot that some lane holds, or -1; *live: how many
+ * published slots some lane holds. */
+static int64_t oldest_held(const struct vdds__pubcore *pc, uint32_t *live)
 {
 	int64_t oldest = -1;
 
+	*live = 0;
 	for (uint32_t id = 0; id < pc->slot_count; id++) {
 		if (pc->state[id] != VDDS_SLOT_PUBLISHED || pc->refs[id] == 0)
 			continue;
+		(*live)++;
 		if (oldest < 0 || pc->desc[id].seq < pc->desc[oldest].seq)
 			oldest = id;
 	}
 	return oldest;
 }
 
+/* May lp alone be asked to wake us? It has T at the head of its queue, by
+ * its deliver_cons c (sane), and holds every live slot by our own count:
+ * then no slot can come back without a release of its. Queued-at-the-head
+ * says the second for an honest lane (delivery is in order: every later
+ * sample queues behind T); the count says it for any lane, from what we
+ * collected: a lane that returned samples it never took (reclaim_lane cuts
+ * it off, but only when it looks) holds fewer, and cannot have every other
+ * lane's returns go unasked while we sleep. */
+static int may_ask_alone(const struct vdds__lane_pub *lp, uint32_t t, uint32_t c, uint32_t live)
+{
+	uint32_t q = lp->deliver.pos - c;
+
+	return q > 0 && lp->shadow[c & lp->deliver.mask] == t && vdds__lane_pub_holds(lp, t) &&
+	       lp->held == live;
+}
+
 uint32_t vdds__pubcore_arm_wait(struct vdds__pubcore *pc)
 {
-	int64_t t = pc->slot_count <= ARM_SCAN_MAX_SLOTS ? oldest_held(pc) : -1;
+	uint32_t live = 0;
+	int64_t t = pc->slot_count <= ARM_SCAN_MAX_SLOTS ? oldest_held(pc, &live) : -1;
 	struct vdds__lane_pub *last = NULL;
 	uint64_t w = 1, last_q = 0;
 	uint32_t armed = 0;
 
 	if (t >= 0) {
 		w = pc->desc[t].seq;
-		for (uint32_t i = 0; i < pc->n_lanes; i++) {
+		for (uint32_t i = 0; i < pc->n_lanes;) {
 			struct vdds__lane_pub *lp = pc->lanes[i];
-			/* relaxed: a hint; if the lane takes T meanwhile and returns
+			/* acquire: pairs with the subscriber's release of its
+			 * position; read once, checked as every read of it. Only a
+			 * choice: if the lane takes T meanwhile and returns
 			 * something, loan_wait's look after the fence sees the
 			 * return and chooses again */
-			uint32_t cons = vdds__load_relaxed(lp->deliver.cons);
-			uint64_t q = (uint32_t)(lp->deliver.pos - cons);
+			uint32_t c = vdds__load_acquire(lp->deliver.cons);
 
-			/* T must still be queued, at the head of the lane's queue:
-			 * then the lane holds every live slot (later ones queue
-			 * behind T) and none comes back without a release of its.
-			 * A lane that has taken T may hold it while another lane
-			 * returns what it no longer holds (found by test_chaos). */
-			if (q > 0 && q <= lp->deliver.mask + 1 &&
-			    lp->shadow[cons & lp->deliver.mask] == (uint32_t)t &&
-			    vdds__lane_pub_holds(lp, (uint32_t)t) && (!last || q > last_q)) {
-				last = lp;
-				last_q = q;
+			if (!cons_sane(lp, c)) {
+				vdds__pubcore_mark_broken(pc, lp); /* swaps the last lane into i */
+				continue;
 			}
+			/* a lane that has taken T may hold it while another lane
+			 * returns what it no longer holds (found by test_chaos) */
+			if (may_ask_alone(lp, (uint32_t)t, c, live) &&
+			    (!last || lp->deliver.pos - c > last_q)) {
+				last = lp;
+				last_q = lp->deliver.pos - c;
+			}
+			i++;
 		}
 	}
-	/* no lane has T queued: every lane holding anything is asked */
+	/* no lane may be asked alone: every lane holding anything is asked */
 	for (uint32_t i = 0; i < pc->n_lanes; i++) {
 		struct vdds__lane_pub *lp = pc->lanes[i];
 		int arm = last ? lp == last : lp->held > 0;

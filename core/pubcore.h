@@ -28,7 +28,12 @@ struct vdds__lane_pub {
 	uint64_t *holds;            /* bitmap over slots: which ones */
 	uint32_t *shadow;           /* our copy of the deliver ring's entries */
 	uint32_t cons_seen;         /* deliver_cons last seen (never goes back) */
-	int want_history;           /* deliver the history when attached */
+	/* per slot: the position it was last delivered at, for the entries
+	 * of the last ring (reclaim fills it in from shadow, up to indexed):
+	 * a release of a sample still queued is the subscriber's lie */
+	uint32_t *at;
+	uint32_t indexed;
+	int want_history; /* deliver the history when attached */
 	/* DROP_OLDEST: queued samples taken back; the control side reads it */
 	_Atomic uint64_t dropped;
 	int attached;
@@ -108,10 +113,11 @@ void vdds__pubcore_detach(struct vdds__pubcore *pc, struct vdds__lane_pub *lp);
 int vdds__pubcore_steal(struct vdds__pubcore *pc);
 
 /* BLOCK, before sleeping for a slot: write each lane's pub_wait. If some lane
- * has the oldest held slot T still queued (at the head of its queue), only
- * the one of those with the most queued is asked to wake us: it holds every
- * live slot. Otherwise every lane holding anything is. Returns the lanes
- * asked. */
+ * has the oldest held slot T still queued (at the head of its queue) and
+ * holds every live slot by our own count, only the one of those with the
+ * most queued is asked to wake us: no slot can come back without it.
+ * Otherwise every lane holding anything is. A lane whose deliver_cons is
+ * impossible is marked broken. Returns the lanes asked. */
 uint32_t vdds__pubcore_arm_wait(struct vdds__pubcore *pc);
 void vdds__pubcore_disarm_wait(struct vdds__pubcore *pc);
 

@@ -12,7 +12,6 @@
 #include "vdds.h"
 
 struct vdds__subcore {
-	const struct vdds__topic_hdr *topic;
 	const uint8_t *data;
 	uint32_t slot_count;
 	uint64_t slot_size, slot_stride;
@@ -25,15 +24,29 @@ struct vdds__subcore {
 	int broken;        /* the publisher broke the protocol */
 	int shared_cons;   /* DROP_OLDEST: the publisher may take entries back */
 	uint64_t taken, lost;
+	/* the topic header as checked: a private copy, read once from the
+	 * segment (its publisher can still write it); last, away from the
+	 * fields the data path reads */
+	struct vdds__topic_hdr hdr;
 };
 
-/* Check a received topic header against its segment size and map; check the
- * lane header against the topic. Return 0 or -EBADMSG. */
-int vdds__topic_check(const struct vdds__topic_hdr *t, uint64_t segment_size);
-int vdds__lane_check(const struct vdds__lane_hdr *l, uint64_t segment_size, uint32_t slot_count);
+/* The publisher can write both headers while we read them (its own mapping
+ * of the topic stays writable; the lane is writable by both), so each is
+ * read once into private memory and only the copy is checked and used
+ * (layout.h says who reads what, when).
+ * vdds__topic_check: copy the header of `topic`, a mapped segment of
+ * segment_size bytes, into *t and check the copy. vdds__lane_check: read the
+ * lane header's fields once, check them against the segment size and the
+ * topic's slot count; *ring_size. Return 0 or -EBADMSG. */
+int vdds__topic_check(struct vdds__topic_hdr *t, const void *topic, uint64_t segment_size);
+int vdds__lane_check(const struct vdds__lane_hdr *l, uint64_t segment_size, uint32_t slot_count,
+		     uint32_t *ring_size);
 
-int vdds__subcore_init(struct vdds__subcore *sc, const struct vdds__topic_hdr *topic,
-		       struct vdds__lane_hdr *lane);
+/* Check both headers as above and attach to the lane, from the copies only:
+ * sc->hdr is the checked topic header. 0, -EBADMSG or -ENOMEM; call
+ * vdds__subcore_fini() either way. */
+int vdds__subcore_init(struct vdds__subcore *sc, const void *topic, uint64_t topic_size,
+		       struct vdds__lane_hdr *lane, uint64_t lane_size);
 void vdds__subcore_fini(struct vdds__subcore *sc);
 
 /* Ask to be woken: store a fresh wake generation. The caller must issue a

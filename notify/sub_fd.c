@@ -255,11 +255,9 @@ const char *vdds_sub_type_name(vdds_sub *s)
 {
 	if (!s)
 		return NULL;
-	/* the topic segment is sealed and vdds__topic_check() found the name
-	 * NUL-terminated when the link was made: the publisher cannot change it */
-	const struct vdds__topic_hdr *topic = s->link.topic_map;
-
-	return topic ? topic->type_name : "";
+	/* our checked copy, terminated: the publisher can still write the
+	 * name in its segment ("" while reconnecting: the link is zeroed) */
+	return s->link.core.hdr.type_name;
 }
 
 /* ------------------------------------------------------- for the waitset */

@@ -106,20 +106,17 @@ static int await_welcome(int sock, struct vdds__msg_welcome *w, int fds[])
 }
 
 /* The publisher welcomed us, so its header should name the type we asked
- * for; if it does not, say so as its REJECT would have. */
+ * for; if it does not, say so as its REJECT would have. `topic` is our
+ * checked copy of the header (its name is terminated). */
 static int check_type(const struct vdds__sub_target *t, const struct vdds__topic_hdr *topic)
 {
-	char have[VDDS_TYPE_NAME_LEN], why[VDDS_REASON_MAX];
+	char why[VDDS_REASON_MAX];
 
-	/* a copy: the publisher can still write its header while we read */
-	memcpy(have, topic->type_name, sizeof(have));
-	have[sizeof(have) - 1] = '\0';
-	uint32_t have_size = topic->type_size;
-
-	if ((!t->type_name[0] || strcmp(t->type_name, have) == 0) &&
-	    (!t->type_size || t->type_size == have_size))
+	if ((!t->type_name[0] || strcmp(t->type_name, topic->type_name) == 0) &&
+	    (!t->type_size || t->type_size == topic->type_size))
 		return 0;
-	vdds__reason_type(why, sizeof(why), t->type_name, t->type_size, have, have_size);
+	vdds__reason_type(why, sizeof(why), t->type_name, t->type_size, topic->type_name,
+			  topic->type_size);
 	vdds__detail_set(why);
 	return -EPROTO;
 }
@@ -141,15 +138,12 @@ static int adopt(struct vdds__sub_link *l, const struct vdds__msg_welcome *w, in
 	    0)
 		goto out;
 	l->lane_size = w->lane_size;
-	const struct vdds__topic_hdr *topic = l->topic_map;
-	struct vdds__lane_hdr *lane = l->lane_map;
-
-	if ((err = vdds__topic_check(topic, l->topic_size)) < 0 ||
-	    (err = vdds__lane_check(lane, l->lane_size, topic->slot_count)) < 0)
+	/* the publisher can still write both headers: from here on only the
+	 * checked copy in l->core is read, never the segments' headers */
+	if ((err = vdds__subcore_init(&l->core, l->topic_map, l->topic_size, l->lane_map,
+				      l->lane_size)) < 0)
 		goto out;
-	if ((err = check_type(t, topic)) < 0)
-		goto out;
-	err = vdds__subcore_init(&l->core, topic, lane);
+	err = check_type(t, &l->core.hdr);
 out:
 	/* the mappings keep the memory; the memfds themselves are not needed */
 	close(fds[0]);

@@ -4,7 +4,7 @@
 # network namespaces when run as root; the Python package's pytest suites too):
 # gcc with -Werror; clang-format, clang-tidy and cppcheck; AddressSanitizer +
 # UndefinedBehaviorSanitizer; clang -Werror with ThreadSanitizer on the tests
-# labelled threads; the libFuzzer target, 60 s.
+# labelled threads; the libFuzzer targets, 60 s and 30 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
@@ -62,4 +62,11 @@ cp tests/fuzz/corpus/* "$work"/
 ./build-fuzz/tests/fuzz/fuzz_handshake -max_total_time=60 -max_len=4096 \
 	-artifact_prefix="$work/" "$work" 2>&1 | tail -n 3
 rm -rf "$work"
-echo "fuzz: 1 passed, 0 failed"
+# what a subscriber reads from a hostile publisher (headers, entries), 30 s
+cmake --build build-fuzz -j"$jobs" --target fuzz_sub
+work=$(mktemp -d)
+cp tests/fuzz/corpus_sub/* "$work"/
+./build-fuzz/tests/fuzz/fuzz_sub -max_total_time=30 -max_len=4096 \
+	-artifact_prefix="$work/" "$work" 2>&1 | tail -n 3
+rm -rf "$work"
+echo "fuzz: 2 passed, 0 failed"

@@ -539,6 +539,104 @@ START_TEST(test_two_lanes_breaking_in_one_reclaim_are_both_listed_and_the_third_
 }
 END_TEST
 
+/* ---------------------------------------------- returns of queued samples */
+
+/* A lane's returns must be of samples it took: one still queued (behind its
+ * deliver_cons) is a lie, and the BLOCK wait counts on there being none. */
+START_TEST(test_release_of_a_sample_still_queued_breaks_that_lane_alone)
+{
+	struct vdds__pubcore pc;
+	struct sub h, v;
+
+	core_init(&pc);
+	sub_init(&h, 0);
+	sub_init(&v, 1);
+	vdds__pubcore_attach(&pc, &h.lp);
+	vdds__pubcore_attach(&pc, &v.lp);
+	uint32_t x = publish(&pc), y = publish(&pc);
+
+	ck_assert_uint_eq(take(&h), x);
+	ck_assert_uint_eq(take(&h), y);
+	give_back(&h, x);
+	ck_assert_uint_eq(take(&v), x);
+	give_back(&v, y); /* queued: v never took it */
+	/* h's return of x, then v cut off: x, which only v still held, is free */
+	ck_assert_uint_eq(vdds__pubcore_reclaim(&pc), 1);
+	ck_assert(attached(&pc, &h));
+	ck_assert(!attached(&pc, &v));
+	ck_assert_ptr_eq(pc.broken, &v.lp);
+	ck_assert_uint_eq(holders(&pc, y), bit(&h));
+	ck_assert_uint_eq(pc.n_free, SLOTS - 1);
+	core_fini(&pc);
+	sub_fini(&h);
+	sub_fini(&v);
+}
+END_TEST
+
+/* The same return after the lane took the sample is honest, however late
+ * the publisher collects it: v takes y after the publisher's first look at
+ * its deliver_cons, and returns it. */
+START_TEST(test_release_of_a_sample_taken_after_the_publisher_last_looked_is_honest)
+{
+	struct vdds__pubcore pc;
+	struct sub v;
+
+	core_init(&pc);
+	sub_init(&v, 0);
+	vdds__pubcore_attach(&pc, &v.lp);
+	uint32_t x = publish(&pc), y = publish(&pc);
+
+	ck_assert_uint_eq(take(&v), x);
+	give_back(&v, x);
+	ck_assert_uint_eq(vdds__pubcore_reclaim(&pc), 1);
+	ck_assert_uint_eq(take(&v), y);
+	give_back(&v, y);
+	ck_assert_uint_eq(vdds__pubcore_reclaim(&pc), 1);
+	ck_assert(attached(&pc, &v));
+	ck_assert_uint_eq(pc.n_free, SLOTS);
+	core_fini(&pc);
+	sub_fini(&v);
+}
+END_TEST
+
+/* BLOCK: a lane with the oldest held slot a at the head of its queue holds
+ * every live slot if it is honest, and is asked alone; a lane that parks its
+ * deliver_cons on a and returns b and c, which it never took, must not be:
+ * h, which holds b and c, would return them unasked while the publisher
+ * sleeps (issue #26 point 6). */
+START_TEST(test_the_block_wait_asks_a_lane_alone_only_if_no_slot_can_come_back_without_it)
+{
+	struct vdds__pubcore pc;
+	struct sub h, v;
+
+	core_init(&pc);
+	sub_init(&h, 0);
+	sub_init(&v, 1);
+	vdds__pubcore_attach(&pc, &h.lp);
+	vdds__pubcore_attach(&pc, &v.lp);
+	uint32_t a = publish(&pc), b = publish(&pc), c = publish(&pc);
+
+	for (uint32_t id = a; id <= c; id++)
+		ck_assert_uint_eq(take(&h), id);
+	/* honest v: all three queued, it alone is asked, with W = seq(a) */
+	ck_assert_uint_eq(vdds__pubcore_arm_wait(&pc), 1);
+	ck_assert_uint_eq(atomic_load(&v.shm->pub_wait), pc.desc[a].seq);
+	ck_assert_uint_eq(atomic_load(&h.shm->pub_wait), 0);
+	/* now v lies: returns b and c with its deliver_cons still on a */
+	give_back(&v, b);
+	give_back(&v, c);
+	/* loan_wait: its look after the fence collects the returns, and it
+	 * chooses again */
+	vdds__pubcore_reclaim(&pc);
+	ck_assert(!attached(&pc, &v));
+	ck_assert_uint_eq(vdds__pubcore_arm_wait(&pc), 1);
+	ck_assert_uint_eq(atomic_load(&h.shm->pub_wait), pc.desc[a].seq);
+	core_fini(&pc);
+	sub_fini(&h);
+	sub_fini(&v);
+}
+END_TEST
+
 static Suite *pubcore_suite(void)
 {
 	Suite *s = suite_create("pubcore");
@@ -565,6 +663,12 @@ static Suite *pubcore_suite(void)
 	tcase_add_test(
 		broken,
 		test_two_lanes_breaking_in_one_reclaim_are_both_listed_and_the_third_is_served);
+	tcase_add_test(broken, test_release_of_a_sample_still_queued_breaks_that_lane_alone);
+	tcase_add_test(broken,
+		       test_release_of_a_sample_taken_after_the_publisher_last_looked_is_honest);
+	tcase_add_test(
+		broken,
+		test_the_block_wait_asks_a_lane_alone_only_if_no_slot_can_come_back_without_it);
 	suite_add_tcase(s, broken);
 	return s;
 }

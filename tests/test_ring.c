@@ -327,15 +327,16 @@ static void subside_init(struct subside *s, uint32_t overflow)
 	memset(s->topic, 0, tsize);
 	memset(s->lane, 0, lsize);
 	*s->topic = hdr;
-	ck_assert_int_eq(vdds__topic_check(s->topic, tsize), 0);
+	ck_assert_int_eq(vdds__topic_check(&hdr, s->topic, tsize), 0);
 	s->lane->magic = VDDS_LANE_MAGIC;
 	s->lane->layout_version = VDDS_LAYOUT_VERSION;
 	s->lane->hdr_size = sizeof(*s->lane);
 	s->lane->ring_size = ring;
 	s->lane->slot_count = SLOTS;
 	s->lane->segment_size = lsize;
-	ck_assert_int_eq(vdds__lane_check(s->lane, lsize, SLOTS), 0);
-	ck_assert_int_eq(vdds__subcore_init(&s->sc, s->topic, s->lane), 0);
+	ck_assert_int_eq(vdds__lane_check(s->lane, lsize, SLOTS, &ring), 0);
+	ck_assert_uint_eq(ring, vdds__ring_size_for(SLOTS));
+	ck_assert_int_eq(vdds__subcore_init(&s->sc, s->topic, tsize, s->lane, lsize), 0);
 	vdds__dring_init(&s->dp, vdds__lane_deliver(s->lane), &s->lane->deliver_prod,
 			 &s->lane->deliver_cons, ring);
 }
@@ -390,7 +391,9 @@ START_TEST(test_entries_taken_back_before_the_subscriber_attached_count_as_lost)
 	atomic_store(&s.lane->deliver_cons, 2);
 	/* and only now does the subscriber attach */
 	vdds__subcore_fini(&s.sc);
-	ck_assert_int_eq(vdds__subcore_init(&s.sc, s.topic, s.lane), 0);
+	ck_assert_int_eq(
+		vdds__subcore_init(&s.sc, s.topic, s_topic_size(), s.lane, s.lane->segment_size),
+		0);
 	ck_assert_int_eq(vdds__subcore_take(&s.sc, &smp), 0);
 	ck_assert_uint_eq(smp.seq, 3);
 	ck_assert_uint_eq(s.sc.lost, 2);
@@ -439,15 +442,17 @@ END_TEST
 START_TEST(test_a_layout_2_topic_or_lane_header_is_refused)
 {
 	struct subside s;
+	struct vdds__topic_hdr copy;
 	size_t tsize = s_topic_size();
+	uint32_t ring;
 
 	subside_init(&s, VDDS_OVERFLOW_BLOCK);
 	s.topic->layout_version = 2;
-	ck_assert_int_eq(vdds__topic_check(s.topic, tsize), -EBADMSG);
+	ck_assert_int_eq(vdds__topic_check(&copy, s.topic, tsize), -EBADMSG);
 	s.topic->layout_version = VDDS_LAYOUT_VERSION;
-	ck_assert_int_eq(vdds__topic_check(s.topic, tsize), 0);
+	ck_assert_int_eq(vdds__topic_check(&copy, s.topic, tsize), 0);
 	s.lane->layout_version = 2;
-	ck_assert_int_eq(vdds__lane_check(s.lane, s.lane->segment_size, SLOTS), -EBADMSG);
+	ck_assert_int_eq(vdds__lane_check(s.lane, s.lane->segment_size, SLOTS, &ring), -EBADMSG);
 	subside_fini(&s);
 }
 END_TEST

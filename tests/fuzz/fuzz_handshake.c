@@ -1,6 +1,6 @@
 /* fuzz_handshake.c — libFuzzer target for what a peer can hand us: the
  * handshake messages (vdds__msg_parse), and the topic and lane headers a
- * subscriber maps (vdds__topic_check, vdds__lane_check, then take/release
+ * subscriber maps (vdds__subcore_init's checks, then take/release
  * over a lane whose every word comes from the fuzzer). Any crash, sanitizer
  * report or out-of-range sample is a finding. */
 #include <stdint.h>
@@ -56,13 +56,10 @@ static void fuzz_segments(const uint8_t *data, size_t size)
 		memcpy(lane, data + sizeof(struct vdds__topic_hdr),
 		       rest < lane_size ? rest : lane_size);
 	}
-	const struct vdds__topic_hdr *t = (const void *)topic;
 	struct vdds__lane_hdr *l = (void *)lane;
 	struct vdds__subcore sc;
 
-	if (vdds__topic_check(t, topic_size) == 0 &&
-	    vdds__lane_check(l, lane_size, t->slot_count) == 0 &&
-	    vdds__subcore_init(&sc, t, l) == 0) {
+	if (vdds__subcore_init(&sc, topic, topic_size, l, lane_size) == 0) {
 		struct vdds_sample s;
 		uint32_t held[64];
 		uint64_t seqs[64];
@@ -78,8 +75,8 @@ static void fuzz_segments(const uint8_t *data, size_t size)
 		}
 		for (int i = 0; i < n; i++)
 			vdds__subcore_release(&sc, held[i], seqs[i]);
-		vdds__subcore_fini(&sc);
 	}
+	vdds__subcore_fini(&sc);
 	free(topic);
 	free(lane);
 }

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""make_corpus.py — writes the seed corpus for fuzz_handshake: valid and
-near-valid handshake messages (first byte even) and a valid topic+lane pair
-(first byte odd). Layouts mirror notify/proto.h and core/layout.h."""
+"""make_corpus.py — writes the seed corpora: for fuzz_handshake (argv[1],
+default corpus/), valid and near-valid handshake messages (first byte even)
+and a valid topic+lane pair (first byte odd); for fuzz_sub (argv[2], default
+corpus_sub/), valid topic and lane headers followed by programs of takes,
+releases and publisher writes (see fuzz_sub.c). Layouts mirror
+notify/proto.h and core/layout.h."""
 import os
 import struct
 import sys
@@ -46,3 +49,46 @@ lane += b"\0" * 64 * 6                              # deliver_cons .. reserved
 entries = [struct.pack("<IIQQQ", 1, 0, 1, 1000, 8), struct.pack("<IIQQQ", 2, 1, 2, 2000, 64)]
 lane += b"".join(entries) + b"\0" * 32 * (ring - 2)  # deliver[]
 save("segments", b"\1" + topic + lane)
+
+
+# fuzz_sub: [topic pages][ring log2][topic header][lane header, 64 B][ops]
+out_sub = sys.argv[2] if len(sys.argv) > 2 else os.path.join(os.path.dirname(__file__), "corpus_sub")
+os.makedirs(out_sub, exist_ok=True)
+# the operation codes of fuzz_sub.c's run() (1 is a second take)
+TAKE, RELEASE, PENDING, DELIVER, DELIVER_RAW, CONS = 0, 2, 3, 4, 5, 6
+SCRIBBLE_TOPIC, SCRIBBLE_LANE, QUEUED, ARM = 7, 8, 9, 10
+
+
+def sub_seed(name, overflow, ops, slots=8, ring_log2=4, type_name=b"pose"):
+    ring = 1 << ring_log2
+    topic_size = 8192  # pages byte 1: 4096 * (1 + 1)
+    hdr = struct.pack("<IHHIIQQQQQiI", 0x54444456, 3, 256, slots, 4, 64, 64, 0, 4096, topic_size,
+                      1234, 0) + type_name.ljust(64, b"\0") + struct.pack("<II", overflow, 0)
+    hdr = hdr.ljust(256, b"\0")
+    lane = struct.pack("<IHHIIIIQ", 0x4c444456, 3, 512, 0, ring, slots, 0, 512 + 40 * ring).ljust(64, b"\0")
+    with open(os.path.join(out_sub, name), "wb") as f:
+        f.write(bytes([1, ring_log2]) + hdr + lane + bytes(ops))
+
+
+def deliver(slot, seq, length):
+    return [DELIVER, slot] + list(struct.pack("<HHH", seq, seq * 10, length))
+
+
+def deliver_raw(pos, mark, slot, seq, length):
+    return [DELIVER_RAW, pos] + list(struct.pack("<IIHHQ", mark, slot, seq, seq * 10, length))
+
+
+honest = deliver(0, 1, 8) + deliver(1, 2, 64) + deliver(2, 3, 0) + [TAKE, TAKE, PENDING, TAKE, QUEUED]
+honest += [RELEASE, 0, RELEASE, 1, RELEASE, 0] + deliver(0, 4, 1) + [ARM, PENDING, TAKE, TAKE]
+sub_seed("block_honest", 0, honest)
+sub_seed("fail_honest", 2, honest)
+sub_seed("drop_oldest_honest", 1, honest + [CONS] + list(struct.pack("<I", 5)) + [TAKE])
+sub_seed("block_forged_slot", 0, deliver(0, 1, 8) + [TAKE] + deliver(9, 2, 8) + [TAKE, TAKE])
+sub_seed("block_forged_len", 0, deliver(0, 1, 8) + [TAKE] + deliver(1, 2, 65) + [TAKE])
+sub_seed("block_forged_mark", 0, deliver(0, 1, 8) + [TAKE] + deliver_raw(1, 18, 1, 2, 8) + [PENDING, TAKE])
+sub_seed("block_scribbled_headers", 0,
+         deliver(0, 1, 8) + [SCRIBBLE_TOPIC] + list(struct.pack("<HB", 8, 0xff)) +
+         [SCRIBBLE_LANE] + list(struct.pack("<HB", 12, 0x40)) + [TAKE, RELEASE, 0] + deliver(1, 2, 8) + [TAKE])
+sub_seed("drop_oldest_cons_back", 1, deliver(0, 1, 8) + deliver(1, 2, 8) + [TAKE, CONS] +
+         list(struct.pack("<I", 0)) + [TAKE])
+sub_seed("ring_of_one", 0, deliver(0, 1, 8) + [TAKE, RELEASE, 0] + deliver(0, 2, 8) + [TAKE], slots=1, ring_log2=0)

@@ -14,37 +14,37 @@
  *       -EBADMSG; cons behind our position: -EBADMSG
  *   core/ring.h:20 vdds__mark_state: position + 1 here; last lap's, or 0,
  *       not yet; anything else wrong
- *   core/subcore.h:97 vdds__subcore_take: shared_cons: vdds__deliver_pop_shared,
+ *   core/subcore.h:110 vdds__subcore_take: shared_cons: vdds__deliver_pop_shared,
  *       then the id checks
- *   core/subcore.h:147 vdds__subcore_release: vdds__release_push
+ *   core/subcore.h:160 vdds__subcore_release: vdds__release_push
  *       (its pub_wait handshake: slotwait.pml)
  *   core/ring.h:225 vdds__release_push: the entry (mark, slot), a release store
  *   notify/pub.c:202 vdds_pub_loan: vdds__pubcore_loan, else loan_overflow
  *   notify/pub.c:189 loan_overflow: DROP_OLDEST: vdds__pubcore_steal, then
  *       vdds__pubcore_loan
- *   core/pubcore.c:311 vdds__pubcore_steal: until a slot is free: queued()
+ *   core/pubcore.c:356 vdds__pubcore_steal: until a slot is free: queued()
  *       of every lane; steal_one from the one with something queued holding
  *       the most; nothing queued: vdds__pubcore_reclaim once more, else
  *       -ENOBUFS
- *   core/pubcore.c:270 queued: cons_sane, cons behind cons_seen or past prod: broken
- *   core/pubcore.c:178 cons_sane
- *   core/pubcore.c:282 steal_one: CAS(cons, c, c+1) from cons_seen; a failed
+ *   core/pubcore.c:315 queued: cons_sane, cons behind cons_seen or past prod: broken
+ *   core/pubcore.c:182 cons_sane
+ *   core/pubcore.c:327 steal_one: CAS(cons, c, c+1) from cons_seen; a failed
  *       CAS re-checks and retries; the slot from the shadow entry, which the
  *       lane must hold, else broken; drop_hold
- *   core/pubcore.c:127 drop_hold
- *   core/pubcore.c:196 reclaim_lane: vdds__release_pop until not yet there;
+ *   core/pubcore.c:131 drop_hold
+ *   core/pubcore.c:229 reclaim_lane: vdds__release_pop until not yet there;
  *       a wrong mark, an id out of range or not held: broken; then
  *       cons_sane on deliver_cons
  *   core/ring.h:238 vdds__release_pop: the entry's mark judged by
  *       vdds__mark_state
- *   core/pubcore.c:216 vdds__pubcore_reclaim
- *   core/pubcore.c:168 vdds__pubcore_mark_broken: vdds__pubcore_detach
- *   core/pubcore.c:246 vdds__pubcore_detach: all its holds dropped
- *   core/pubcore.h:140 vdds__pubcore_loan
- *   core/pubcore.h:185 vdds__pubcore_publish: our copy of cons says full:
+ *   core/pubcore.c:261 vdds__pubcore_reclaim
+ *   core/pubcore.c:172 vdds__pubcore_mark_broken: vdds__pubcore_detach
+ *   core/pubcore.c:291 vdds__pubcore_detach: all its holds dropped
+ *   core/pubcore.h:146 vdds__pubcore_loan
+ *   core/pubcore.h:191 vdds__pubcore_publish: our copy of cons says full:
  *       vdds__lane_pub_has_room (cons read: impossible or full marks the
  *       lane broken); shadow entry, vdds__deliver_push
- *   core/pubcore.c:186 vdds__lane_pub_has_room
+ *   core/pubcore.c:190 vdds__lane_pub_has_room
  *   core/ring.h:81 vdds__deliver_push: slot, seq (relaxed), then the mark
  *       (release)
  * Holder sets: a mask per slot here, refs[] plus each lane's holds bitmap in

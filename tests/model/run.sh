@@ -40,6 +40,8 @@ slot.no_rearm        slotwait.pml     NO_REARM                  fail    !(((asle
 slot.no_pub_fence    slotwait.pml     NO_PUB_FENCE              fail    !(((asleep&&
 slot.no_sub_fence    slotwait.pml     NO_SUB_FENCE              fail    !(((asleep&&
 slot.gt              slotwait.pml     WM_GT                     safety  -
+slot.hostile         slotwait.pml     HOSTILE                   safety  -
+slot.hostile_no_held slotwait.pml     HOSTILE,NO_HELD_CHECK     fail    && !((hh&(1<<s)))
 plain                slotwait.pml     PLAIN                     ltl     -
 plain.stall          slotwait.pml     PLAIN,STALL               safety  -
 plain.no_pub_fence   slotwait.pml     PLAIN,NO_PUB_FENCE        fail    !(((asleep&&

@@ -10,19 +10,21 @@
  *       loop; vdds__pubcore_disarm_wait
  *   notify/pub.c:96 wait_for_return: futex-wait while ret_word is still the
  *       `seen` that loan_wait read at the top of the round
- *   core/pubcore.c:356 vdds__pubcore_arm_wait: T = oldest_held; among the
+ *   core/pubcore.c:420 vdds__pubcore_arm_wait: T = oldest_held; among the
  *       lanes that have T queued at the head of their queue (the publisher's
- *       shadow of the entry at cons, cons read relaxed) the first with the
- *       most queued gets W = seq(T); if no lane has T queued, every lane
- *       holding anything; the others 0 (relaxed stores)
- *   core/pubcore.c:343 oldest_held
- *   core/pubcore.c:397 vdds__pubcore_disarm_wait
- *   core/pubcore.c:216 vdds__pubcore_reclaim: reclaim_lane on every lane
- *   core/pubcore.c:196 reclaim_lane: vdds__release_pop until an entry's
+ *       shadow of the entry at cons, cons read once and checked) and hold
+ *       every live slot by the publisher's count (may_ask_alone: held ==
+ *       live), the first with the most queued gets W = seq(T); if there is
+ *       none, every lane holding anything; the others 0 (relaxed stores)
+ *   core/pubcore.c:389 oldest_held: T, and live (the published slots some
+ *       lane holds)
+ *   core/pubcore.c:464 vdds__pubcore_disarm_wait
+ *   core/pubcore.c:261 vdds__pubcore_reclaim: reclaim_lane on every lane
+ *   core/pubcore.c:229 reclaim_lane: vdds__release_pop until an entry's
  *       mark says not yet, drop_hold
- *   core/pubcore.c:127 drop_hold: free once nobody holds it
- *   core/pubcore.h:140 vdds__pubcore_loan: reclaim if none is free
- *   core/pubcore.h:185 vdds__pubcore_publish: a push per lane
+ *   core/pubcore.c:131 drop_hold: free once nobody holds it
+ *   core/pubcore.h:146 vdds__pubcore_loan: reclaim if none is free
+ *   core/pubcore.h:191 vdds__pubcore_publish: a push per lane
  *   core/ring.h:81 vdds__deliver_push: slot and seq, then the mark
  *       (release store)
  *   core/ring.h:124 vdds__deliver_pop: load the mark at our position, the
@@ -31,8 +33,8 @@
  *       release store)
  *   core/ring.h:238 vdds__release_pop: load the entry; its mark says whether
  *       it is there
- *   core/subcore.h:97 vdds__subcore_take
- *   core/subcore.h:147 vdds__subcore_release: push on the release ring,
+ *   core/subcore.h:110 vdds__subcore_take
+ *   core/subcore.h:160 vdds__subcore_release: push on the release ring,
  *       vdds__fence, W = load pub_wait; W == 0 or seq < W: no wake; else
  *       exchange it with 0, wake if it was not 0
  *   notify/sub.c:205 vdds_sub_release: send_wake, a WAKE message on the
@@ -55,16 +57,24 @@
  *               clean.
  *
  * Honest subscribers? The watermark was designed on the assumption that the
- * asked subscriber goes on releasing while it has samples queued. The model
- * says the default does not need it, at these bounds, and this argument says so
- * for lanes that stay attached: the lane asked because it has T queued has
- * every later sample queued behind T (delivery is in order to every
- * attached lane), so it holds every live slot and no slot can come back
- * without it; and when no lane has T queued every lane holding anything is
- * asked. So the default and PLAIN are both checked with STALL: any subscriber may
- * stop for good between two calls (a debugger, a stuck disk) holding what
- * it holds, and the publisher must still never sleep while a slot came
- * back. Not modelled: lanes attaching or cut off during the wait (the
+ * asked subscriber goes on releasing while it has samples queued. It does
+ * not need that: the lane asked alone holds every live slot, so no slot can
+ * come back without it; and when no lane may be asked alone every lane
+ * holding anything is asked. For an honest lane, T queued at the head says
+ * so (delivery is in order: every later sample queues behind T); a lane
+ * that lies about its deliver_cons ("takes" without storing it) and returns
+ * samples it never took would break that, so the publisher also counts:
+ * the lane must hold as many slots as are live (held == live, from its own
+ * books). So the default and PLAIN are both checked with STALL: any
+ * subscriber may stop for good between two calls (a debugger, a stuck disk)
+ * holding what it holds, and the publisher must still never sleep while a
+ * slot came back; and the default with HOSTILE: lane 0 parks its
+ * deliver_cons whenever it likes and never wakes anybody, and the publisher
+ * may then sleep for good only on a slot lane 0 held when it was asked
+ * (which is what lane 0 could do by holding it, as BLOCK lets any lane),
+ * never on one that only others gave back. (reclaim_lane also cuts off a
+ * lane that returns a sample still queued; not modelled: the count alone
+ * suffices, and the check is on top.) Not modelled: lanes attaching or cut off during the wait (the
  * control side wakes the publisher for those), history (a slot it keeps is
  * not free; oldest_held skips slots only it holds), a subscriber dying
  * inside vdds_sub_release, timeouts.
@@ -99,13 +109,22 @@
  *     holder mask equal to the lanes that still hold it or returned it
  *     unreclaimed; the free count matches;
  *   - no lost wakeup: the publisher is never asleep for good while some slot
- *     has been given back by every holder; without STALL, every run ends
+ *     has been given back by every holder (HOSTILE: but for a slot lane 0
+ *     held when it was last asked); without STALL or HOSTILE, every run ends
  *     with all N published, taken and released by both subscribers;
- *   - without STALL, ltl `live` (acceptance cycles, no fairness assumed):
- *     every run publishes all N.
+ *   - without STALL or HOSTILE, ltl `live` (acceptance cycles, no fairness
+ *     assumed): every run publishes all N.
  *
  * Variants (spin -D...; run.sh checks each outcome):
  *   STALL            subscribers may stop for good: passes (default, PLAIN).
+ *   HOSTILE          lane 0 "takes" with or without storing its deliver_cons
+ *                    and never looks at pub_wait (no WAKE, ever): passes
+ *                    (default) with the weaker wakeup property above.
+ *   NO_HELD_CHECK    arm_wait without held == live (main before issue #26):
+ *                    MUST fail with HOSTILE: lane 0 parks its cons on T,
+ *                    returns the later slot it "took" before the publisher
+ *                    waits and is asked alone; lane 1 returns that slot
+ *                    unasked and the publisher sleeps with it free.
  *   NO_PUB_FENCE     no vdds__fence() in loan_wait: MUST fail (default, PLAIN).
  *   NO_SUB_FENCE     no vdds__fence() in vdds__subcore_release: MUST fail
  *                    (default, PLAIN).
@@ -161,6 +180,9 @@ byte published;
 byte g_hold[S]; /* lanes holding the slot (queued or taken, not given back) */
 byte g_ret[S];  /* given back on a release ring, not reclaimed yet */
 byte finished;      /* subscribers that took all N and released everything */
+#ifdef HOSTILE
+byte hh;        /* the slots hostile lane 0 held, by our books, when last asked */
+#endif
 
 bool efd;       /* ret_word has moved past the loan's `seen` */
 
@@ -234,9 +256,23 @@ inline arm_wait()
 			s++
 		:: else -> s = 0; break
 		od;
-		assert(t != NONE) /* no slot is free, none loaned: some are held */
+		assert(t != NONE); /* no slot is free, none loaned: some are held */
+		/* live: the published slots some lane holds, by our books */
+		live = 0;
+		s = 0;
+		do
+		:: s < S ->
+			if
+			:: state[s] == PUBLISHED && hold[s] != 0 -> live++
+			:: else
+			fi;
+			s++
+		:: else -> s = 0; break
+		od
 	}
-	/* the lanes' queues, read one by one (relaxed: a hint) */
+	/* the lanes' queues, read one by one (in C each deliver_cons once,
+	 * checked by cons_sane: it is never behind what was seen nor past what
+	 * was delivered, which this model's subscribers never break) */
 	pick = NONE;
 	l = 0;
 	do
@@ -246,6 +282,9 @@ inline arm_wait()
 			if
 			:: (hold[t] & (1 << l)) && q > 0 && q <= R &&
 			   shadow[l * R + mem[DCONS(l)] % R] == t &&
+#ifndef NO_HELD_CHECK
+			   lheld[l] == live &&
+#endif
 			   (pick == NONE || q > pickq) ->
 				pick = l;
 				pickq = q
@@ -265,14 +304,31 @@ inline arm_wait()
 			if
 			:: (pick != NONE && l == pick) || (pick == NONE && lheld[l] > 0) ->
 				st(PUB, PW(l), sseq[t])
+#ifdef HOSTILE
+				if
+				:: l == 0 -> hh = 0; s = 0;
+					do
+					:: s < S -> hh = hh | (hold[s] & 1) << s; s++
+					:: else -> s = 0; break
+					od
+				:: else
+				fi
+#endif
 			:: else -> st(PUB, PW(l), 0)
+#ifdef HOSTILE
+				if
+				:: l == 0 -> hh = 0
+				:: else
+				fi
+#endif
 			fi;
 			l++
 		:: else -> l = 0; break
 		od;
 		t = 0;
 		pick = 0;
-		pickq = 0
+		pickq = 0;
+		live = 0
 	}
 }
 #endif
@@ -327,7 +383,7 @@ active proctype publisher()
 	byte shadow[L * R]; /* our copy of each deliver entry's slot */
 #endif
 #ifndef PLAIN
-	byte t, pick, pickq, q;
+	byte t, pick, pickq, q, live;
 #endif
 
 	for (m : 1 .. N) {
@@ -403,7 +459,14 @@ end_idle:
 		assert(id < S && state[id] == PUBLISHED && !(held & (1 << id)));
 		dcons++;
 #ifndef PLAIN
+#ifdef HOSTILE
+		if
+		:: l == 0 -> skip /* park deliver_cons: "take" privately */
+		:: true -> st(SUBP(l), DCONS(l), dcons)
+		fi;
+#else
 		st(SUBP(l), DCONS(l), dcons);
+#endif
 #endif
 		held = held | (1 << id);
 		ntaken++;
@@ -422,6 +485,13 @@ end_idle:
 		rprod++;
 		st(SUBP(l), RENT(l, (rprod - 1) % R), rprod * 8 + id)
 	   }
+#ifdef HOSTILE
+		/* it may return without looking at pub_wait: no WAKE, ever */
+		if
+		:: l == 0 -> goto silent
+		:: else
+		fi;
+#endif
 #ifndef NO_SUB_FENCE
 		fence(SUBP(l));
 #endif
@@ -450,6 +520,9 @@ end_idle:
 			fi
 		:: else
 		fi;
+#ifdef HOSTILE
+silent:
+#endif
 #ifndef PLAIN
 		hseq[id] = 0;
 #endif
@@ -494,9 +567,16 @@ active proctype watch()
 	/* no lost wakeup: asleep for good while a slot was given back by every
 	 * lane holding it */
 	for (s : 0 .. S - 1) {
+#ifndef HOSTILE
 		assert(!(asleep && state[s] == PUBLISHED && g_hold[s] == 0))
+#else
+		/* a hostile lane can keep us asleep only on a slot it held when
+		 * it was asked (as if it still held it: BLOCK lets any lane hold
+		 * what it holds), never on one that only others gave back */
+		assert(!(asleep && state[s] == PUBLISHED && g_hold[s] == 0 && !(hh & (1 << s))))
+#endif
 	}
-#ifndef STALL
+#if !defined(STALL) && !defined(HOSTILE)
 	/* honest subscribers: everything published, taken and released */
 	assert(published == N && finished == L);
 #endif

@@ -3,15 +3,15 @@
  *
  * Mirrors (file:line function, at the main commit named in README.md;
  * run.sh checks that each function is still there, run.sh --refs the lines):
- *   core/subcore.h:44 vdds__subcore_arm: a fresh wake_gen, relaxed store
- *   core/subcore.h:64 vdds__subcore_pending: load the mark of the entry at
+ *   core/subcore.h:57 vdds__subcore_arm: a fresh wake_gen, relaxed store
+ *   core/subcore.h:77 vdds__subcore_pending: load the mark of the entry at
  *       our position (vdds__deliver_peek)
- *   core/subcore.h:97 vdds__subcore_take: load that mark, take
+ *   core/subcore.h:110 vdds__subcore_take: load that mark, take
  *       (vdds__deliver_pop)
  *   core/ring.h:81 vdds__deliver_push: the entry's fields, then its mark
  *       (release store)
- *   core/pubcore.h:185 vdds__pubcore_publish: a push per lane
- *   core/pubcore.h:231 vdds__lane_pub_wants_wake: load wake_gen (relaxed);
+ *   core/pubcore.h:191 vdds__pubcore_publish: a push per lane
+ *   core/pubcore.h:237 vdds__lane_pub_wants_wake: load wake_gen (relaxed);
  *       kick if not 0 and not the generation last answered
  *   notify/pub.c:219 vdds_pub_publish: publish, vdds__fence, wants_wake, kick
  *   notify/kick.h:12 vdds__kick: eventfd write
@@ -30,7 +30,7 @@
  *   notify/sub.c:319 vdds_sub_wait: max_held? pending? (vdds__sub_spin only
  *       loads the mark for a while: more looks, the same handshake) wait_slow
  *   notify/sub_fd.c:241 vdds_sub_fd: first call: fd_sync
- *   notify/sub_fd.c:267 vdds__sub_prepare: pending; fd mode: fd_sync unless
+ *   notify/sub_fd.c:265 vdds__sub_prepare: pending; fd mode: fd_sync unless
  *       synced; else arm, vdds__fence, pending (waitsets call it too)
  *
  * Memory: x86-TSO through tso.pml (store buffers; the fences are real). The
