@@ -248,7 +248,11 @@ struct vdds_sub_opts {
 };
 
 /* One received sample: a read-only view into shared memory, valid until it is
- * passed to vdds_sub_release(). Writing through data faults (SIGSEGV). */
+ * passed to vdds_sub_release(). Writing through data faults (SIGSEGV).
+ * Zero copy cuts both ways: the bytes are the publisher's, and a publisher
+ * that breaks the protocol can still change them while you read them (vdds
+ * checks everything it uses itself, never the payload). Copy out what you must
+ * validate before you trust it, as with any memory shared with another process. */
 struct vdds_sample {
 	const void *data;
 	size_t len;
