@@ -83,21 +83,6 @@ static int ur_watch(vdds_waitset *ws, struct vdds__member *m)
 	return 0;
 }
 
-static void ur_unwatch(vdds_waitset *ws, struct vdds__member *m)
-{
-	struct uring_backend *b = ws->backend;
-
-	for (int w = 0; w < WATCH_COUNT; w++) {
-		struct io_uring_sqe *sqe;
-
-		if (!m->armed[w] || !(sqe = get_sqe(b)))
-			continue;
-		io_uring_prep_poll_remove(sqe, tag(m, w));
-		io_uring_sqe_set_data64(sqe, TAG_REMOVE);
-	}
-	/* the member is freed now; late completions carry an id no member has */
-}
-
 static void complete(vdds_waitset *ws, const struct io_uring_cqe *cqe)
 {
 	uint64_t t = io_uring_cqe_get_data64(cqe);
@@ -113,6 +98,82 @@ static void complete(vdds_waitset *ws, const struct io_uring_cqe *cqe)
 		m->armed[which] = 0; /* one-shot done, or multishot ended */
 	if (cqe->res > 0)
 		vdds__waitset_fired(ws, m->id, which, (uint32_t)cqe->res);
+}
+
+/* A completion for the member being removed: only whether its poll ended
+ * matters. Any other goes where a wait would send it. */
+static void complete_leaving(vdds_waitset *ws, const struct io_uring_cqe *cqe,
+			     struct vdds__member *leaving)
+{
+	uint64_t t = io_uring_cqe_get_data64(cqe);
+	int which = (int)(t & 3);
+
+	if (which != TAG_REMOVE && (uint32_t)(t >> 2) == leaving->id) {
+		if (!(cqe->flags & IORING_CQE_F_MORE))
+			leaving->armed[which] = 0;
+		return;
+	}
+	complete(ws, cqe);
+}
+
+/* Submit the poll-removes just queued for m and reap until each of m's
+ * polls has completed: until then the kernel holds a reference to its file
+ * (a subscriber's socket stays open, so that its publisher never sees it
+ * leave). A removed poll completes as task work, which with DEFER_TASKRUN
+ * runs only inside an io_uring_enter that waits (GETEVENTS), on the ring's
+ * own thread: hence the waits, however short. Another thread's enter gets
+ * -EEXIST (SINGLE_ISSUER): the removes then stay queued for the waitset's
+ * next wait, which completes them as before. Other members' completions
+ * reaped meanwhile are recorded as a wait would; vdds_waitset_wait reports
+ * them without sleeping. The rounds are a backstop, not a timing: a removed
+ * poll completes in the first wait that runs task work. */
+#define REAP_ROUNDS 64
+#define REAP_WAIT_NS 20000000 /* 20 ms */
+
+static void reap_removed(vdds_waitset *ws, struct vdds__member *m, const int *removing)
+{
+	struct uring_backend *b = ws->backend;
+
+	for (int round = 0; round < REAP_ROUNDS; round++) {
+		struct __kernel_timespec ts = { .tv_sec = 0, .tv_nsec = REAP_WAIT_NS };
+		struct io_uring_cqe *cqe;
+		unsigned head, seen = 0;
+
+		if (!(removing[WATCH_MAIN] && m->armed[WATCH_MAIN]) &&
+		    !(removing[WATCH_SOCK] && m->armed[WATCH_SOCK]))
+			return;
+		int err = io_uring_submit_and_wait_timeout(&b->ring, &cqe, 1, &ts, NULL);
+
+		if (err < 0 && err != -ETIME && err != -EINTR && err != -EAGAIN)
+			return; /* -EEXIST: not the ring's thread */
+		io_uring_for_each_cqe(&b->ring, head, cqe)
+		{
+			complete_leaving(ws, cqe, m);
+			seen++;
+		}
+		io_uring_cq_advance(&b->ring, seen);
+	}
+}
+
+static void ur_unwatch(vdds_waitset *ws, struct vdds__member *m)
+{
+	struct uring_backend *b = ws->backend;
+	int removing[WATCH_COUNT] = { 0 };
+
+	for (int w = 0; w < WATCH_COUNT; w++) {
+		struct io_uring_sqe *sqe;
+
+		if (!m->armed[w] || !(sqe = get_sqe(b)))
+			continue;
+		io_uring_prep_poll_remove(sqe, tag(m, w));
+		io_uring_sqe_set_data64(sqe, TAG_REMOVE);
+		removing[w] = 1;
+	}
+	/* a ring never enabled has submitted nothing: the kernel holds none of
+	 * m's files, and the polls and their removes go in together at the
+	 * first wait. Late completions carry an id no member has. */
+	if (b->enabled)
+		reap_removed(ws, m, removing);
 }
 
 static int ur_wait(vdds_waitset *ws, int timeout_ms)
