@@ -116,49 +116,29 @@ static void complete_leaving(vdds_waitset *ws, const struct io_uring_cqe *cqe,
 	complete(ws, cqe);
 }
 
-/* Submit the poll-removes just queued for m and reap until each of m's
- * polls has completed: until then the kernel holds a reference to its file
- * (a subscriber's socket stays open, so that its publisher never sees it
- * leave). A removed poll completes as task work, which with DEFER_TASKRUN
- * runs only inside an io_uring_enter that waits (GETEVENTS), on the ring's
- * own thread: hence the waits, however short. Another thread's enter gets
- * -EEXIST (SINGLE_ISSUER): the removes then stay queued for the waitset's
- * next wait, which completes them as before. Other members' completions
- * reaped meanwhile are recorded as a wait would; vdds_waitset_wait reports
- * them without sleeping. The rounds are a backstop, not a timing: a removed
- * poll completes in the first wait that runs task work. */
+/* Remove m's polls and reap until each has completed: until then the
+ * kernel holds a reference to its file (a subscriber's socket stays open, so
+ * that its publisher never sees it leave).
+ *
+ * With DEFER_TASKRUN a poll's wakeups run as task work, and only inside an
+ * io_uring_enter that waits (GETEVENTS) on the ring's own thread. A remove
+ * that meets a wakeup still queued fails with -EALREADY (the poll goes on),
+ * and a removed poll's last completion is task work too. So each round
+ * queues a remove for every poll of m still armed, submits, and waits for at
+ * least one completion (the removes' own come at once), which runs the task
+ * work: the next round's remove then finds the poll idle. Another thread's
+ * enter gets -EEXIST (SINGLE_ISSUER): the removes then stay queued for the
+ * waitset's next wait, which completes them as before. Other members'
+ * completions reaped meanwhile are recorded as a wait would; the next
+ * vdds_waitset_wait reports them without sleeping. REAP_ROUNDS is a
+ * backstop, not a timing: no round sleeps, as each gets its removes'
+ * completions. */
 #define REAP_ROUNDS 64
-#define REAP_WAIT_NS 20000000 /* 20 ms */
+#define REAP_WAIT_NS 100000000 /* 100 ms: never reached but by a kernel bug */
 
-static void reap_removed(vdds_waitset *ws, struct vdds__member *m, const int *removing)
+static int queue_removes(struct uring_backend *b, const struct vdds__member *m)
 {
-	struct uring_backend *b = ws->backend;
-
-	for (int round = 0; round < REAP_ROUNDS; round++) {
-		struct __kernel_timespec ts = { .tv_sec = 0, .tv_nsec = REAP_WAIT_NS };
-		struct io_uring_cqe *cqe;
-		unsigned head, seen = 0;
-
-		if (!(removing[WATCH_MAIN] && m->armed[WATCH_MAIN]) &&
-		    !(removing[WATCH_SOCK] && m->armed[WATCH_SOCK]))
-			return;
-		int err = io_uring_submit_and_wait_timeout(&b->ring, &cqe, 1, &ts, NULL);
-
-		if (err < 0 && err != -ETIME && err != -EINTR && err != -EAGAIN)
-			return; /* -EEXIST: not the ring's thread */
-		io_uring_for_each_cqe(&b->ring, head, cqe)
-		{
-			complete_leaving(ws, cqe, m);
-			seen++;
-		}
-		io_uring_cq_advance(&b->ring, seen);
-	}
-}
-
-static void ur_unwatch(vdds_waitset *ws, struct vdds__member *m)
-{
-	struct uring_backend *b = ws->backend;
-	int removing[WATCH_COUNT] = { 0 };
+	int queued = 0;
 
 	for (int w = 0; w < WATCH_COUNT; w++) {
 		struct io_uring_sqe *sqe;
@@ -167,13 +147,37 @@ static void ur_unwatch(vdds_waitset *ws, struct vdds__member *m)
 			continue;
 		io_uring_prep_poll_remove(sqe, tag(m, w));
 		io_uring_sqe_set_data64(sqe, TAG_REMOVE);
-		removing[w] = 1;
+		queued++;
 	}
+	return queued;
+}
+
+static void ur_unwatch(vdds_waitset *ws, struct vdds__member *m)
+{
+	struct uring_backend *b = ws->backend;
+
 	/* a ring never enabled has submitted nothing: the kernel holds none of
 	 * m's files, and the polls and their removes go in together at the
 	 * first wait. Late completions carry an id no member has. */
-	if (b->enabled)
-		reap_removed(ws, m, removing);
+	if (!b->enabled) {
+		queue_removes(b, m);
+		return;
+	}
+	for (int round = 0; round < REAP_ROUNDS && queue_removes(b, m) > 0; round++) {
+		struct __kernel_timespec ts = { .tv_sec = 0, .tv_nsec = REAP_WAIT_NS };
+		struct io_uring_cqe *cqe;
+		unsigned head, seen = 0;
+		int err = io_uring_submit_and_wait_timeout(&b->ring, &cqe, 1, &ts, NULL);
+
+		if (err < 0 && err != -ETIME && err != -EINTR)
+			return; /* -EEXIST: not the ring's thread */
+		io_uring_for_each_cqe(&b->ring, head, cqe)
+		{
+			complete_leaving(ws, cqe, m);
+			seen++;
+		}
+		io_uring_cq_advance(&b->ring, seen);
+	}
 }
 
 static int ur_wait(vdds_waitset *ws, int timeout_ms)
