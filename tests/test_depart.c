@@ -5,6 +5,8 @@
  * The publishers live in another process, which makes no vdds call at all
  * while the test runs: only its service thread can free a place there. */
 #include <check.h>
+#include <dirent.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
@@ -172,6 +174,58 @@ static int await_info_subscribers(const char *topic, uint32_t n, struct vdds__ms
 	return err;
 }
 
+/* How many polls this process's io_urings hold (the PollList of each
+ * ring's fdinfo): a poll holds a reference to its file. -1 if there is no
+ * ring, or its fdinfo has no PollList (the epoll backend; another kernel). */
+static int ring_polls(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int polls = -1;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d))) {
+		char path[300], link[64], line[256];
+		ssize_t n;
+		int in_list = 0;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n < 0)
+			continue;
+		link[n] = '\0';
+		if (strcmp(link, "anon_inode:[io_uring]") != 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fdinfo/%s", e->d_name);
+		FILE *f = fopen(path, "r");
+
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			if (strncmp(line, "PollList:", 9) == 0) {
+				in_list = 1;
+				polls = polls < 0 ? 0 : polls;
+			} else if (in_list && strncmp(line, "  op=", 5) == 0) {
+				polls++;
+			} else {
+				in_list = 0;
+			}
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return polls;
+}
+
+/* io_uring: the rings hold no poll (epoll: nothing to look at). */
+static void assert_no_polls(void)
+{
+	int polls = ring_polls();
+
+	if (forced_backend() && strcmp(forced_backend(), "io_uring") == 0)
+		ck_assert_int_eq(polls, 0);
+}
+
 static void assert_open(vdds_sub **sub, const char *topic, int cycle)
 {
 	int err = vdds_sub_open(sub, topic, NULL);
@@ -231,6 +285,7 @@ START_TEST(test_a_subscriber_removed_from_a_waitset_and_closed_leaves_its_publis
 		ck_assert_int_eq(vdds_waitset_wait(ws, ev, 4, 10), -ETIMEDOUT);
 		ck_assert_int_eq(await_info_subscribers("removed0", 1, &info), 0);
 		ck_assert_int_eq(vdds_waitset_remove(ws, vdds_sub_fd(sub)), 0);
+		assert_no_polls();
 		vdds_sub_close(sub);
 		/* read back from the publisher's process, no wait on ws since */
 		ck_assert_int_eq(await_info_subscribers("removed0", 0, &info), 0);
@@ -238,6 +293,106 @@ START_TEST(test_a_subscriber_removed_from_a_waitset_and_closed_leaves_its_publis
 	vdds_waitset_free(ws);
 	stop_quiet(pid, ctl, 1, &r);
 	assert_quiet(&r, 5);
+}
+END_TEST
+
+/* A publisher that publishes all the time (DROP_OLDEST: it never blocks)
+ * until the parent says stop, then reports as quiet_child does. */
+__attribute__((noreturn)) static void flowing_child(int ctl, const char *topic)
+{
+	struct vdds_pub_opts o = { .max_subscribers = 1, .overflow = VDDS_OVERFLOW_DROP_OLDEST };
+	struct pollfd pfd = { .fd = ctl, .events = POLLIN };
+	struct vdds_pub_stats st;
+	struct quiet_report r;
+	vdds_pub *pub;
+	char byte = 'u';
+
+	if (vdds_pub_open(&pub, topic, &o) < 0)
+		_exit(TU_CHILD_OPEN_FAILED);
+	if (write_all(ctl, &byte, 1) < 0)
+		_exit(TU_CHILD_PIPE_FAILED);
+	while (poll(&pfd, 1, 0) == 0) {
+		int err = vdds_pub_write(pub, "x", 1, 0);
+
+		if (err < 0 && err != -ENOBUFS)
+			_exit(TU_CHILD_WRITE_FAILED);
+		tu_sleep_us(50);
+	}
+	if (read_all(ctl, &byte, 1) < 0)
+		_exit(TU_CHILD_PIPE_FAILED);
+	r.await_err = tu_await_subscribers(pub, 0);
+	if (vdds_pub_stats(pub, &st) < 0)
+		_exit(TU_CHILD_WRONG_RESULT);
+	r.subscribers = st.subscribers;
+	r.free_slots = st.free_slots;
+	r.slot_count = st.slot_count;
+	r.disconnects = st.disconnects;
+	if (write_all(ctl, &r, sizeof(r)) < 0)
+		_exit(TU_CHILD_PIPE_FAILED);
+	vdds_pub_close(pub);
+	_exit(TU_CHILD_OK);
+}
+
+START_TEST(test_a_subscriber_removed_while_samples_flow_leaves_its_publisher_at_once)
+{
+	tu_private_rundir();
+	struct vdds__msg_info info;
+	struct vdds_event ev[4];
+	struct quiet_report r;
+	int sv[2];
+	char byte;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	int keep = sv[1];
+	pid_t pid = tu_fork_child_keeping(&keep);
+
+	if (pid == 0)
+		flowing_child(keep, "flowing");
+	close(sv[1]);
+	ck_assert_int_eq(read_all(sv[0], &byte, 1), 0);
+	vdds_waitset *ws = new_waitset();
+
+	for (int i = 0; i < 10; i++) {
+		vdds_sub *sub;
+		struct vdds_sample s;
+		int taken = 0;
+		uint64_t t0 = tu_now_ns();
+
+		assert_open(&sub, "flowing", i);
+		ck_assert_int_eq(vdds_waitset_add_sub(ws, sub, sub), 0);
+		/* samples keep waking the subscriber's poll, so that the
+		 * removal below meets wakeups in flight */
+		while (taken < 20) {
+			ck_assert_msg(tu_now_ns() - t0 < TU_AWAIT_NS, "cycle %d: %d taken", i, taken);
+			if (vdds_waitset_wait(ws, ev, 4, 100) < 1)
+				continue;
+			while (vdds_sub_take(sub, &s) == 0) {
+				ck_assert_int_eq(vdds_sub_release(sub, &s), 0);
+				taken++;
+			}
+		}
+		/* drained and armed: the next sample writes the eventfd, and
+		 * the poll's wakeup waits as task work (DEFER_TASKRUN) that no
+		 * wait runs, for the removal to meet (-EALREADY) */
+		do {
+			while (vdds_sub_take(sub, &s) == 0)
+				ck_assert_int_eq(vdds_sub_release(sub, &s), 0);
+		} while (vdds_waitset_wait(ws, ev, 4, 0) != -ETIMEDOUT);
+		tu_sleep_us(1000);
+		ck_assert_int_eq(vdds_waitset_remove(ws, vdds_sub_fd(sub)), 0);
+		assert_no_polls();
+		vdds_sub_close(sub);
+		ck_assert_int_eq(await_info_subscribers("flowing", 0, &info), 0);
+	}
+	vdds_waitset_free(ws);
+	byte = 's';
+	ck_assert_int_eq(write_all(sv[0], &byte, 1), 0);
+	ck_assert_int_eq(read_all(sv[0], &r, sizeof(r)), 0);
+	close(sv[0]);
+	tu_assert_exit(pid, TU_CHILD_OK);
+	ck_assert_int_eq(r.await_err, 0);
+	ck_assert_uint_eq(r.subscribers, 0);
+	ck_assert_uint_eq(r.disconnects, 10);
 }
 END_TEST
 
@@ -263,6 +418,7 @@ START_TEST(test_closing_a_subscriber_still_in_two_waitsets_takes_it_out_of_both)
 		ck_assert_int_eq(vdds_waitset_wait(a, ev, 4, 10), -ETIMEDOUT);
 		ck_assert_int_eq(vdds_waitset_wait(b, ev, 4, 10), -ETIMEDOUT);
 		vdds_sub_close(sub); /* no remove */
+		assert_no_polls();
 		/* neither waitset looks at it again (the spin would read it) */
 		ck_assert_int_eq(vdds_waitset_wait(a, ev, 4, 10), -ETIMEDOUT);
 		ck_assert_int_eq(vdds_waitset_wait(b, ev, 4, 10), -ETIMEDOUT);
@@ -302,6 +458,7 @@ START_TEST(test_closing_a_publisher_still_in_a_waitset_takes_it_out)
 		ck_assert_int_eq(vdds_waitset_add_pub(ws, pub, pub), 0);
 		ck_assert_int_eq(vdds_waitset_wait(ws, ev, 4, 10), -ETIMEDOUT);
 		vdds_pub_close(pub); /* no remove */
+		assert_no_polls();
 		ck_assert_int_eq(vdds_waitset_wait(ws, ev, 4, 10), -ETIMEDOUT);
 		ck_assert_int_eq(vdds_waitset_remove(ws, key), -ENOENT);
 	}
@@ -509,6 +666,8 @@ static Suite *depart_suite(void)
 	tcase_set_timeout(ws, 60);
 	tcase_add_test(ws,
 		       test_a_subscriber_removed_from_a_waitset_and_closed_leaves_its_publisher_at_once);
+	tcase_add_test(ws,
+		       test_a_subscriber_removed_while_samples_flow_leaves_its_publisher_at_once);
 	tcase_add_test(ws, test_closing_a_subscriber_still_in_two_waitsets_takes_it_out_of_both);
 	tcase_add_test(ws, test_closing_a_publisher_still_in_a_waitset_takes_it_out);
 	suite_add_tcase(s, ws);
