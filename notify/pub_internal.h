@@ -105,7 +105,10 @@ struct vdds_pub {
 	int huge_pages;     /* the topic is on huge pages */
 	int huge_err;       /* asked for them and fell back: why, -errno */
 	char huge_note[64]; /* in words, for vdds_pub_stats */
-	struct vdds__member *memberships; /* in waitsets (waitset.c keeps it) */
+
+	/* the waitsets it is in: waitset.c keeps the list, vdds_pub_close
+	 * takes it out of each */
+	struct vdds__member *memberships;
 
 	/* control side only */
 	struct vdds__conn *conns;

@@ -63,6 +63,8 @@ void vdds_waitset_free(vdds_waitset *ws)
 {
 	if (!ws)
 		return;
+	/* first, while the members are there for the completions it reaps */
+	ws->ops->fini(ws);
 	for (uint32_t i = 0; i < ws->n_members; i++) {
 		if (ws->members[i]->kind == VDDS_EVENT_SUB)
 			vdds__sub_watched(ws->members[i]->handle, -1);
@@ -70,7 +72,6 @@ void vdds_waitset_free(vdds_waitset *ws)
 		free(ws->members[i]);
 	}
 	free(ws->members);
-	ws->ops->fini(ws);
 	free(ws);
 }
 

@@ -42,6 +42,7 @@ struct vdds__waitset_ops {
 	/* block up to timeout_ms (< 0: forever) and report each readiness through
 	 * vdds__waitset_fired(); 0, or -ETIMEDOUT/-errno */
 	int (*wait)(vdds_waitset *ws, int timeout_ms);
+	/* let go of every member's fds, then of the backend's own */
 	void (*fini)(vdds_waitset *ws);
 };
 

@@ -227,6 +227,11 @@ static void ur_fini(vdds_waitset *ws)
 {
 	struct uring_backend *b = ws->backend;
 
+	/* the ring's teardown would cancel what is left, but in a kernel
+	 * worker, some time later: remove each member's polls now, so that a
+	 * member closed next is let go of at once, as with epoll */
+	for (uint32_t i = 0; i < ws->n_members; i++)
+		ur_unwatch(ws, ws->members[i]);
 	io_uring_queue_exit(&b->ring);
 	free(b);
 }
