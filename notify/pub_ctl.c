@@ -117,8 +117,9 @@ static uint32_t ring_gap(uint32_t a, uint32_t b, uint32_t slot_count)
 
 /* Control side only: the welcomed subscribers are p->conns with a lane, and
  * a lane is freed only once leave() has handed it over, in the same call
- * that takes its conn off that list, so every lane read here is mapped. Its ring indices are atomics in shared
- * memory; relaxed loads, as the answer is a snapshot. */
+ * that takes its conn off that list, so every lane read here is mapped. Its
+ * ring indices are atomics in shared memory; relaxed loads, as the answer is
+ * a snapshot. */
 static uint32_t fill_subs(struct vdds_pub *p, struct vdds__msg_info *m)
 {
 	uint32_t n = 0;

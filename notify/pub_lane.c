@@ -172,8 +172,7 @@ static void leave(struct vdds_pub *p, struct vdds__pub_lane *pl)
 	pthread_mutex_unlock(&p->mu);
 	if (unadopted)
 		lane_release(pl);
-	else
-		vdds__pub_wake_loan(p); /* a loan waiting for slots may now get one */
+	vdds__pub_wake_loan(p); /* a loan waiting for slots may now get one */
 }
 
 void vdds__pub_hand_over(struct vdds_pub *p, struct vdds__pub_lane *pl, int join)

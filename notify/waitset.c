@@ -253,18 +253,24 @@ static int prepare_subs(vdds_waitset *ws)
 	for (uint32_t i = 0; i < ws->n_members; i++) {
 		struct vdds__member *m = ws->members[i];
 
-		/* a readiness reaped outside a wait (io_uring, while a removal
-		 * completed its cancellations) is reported without sleeping */
-		if (m->revents)
-			ready = 1;
-
-		if (m->kind == VDDS_EVENT_SUB && vdds__sub_prepare(m->handle)) {
+		if (m->kind == VDDS_EVENT_SUB && vdds__sub_prepare(m->handle))
 			m->revents |= POLLIN;
-			ready = 1;
-		}
 		if (m->kind == VDDS_EVENT_SUB)
 			follow_sub_fds(ws, m);
 	}
+	/* what was reaped outside a wait (io_uring: a removal completes its
+	 * cancellations, also here when following a subscriber's new fds) is
+	 * reported without sleeping: a member's readiness, or a subscriber's
+	 * hang-up, which only its prepare turns into readiness */
+	for (uint32_t i = 0; i < ws->n_members; i++) {
+		struct vdds__member *m = ws->members[i];
+
+		if (ws->reaped && m->kind == VDDS_EVENT_SUB && !m->revents &&
+		    vdds__sub_prepare(m->handle))
+			m->revents |= POLLIN;
+		ready |= m->revents != 0;
+	}
+	ws->reaped = 0;
 	return ready;
 }
 

@@ -52,6 +52,7 @@ struct vdds_waitset {
 	uint32_t n_members, cap, next_id;
 	uint32_t cursor; /* where the next report starts: fairness */
 	uint32_t spun;   /* waits in a row a spin answered without the kernel */
+	int reaped;      /* completions were reaped outside a wait (io_uring) */
 	void *backend;   /* the backend's own state */
 };
 

@@ -113,6 +113,7 @@ static void complete_leaving(vdds_waitset *ws, const struct io_uring_cqe *cqe,
 			leaving->armed[which] = 0;
 		return;
 	}
+	ws->reaped = 1;
 	complete(ws, cqe);
 }
 

@@ -451,6 +451,41 @@ START_TEST(test_closing_a_subscriber_still_in_two_waitsets_takes_it_out_of_both)
 }
 END_TEST
 
+START_TEST(test_a_hang_up_reaped_while_another_member_is_removed_is_reported_without_sleeping)
+{
+	tu_private_rundir();
+	struct vdds_event ev[4];
+	struct vdds_sample s;
+	int dying_ctl, staying_ctl;
+	pid_t dying = start_quiet("dying", 1, NULL, &dying_ctl);
+	pid_t staying = start_quiet("staying", 1, NULL, &staying_ctl);
+	vdds_waitset *ws = new_waitset();
+	vdds_sub *a, *b;
+
+	ck_assert_int_eq(vdds_sub_open(&a, "dying0", NULL), 0);
+	ck_assert_int_eq(vdds_sub_open(&b, "staying0", NULL), 0);
+	ck_assert_int_eq(vdds_waitset_add_sub(ws, a, a), 0);
+	ck_assert_int_eq(vdds_waitset_add_sub(ws, b, b), 0);
+	ck_assert_int_eq(vdds_waitset_wait(ws, ev, 4, 10), -ETIMEDOUT);
+	/* a's publisher is gone before b is removed: with io_uring, the
+	 * completion saying so is reaped by the removal, not by a wait */
+	kill(dying, SIGKILL);
+	ck_assert_int_eq(waitpid(dying, NULL, 0), dying);
+	close(dying_ctl);
+	ck_assert_int_eq(vdds_waitset_remove(ws, vdds_sub_fd(b)), 0);
+	/* forever: only the test's timeout ends a wait that missed it */
+	ck_assert_int_eq(vdds_waitset_wait(ws, ev, 4, -1), 1);
+	ck_assert_ptr_eq(ev[0].user, a);
+	ck_assert_int_eq(vdds_sub_take(a, &s), -EPIPE);
+	vdds_waitset_free(ws);
+	vdds_sub_close(a);
+	vdds_sub_close(b);
+	kill(staying, SIGKILL);
+	ck_assert_int_eq(waitpid(staying, NULL, 0), staying);
+	close(staying_ctl);
+}
+END_TEST
+
 START_TEST(test_closing_a_publisher_still_in_a_waitset_takes_it_out)
 {
 	tu_private_rundir();
@@ -681,6 +716,9 @@ static Suite *depart_suite(void)
 		       test_a_subscriber_removed_while_samples_flow_leaves_its_publisher_at_once);
 	tcase_add_test(ws, test_closing_a_subscriber_still_in_two_waitsets_takes_it_out_of_both);
 	tcase_add_test(ws, test_closing_a_publisher_still_in_a_waitset_takes_it_out);
+	tcase_add_test(
+		ws,
+		test_a_hang_up_reaped_while_another_member_is_removed_is_reported_without_sleeping);
 	suite_add_tcase(s, ws);
 
 	tcase_set_timeout(churn, 120);
