@@ -70,19 +70,6 @@ static int arm(struct uring_backend *b, struct vdds__member *m, int which)
 	return 0;
 }
 
-static int ur_watch(vdds_waitset *ws, struct vdds__member *m)
-{
-	for (int w = 0; w < WATCH_COUNT; w++) {
-		if (m->fds[w] < 0)
-			continue;
-		int err = arm(ws->backend, m, w);
-
-		if (err < 0)
-			return err;
-	}
-	return 0;
-}
-
 static void complete(vdds_waitset *ws, const struct io_uring_cqe *cqe)
 {
 	uint64_t t = io_uring_cqe_get_data64(cqe);
@@ -179,6 +166,22 @@ static void ur_unwatch(vdds_waitset *ws, struct vdds__member *m)
 		}
 		io_uring_cq_advance(&b->ring, seen);
 	}
+}
+
+static int ur_watch(vdds_waitset *ws, struct vdds__member *m)
+{
+	for (int w = 0; w < WATCH_COUNT; w++) {
+		if (m->fds[w] < 0)
+			continue;
+		int err = arm(ws->backend, m, w);
+
+		if (err < 0) {
+			/* the member is freed: take back what was armed */
+			ur_unwatch(ws, m);
+			return err;
+		}
+	}
+	return 0;
 }
 
 static int ur_wait(vdds_waitset *ws, int timeout_ms)
