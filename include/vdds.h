@@ -142,9 +142,9 @@ struct vdds_pub_stats {
  * subscribers and notices when they go away, from one epoll set for them all:
  * a subscriber that closes (or dies) frees its place among max_subscribers at
  * once, whether or not the publisher makes any call; the slots it held come
- * back to the publisher at its next call. Such a publisher holds 3 file
- * descriptors (lock file, topic memory, listening socket; the thread 2 for
- * the whole process). With no_service_thread, nothing happens until the
+ * back to the publisher at its next call. A publisher the thread serves holds
+ * 3 file descriptors (lock file, topic memory, listening socket; the thread 2
+ * for the whole process). With no_service_thread, nothing happens until the
  * application calls vdds_pub_dispatch() when vdds_pub_fd() is readable (or
  * the publisher blocks in vdds_pub_loan(), which serves it too), which is
  * also when a departed subscriber's place is freed; it holds 5 (that epoll
