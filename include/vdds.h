@@ -140,12 +140,15 @@ struct vdds_pub_stats {
  * Unless opts->no_service_thread is set, one background thread per process
  * (started with the first such publisher, stopped with the last) accepts
  * subscribers and notices when they go away, from one epoll set for them all:
- * such a publisher holds 3 file descriptors (lock file, topic memory,
- * listening socket; the thread 2 for the whole process). With
- * no_service_thread, nothing happens until the application calls
- * vdds_pub_dispatch() when vdds_pub_fd() is readable (or the publisher blocks
- * in vdds_pub_loan(), which serves it too); it holds 5 (that epoll set and a
- * timer too). Each connected subscriber costs the process 2 more.
+ * a subscriber that closes (or dies) frees its place among max_subscribers at
+ * once, whether or not the publisher makes any call; the slots it held come
+ * back to the publisher at its next call. A publisher the thread serves holds
+ * 3 file descriptors (lock file, topic memory, listening socket; the thread 2
+ * for the whole process). With no_service_thread, nothing happens until the
+ * application calls vdds_pub_dispatch() when vdds_pub_fd() is readable (or
+ * the publisher blocks in vdds_pub_loan(), which serves it too), which is
+ * also when a departed subscriber's place is freed; it holds 5 (that epoll
+ * set and a timer too). Each connected subscriber costs the process 2 more.
  *
  * opts may be NULL for defaults. On success *pub is set.
  * Errors: -EINVAL (NULL pointer, bad topic name, bad option), -EEXIST (the
@@ -210,7 +213,9 @@ VDDS_API int vdds_pub_stats(vdds_pub *pub, struct vdds_pub_stats *stats);
 VDDS_API int vdds_pub_set_note(vdds_pub *pub, const char *note);
 
 /* Stop publishing: subscribers see -EPIPE once they have taken what was
- * delivered; their shared memory stays mapped until they close. Frees
+ * delivered; their shared memory stays mapped until they close. A publisher
+ * still in waitsets (vdds_waitset_add_pub) is first removed from each, as by
+ * vdds_waitset_remove() (see the waitset's thread rules there). Frees
  * everything; pub must not be used again. NULL is a no-op. */
 VDDS_API void vdds_pub_close(vdds_pub *pub);
 
@@ -269,9 +274,10 @@ struct vdds_sample {
  * its connection socket), and needs 3 more while it opens.
  * Errors: -EINVAL, -ENOENT (no publisher), -EACCES (publisher refuses this
  * user), -EPROTO (version, type name or type size mismatch), -ENOSPC (the
- * publisher has its maximum number of subscribers), -EBADMSG (the publisher
- * answered something malformed), -EMFILE (out of file descriptors, here or in
- * the publisher's process: the detail says which), or a system errno.
+ * publisher has its maximum number of subscribers; one that has closed no
+ * longer counts, see vdds_pub_open), -EBADMSG (the publisher answered
+ * something malformed), -EMFILE (out of file descriptors, here or in the
+ * publisher's process: the detail says which), or a system errno.
  * A refusal's reason in words: vdds_last_error_detail(). */
 VDDS_API int vdds_sub_open(vdds_sub **sub, const char *topic, const struct vdds_sub_opts *opts);
 
@@ -325,7 +331,10 @@ VDDS_API int vdds_sub_stats(vdds_sub *sub, struct vdds_sub_stats *stats);
  * the subscriber's and stays valid until the next call on it. NULL for NULL. */
 VDDS_API const char *vdds_sub_type_name(vdds_sub *sub);
 
-/* Disconnect; every sample still held is released. NULL is a no-op. */
+/* Disconnect; every sample still held is released, and the publisher sees
+ * the subscriber leave (its place is free for another at once). A subscriber
+ * still in waitsets is first removed from each, as by vdds_waitset_remove()
+ * (see the waitset's thread rules there). NULL is a no-op. */
 VDDS_API void vdds_sub_close(vdds_sub *sub);
 
 /* ------------------------------------------------------------------ waitset */
@@ -336,9 +345,20 @@ VDDS_API void vdds_sub_close(vdds_sub *sub);
  * io_uring cannot be used (ENOSYS, EPERM from seccomp, kernel.io_uring_disabled).
  * VDDS_BACKEND=epoll or VDDS_BACKEND=io_uring in the environment forces one.
  * A waitset is used by one thread: the one that first waits on it (io_uring
- * binds the ring to it). Members must be removed before they are closed. A
- * subscriber in a waitset is reported by it; its own vdds_sub_fd() is then
- * not kept readable-exactly-when (see vdds_sub_take). */
+ * binds the ring to it). A subscriber in a waitset is reported by it; its own
+ * vdds_sub_fd() is then not kept readable-exactly-when (see vdds_sub_take).
+ *
+ * Members and threads: closing a subscriber or publisher removes it from
+ * every waitset it is in (the library records them), so a member may be
+ * closed without vdds_waitset_remove(). While a thread waits, the waitset
+ * uses its members (it arms and spins on subscribers), so remove or close a
+ * member on the waitset's own thread, or while no thread is inside
+ * vdds_waitset_wait() on any waitset holding it: closing it from another
+ * thread during a wait is a data race, like any use of one handle by two
+ * threads at once. Removal on the waitset's thread (or before its first
+ * wait) returns once the kernel holds none of the member's files, so a
+ * closed subscriber's publisher sees it leave at once; made from another
+ * thread, an io_uring waitset lets go of them at its next wait. */
 typedef struct vdds_waitset vdds_waitset;
 
 enum vdds_event_kind {
@@ -372,7 +392,9 @@ VDDS_API int vdds_waitset_add_pub(vdds_waitset *ws, vdds_pub *pub, void *user);
 VDDS_API int vdds_waitset_add_fd(vdds_waitset *ws, int fd, uint32_t events, void *user);
 
 /* Remove a member by its key: vdds_sub_fd(sub), vdds_pub_fd(pub), or the fd
- * given to vdds_waitset_add_fd(). -EINVAL, -ENOENT (not a member). */
+ * given to vdds_waitset_add_fd(). On the waitset's thread it returns once
+ * the waitset holds none of the member's files (io_uring: its poll
+ * cancellations have completed). -EINVAL, -ENOENT (not a member). */
 VDDS_API int vdds_waitset_remove(vdds_waitset *ws, int fd);
 
 /* Wait until at least one member is ready, then fill up to max events.
@@ -384,7 +406,9 @@ VDDS_API int vdds_waitset_wait(vdds_waitset *ws, struct vdds_event *events, int 
 /* "io_uring" or "epoll"; NULL for a NULL waitset. */
 VDDS_API const char *vdds_waitset_backend(const vdds_waitset *ws);
 
-/* Free the waitset (not its members). NULL is a no-op. */
+/* Free the waitset (not its members, which may then be closed, or added to
+ * another); like a removal, it lets go of their files before it returns.
+ * NULL is a no-op. */
 VDDS_API void vdds_waitset_free(vdds_waitset *ws);
 
 /* ------------------------------------------------------------------- common */

@@ -32,4 +32,14 @@ void vdds__sub_socket_event(vdds_sub *sub);
 /* 1 if the publisher has no service thread (the application serves it). */
 int vdds__pub_is_self_served(const vdds_pub *pub);
 
+/* The waitsets a subscriber or publisher is in, as the list of its members
+ * there (linked by vdds__member.handle_next): waitset.c keeps it, the handle
+ * only holds its head, so that closing the handle can take it out of each. */
+struct vdds__member;
+struct vdds__member **vdds__sub_memberships(vdds_sub *sub);
+struct vdds__member **vdds__pub_memberships(vdds_pub *pub);
+/* Closing a handle: remove it from every waitset it is in, as
+ * vdds_waitset_remove() would (waitset.c). */
+void vdds__waitset_forget(struct vdds__member **memberships);
+
 #endif

@@ -72,8 +72,17 @@ err_destroy:
 
 void vdds_pub_close(vdds_pub *p)
 {
-	if (p)
-		vdds__pub_destroy(p);
+	if (!p)
+		return;
+	/* a waitset must not poll our control fd once it is closed (io_uring
+	 * would hold it open) nor keep a member naming us */
+	vdds__waitset_forget(&p->memberships);
+	vdds__pub_destroy(p);
+}
+
+struct vdds__member **vdds__pub_memberships(vdds_pub *p)
+{
+	return &p->memberships;
 }
 
 /* Without a service thread, waiting is also when we serve subscribers (the

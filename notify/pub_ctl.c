@@ -116,9 +116,10 @@ static uint32_t ring_gap(uint32_t a, uint32_t b, uint32_t slot_count)
 }
 
 /* Control side only: the welcomed subscribers are p->conns with a lane, and
- * a lane is freed only after leave() has taken its conn off that list, so
- * every lane read here is mapped. Its ring indices are atomics in shared
- * memory; relaxed loads, as the answer is a snapshot. */
+ * a lane is freed only once leave() has handed it over, in the same call
+ * that takes its conn off that list, so every lane read here is mapped. Its
+ * ring indices are atomics in shared memory; relaxed loads, as the answer is
+ * a snapshot. */
 static uint32_t fill_subs(struct vdds_pub *p, struct vdds__msg_info *m)
 {
 	uint32_t n = 0;
@@ -172,7 +173,9 @@ static void serve_info(struct vdds_pub *p, struct vdds__conn *c)
 	m->history = p->topic->history;
 	m->free_slots = vdds__load_relaxed(&p->snap.free_slots);
 	m->loaned_slots = vdds__load_relaxed(&p->snap.loaned_slots);
-	m->subscribers = vdds__load_relaxed(&p->snap.subscribers);
+	/* the control side's own count: a subscriber that left is no longer
+	 * counted, whether or not the data path has run since (pub_lane.c) */
+	m->subscribers = n;
 	m->published = vdds__load_relaxed(&p->snap.published);
 	m->wakeups = vdds__load_relaxed(&p->snap.wakeups);
 	pthread_mutex_lock(&p->mu);
@@ -262,8 +265,10 @@ static void discard_input(int fd)
 }
 
 /* A welcomed subscriber is gone: hung up, sent something it never should,
- * or was cut off by the data path. Its lane goes back to the data path to
- * be reclaimed and freed; the socket is closed here. */
+ * or was cut off by the data path. Its place is free once this returns (the
+ * hand-over gives back its id; its conn, which introspection counts, is
+ * dropped); its slots come back at the data path's next call (pub_lane.c).
+ * The socket is closed here. */
 static void leave(struct vdds_pub *p, struct vdds__conn *c, const char *why)
 {
 	if (why) {

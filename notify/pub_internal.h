@@ -34,6 +34,8 @@
 #include "service.h"
 #include "vdds.h"
 
+struct vdds__member;
+
 /* notify's view of one subscriber's lane: pubcore's part, plus the fds and
  * the lists by which a lane passes between the control side and the data path. */
 #define VDDS_DEFAULT_SLOT_COUNT 64
@@ -75,7 +77,7 @@ struct vdds__conn {
 struct vdds__pub_snap {
 	_Atomic uint64_t published;
 	_Atomic uint64_t wakeups;
-	_Atomic uint32_t free_slots, loaned_slots, subscribers;
+	_Atomic uint32_t free_slots, loaned_slots;
 };
 
 struct vdds_pub {
@@ -104,6 +106,10 @@ struct vdds_pub {
 	int huge_err;       /* asked for them and fell back: why, -errno */
 	char huge_note[64]; /* in words, for vdds_pub_stats */
 
+	/* the waitsets it is in: waitset.c keeps the list, vdds_pub_close
+	 * takes it out of each */
+	struct vdds__member *memberships;
+
 	/* control side only */
 	struct vdds__conn *conns;
 	uint32_t handshakes;
@@ -120,7 +126,9 @@ struct vdds_pub {
 	pthread_mutex_t mu;
 	_Atomic int pending; /* joins or leaves are waiting */
 	struct vdds__pub_lane *joins, *leaves, *all;
-	uint64_t ids_in_use[VDDS_MAX_LANES / 64]; /* bit i: lane id i is taken */
+	/* bit i: lane id i is taken, from the lane's making to its subscriber's
+	 * leaving (not to the data path's freeing of it: see pub_lane.c) */
+	uint64_t ids_in_use[VDDS_MAX_LANES / 64];
 	uint64_t disconnects, kicked;
 	char note[VDDS_NOTE_MAX]; /* vdds_pub_set_note, for introspection */
 };
@@ -164,7 +172,10 @@ void vdds__pub_drop_conns(struct vdds_pub *p);
 /* pub_lane.c: lane lifetime and the hand-over between the two sides. */
 struct vdds__pub_lane *vdds__pub_lane_new(struct vdds_pub *p, int *err);
 void vdds__pub_lane_free(struct vdds_pub *p, struct vdds__pub_lane *pl);
-/* Control side -> data path: a lane joins, or leaves to be reclaimed. */
+/* Control side -> data path: a lane joins; or its subscriber left: its
+ * place (id) is free at once, and the lane goes to the data path to give
+ * back its slots and be freed, or is freed here if the data path never
+ * adopted it. */
 void vdds__pub_hand_over(struct vdds_pub *p, struct vdds__pub_lane *pl, int join);
 /* Data path: adopt joins, reclaim and free leaves. */
 void vdds__pub_apply_control_slow(struct vdds_pub *p);
@@ -186,7 +197,6 @@ static inline void vdds__pub_snapshot(struct vdds_pub *p)
 	vdds__store_relaxed(&p->snap.wakeups, p->wakeups);
 	vdds__store_relaxed(&p->snap.free_slots, p->core.n_free);
 	vdds__store_relaxed(&p->snap.loaned_slots, p->core.n_loaned);
-	vdds__store_relaxed(&p->snap.subscribers, p->core.n_lanes);
 }
 
 static inline void vdds__pub_cut_off_broken(struct vdds_pub *p)

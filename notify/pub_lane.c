@@ -11,23 +11,37 @@
 #include "pub_internal.h"
 #include "segment.h"
 
-void vdds__pub_lane_free(struct vdds_pub *p, struct vdds__pub_lane *pl)
+/* What a lane holds besides its place in p->all: pubcore's view, the
+ * mapping, its fds. */
+static void lane_release(struct vdds__pub_lane *pl)
 {
-	pthread_mutex_lock(&p->mu);
-	if (pl->all_prev)
-		pl->all_prev->all_next = pl->all_next;
-	else
-		p->all = pl->all_next;
-	if (pl->all_next)
-		pl->all_next->all_prev = pl->all_prev;
-	p->ids_in_use[pl->core.id / 64] &= ~(1ull << (pl->core.id % 64));
-	pthread_mutex_unlock(&p->mu);
 	vdds__lane_pub_fini(&pl->core);
 	munmap(pl->core.shm, pl->core.shm_size);
 	if (pl->lane_fd >= 0)
 		close(pl->lane_fd);
 	close(pl->data_efd);
 	free(pl);
+}
+
+/* Under mu. */
+static void unlink_all(struct vdds_pub *p, struct vdds__pub_lane *pl)
+{
+	if (pl->all_prev)
+		pl->all_prev->all_next = pl->all_next;
+	else
+		p->all = pl->all_next;
+	if (pl->all_next)
+		pl->all_next->all_prev = pl->all_prev;
+}
+
+/* The lane's id is not given back here: it went back when the subscriber
+ * left (vdds__pub_hand_over), or the publisher is closing. */
+void vdds__pub_lane_free(struct vdds_pub *p, struct vdds__pub_lane *pl)
+{
+	pthread_mutex_lock(&p->mu);
+	unlink_all(p, pl);
+	pthread_mutex_unlock(&p->mu);
+	lane_release(pl);
 }
 
 static int take_id(struct vdds_pub *p, uint32_t *id)
@@ -103,22 +117,76 @@ err_give_back_id:
 	return NULL;
 }
 
-void vdds__pub_hand_over(struct vdds_pub *p, struct vdds__pub_lane *pl, int join)
+/* Under mu: take pl off the joins not yet adopted; 1 if it was there. */
+static int unjoin(struct vdds_pub *p, struct vdds__pub_lane *pl)
 {
+	for (struct vdds__pub_lane **j = &p->joins; *j; j = &(*j)->join_next) {
+		if (*j == pl) {
+			*j = pl->join_next;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* A subscriber leaving frees its place here, at once, on the control side
+ * (the service thread, or vdds_pub_dispatch / a blocked loan serving
+ * itself): its id goes back to ids_in_use, which is the subscriber limit,
+ * and its conn, which introspection lists and counts, is dropped by the
+ * caller. Only the slots it held wait for the data path, which owns the
+ * free list and the reference counts: it detaches the lane and frees it at
+ * its next call (vdds__pub_apply_control_slow), as before.
+ *
+ * Why the id may be reused before that: nothing on the data path is indexed
+ * by it. pubcore's lanes[] is packed and holds pointers; each lane has its
+ * own memory, fds and hold bitmap; the id is only a name, shown by
+ * introspection (from the control side's conns, where the departed lane
+ * is gone already) and by vdds_pub_stats' largest_lane (after it applies
+ * the hand-overs). A newcomer that gets the id joins in the same hand-over
+ * batch as the departure or a later one, and the data path applies a
+ * batch's leaves before its joins, so no two attached lanes ever share an id
+ * and no more than max_subs are ever attached (lanes[] has room for
+ * VDDS_MAX_LANES).
+ *
+ * A lane the data path has not adopted yet (its join still in p->joins: a
+ * publisher that makes no call adopts nothing) is unknown to the data path
+ * and is freed here whole, mapping and eventfd included, so a quiet
+ * publisher's resources do not grow with subscribers coming and going: what
+ * waits for the data path is at most the lanes it had adopted. */
+static void leave(struct vdds_pub *p, struct vdds__pub_lane *pl)
+{
+	int unadopted;
+
 	pthread_mutex_lock(&p->mu);
-	if (join) {
-		pl->join_next = p->joins;
-		p->joins = pl;
+	p->ids_in_use[pl->core.id / 64] &= ~(1ull << (pl->core.id % 64));
+	p->disconnects++;
+	unadopted = unjoin(p, pl);
+	if (unadopted) {
+		unlink_all(p, pl);
 	} else {
 		pl->leave_next = p->leaves;
 		p->leaves = pl;
-		p->disconnects++;
+		/* release: the list is complete before the data path sees the flag */
+		vdds__store_release(&p->pending, 1);
 	}
-	/* release: the lists are complete before the data path sees the flag */
+	pthread_mutex_unlock(&p->mu);
+	if (unadopted)
+		lane_release(pl);
+	vdds__pub_wake_loan(p); /* a loan waiting for slots may now get one */
+}
+
+void vdds__pub_hand_over(struct vdds_pub *p, struct vdds__pub_lane *pl, int join)
+{
+	if (!join) {
+		leave(p, pl);
+		return;
+	}
+	pthread_mutex_lock(&p->mu);
+	pl->join_next = p->joins;
+	p->joins = pl;
+	/* release: the list is complete before the data path sees the flag */
 	vdds__store_release(&p->pending, 1);
 	pthread_mutex_unlock(&p->mu);
-	if (!join)
-		vdds__pub_wake_loan(p); /* a loan waiting for slots may now get one */
 }
 
 void vdds__pub_cut_off_broken_slow(struct vdds_pub *p)
@@ -148,7 +216,17 @@ void vdds__pub_apply_control_slow(struct vdds_pub *p)
 	vdds__store_relaxed(&p->pending, 0);
 	pthread_mutex_unlock(&p->mu);
 
-	/* joins first: a lane's leave may come in the same batch as its join */
+	/* leaves first: a lane that left before the data path adopted it is
+	 * never among them (leave() frees it), and a newcomer reusing a
+	 * departed lane's id comes in this batch or a later one: so attached
+	 * lanes never outnumber max_subs nor share an id */
+	while (leaves) {
+		struct vdds__pub_lane *pl = leaves;
+
+		leaves = pl->leave_next;
+		vdds__pubcore_detach(&p->core, &pl->core);
+		vdds__pub_lane_free(p, pl);
+	}
 	for (struct vdds__pub_lane *pl = joins; pl; pl = pl->join_next)
 		vdds__pubcore_attach(&p->core, &pl->core);
 	if (joins && p->core.hist_n) {
@@ -159,12 +237,5 @@ void vdds__pub_apply_control_slow(struct vdds_pub *p)
 			if (pl->core.attached && pl->core.want_history &&
 			    vdds__lane_pub_wants_wake(&pl->core))
 				vdds__kick(pl->data_efd);
-	}
-	while (leaves) {
-		struct vdds__pub_lane *pl = leaves;
-
-		leaves = pl->leave_next;
-		vdds__pubcore_detach(&p->core, &pl->core);
-		vdds__pub_lane_free(p, pl);
 	}
 }

@@ -22,6 +22,10 @@ void vdds_sub_close(vdds_sub *s)
 {
 	if (!s)
 		return;
+	/* first: a waitset still holding s would use it after the free below,
+	 * and (io_uring) keep its socket open, so that the publisher would
+	 * not see it leave */
+	vdds__waitset_forget(&s->memberships);
 	vdds__sub_link_close(&s->link);
 	while (s->retired) {
 		struct vdds__sub_link *old = s->retired;
@@ -79,6 +83,11 @@ int vdds_sub_open(vdds_sub **subp, const char *topic, const struct vdds_sub_opts
 err_close:
 	vdds_sub_close(s);
 	return vdds__fd_limit_detail(err, "subscription", VDDS_FDS_PER_SUB);
+}
+
+struct vdds__member **vdds__sub_memberships(vdds_sub *s)
+{
+	return &s->memberships;
 }
 
 /* ------------------------------------------------------------- data path */

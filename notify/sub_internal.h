@@ -9,6 +9,8 @@
 #include "sub_link.h"
 #include "vdds.h"
 
+struct vdds__member;
+
 #define BUSY_POLL_SOCKET_CHECK 4096 /* busy pollers look for a hang-up this often */
 
 enum { TAG_DATA = 1, TAG_SOCK = 2, TAG_WATCH = 3 };
@@ -31,6 +33,7 @@ struct vdds_sub {
 	uint32_t spin_ns;  /* adaptive wait: poll this long before sleeping */
 	int starved;       /* take said -ENOBUFS: the fd was cleared for it */
 	uint64_t taken_before, lost_before; /* counts of past links */
+	struct vdds__member *memberships;   /* in waitsets (waitset.c keeps it) */
 };
 
 /* Is take() keeping the fd level-triggered? Not for busy pollers (they said

@@ -39,17 +39,39 @@ int vdds_waitset_new(vdds_waitset **wsp)
 	return 0;
 }
 
+/* The list of waitset memberships of m's handle, or NULL for a plain fd. */
+static struct vdds__member **memberships(const struct vdds__member *m)
+{
+	if (m->kind == VDDS_EVENT_SUB)
+		return vdds__sub_memberships(m->handle);
+	if (m->kind == VDDS_EVENT_PUB)
+		return vdds__pub_memberships(m->handle);
+	return NULL;
+}
+
+static void unlink_membership(struct vdds__member *m)
+{
+	for (struct vdds__member **pm = memberships(m); pm && *pm; pm = &(*pm)->handle_next) {
+		if (*pm == m) {
+			*pm = m->handle_next;
+			return;
+		}
+	}
+}
+
 void vdds_waitset_free(vdds_waitset *ws)
 {
 	if (!ws)
 		return;
+	/* first, while the members are there for the completions it reaps */
+	ws->ops->fini(ws);
 	for (uint32_t i = 0; i < ws->n_members; i++) {
 		if (ws->members[i]->kind == VDDS_EVENT_SUB)
 			vdds__sub_watched(ws->members[i]->handle, -1);
+		unlink_membership(ws->members[i]);
 		free(ws->members[i]);
 	}
 	free(ws->members);
-	ws->ops->fini(ws);
 	free(ws);
 }
 
@@ -106,6 +128,13 @@ static int add(vdds_waitset *ws, int kind, int key, void *handle, int main_fd, i
 		return err;
 	}
 	ws->members[ws->n_members++] = m;
+	struct vdds__member **pm = memberships(m);
+
+	if (pm) {
+		m->ws = ws;
+		m->handle_next = *pm;
+		*pm = m;
+	}
 	return 0;
 }
 
@@ -160,6 +189,18 @@ int vdds_waitset_add_fd(vdds_waitset *ws, int fd, uint32_t events, void *user)
 	return add(ws, VDDS_EVENT_FD, fd, NULL, fd, -1, events, user);
 }
 
+static void remove_at(vdds_waitset *ws, uint32_t i)
+{
+	struct vdds__member *m = ws->members[i];
+
+	ws->ops->unwatch(ws, m);
+	if (m->kind == VDDS_EVENT_SUB)
+		vdds__sub_watched(m->handle, -1);
+	unlink_membership(m);
+	ws->members[i] = ws->members[--ws->n_members];
+	free(m);
+}
+
 int vdds_waitset_remove(vdds_waitset *ws, int key)
 {
 	if (!ws || key < 0)
@@ -168,14 +209,24 @@ int vdds_waitset_remove(vdds_waitset *ws, int key)
 
 	if (i < 0)
 		return -ENOENT;
-	struct vdds__member *m = ws->members[i];
-
-	ws->ops->unwatch(ws, m);
-	if (m->kind == VDDS_EVENT_SUB)
-		vdds__sub_watched(m->handle, -1);
-	ws->members[i] = ws->members[--ws->n_members];
-	free(m);
+	remove_at(ws, (uint32_t)i);
 	return 0;
+}
+
+void vdds__waitset_forget(struct vdds__member **list)
+{
+	while (*list) {
+		struct vdds__member *m = *list;
+		vdds_waitset *ws = m->ws;
+		uint32_t i = 0;
+
+		while (i < ws->n_members && ws->members[i] != m)
+			i++;
+		if (i < ws->n_members)
+			remove_at(ws, i); /* takes m off the list */
+		else
+			*list = m->handle_next; /* cannot be: not in its waitset */
+	}
 }
 
 void vdds__waitset_fired(vdds_waitset *ws, uint32_t id, int which, uint32_t revents)
@@ -193,7 +244,8 @@ void vdds__waitset_fired(vdds_waitset *ws, uint32_t id, int which, uint32_t reve
 	m->revents |= revents;
 }
 
-/* Arm every subscriber; mark those that can be served now. */
+/* Arm every subscriber; mark those that can be served now. 1 if any member
+ * is to be reported now. */
 static int prepare_subs(vdds_waitset *ws)
 {
 	int ready = 0;
@@ -201,13 +253,24 @@ static int prepare_subs(vdds_waitset *ws)
 	for (uint32_t i = 0; i < ws->n_members; i++) {
 		struct vdds__member *m = ws->members[i];
 
-		if (m->kind == VDDS_EVENT_SUB && vdds__sub_prepare(m->handle)) {
+		if (m->kind == VDDS_EVENT_SUB && vdds__sub_prepare(m->handle))
 			m->revents |= POLLIN;
-			ready = 1;
-		}
 		if (m->kind == VDDS_EVENT_SUB)
 			follow_sub_fds(ws, m);
 	}
+	/* what was reaped outside a wait (io_uring: a removal completes its
+	 * cancellations, also here when following a subscriber's new fds) is
+	 * reported without sleeping: a member's readiness, or a subscriber's
+	 * hang-up, which only its prepare turns into readiness */
+	for (uint32_t i = 0; i < ws->n_members; i++) {
+		struct vdds__member *m = ws->members[i];
+
+		if (ws->reaped && m->kind == VDDS_EVENT_SUB && !m->revents &&
+		    vdds__sub_prepare(m->handle))
+			m->revents |= POLLIN;
+		ready |= m->revents != 0;
+	}
+	ws->reaped = 0;
 	return ready;
 }
 

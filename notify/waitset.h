@@ -26,16 +26,23 @@ struct vdds__member {
 	uint32_t revents;       /* seen, not yet reported */
 	int armed[WATCH_COUNT]; /* io_uring: a poll request is in flight */
 	uint32_t fd_gen;        /* sub: vdds__sub_fds() generation being watched */
+	/* sub, pub: the waitset it is in, and the handle's next membership (its
+	 * list is what closing the handle removes it from: internal.h) */
+	vdds_waitset *ws;
+	struct vdds__member *handle_next;
 };
 
 struct vdds__waitset_ops {
 	const char *name;
 	/* start watching m's fds; 0 or -errno */
 	int (*watch)(vdds_waitset *ws, struct vdds__member *m);
+	/* stop watching m's fds; once it returns, the backend holds none of
+	 * them (io_uring: when called on the waitset's thread, see there) */
 	void (*unwatch)(vdds_waitset *ws, struct vdds__member *m);
 	/* block up to timeout_ms (< 0: forever) and report each readiness through
 	 * vdds__waitset_fired(); 0, or -ETIMEDOUT/-errno */
 	int (*wait)(vdds_waitset *ws, int timeout_ms);
+	/* let go of every member's fds, then of the backend's own */
 	void (*fini)(vdds_waitset *ws);
 };
 
@@ -45,6 +52,7 @@ struct vdds_waitset {
 	uint32_t n_members, cap, next_id;
 	uint32_t cursor; /* where the next report starts: fairness */
 	uint32_t spun;   /* waits in a row a spin answered without the kernel */
+	int reaped;      /* completions were reaped outside a wait (io_uring) */
 	void *backend;   /* the backend's own state */
 };
 

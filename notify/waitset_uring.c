@@ -70,34 +70,6 @@ static int arm(struct uring_backend *b, struct vdds__member *m, int which)
 	return 0;
 }
 
-static int ur_watch(vdds_waitset *ws, struct vdds__member *m)
-{
-	for (int w = 0; w < WATCH_COUNT; w++) {
-		if (m->fds[w] < 0)
-			continue;
-		int err = arm(ws->backend, m, w);
-
-		if (err < 0)
-			return err;
-	}
-	return 0;
-}
-
-static void ur_unwatch(vdds_waitset *ws, struct vdds__member *m)
-{
-	struct uring_backend *b = ws->backend;
-
-	for (int w = 0; w < WATCH_COUNT; w++) {
-		struct io_uring_sqe *sqe;
-
-		if (!m->armed[w] || !(sqe = get_sqe(b)))
-			continue;
-		io_uring_prep_poll_remove(sqe, tag(m, w));
-		io_uring_sqe_set_data64(sqe, TAG_REMOVE);
-	}
-	/* the member is freed now; late completions carry an id no member has */
-}
-
 static void complete(vdds_waitset *ws, const struct io_uring_cqe *cqe)
 {
 	uint64_t t = io_uring_cqe_get_data64(cqe);
@@ -113,6 +85,103 @@ static void complete(vdds_waitset *ws, const struct io_uring_cqe *cqe)
 		m->armed[which] = 0; /* one-shot done, or multishot ended */
 	if (cqe->res > 0)
 		vdds__waitset_fired(ws, m->id, which, (uint32_t)cqe->res);
+}
+
+/* A completion for the member being removed: only whether its poll ended
+ * matters. Any other goes where a wait would send it. */
+static void complete_leaving(vdds_waitset *ws, const struct io_uring_cqe *cqe,
+			     struct vdds__member *leaving)
+{
+	uint64_t t = io_uring_cqe_get_data64(cqe);
+	int which = (int)(t & 3);
+
+	if (which != TAG_REMOVE && (uint32_t)(t >> 2) == leaving->id) {
+		if (!(cqe->flags & IORING_CQE_F_MORE))
+			leaving->armed[which] = 0;
+		return;
+	}
+	ws->reaped = 1;
+	complete(ws, cqe);
+}
+
+/* Remove m's polls and reap until each has completed: until then the
+ * kernel holds a reference to its file (a subscriber's socket stays open, so
+ * that its publisher never sees it leave).
+ *
+ * With DEFER_TASKRUN a poll's wakeups run as task work, and only inside an
+ * io_uring_enter that waits (GETEVENTS) on the ring's own thread. A remove
+ * that meets a wakeup still queued fails with -EALREADY (the poll goes on),
+ * and a removed poll's last completion is task work too. So each round
+ * queues a remove for every poll of m still armed, submits, and waits for at
+ * least one completion (the removes' own come at once), which runs the task
+ * work: the next round's remove then finds the poll idle. Another thread's
+ * enter gets -EEXIST (SINGLE_ISSUER): the removes then stay queued for the
+ * waitset's next wait, which completes them as before. Other members'
+ * completions reaped meanwhile are recorded as a wait would; the next
+ * vdds_waitset_wait reports them without sleeping. REAP_ROUNDS is a
+ * backstop, not a timing: no round sleeps, as each gets its removes'
+ * completions. */
+#define REAP_ROUNDS 64
+#define REAP_WAIT_NS 100000000 /* 100 ms: never reached but by a kernel bug */
+
+static int queue_removes(struct uring_backend *b, const struct vdds__member *m)
+{
+	int queued = 0;
+
+	for (int w = 0; w < WATCH_COUNT; w++) {
+		struct io_uring_sqe *sqe;
+
+		if (!m->armed[w] || !(sqe = get_sqe(b)))
+			continue;
+		io_uring_prep_poll_remove(sqe, tag(m, w));
+		io_uring_sqe_set_data64(sqe, TAG_REMOVE);
+		queued++;
+	}
+	return queued;
+}
+
+static void ur_unwatch(vdds_waitset *ws, struct vdds__member *m)
+{
+	struct uring_backend *b = ws->backend;
+
+	/* a ring never enabled has submitted nothing: the kernel holds none of
+	 * m's files, and the polls and their removes go in together at the
+	 * first wait. Late completions carry an id no member has. */
+	if (!b->enabled) {
+		queue_removes(b, m);
+		return;
+	}
+	for (int round = 0; round < REAP_ROUNDS && queue_removes(b, m) > 0; round++) {
+		struct __kernel_timespec ts = { .tv_sec = 0, .tv_nsec = REAP_WAIT_NS };
+		struct io_uring_cqe *cqe;
+		unsigned head, seen = 0;
+		int err = io_uring_submit_and_wait_timeout(&b->ring, &cqe, 1, &ts, NULL);
+
+		if (err < 0 && err != -ETIME && err != -EINTR)
+			return; /* -EEXIST: not the ring's thread */
+		io_uring_for_each_cqe(&b->ring, head, cqe)
+		{
+			complete_leaving(ws, cqe, m);
+			seen++;
+		}
+		io_uring_cq_advance(&b->ring, seen);
+	}
+}
+
+static int ur_watch(vdds_waitset *ws, struct vdds__member *m)
+{
+	for (int w = 0; w < WATCH_COUNT; w++) {
+		if (m->fds[w] < 0)
+			continue;
+		int err = arm(ws->backend, m, w);
+
+		if (err < 0) {
+			/* the member is freed: take back what was armed */
+			ur_unwatch(ws, m);
+			return err;
+		}
+	}
+	return 0;
 }
 
 static int ur_wait(vdds_waitset *ws, int timeout_ms)
@@ -162,6 +231,11 @@ static void ur_fini(vdds_waitset *ws)
 {
 	struct uring_backend *b = ws->backend;
 
+	/* the ring's teardown would cancel what is left, but in a kernel
+	 * worker, some time later: remove each member's polls now, so that a
+	 * member closed next is let go of at once, as with epoll */
+	for (uint32_t i = 0; i < ws->n_members; i++)
+		ur_unwatch(ws, ws->members[i]);
 	io_uring_queue_exit(&b->ring);
 	free(b);
 }
