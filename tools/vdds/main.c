@@ -35,6 +35,7 @@ static const char usage[] =
 	"                                 record topics to an MCAP file\n"
 	"  play FILE.mcap [--rate X] [--loop]\n"
 	"                                 publish what a file recorded, with its timing\n"
+	"  mcap recover IN OUT            rewrite a cut-short MCAP file whole\n"
 	"\n"
 	"Topics live in $VDDS_DIR, else $XDG_RUNTIME_DIR/vdds, else /tmp/vdds-UID.\n"
 	"Exit status: 0 success, 1 runtime error, 2 usage error. See vdds(1).\n";
@@ -312,6 +313,7 @@ static const struct {
 } commands[] = {
 	{ "ls", cli_ls }, { "info", cli_info }, { "echo", cli_echo },     { "pub", cli_pub },
 	{ "hz", cli_hz }, { "bw", cli_bw },     { "record", cli_record }, { "play", cli_play },
+	{ "mcap", cli_mcap },
 };
 
 int main(int argc, char **argv)
