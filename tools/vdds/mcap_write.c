@@ -488,11 +488,13 @@ static void write_summary(struct mcap_writer *w)
 	put(&b, w->chunk_index.p, w->chunk_index.len);
 	if (w->chunk_index.len)
 		summary_offset(&offs, OP_CHUNK_INDEX, start, w->chunk_index.len);
+	uint64_t offsets_start = summary_start + b.len;
+
 	put(&b, offs.p, offs.len);
 	put_le(&b, OP_FOOTER, 1);
 	put_le(&b, 8 + 8 + 4, 8);
 	put_le(&b, summary_start, 8);
-	put_le(&b, summary_start + b.len - offs.len - 9, 8);
+	put_le(&b, offsets_start, 8);
 	crc = b.oom ? 0 : mcap_crc32(0, b.p, b.len);
 	put_le(&b, crc, 4);
 	put(&b, mcap_magic, sizeof(mcap_magic));
