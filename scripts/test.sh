@@ -14,7 +14,7 @@ source scripts/deps.sh
 # spin, the model checker of tests/model/
 vdds_install_deps clang libclang-rt-14-dev clang-tidy clang-format cppcheck \
 	python3-dev python3-numpy python3-pytest python3-setuptools python3-pip \
-	cyclonedds-dev cyclonedds-tools iproute2 spin
+	cyclonedds-dev cyclonedds-tools iproute2 spin libzstd-dev liblz4-dev
 jobs=$(nproc)
 
 echo "=== gcc -Werror: build and test"
@@ -62,4 +62,11 @@ cp tests/fuzz/corpus/* "$work"/
 ./build-fuzz/tests/fuzz/fuzz_handshake -max_total_time=60 -max_len=4096 \
 	-artifact_prefix="$work/" "$work" 2>&1 | tail -n 3
 rm -rf "$work"
-echo "fuzz: 1 passed, 0 failed"
+# the MCAP reader of `vdds play`, over files and streams, 30 s
+cmake --build build-fuzz -j"$jobs" --target fuzz_mcap
+work=$(mktemp -d)
+cp tests/fuzz/corpus_mcap/* "$work"/
+./build-fuzz/tests/fuzz/fuzz_mcap -max_total_time=30 -max_len=65536 \
+	-artifact_prefix="$work/" "$work" 2>&1 | tail -n 3
+rm -rf "$work"
+echo "fuzz: 2 passed, 0 failed"
