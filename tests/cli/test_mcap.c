@@ -192,9 +192,9 @@ START_TEST(test_chunked_file_has_indexes_as_the_spec_says)
 			ci = p + le(so + 10, 8);
 	ck_assert_ptr_nonnull(ci);
 	ck_assert_uint_eq(ci[0], 0x08);
-	ck_assert_uint_eq(le(ci + 9, 8), 1000);	       /* first log time */
-	ck_assert_uint_eq(le(ci + 17, 8), 1004);       /* last */
-	ck_assert_uint_eq(p[le(ci + 25, 8)], 0x06);    /* the chunk */
+	ck_assert_uint_eq(le(ci + 9, 8), 1000);         /* first log time */
+	ck_assert_uint_eq(le(ci + 17, 8), 1004);        /* last */
+	ck_assert_uint_eq(p[le(ci + 25, 8)], 0x06);     /* the chunk */
 	ck_assert_uint_eq(le(ci + 41, 4), 2 * (2 + 8)); /* two channels' indexes */
 	ck_assert_uint_eq(p[le(ci + 45 + 2, 8)], 0x07);
 	ck_assert_uint_eq(p[le(ci + 55 + 2, 8)], 0x07);
@@ -247,7 +247,7 @@ static void read_back(enum mcap_compression c, size_t chunk_size)
 
 START_TEST(test_reader_gives_back_what_was_written)
 {
-	read_back(MCAP_NONE, 0);     /* unchunked */
+	read_back(MCAP_NONE, 0);       /* unchunked */
 	read_back(MCAP_NONE, 1 << 20); /* chunked, uncompressed */
 	read_back(MCAP_ZSTD, 1 << 20);
 	read_back(MCAP_LZ4, 1 << 20);

@@ -311,9 +311,11 @@ static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 } commands[] = {
+	/* clang-format off */
 	{ "ls", cli_ls }, { "info", cli_info }, { "echo", cli_echo },     { "pub", cli_pub },
 	{ "hz", cli_hz }, { "bw", cli_bw },     { "record", cli_record }, { "play", cli_play },
 	{ "mcap", cli_mcap },
+	/* clang-format on */
 };
 
 int main(int argc, char **argv)

@@ -132,8 +132,8 @@ static int recover(const char *in, const char *out)
 		cli_fail(CLI_RUNTIME, "writing %s: %s", out, strerror(-err));
 		goto out;
 	}
-	fprintf(stderr, "vdds: recovered %" PRIu64 " messages on %d channels into %s\n",
-		c.messages, c.n_declared, out);
+	fprintf(stderr, "vdds: recovered %" PRIu64 " messages on %d channels into %s\n", c.messages,
+		c.n_declared, out);
 	rc = CLI_OK;
 out:
 	if (c.w)
@@ -149,8 +149,10 @@ int cli_mcap(int argc, char **argv)
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
 		return cli_help(help);
 	if (argc < 2 || strcmp(argv[1], "recover") != 0)
-		return cli_usage("mcap", argc < 2 ? "missing SUBCOMMAND: recover"
-						  : "unknown subcommand '%s': recover", argv[argc < 2 ? 0 : 1]);
+		return cli_usage("mcap",
+				 argc < 2 ? "missing SUBCOMMAND: recover"
+					  : "unknown subcommand '%s': recover",
+				 argv[argc < 2 ? 0 : 1]);
 	if (argc == 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h")))
 		return cli_help(help);
 	if (argc != 4)

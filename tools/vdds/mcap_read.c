@@ -26,18 +26,18 @@ struct rschema {
 struct mcap_reader {
 	int fd, cancel_fd;
 	bool stream;
-	uint64_t off;  /* the next byte of fd */
-	uint64_t good; /* just past the last complete top-level record */
-	uint32_t crc;  /* of the data section so far */
+	uint64_t off;   /* the next byte of fd */
+	uint64_t good;  /* just past the last complete top-level record */
+	uint32_t crc;   /* of the data section so far */
 	bool crc_whole; /* false once a record was skipped unread */
 	uint64_t t_start, t_end;
-	unsigned checks; /* records since the last look at cancel_fd */
+	unsigned checks;    /* records since the last look at cancel_fd */
 	unsigned char *rec; /* the current top-level record's content */
 	size_t rec_cap;
 	unsigned char *chunk; /* a chunk's records, uncompressed */
 	size_t chunk_cap, chunk_len, chunk_pos;
 	uint64_t chunk_at; /* file offset of the chunk in r->chunk; 0: none */
-	bool in_chunk;	   /* next() is walking r->chunk */
+	bool in_chunk;     /* next() is walking r->chunk */
 	struct mcap_channel channels[MCAP_MAX_CHANNELS];
 	struct rschema schemas[MCAP_MAX_CHANNELS];
 	int n_channels, n_schemas;
@@ -518,8 +518,8 @@ int mcap_reader_next(struct mcap_reader *r, struct mcap_message *msg)
 		r->good = r->off;
 		if ((err = rd(r, h, sizeof(h))) < 0)
 			return err != -ENODATA ? err
-			       : r->off == at	? bad(r, err, "the file ends without a Data End")
-						: err;
+			       : r->off == at  ? bad(r, err, "the file ends without a Data End")
+					       : err;
 		for (int i = 0; i < 8; i++)
 			n |= (uint64_t)h[1 + i] << (8 * i);
 		int op = h[0];
@@ -543,7 +543,9 @@ int mcap_reader_next(struct mcap_reader *r, struct mcap_message *msg)
 		switch (op) {
 		case OP_SCHEMA: err = parse_schema(r, &c); break;
 		case OP_CHANNEL: err = parse_channel(r, &c); break;
-		case OP_MESSAGE: msg->pos = (struct mcap_pos){ 0, at }; return parse_message(r, &c, msg);
+		case OP_MESSAGE:
+			msg->pos = (struct mcap_pos){ 0, at };
+			return parse_message(r, &c, msg);
 		case OP_DATA_END: {
 			uint32_t want = (uint32_t)get_le(&c, 4);
 
@@ -567,6 +569,7 @@ static int record_at(struct mcap_reader *r, uint64_t at, uint64_t *len)
 	unsigned char h[9];
 	int err;
 
+	*len = 0;
 	if (lseek(r->fd, (off_t)at, SEEK_SET) < 0)
 		return -errno;
 	r->off = at;
@@ -586,7 +589,7 @@ static int record_at(struct mcap_reader *r, uint64_t at, uint64_t *len)
 
 int mcap_reader_message_at(struct mcap_reader *r, struct mcap_pos pos, struct mcap_message *m)
 {
-	uint64_t len;
+	uint64_t len = 0;
 	int op, err;
 
 	if (r->stream)

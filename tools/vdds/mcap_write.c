@@ -120,8 +120,8 @@ struct mcap_writer {
 	uint64_t off; /* bytes handed to out so far: the file offset */
 	uint32_t data_crc;
 	int err;
-	struct buf out;		/* not yet written to fd */
-	struct buf chunk;	/* the open chunk's records, uncompressed */
+	struct buf out;   /* not yet written to fd */
+	struct buf chunk; /* the open chunk's records, uncompressed */
 	uint64_t chunk_t0, chunk_t1;
 	struct buf chunk_index; /* Chunk Index records, for the summary */
 	uint32_t n_chunks;
@@ -326,11 +326,11 @@ static void end_chunk(struct mcap_writer *w)
 
 		if (ch->ix.len == 0 && !ch->ix.oom)
 			continue;
-		put_le(&map, (uint64_t)(i + 1), 2);
+		put_le(&map, (uint64_t)i + 1, 2);
 		put_le(&map, w->off, 8);
 		b.len = 0;
 		s = begin_record(&b, OP_MESSAGE_INDEX);
-		put_le(&b, (uint64_t)(i + 1), 2);
+		put_le(&b, (uint64_t)i + 1, 2);
 		put_le(&b, ch->ix.len, 4);
 		put(&b, ch->ix.p, ch->ix.len);
 		end_record(&b, s);
@@ -454,7 +454,7 @@ static void statistics(struct mcap_writer *w, struct buf *b)
 	put_le(b, w->t_last, 8);
 	put_le(b, (uint64_t)w->n_channels * (2 + 8), 4);
 	for (int i = 0; i < w->n_channels; i++) {
-		put_le(b, (uint64_t)(i + 1), 2);
+		put_le(b, (uint64_t)i + 1, 2);
 		put_le(b, w->channels[i].count, 8);
 	}
 	end_record(b, s);

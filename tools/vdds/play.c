@@ -202,7 +202,7 @@ static int survey(struct play *p)
 
 		if (t < 0 || m.log_time < p->t_lo || m.log_time > p->t_hi)
 			continue;
-		if ((err = add_cue(p, &m, t)) < 0)
+		if (add_cue(p, &m, t) < 0)
 			return cli_fail(CLI_RUNTIME, "out of memory");
 	}
 	if (err == -EINTR)
@@ -287,7 +287,8 @@ static int publish(struct play *p, const struct ptopic *t, const void *data, siz
 			return 1;
 	if (err < 0)
 		return err;
-	memcpy(buf, data, len);
+	if (len) /* data is NULL for an empty message */
+		memcpy(buf, data, len);
 	return vdds_pub_publish(t->pub, buf, len);
 }
 
@@ -403,7 +404,7 @@ static int parse(struct play *p, int argc, char **argv)
 						 "--%s wants nanoseconds or +SECONDS, not '%s'",
 						 c == 's' ? "start" : "end", optarg);
 			break;
-		case 'h': return cli_help(help) - 1;
+		case 'h': cli_help(help); return -1;
 		default:
 			return cli_usage("play", "unknown option or missing value: '%s'",
 					 argv[optind - 1]);
@@ -453,7 +454,7 @@ int cli_play(int argc, char **argv)
 		return cli_fail(CLI_RUNTIME, "out of memory");
 	p->rate = 1;
 	p->sigfd = -1;
-	if ((rc = parse(p, argc, argv)) != CLI_OK) {
+	if ((rc = parse(p, argc, argv)) != CLI_OK || !p->path) {
 		rc = rc < 0 ? CLI_OK : rc;
 		goto out;
 	}

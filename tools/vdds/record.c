@@ -56,9 +56,9 @@ static const char help[] =
 
 struct topic {
 	char name[VDDS_TOPIC_MAX + 1];
-	vdds_sub *sub; /* NULL when not subscribed */
+	vdds_sub *sub;    /* NULL when not subscribed */
 	uint16_t channel; /* in the current file; 0: none yet */
-	uint32_t epoch;	  /* of the publisher the channel was made for */
+	uint32_t epoch;   /* of the publisher the channel was made for */
 	char type[VDDS_TYPE_NAME_MAX + 1];
 	uint32_t type_size, slot_count;
 	uint64_t slot_size;
@@ -80,8 +80,8 @@ struct rec {
 	char part[4096];  /* the file being written: path, or a numbered part */
 	char temp[4096];  /* its temporary name until it is renamed; "" after */
 	unsigned parts;
-	uint64_t part_start; /* CLOCK_MONOTONIC */
-	bool reported; /* a write error was already said */
+	uint64_t part_start;     /* CLOCK_MONOTONIC */
+	bool reported;           /* a write error was already said */
 	int64_t real_minus_mono; /* to put publish times on CLOCK_REALTIME */
 };
 
@@ -411,9 +411,12 @@ static bool parse_size(const char *s, uint64_t *out)
 		return false;
 	memcpy(num, s, n + 1);
 	switch (num[n - 1]) {
-	case 'K': case 'k': mul = 1ull << 10; break;
-	case 'M': case 'm': mul = 1ull << 20; break;
-	case 'G': case 'g': mul = 1ull << 30; break;
+	case 'K':
+	case 'k': mul = 1ull << 10; break;
+	case 'M':
+	case 'm': mul = 1ull << 20; break;
+	case 'G':
+	case 'g': mul = 1ull << 30; break;
 	default: break;
 	}
 	if (mul > 1)
@@ -448,16 +451,17 @@ static int parse_opt(int c, struct rec *r)
 		return CLI_OK;
 	case 's':
 		if (!parse_size(optarg, &r->split_size))
-			return cli_usage("record", "--split-size wants a size >= 4096 (K, M, G), not '%s'",
+			return cli_usage("record",
+					 "--split-size wants a size >= 4096 (K, M, G), not '%s'",
 					 optarg);
 		return CLI_OK;
 	case 'd':
-		if (!cli_parse_u64(optarg, 1, 10u * 365 * 86400, &v))
+		if (!cli_parse_u64(optarg, 1, (uint64_t)10 * 365 * 86400, &v))
 			return cli_usage("record", "--split-duration wants seconds >= 1, not '%s'",
 					 optarg);
 		r->split_ns = v * 1000000000ull;
 		return CLI_OK;
-	case 'h': return cli_help(help) - 1;
+	case 'h': cli_help(help); return -1;
 	default: return cli_usage("record", "unknown option or missing value: '%s'", optarg);
 	}
 }
@@ -547,7 +551,9 @@ static int run(struct rec *r)
 				int sig = cli_signal_read(r->sigfd);
 
 				fprintf(stderr, "vdds: stopped by %s\n",
-					sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "SIGINT");
+					sig == SIGTERM  ? "SIGTERM"
+					: sig == SIGHUP ? "SIGHUP"
+							: "SIGINT");
 				return CLI_OK;
 			}
 			if (ev[i].user == &r->tick) {
@@ -597,7 +603,8 @@ static int setup(struct rec *r)
 		char dir[VDDS_PATH_MAX];
 
 		err = vdds__rundir(dir, sizeof(dir), 1, 0);
-		if (err < 0 || (err = add_fd(r, inotify_init1(IN_CLOEXEC | IN_NONBLOCK), &r->watch)) < 0 ||
+		if (err < 0 ||
+		    (err = add_fd(r, inotify_init1(IN_CLOEXEC | IN_NONBLOCK), &r->watch)) < 0 ||
 		    inotify_add_watch(r->watch, dir, IN_MOVED_TO | IN_CREATE) < 0)
 			return cli_fail(CLI_RUNTIME, "cannot watch %s: %s", dir,
 					strerror(err < 0 ? -err : errno));
@@ -613,7 +620,7 @@ int cli_record(int argc, char **argv)
 	if (!r)
 		return cli_fail(CLI_RUNTIME, "out of memory");
 	r->sigfd = r->watch = r->tick = -1;
-	if ((rc = parse(argc, argv, r)) != CLI_OK) {
+	if ((rc = parse(argc, argv, r)) != CLI_OK || !r->path) {
 		free(r);
 		return rc < 0 ? CLI_OK : rc;
 	}
@@ -625,7 +632,8 @@ int cli_record(int argc, char **argv)
 		if (err > 0)
 			goto out; /* a signal while waiting for the FIFO's reader */
 		rc = cli_fail(CLI_RUNTIME, "cannot write '%s': %s", r->part,
-			      err == -ELOOP ? "it is a symbolic link (not followed)" : strerror(-err));
+			      err == -ELOOP ? "it is a symbolic link (not followed)"
+					    : strerror(-err));
 		goto out;
 	}
 	if ((rc = start_named(r)) != CLI_OK)
