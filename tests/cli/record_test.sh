@@ -208,7 +208,7 @@ case_reconnect() {
 	kill -INT "$rpid"
 	wait_pid "$rpid" 10
 	cp "$work/rerr" "$work/err"
-	expect 0 "wrote 600 messages on 1 topics" "record --reconnect across a restart"
+	expect 0 "wrote 600 messages on 1 topic to" "record --reconnect across a restart"
 	mcap_check "$work/r.mcap"
 	cat "$work/out"
 	check "@mcap/core: 600 messages, uncompressed chunks" json \

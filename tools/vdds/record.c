@@ -652,11 +652,11 @@ out:
 	if (r->mcap && close_part(r, rc == CLI_OK) != 0)
 		rc = CLI_RUNTIME;
 	if (rc == CLI_OK && (r->split_size || r->split_ns))
-		fprintf(stderr, "vdds: wrote %" PRIu64 " messages on %d topics to %u files\n",
-			r->written, r->n_topics, r->parts + 1);
+		fprintf(stderr, "vdds: wrote %" PRIu64 " messages on %d topic%s to %u files\n",
+			r->written, r->n_topics, r->n_topics == 1 ? "" : "s", r->parts + 1);
 	else if (rc == CLI_OK)
-		fprintf(stderr, "vdds: wrote %" PRIu64 " messages on %d topics to %s\n", r->written,
-			r->n_topics, r->part);
+		fprintf(stderr, "vdds: wrote %" PRIu64 " messages on %d topic%s to %s\n", r->written,
+			r->n_topics, r->n_topics == 1 ? "" : "s", r->part);
 	vdds_waitset_free(r->ws);
 	if (r->watch >= 0)
 		close(r->watch);
