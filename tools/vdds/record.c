@@ -655,8 +655,8 @@ out:
 		fprintf(stderr, "vdds: wrote %" PRIu64 " messages on %d topic%s to %u files\n",
 			r->written, r->n_topics, r->n_topics == 1 ? "" : "s", r->parts + 1);
 	else if (rc == CLI_OK)
-		fprintf(stderr, "vdds: wrote %" PRIu64 " messages on %d topic%s to %s\n", r->written,
-			r->n_topics, r->n_topics == 1 ? "" : "s", r->part);
+		fprintf(stderr, "vdds: wrote %" PRIu64 " messages on %d topic%s to %s\n",
+			r->written, r->n_topics, r->n_topics == 1 ? "" : "s", r->part);
 	vdds_waitset_free(r->ws);
 	if (r->watch >= 0)
 		close(r->watch);
