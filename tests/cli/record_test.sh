@@ -249,6 +249,23 @@ case_split() {
 	cp "$work/dump" "$work/part1"
 	play_all "${parts[1]}" "$n2" s1,s2
 	check "the second part alone plays back whole" same_payloads all "$work/replay" "$work/part1"
+	# --split-duration 1 over about 2.5 s: three parts or more, none lost
+	rm -f "$work"/part_*.mcap
+	start "$peer" pub d1 --count 500 --rate 200 --wait-subs 1 --log "$work/d.log"
+	ppid=$last
+	wait_topic d1
+	run record -o "$work/dur" d1 --split-duration 1
+	expect 0 "wrote 500 messages on 1 topic to" "record --split-duration"
+	wait_pid "$ppid" 30
+	parts=("$work"/dur_*)
+	echo "parts: ${#parts[@]}"
+	check "at least 2 parts of a second" test "${#parts[@]}" -ge 2
+	: >"$work/all"
+	for p in "${parts[@]}"; do
+		mcap_check "$p"
+		cat "$work/dump" >>"$work/all"
+	done
+	check "the parts hold every message once, in order" same_payloads all "$work/all" "$work/d.log"
 }
 
 # SIGKILL: everything up to the last flush (once a second) is played back
@@ -398,6 +415,26 @@ PY
 	wait_pid "$ppid" 60
 	expect 1 "changed while playing" "play of a file rewritten under it stops with an error"
 	check "it said skipping the channel, name escaped" grep -qF "skipping channel 'not/a topic'" "$work/err"
+	# a message that grows on disk past the slot it was surveyed for: its
+	# record's length rewritten to swallow the 40 records after it
+	cp "$work/w.mcap" "$work/g.mcap"
+	"$vdds" play "$work/g.mcap" --rate 0.05 >"$work/out" 2>"$work/err" &
+	ppid=$!
+	bg+=("$ppid")
+	sleep 1
+	"$py" - "$work/g.mcap" <<'PY'
+import struct, sys
+b = bytearray(open(sys.argv[1], 'rb').read())
+offs, off = [], 8
+while b[off] != 15:
+    if b[off] == 5: offs.append(off)
+    off += 9 + struct.unpack_from('<Q', b, off + 1)[0]
+a, z = offs[150], offs[191]
+struct.pack_into('<Q', b, a + 1, z - a - 9)  # now longer than any slot (4096)
+with open(sys.argv[1], 'r+b') as f: f.write(b)
+PY
+	wait_pid "$ppid" 60
+	expect 1 "changed while playing: a message no longer fits" "play of a message grown under it stops with an error"
 
 	# a FIFO whose record claims 200 MiB and brings 1 MiB: RSS stays small
 	mkfifo "$work/f1"

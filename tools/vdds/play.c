@@ -70,6 +70,12 @@ struct bound {
 	uint64_t ns;
 };
 
+/* What play holds, whatever the file: a cue per message (40 bytes), and
+ * from a stream the messages themselves (compressed chunks can expand far
+ * beyond the bytes that came). */
+#define PLAY_MAX_MESSAGES (1u << 24)
+#define PLAY_MAX_HELD (1ull << 30)
+
 struct play {
 	const char *path;
 	double rate;
@@ -84,6 +90,7 @@ struct play {
 	int by_channel[65536]; /* channel id -> topic index + 1; 0: skipped */
 	struct cue *cues;      /* every message to play, in time order */
 	size_t n_cues, cap_cues;
+	uint64_t held; /* bytes of the stream's messages kept */
 	int sigfd;
 };
 
@@ -154,6 +161,10 @@ static uint64_t bound_ns(const struct bound *b, uint64_t first, uint64_t dflt)
 
 static int add_cue(struct play *p, const struct mcap_message *m, int t)
 {
+	if (p->n_cues == PLAY_MAX_MESSAGES)
+		return -E2BIG;
+	if (p->stream && m->len > PLAY_MAX_HELD - p->held)
+		return -EFBIG;
 	if (p->n_cues == p->cap_cues) {
 		size_t cap = p->cap_cues ? 2 * p->cap_cues : 1024;
 		struct cue *c = realloc(p->cues, cap * sizeof(*c));
@@ -172,6 +183,7 @@ static int add_cue(struct play *p, const struct mcap_message *m, int t)
 			return -ENOMEM;
 		if (m->len)
 			memcpy(c->data, m->data, m->len);
+		p->held += m->len;
 	}
 	p->n_cues++;
 	if (m->len > p->topics[t].max_len)
@@ -202,7 +214,16 @@ static int survey(struct play *p)
 
 		if (t < 0 || m.log_time < p->t_lo || m.log_time > p->t_hi)
 			continue;
-		if (add_cue(p, &m, t) < 0)
+		if ((err = add_cue(p, &m, t)) == -E2BIG)
+			return cli_fail(CLI_RUNTIME,
+					"%s: more than %u messages to play (play's bound)", p->path,
+					PLAY_MAX_MESSAGES);
+		if (err == -EFBIG)
+			return cli_fail(
+				CLI_RUNTIME,
+				"%s: more than 1 GiB of messages from a stream (play's bound)",
+				p->path);
+		if (err < 0)
 			return cli_fail(CLI_RUNTIME, "out of memory");
 	}
 	if (err == -EINTR)
