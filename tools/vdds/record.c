@@ -268,11 +268,13 @@ static int open_part(struct rec *r)
 	int fd, err;
 
 	r->temp[0] = '\0';
-	if (lstat(r->part, &st) == 0 && S_ISLNK(st.st_mode))
+	bool exists = lstat(r->part, &st) == 0;
+
+	if (exists && S_ISLNK(st.st_mode))
 		return -ELOOP;
-	if (lstat(r->part, &st) == 0 && S_ISDIR(st.st_mode))
+	if (exists && S_ISDIR(st.st_mode))
 		return -EISDIR;
-	if (lstat(r->part, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode))) {
+	if (exists && (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode))) {
 		if ((err = open_special(r, &fd)) != 0)
 			return err;
 	} else {
@@ -651,6 +653,8 @@ out:
 			stop(r, &r->topics[i]);
 	if (r->mcap && close_part(r, rc == CLI_OK) != 0)
 		rc = CLI_RUNTIME;
+	if (r->temp[0]) /* created, never written to (no memory for a writer) */
+		unlink(r->temp);
 	if (rc == CLI_OK && (r->split_size || r->split_ns))
 		fprintf(stderr, "vdds: wrote %" PRIu64 " messages on %d topic%s to %u files\n",
 			r->written, r->n_topics, r->n_topics == 1 ? "" : "s", r->parts + 1);
