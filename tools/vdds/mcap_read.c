@@ -295,7 +295,8 @@ static int parse_channel(struct mcap_reader *r, struct cur *c)
 	ch.topic = get_str(c);
 	ch.message_encoding = get_str(c);
 	uint64_t mlen = get_le(c, 4);
-	struct cur m = { get_bytes(c, mlen), (size_t)mlen, c->bad };
+	const unsigned char *map = get_bytes(c, mlen); /* before c->bad is read */
+	struct cur m = { map, (size_t)mlen, c->bad };
 
 	/* a map past the bound is dropped, not refused: only vdds.* keys matter */
 	if (c->bad || (mlen <= MCAP_MAX_META && parse_meta(&ch, &m) < 0)) {
@@ -412,7 +413,8 @@ static int next_in_chunk(struct mcap_reader *r, struct mcap_message *msg)
 		size_t at = r->chunk_pos;
 		int op = (int)get_le(&c, 1), err = 0;
 		uint64_t n = get_le(&c, 8);
-		struct cur body = { get_bytes(&c, n), (size_t)n, c.bad };
+		const unsigned char *content = get_bytes(&c, n); /* before c.bad is read */
+		struct cur body = { content, (size_t)n, c.bad };
 
 		if (c.bad)
 			return bad(r, -EBADMSG, "record longer than its chunk");
@@ -624,7 +626,8 @@ int mcap_reader_message_at(struct mcap_reader *r, struct mcap_pos pos, struct mc
 		return bad(r, -EBADMSG, "no Message record where one was");
 	int o = (int)get_le(&c, 1);
 	uint64_t n = get_le(&c, 8);
-	struct cur body = { get_bytes(&c, n), (size_t)n, c.bad };
+	const unsigned char *content = get_bytes(&c, n); /* before c.bad is read */
+	struct cur body = { content, (size_t)n, c.bad };
 
 	if (c.bad || o != OP_MESSAGE)
 		return bad(r, -EBADMSG, "no Message record where one was");
