@@ -328,6 +328,38 @@ START_TEST(test_damaged_files_are_refused)
 }
 END_TEST
 
+/* A time range skips the chunks wholly outside it without reading them:
+ * a damaged chunk outside the range goes unnoticed, one inside does not. */
+START_TEST(test_range_skips_chunks_unread)
+{
+	struct mcap_reader *r;
+	struct mcap_message m;
+	size_t len;
+	int n = 0, err;
+
+	write_file(MCAP_ZSTD, 40); /* chunks of a message or two */
+	unsigned char *p = slurp(&len);
+	/* damage the first chunk's compressed bytes (log times 1000..1001) */
+	unsigned char *chunk = memchr(p + 8 + 9 + le(p + 9, 8), 0x06, 200);
+
+	ck_assert_ptr_nonnull(chunk);
+	ck_assert_uint_eq(le(chunk + 9, 8), 1000);
+	damage(chunk - p + (long)le(chunk + 1, 8), 0xff); /* its last byte */
+	ck_assert_int_eq(read_all(), -EBADMSG);
+	ck_assert_int_eq(open_reader(&r), 0);
+	mcap_reader_set_range(r, 1002, 1003);
+	while ((err = mcap_reader_next(r, &m)) == 1) {
+		ck_assert_uint_ge(m.log_time, 1002);
+		n++;
+	}
+	ck_assert_int_eq(err, 0);
+	ck_assert_int_ge(n, 2); /* 1002 and 1003, and what shares their chunks */
+	mcap_reader_close(r);
+	free(p);
+	unlink(path);
+}
+END_TEST
+
 static long max_rss_kb(void)
 {
 	struct rusage ru;
@@ -477,6 +509,7 @@ int main(void)
 	tcase_add_test(tc, test_chunked_file_has_indexes_as_the_spec_says);
 	tcase_add_test(tc, test_reader_gives_back_what_was_written);
 	tcase_add_test(tc, test_damaged_files_are_refused);
+	tcase_add_test(tc, test_range_skips_chunks_unread);
 	tcase_add_test(tc, test_stream_claiming_64_gib_allocates_what_arrives);
 	tcase_add_test(tc, test_attachment_is_skipped_unread);
 	tcase_add_test(tc, test_cancel_ends_a_blocked_read);
