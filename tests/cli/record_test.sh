@@ -451,6 +451,7 @@ _, status, ru = os.wait4(p.pid, 0)
 print(os.waitstatus_to_exitcode(status), ru.ru_maxrss)
 PY
 	read -r rc rss <"$work/rss"
+	echo "play of a FIFO claiming 200 MiB: max RSS ${rss} KiB"
 	expect 1 "cut short" "play of a FIFO claiming a 200 MiB record"
 	check "its RSS stayed under 48 MiB (got ${rss} KiB)" test "${rss:-999999}" -lt 49152
 
@@ -473,6 +474,7 @@ _, status, ru = os.wait4(p.pid, 0)
 print(os.waitstatus_to_exitcode(status), ru.ru_maxrss)
 PY
 	read -r rc rss <"$work/rss"
+	echo "play past a sparse 512 MiB attachment: max RSS ${rss} KiB"
 	expect 0 "played 200 messages" "play past a sparse 512 MiB attachment"
 	check "its RSS stayed under 48 MiB (got ${rss} KiB)" test "${rss:-999999}" -lt 49152
 	wait_pid "$spid" 30
