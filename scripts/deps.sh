@@ -1,6 +1,6 @@
 # deps.sh — sourced by demo.sh and test.sh: install the Debian packages vdds
 # needs, only those missing, with apt-get (as root, or through sudo).
-VDDS_DEPS=(build-essential cmake pkg-config liburing-dev check libsubunit-dev libuv1-dev libglib2.0-dev)
+VDDS_DEPS=(build-essential cmake pkg-config liburing-dev check libsubunit-dev libuv1-dev libglib2.0-dev libzstd-dev liblz4-dev)
 
 # vdds_install_deps [extra packages...]
 vdds_install_deps() {

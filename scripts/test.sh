@@ -14,7 +14,7 @@ source scripts/deps.sh
 # spin, the model checker of tests/model/
 vdds_install_deps clang libclang-rt-14-dev clang-tidy clang-format cppcheck \
 	python3-dev python3-numpy python3-pytest python3-setuptools python3-pip \
-	cyclonedds-dev cyclonedds-tools iproute2 spin
+	cyclonedds-dev cyclonedds-tools iproute2 spin libzstd-dev liblz4-dev
 jobs=$(nproc)
 
 echo "=== gcc -Werror: build and test"
@@ -53,7 +53,7 @@ cmake --build build-tsan -j"$jobs"
 (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 \
 	ctest --output-on-failure --verbose --timeout 900 -L '^threads$')
 
-echo "=== libFuzzer: handshake parser and shared-memory checks, 60 s"
+echo "=== libFuzzer: the handshake parser 60 s, a subscriber before a hostile publisher 30 s, the MCAP reader 30 s"
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DVDDS_FUZZ=ON -DVDDS_BUILD_TESTS=OFF \
 	-DVDDS_BUILD_BENCH=OFF -DVDDS_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build build-fuzz -j"$jobs" --target fuzz_handshake
@@ -69,4 +69,11 @@ cp tests/fuzz/corpus_sub/* "$work"/
 ./build-fuzz/tests/fuzz/fuzz_sub -max_total_time=30 -max_len=4096 \
 	-artifact_prefix="$work/" "$work" 2>&1 | tail -n 3
 rm -rf "$work"
-echo "fuzz: 2 passed, 0 failed"
+# the MCAP reader of `vdds play`, over files and streams, 30 s
+cmake --build build-fuzz -j"$jobs" --target fuzz_mcap
+work=$(mktemp -d)
+cp tests/fuzz/corpus_mcap/* "$work"/
+./build-fuzz/tests/fuzz/fuzz_mcap -max_total_time=30 -max_len=65536 \
+	-artifact_prefix="$work/" "$work" 2>&1 | tail -n 3
+rm -rf "$work"
+echo "fuzz: 3 passed, 0 failed"

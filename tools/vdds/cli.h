@@ -27,6 +27,7 @@ int cli_hz(int argc, char **argv);
 int cli_bw(int argc, char **argv);
 int cli_record(int argc, char **argv);
 int cli_play(int argc, char **argv);
+int cli_mcap(int argc, char **argv); /* mcap_cmd.c: `vdds mcap recover` */
 
 /* "vdds: " + message + newline on stderr; returns code. */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -41,6 +41,7 @@ static const char usage[] =
 	"                                 record topics to an MCAP file\n"
 	"  play FILE.mcap [--rate X] [--loop] [--wait-subs N]\n"
 	"                                 publish what a file recorded, with its timing\n"
+	"  mcap recover IN OUT            rewrite a cut-short MCAP file whole\n"
 	"\n"
 	"Topics live in $VDDS_DIR, else $XDG_RUNTIME_DIR/vdds, else /tmp/vdds-UID.\n"
 	"Exit status: 0 success (also when stopped by SIGINT or SIGTERM, or when the\n"
@@ -430,8 +431,11 @@ static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 } commands[] = {
+	/* clang-format off */
 	{ "ls", cli_ls }, { "info", cli_info }, { "echo", cli_echo },     { "pub", cli_pub },
 	{ "hz", cli_hz }, { "bw", cli_bw },     { "record", cli_record }, { "play", cli_play },
+	{ "mcap", cli_mcap },
+	/* clang-format on */
 };
 
 int main(int argc, char **argv)
