@@ -26,11 +26,11 @@ struct vdds_sub {
 	/* no live link: reconnecting, or a handle forked into a child; the
 	 * data path takes its slow path on this one flag */
 	int detached;
-	int watch_fd;                /* reconnecting: inotify on the runtime directory */
-	int retry_fd;                /* reconnecting: timerfd, to retry or give up a handshake */
-	struct vdds__sub_dial dial;  /* reconnecting: the handshake under way (sock >= 0) */
-	int changed_while_dialling;  /* the topic's socket was replaced meanwhile */
-	uint32_t retry_ms;           /* the next retry's back-off */
+	int watch_fd;               /* reconnecting: inotify on the runtime directory */
+	int retry_fd;               /* reconnecting: timerfd, to retry or give up a handshake */
+	struct vdds__sub_dial dial; /* reconnecting: the handshake under way (sock >= 0) */
+	int changed_while_dialling; /* the topic's socket was replaced meanwhile */
+	uint32_t retry_ms;          /* the next retry's back-off */
 	int gone; /* 0, or -EPIPE / -EBADMSG once the publisher is gone (-ECHILD: forked) */
 	int busy_poll, reconnect;
 	uint32_t idle_polls, epochs;

@@ -37,10 +37,10 @@
 #include "rundir.h"
 #include "sub_internal.h"
 
-#define RETRY_MIN_MS 50    /* the first retry after a full backlog or a busy publisher */
-#define RETRY_MAX_MS 1000  /* the back-off doubles up to this */
-#define HANDSHAKE_MS 5000  /* a publisher that has not answered our HELLO by then is given up */
-#define EVENTS_PER_LOOK 8  /* our entries, and room for dead publishers' eventfds */
+#define RETRY_MIN_MS 50   /* the first retry after a full backlog or a busy publisher */
+#define RETRY_MAX_MS 1000 /* the back-off doubles up to this */
+#define HANDSHAKE_MS 5000 /* a publisher that has not answered our HELLO by then is given up */
+#define EVENTS_PER_LOOK 8 /* our entries, and room for dead publishers' eventfds */
 
 static int watch(struct vdds_sub *s, int fd, uint32_t events, uint32_t tag)
 {
@@ -51,7 +51,8 @@ static int watch(struct vdds_sub *s, int fd, uint32_t events, uint32_t tag)
 
 static void arm_timer(struct vdds_sub *s, uint32_t ms)
 {
-	struct itimerspec its = { .it_value = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000l } };
+	struct itimerspec its = { .it_value = { (time_t)(ms / 1000),
+						(long)(ms % 1000) * 1000000l } };
 
 	timerfd_settime(s->retry_fd, 0, &its, NULL);
 }
@@ -176,7 +177,8 @@ static void look(struct vdds_sub *s, int *appeared, int *timer, int *dial)
 		if (evs[i].data.u32 == TAG_WATCH)
 			*appeared |= socket_appeared(s);
 		else if (evs[i].data.u32 == TAG_RETRY)
-			*timer |= read(s->retry_fd, &ticks, sizeof(ticks)) == (ssize_t)sizeof(ticks);
+			*timer |= read(s->retry_fd, &ticks, sizeof(ticks)) ==
+				  (ssize_t)sizeof(ticks);
 		else if (evs[i].data.u32 == TAG_DIAL)
 			*dial = 1;
 	}
@@ -238,9 +240,7 @@ static int advance(struct vdds_sub *s)
 	case -EBUSY:  /* too many handshakes pending there: REJECT said so */
 	case -EMFILE: /* out of descriptors, here or there */
 	case -ENFILE:
-	case -ENOMEM:
-		retry_later(s);
-		return -EAGAIN;
+	case -ENOMEM: retry_later(s); return -EAGAIN;
 	default: return give_up(s, err);
 	}
 }
@@ -259,7 +259,7 @@ static int dial(struct vdds_sub *s)
 	}
 	if (err < 0)
 		return give_up(s, err);
-	if ((err = watch(s, s->dial.sock, vdds__sub_dial_events(&s->dial), TAG_DIAL)) < 0) {
+	if (watch(s, s->dial.sock, vdds__sub_dial_events(&s->dial), TAG_DIAL) < 0) {
 		vdds__sub_dial_abort(&s->dial);
 		retry_later(s);
 		return -EAGAIN;

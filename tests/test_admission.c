@@ -38,8 +38,8 @@ static int honest_subscriber(vdds_pub *pub, const char *topic)
 	if (err < 0)
 		return err;
 	if ((err = tu_await_subscribers(pub, 1)) == 0 &&
-	    (err = vdds_pub_write(pub, "ok", 3, 1000)) == 0 && (err = vdds_sub_wait(sub, 5000)) == 0 &&
-	    (err = vdds_sub_take(sub, &s)) == 0) {
+	    (err = vdds_pub_write(pub, "ok", 3, 1000)) == 0 &&
+	    (err = vdds_sub_wait(sub, 5000)) == 0 && (err = vdds_sub_take(sub, &s)) == 0) {
 		err = strcmp(s.data, "ok") == 0 ? 0 : -EBADMSG;
 		vdds_sub_release(sub, &s);
 	}
@@ -385,8 +385,9 @@ static Suite *admission_suite(void)
 	TCase *who = tcase_create("refused");
 
 	tcase_set_timeout(flood_tc, 120);
-	tcase_add_test(flood_tc,
-		       test_honest_subscribers_are_admitted_while_200_silent_connections_are_renewed);
+	tcase_add_test(
+		flood_tc,
+		test_honest_subscribers_are_admitted_while_200_silent_connections_are_renewed);
 	tcase_add_test(flood_tc, test_a_user_flooding_from_another_uid_does_not_keep_us_out);
 	suite_add_tcase(s, flood_tc);
 

@@ -287,14 +287,17 @@ static Suite *fork_suite(void)
 
 	tcase_set_timeout(death, 60);
 	tcase_add_test(death, test_a_killed_publisher_is_gone_while_its_forked_child_lives);
-	tcase_add_test(death, test_a_killed_subscriber_releases_its_lane_while_its_forked_child_lives);
+	tcase_add_test(death,
+		       test_a_killed_subscriber_releases_its_lane_while_its_forked_child_lives);
 	suite_add_tcase(s, death);
 
 	tcase_set_timeout(child, 60);
-	tcase_add_test(child,
-		       test_a_child_closing_an_inherited_publisher_leaves_the_parents_topic_working);
-	tcase_add_test(child,
-		       test_a_child_using_an_inherited_subscriber_gets_echild_and_the_parent_keeps_it);
+	tcase_add_test(
+		child,
+		test_a_child_closing_an_inherited_publisher_leaves_the_parents_topic_working);
+	tcase_add_test(
+		child,
+		test_a_child_using_an_inherited_subscriber_gets_echild_and_the_parent_keeps_it);
 	suite_add_tcase(s, child);
 	return s;
 }

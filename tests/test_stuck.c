@@ -16,8 +16,8 @@
 
 #include "testutil.h"
 
-#define CALLS 5000      /* takes while the publisher is stuck */
-#define WATCHDOG_S 60   /* a blocked take (the old code: forever) fails the test */
+#define CALLS 5000    /* takes while the publisher is stuck */
+#define WATCHDOG_S 60 /* a blocked take (the old code: forever) fails the test */
 
 /* A publisher process: opens topic, says so on `up`, then publishes a
  * numbered sample every 2 ms until killed. */
