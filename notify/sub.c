@@ -192,8 +192,10 @@ static __attribute__((noinline)) void send_wake(struct vdds_sub *s)
 }
 
 /* A sample of a publisher that has since gone: just forget it, and unmap that
- * publisher's memory with its last sample. */
-static int release_retired(struct vdds_sub *s, const struct vdds_sample *sample)
+ * publisher's memory with its last sample. Rare: kept out of release's
+ * inline path (noinline), which stays as short as it was. */
+static __attribute__((noinline)) int release_retired(struct vdds_sub *s,
+						     const struct vdds_sample *sample)
 {
 	if (s->fk.forked)
 		return -ECHILD; /* the handler left link.sock < 0 to come here */
