@@ -282,7 +282,9 @@ struct vdds_sample {
  * holds too many handshakes pending from this process, this user, or all:
  * a flood of silent connections; the detail says whose), -EBADMSG (the publisher
  * answered something malformed), -EMFILE (out of file descriptors, here or in
- * the publisher's process: the detail says which), or a system errno.
+ * the publisher's process: the detail says which), -ETIMEDOUT (the publisher
+ * did not answer within 5 s; open first waits for room in its backlog, as
+ * connect() does), or a system errno.
  * A refusal's reason in words: vdds_last_error_detail(). */
 VDDS_API int vdds_sub_open(vdds_sub **sub, const char *topic, const struct vdds_sub_opts *opts);
 

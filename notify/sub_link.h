@@ -59,6 +59,7 @@ int vdds__sub_dial_start(struct vdds__sub_dial *d, const struct vdds__sub_target
  * errors (but -ETIMEDOUT, which is the driver's). */
 int vdds__sub_dial_step(struct vdds__sub_dial *d, struct vdds__sub_link *l,
 			const struct vdds__sub_target *t);
+/* POLLOUT or POLLIN: on Linux the same bits as EPOLLOUT and EPOLLIN. */
 uint32_t vdds__sub_dial_events(const struct vdds__sub_dial *d);
 void vdds__sub_dial_abort(struct vdds__sub_dial *d);
 

@@ -81,22 +81,16 @@ void vdds__sub_reconnect_stop(struct vdds_sub *s)
 	stop_watching(s);
 }
 
-/* The publisher is gone and everything it delivered was taken: keep its link
- * only while samples of it are held, and watch the directory for the next
- * publisher. Order matters: watch first, then dial, so none is missed. What
- * may fail comes first: on failure nothing has changed (the dead link is
- * still the live one, its hang-up still readable), and the next call tries
- * again. */
-static int start_reconnect(struct vdds_sub *s)
+/* Begin waiting for a publisher: the directory watch and the retry timer,
+ * in the set. On failure nothing is left. (A subscriber opened before its
+ * publisher exists, issue #21, would begin here too, then dial.) */
+static int start_watching(struct vdds_sub *s)
 {
 	char dir[VDDS_PATH_MAX];
-	struct vdds__sub_link *old = NULL;
 	int err = vdds__sub_target_dir(&s->target, dir, sizeof(dir));
 
 	if (err < 0)
 		return err;
-	if (s->link.core.n_held && !(old = malloc(sizeof(*old))))
-		return -ENOMEM;
 	s->watch_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	s->retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (s->watch_fd < 0 || s->retry_fd < 0) {
@@ -111,6 +105,32 @@ static int start_reconnect(struct vdds_sub *s)
 	if ((err = watch(s, s->watch_fd, EPOLLIN, TAG_WATCH)) < 0 ||
 	    (err = watch(s, s->retry_fd, EPOLLIN, TAG_RETRY)) < 0)
 		goto err_stop;
+	s->retry_ms = 0;
+	return 0;
+
+err_stop:
+	/* closing them takes them out of the set too */
+	stop_watching(s);
+	return err;
+}
+
+/* The publisher is gone and everything it delivered was taken: keep its link
+ * only while samples of it are held, and watch the directory for the next
+ * publisher. Order matters: watch first, then dial, so none is missed. What
+ * may fail comes first: on failure nothing has changed (the dead link is
+ * still the live one, its hang-up still readable), and the next call tries
+ * again. */
+static int start_reconnect(struct vdds_sub *s)
+{
+	struct vdds__sub_link *old = NULL;
+	int err;
+
+	if (s->link.core.n_held && !(old = malloc(sizeof(*old))))
+		return -ENOMEM;
+	if ((err = start_watching(s)) < 0) {
+		free(old);
+		return err;
+	}
 	/* the dead publisher's eventfd entry stays until its file goes (see
 	 * sub_fd.c): once drained, nothing writes it */
 	epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->link.sock, NULL);
@@ -132,14 +152,7 @@ static int start_reconnect(struct vdds_sub *s)
 	}
 	s->detached = 1;
 	s->gone = 0;
-	s->retry_ms = 0;
 	return 0;
-
-err_stop:
-	/* closing them takes them out of the set too */
-	stop_watching(s);
-	free(old);
-	return err;
 }
 
 /* 1 if the directory watch says the topic's socket appeared (or events were
