@@ -20,6 +20,10 @@
 #define HELLO_WAIT_MS 2000 /* how long a connected client may stay silent */
 #define PEER_GROUPS_MAX 64 /* supplementary groups we look through */
 #define WAKES_PER_EVENT 64 /* messages read from one socket per readiness */
+/* connections accepted per readiness of the listening socket: a flood that
+ * refills the backlog as fast as we refuse must not keep us from the HELLOs
+ * of those we admitted (the socket is level-triggered: we come back) */
+#define ACCEPTS_PER_EVENT 32
 
 static void reject(int fd, int err, const char *reason)
 {
@@ -340,6 +344,14 @@ void vdds__pub_sweep(struct vdds_pub *p)
 		next = c->next;
 		if (c->lane || now < c->deadline_ms)
 			continue;
+		/* its HELLO may be there, not yet served (we were busy): serve it
+		 * rather than blame the client for our delay */
+		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+
+		if (poll(&pfd, 1, 0) == 1) {
+			serve_hello(p, c);
+			continue;
+		}
 		vdds__pub_unwatch_conn(p, c);
 		close(c->fd);
 		conn_drop(p, c);
@@ -473,7 +485,7 @@ err_close:
 
 void vdds__pub_accept(struct vdds_pub *p)
 {
-	for (;;) {
+	for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
 		int fd = accept4(p->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 		if (fd < 0) {
