@@ -305,7 +305,10 @@ VDDS_API int vdds_sub_open(vdds_sub **sub, const char *topic, const struct vdds_
  * while it would return -EAGAIN: from the moment vdds_sub_open() returns,
  * whatever was taken before, however many samples are taken per readiness.
  * (Exceptions: with opts.busy_poll it reports only the publisher's death;
- * while the subscriber is in a waitset, the waitset reports it instead.) */
+ * while the subscriber is in a waitset, the waitset reports it instead;
+ * while a reconnecting subscriber has no publisher, it is readable when the
+ * reconnect can go on (a socket appeared, an answer came, a retry is due),
+ * and the take it calls for may still say -EAGAIN.) */
 VDDS_API int vdds_sub_take(vdds_sub *sub, struct vdds_sample *sample);
 
 /* Return a taken sample's slot to the publisher. After this, sample->data must
