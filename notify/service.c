@@ -51,6 +51,9 @@ static struct service *svc; /* the running service, or NULL */
 static pthread_mutex_t poke_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct vdds__svc_poke *pokes; /* queued, under poke_mu */
 static int poke_efd = -1;            /* svc->wake_efd, under poke_mu */
+/* in a child of fork(): the parent's service, kept where a leak checker sees
+ * it (the thread that held it does not exist here) */
+static struct service *orphaned;
 
 /* fork.c's handlers call these, first (prepare) and last (parent, child),
  * so that every handle's lock is taken after svc_mu, as everywhere. */
@@ -75,6 +78,7 @@ void vdds__service_atfork_child(void)
 	if (svc) {
 		close(svc->epfd);
 		close(svc->wake_efd);
+		orphaned = svc;
 	}
 	svc = NULL;
 	pokes = NULL;
