@@ -283,7 +283,7 @@ int vdds_pub_write(vdds_pub *p, const void *data, size_t len, int timeout_ms)
 
 int vdds_pub_fd(vdds_pub *p)
 {
-	if (p && vdds__fork_foreign(&p->fk))
+	if (p && p->fk.forked)
 		return -ECHILD;
 	/* the service thread's publishers have no control fd of their own */
 	return p && !p->threaded ? p->ctl_epfd : -EINVAL;
@@ -293,7 +293,7 @@ int vdds_pub_dispatch(vdds_pub *p)
 {
 	if (!p || p->threaded)
 		return -EINVAL;
-	if (vdds__fork_foreign(&p->fk))
+	if (p->fk.forked)
 		return -ECHILD;
 	vdds__pub_control(p);
 	vdds__pub_apply_control(p);
@@ -307,7 +307,7 @@ int vdds_pub_stats(vdds_pub *p, struct vdds_pub_stats *st)
 {
 	if (!p || !st)
 		return -EINVAL;
-	if (vdds__fork_foreign(&p->fk))
+	if (p->fk.forked)
 		return -ECHILD;
 	vdds__pub_apply_control(p);
 	vdds__pubcore_reclaim(&p->core);
@@ -342,7 +342,7 @@ int vdds_pub_set_note(vdds_pub *p, const char *note)
 {
 	if (!p)
 		return -EINVAL;
-	if (vdds__fork_foreign(&p->fk))
+	if (p->fk.forked)
 		return -ECHILD;
 	pthread_mutex_lock(&p->mu);
 	snprintf(p->note, sizeof(p->note), "%s", note ? note : "");

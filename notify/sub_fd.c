@@ -144,7 +144,7 @@ int vdds_sub_fd(vdds_sub *s)
 {
 	if (!s)
 		return -EINVAL;
-	if (vdds__fork_foreign(&s->fk))
+	if (s->fk.forked)
 		return -ECHILD;
 	if (!s->fd_wanted) {
 		/* from now on take() keeps the fd level-triggered; start right */
