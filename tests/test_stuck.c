@@ -278,6 +278,41 @@ START_TEST(test_the_fd_does_not_spin_while_the_new_publisher_is_stopped)
 }
 END_TEST
 
+START_TEST(test_a_waitset_stays_prompt_while_the_new_publisher_is_stopped)
+{
+	tu_private_rundir();
+	vdds_sub *sub = subscriber_of_a_dead_publisher("ws");
+	vdds_waitset *ws;
+	struct vdds_event ev;
+
+	ck_assert_int_eq(vdds_waitset_new(&ws), 0);
+	ck_assert_int_eq(vdds_waitset_add_sub(ws, sub, sub), 0);
+	pid_t next = publisher("ws");
+
+	stop_process(next);
+	/* each wait arms the subscriber, which advances its handshake without
+	 * waiting for it: nothing to report, every time, within the timeout */
+	alarm(WATCHDOG_S);
+	for (int i = 0; i < 500; i++)
+		ck_assert_int_eq(vdds_waitset_wait(ws, &ev, 1, i % 2), -ETIMEDOUT);
+	alarm(0);
+	ck_assert_int_eq(kill(next, SIGCONT), 0);
+	/* resumed: the waitset reports the subscriber once a sample is there */
+	alarm(WATCHDOG_S);
+	int n;
+
+	while ((n = vdds_waitset_wait(ws, &ev, 1, 100)) == -ETIMEDOUT) {
+	}
+	alarm(0);
+	ck_assert_int_eq(n, 1);
+	ck_assert_ptr_eq(ev.user, sub);
+	follows_the_next_publisher(sub, 1);
+	vdds_waitset_free(ws);
+	kill_and_reap(next);
+	vdds_sub_close(sub);
+}
+END_TEST
+
 /* ------------------------------------------------- out of memory (point 7)
  *
  * This suite is linked with -Wl,--wrap=malloc: the library's calls to
@@ -358,6 +393,7 @@ static Suite *stuck_suite(void)
 	tcase_add_test(tc, test_take_stays_prompt_while_the_new_publisher_is_stopped);
 	tcase_add_test(tc, test_take_stays_prompt_against_a_full_backlog_that_never_accepts);
 	tcase_add_test(tc, test_the_fd_does_not_spin_while_the_new_publisher_is_stopped);
+	tcase_add_test(tc, test_a_waitset_stays_prompt_while_the_new_publisher_is_stopped);
 	tcase_add_test(tc, test_out_of_memory_while_reconnecting_loses_nothing);
 	suite_add_tcase(s, tc);
 	return s;
