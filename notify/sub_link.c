@@ -235,10 +235,10 @@ err_abort:
 int vdds__sub_link_open(struct vdds__sub_link *l, const struct vdds__sub_target *t)
 {
 	struct vdds__sub_dial d;
-	uint64_t deadline = vdds__deadline(WELCOME_WAIT_MS);
-	/* a blocking connect: open is documented to wait for the publisher's
-	 * backlog; the answer is awaited with a deadline */
+	/* a blocking connect: open is documented to wait for room in the
+	 * publisher's backlog; the answer is awaited with a deadline */
 	int err = vdds__sub_dial_start(&d, t, 0);
+	uint64_t deadline = vdds__deadline(WELCOME_WAIT_MS);
 
 	memset(l, 0, sizeof(*l));
 	l->sock = l->data_efd = -1;
