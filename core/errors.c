@@ -50,6 +50,8 @@ const char *vdds_strerror(int err)
 	case ENOBUFS: return "no slot can be had: every one is held (or max_held reached)";
 	case ENOMEM: return "out of memory";
 	case ENAMETOOLONG: return "runtime directory path too long";
+	case EBUSY: return "publisher busy: too many handshakes pending";
+	case ECHILD: return "handle belongs to the parent process (used after fork)";
 	default: words = libc_words(err < 0 ? -err : err); return words ? words : "unknown error";
 	}
 }

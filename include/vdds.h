@@ -6,10 +6,17 @@
  *    on success and a negative errno on failure; vdds_strerror() names it.
  *  - Handles are opaque. A handle is used by one thread at a time; different
  *    handles may be used from different threads freely.
- *  - A child created by fork() must not use its parent's handles; it opens its
- *    own. Every file descriptor vdds creates is O_CLOEXEC.
+ *  - A child created by fork() (without exec) keeps nothing of its parent's
+ *    handles: a pthread_atfork handler closes every descriptor of every open
+ *    handle in the child, and their shared memory is not inherited, so the
+ *    parent's death is seen by its peers as if there were no child. In the
+ *    child, every call on an inherited handle returns -ECHILD
+ *    (vdds_sub_type_name() ""), and closing it frees its memory and does
+ *    nothing else: no socket or lock file of the parent's is unlinked. The
+ *    child opens its own. Every file descriptor vdds creates is O_CLOEXEC.
  *  - The library never prints, never aborts on peer data, and keeps no global
- *    mutable state except the publisher service thread (see vdds_pub_open).
+ *    mutable state except the publisher service thread (see vdds_pub_open)
+ *    and the list of open handles that the fork handler walks.
  *  - One exception, per thread: the reason text of the last refused
  *    handshake (see vdds_last_error_detail).
  */
@@ -212,7 +219,8 @@ VDDS_API int vdds_pub_stats(vdds_pub *pub, struct vdds_pub_stats *stats);
  * from any thread, at any rate (a mutex, no system call). 0 or -EINVAL. */
 VDDS_API int vdds_pub_set_note(vdds_pub *pub, const char *note);
 
-/* Stop publishing: subscribers see -EPIPE once they have taken what was
+/* Stop publishing (in a child of fork(): only free the inherited handle's
+ * memory; see the top): subscribers see -EPIPE once they have taken what was
  * delivered; their shared memory stays mapped until they close. A publisher
  * still in waitsets (vdds_waitset_add_pub) is first removed from each, as by
  * vdds_waitset_remove() (see the waitset's thread rules there). Frees
@@ -234,8 +242,13 @@ struct vdds_sub_opts {
 				* topic instead of reporting -EPIPE: take()
 				* returns -EAGAIN meanwhile and the fd becomes
 				* readable when one appears (inotify on the
-				* runtime directory; no polling). Samples then
-				* carry the next epoch and seq starts anew. */
+				* runtime directory; no polling). Connecting
+				* to it and the handshake never block take(),
+				* wait() or a waitset: they advance as the fd
+				* says they can, so a publisher that is
+				* stopped, stuck or never accepts costs only
+				* its samples. Samples then carry the next
+				* epoch and seq starts anew. */
 	uint32_t publisher_uid; /* also trust a runtime directory owned by this
 				 * uid (a publisher's, with group_access); by
 				 * default only one owned by you or by root */
@@ -275,9 +288,13 @@ struct vdds_sample {
  * Errors: -EINVAL, -ENOENT (no publisher), -EACCES (publisher refuses this
  * user), -EPROTO (version, type name or type size mismatch), -ENOSPC (the
  * publisher has its maximum number of subscribers; one that has closed no
- * longer counts, see vdds_pub_open), -EBADMSG (the publisher answered
+ * longer counts, see vdds_pub_open), -EBUSY (the publisher holds too many
+ * handshakes pending from this process, this user, or all: a flood of silent
+ * connections; the detail says whose), -EBADMSG (the publisher answered
  * something malformed), -EMFILE (out of file descriptors, here or in the
- * publisher's process: the detail says which), or a system errno.
+ * publisher's process: the detail says which), -ETIMEDOUT (the publisher did
+ * not answer within 5 s; open first waits for room in its backlog, as
+ * connect() does), or a system errno.
  * A refusal's reason in words: vdds_last_error_detail(). */
 VDDS_API int vdds_sub_open(vdds_sub **sub, const char *topic, const struct vdds_sub_opts *opts);
 
@@ -287,14 +304,21 @@ VDDS_API int vdds_sub_open(vdds_sub **sub, const char *topic, const struct vdds_
  * death is first learned here, -EAGAIN may come once more before -EPIPE);
  * -EBADMSG when the publisher cut this subscriber off or broke the protocol;
  * -ENOBUFS when opts.max_held samples are held (release one first; the fd is
- * not readable meanwhile); -EINVAL for NULL arguments.
+ * not readable meanwhile); -EINVAL for NULL arguments; -ECHILD for a handle
+ * inherited through fork(); with opts.reconnect, -EAGAIN while it follows the
+ * topic to its next publisher (never blocking), -ENOMEM if keeping the dead
+ * publisher's held samples needs memory there is not (the next call tries
+ * again), and the refusals of vdds_sub_open() that are final (-EPROTO...).
  *
  * The fd contract: vdds_sub_fd() is level-triggered. It is readable exactly
  * while vdds_sub_take() would return a sample, -EPIPE or -EBADMSG, and not
  * while it would return -EAGAIN: from the moment vdds_sub_open() returns,
  * whatever was taken before, however many samples are taken per readiness.
  * (Exceptions: with opts.busy_poll it reports only the publisher's death;
- * while the subscriber is in a waitset, the waitset reports it instead.) */
+ * while the subscriber is in a waitset, the waitset reports it instead;
+ * while a reconnecting subscriber has no publisher, it is readable when the
+ * reconnect can go on (a socket appeared, an answer came, a retry is due),
+ * and the take it calls for may still say -EAGAIN.) */
 VDDS_API int vdds_sub_take(vdds_sub *sub, struct vdds_sample *sample);
 
 /* Return a taken sample's slot to the publisher. After this, sample->data must
@@ -433,6 +457,8 @@ VDDS_API const char *vdds_version(void);
  *   -EACCES  "user not allowed"
  *   -ENOSPC  "subscriber limit reached"
  *   -EMFILE  "publisher out of file descriptors"
+ *   -EBUSY   "publisher busy: 8 pending handshakes from pid 4242"
+ *   -EBUSY   "publisher busy: 32 pending handshakes from uid 1000"
  * (the subscriber's expectation first, then what the publisher has). A
  * handshake is made by vdds_sub_open(), and by vdds_sub_take(),
  * vdds_sub_wait() or a waitset when a reconnecting subscriber meets a new

@@ -30,6 +30,10 @@ static int await_answer(int sock, union vdds__msg *m, int timeout_ms)
 	}
 	int len = vdds__msg_recv(sock, m, fds, 0, &nfds, MSG_DONTWAIT);
 
+	/* refused at accept (pub_ctl.c admits before reading): the reset for
+	 * our unread request comes first, then the REJECT sent before it */
+	if (len == -ECONNRESET)
+		len = vdds__msg_recv(sock, m, fds, 0, &nfds, MSG_DONTWAIT);
 	if (len == 0 || len == -ECONNRESET)
 		return -ENOENT; /* hung up without answering: it is going away */
 	if (len < 0)
@@ -51,7 +55,7 @@ int vdds__introspect(const char *dir, const char *topic, struct vdds__msg_info *
 
 	if (err < 0 || !dir || !info)
 		return -EINVAL;
-	int sock = vdds__topic_connect(dir, topic);
+	int sock = vdds__topic_connect(dir, topic, 0);
 
 	if (sock < 0)
 		return sock;
@@ -63,7 +67,8 @@ int vdds__introspect(const char *dir, const char *topic, struct vdds__msg_info *
 	}
 	vdds__msg_info_req(&req);
 	err = vdds__msg_send(sock, &req, sizeof(req), NULL, 0);
-	if (err == 0)
+	/* EPIPE: it stopped reading, having refused us: read why */
+	if (err == 0 || err == -EPIPE || err == -ECONNRESET)
 		err = await_answer(sock, m, timeout_ms);
 	if (err == -EPIPE || err == -ECONNRESET)
 		err = -ENOENT;

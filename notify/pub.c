@@ -56,6 +56,9 @@ int vdds_pub_open(vdds_pub **pubp, const char *topic, const struct vdds_pub_opts
 		return -ENOMEM;
 	p->topic_fd = p->lock_fd = p->listen_fd = p->ctl_epfd = p->timer_fd = -1;
 	pthread_mutex_init(&p->mu, NULL);
+	/* first: a fork() from another thread while we open leaves the child
+	 * nothing of what is made below */
+	vdds__pub_fork_add(p);
 	p->threaded = !opts->no_service_thread;
 	if ((err = vdds__pub_make(p, topic, opts)) < 0 || (err = vdds__pub_serve_start(p)) < 0 ||
 	    (err = vdds__pub_go_live(p)) < 0)
@@ -75,8 +78,10 @@ void vdds_pub_close(vdds_pub *p)
 	if (!p)
 		return;
 	/* a waitset must not poll our control fd once it is closed (io_uring
-	 * would hold it open) nor keep a member naming us */
-	vdds__waitset_forget(&p->memberships);
+	 * would hold it open) nor keep a member naming us; not in a child of
+	 * fork(), whose waitsets (an io_uring ring above all) are the parent's */
+	if (!vdds__fork_foreign(&p->fk))
+		vdds__waitset_forget(&p->memberships);
 	vdds__pub_destroy(p);
 }
 
@@ -212,7 +217,8 @@ int vdds_pub_loan(vdds_pub *p, void **buf, int timeout_ms)
 {
 	if (!p || !buf)
 		return -EINVAL;
-	vdds__pub_apply_control(p);
+	if (vdds__pub_apply_control(p) < 0)
+		return -ECHILD;
 	int id = vdds__pubcore_loan(&p->core);
 
 	if (id < 0)
@@ -235,7 +241,8 @@ int vdds_pub_publish(vdds_pub *p, void *buf, size_t len)
 		return id;
 	if (len > p->core.slot_size)
 		return -EMSGSIZE;
-	vdds__pub_apply_control(p);
+	if (vdds__pub_apply_control(p) < 0)
+		return -ECHILD;
 	vdds__pubcore_publish(&p->core, (uint32_t)id, len, vdds__now_ns());
 	/* full fence: the ring pushes (release stores) before the wake_gen
 	 * loads; pairs with the subscriber's arm, fence, re-check */
@@ -257,6 +264,8 @@ int vdds_pub_discard(vdds_pub *p, void *buf)
 {
 	if (!p || !buf)
 		return -EINVAL;
+	if (p->fk.forked)
+		return -ECHILD;
 	int id = vdds__pubcore_loaned_id(&p->core, buf);
 
 	if (id < 0)
@@ -285,6 +294,8 @@ int vdds_pub_write(vdds_pub *p, const void *data, size_t len, int timeout_ms)
 
 int vdds_pub_fd(vdds_pub *p)
 {
+	if (p && p->fk.forked)
+		return -ECHILD;
 	/* the service thread's publishers have no control fd of their own */
 	return p && !p->threaded ? p->ctl_epfd : -EINVAL;
 }
@@ -293,6 +304,8 @@ int vdds_pub_dispatch(vdds_pub *p)
 {
 	if (!p || p->threaded)
 		return -EINVAL;
+	if (p->fk.forked)
+		return -ECHILD;
 	vdds__pub_control(p);
 	vdds__pub_apply_control(p);
 	vdds__pubcore_reclaim(&p->core);
@@ -305,6 +318,8 @@ int vdds_pub_stats(vdds_pub *p, struct vdds_pub_stats *st)
 {
 	if (!p || !st)
 		return -EINVAL;
+	if (p->fk.forked)
+		return -ECHILD;
 	vdds__pub_apply_control(p);
 	vdds__pubcore_reclaim(&p->core);
 	vdds__pub_cut_off_broken(p);
@@ -338,6 +353,8 @@ int vdds_pub_set_note(vdds_pub *p, const char *note)
 {
 	if (!p)
 		return -EINVAL;
+	if (p->fk.forked)
+		return -ECHILD;
 	pthread_mutex_lock(&p->mu);
 	snprintf(p->note, sizeof(p->note), "%s", note ? note : "");
 	for (char *c = p->note; *c; c++)

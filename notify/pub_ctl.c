@@ -4,10 +4,12 @@
  * subscribers the data path found broken. Runs on the service thread, or on
  * the application's thread when there is none: pub_serve.c says when. */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -15,10 +17,13 @@
 #include "proto.h"
 #include "pub_internal.h"
 
-#define MAX_HANDSHAKES 64  /* connections that have not said HELLO yet */
 #define HELLO_WAIT_MS 2000 /* how long a connected client may stay silent */
 #define PEER_GROUPS_MAX 64 /* supplementary groups we look through */
 #define WAKES_PER_EVENT 64 /* messages read from one socket per readiness */
+/* connections accepted per readiness of the listening socket: a flood that
+ * refills the backlog as fast as we refuse must not keep us from the HELLOs
+ * of those we admitted (the socket is level-triggered: we come back) */
+#define ACCEPTS_PER_EVENT 32
 
 static void reject(int fd, int err, const char *reason)
 {
@@ -28,24 +33,24 @@ static void reject(int fd, int err, const char *reason)
 	vdds__msg_send(fd, &m, sizeof(m), NULL, 0);
 }
 
-/* SO_PEERCRED (taken at accept): our own uid and root always; another uid
- * only with group_access, if our group is among its primary and
- * supplementary groups. */
-static int peer_allowed(const struct vdds_pub *p, const struct vdds__conn *c)
+/* SO_PEERCRED (taken at accept, before anything is read from the peer): our
+ * own uid and root always; another uid only with group_access, if our group
+ * is among its primary and supplementary groups. */
+static int peer_allowed(const struct vdds_pub *p, int fd, const struct ucred *cred)
 {
 	socklen_t len;
 	gid_t groups[PEER_GROUPS_MAX];
 
-	if (c->pid <= 0)
+	if (cred->pid <= 0)
 		return 0; /* no credentials */
-	if (c->uid == geteuid() || c->uid == 0)
+	if (cred->uid == geteuid() || cred->uid == 0)
 		return 1;
 	if (!p->group_access)
 		return 0;
-	if (c->gid == p->group)
+	if (cred->gid == p->group)
 		return 1;
 	len = sizeof(groups);
-	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
 		return 0; /* more than PEER_GROUPS_MAX groups: refuse rather than guess */
 	for (size_t i = 0; i < len / sizeof(gid_t); i++)
 		if (groups[i] == p->group)
@@ -206,12 +211,9 @@ static void serve_hello(struct vdds_pub *p, struct vdds__conn *c)
 		reject(c->fd, EBADMSG, "malformed hello"); /* truncated, stray control data */
 	if (len <= 0)
 		goto close_conn;
+	/* who it is was checked at accept (admit) */
 	int kind = check_hello(p, &m, len, nfds, why);
 
-	if (kind >= 0 && !peer_allowed(p, c)) {
-		kind = -EACCES;
-		snprintf(why, sizeof(why), "user not allowed");
-	}
 	if (kind < 0) {
 		reject(c->fd, kind, why);
 		goto close_conn;
@@ -229,6 +231,8 @@ static void serve_hello(struct vdds_pub *p, struct vdds__conn *c)
 							  : "out of resources");
 		goto close_conn;
 	}
+	/* a child of fork() gets none of it (fork.h) */
+	madvise(pl->core.shm, pl->core.shm_size, MADV_DONTFORK);
 	pl->core.want_history = !(m.hello.flags & VDDS_HELLO_NO_HISTORY);
 	struct vdds__msg_welcome w;
 	int give[VDDS_WELCOME_FDS] = { p->topic_fd, pl->lane_fd, pl->data_efd };
@@ -345,6 +349,14 @@ void vdds__pub_sweep(struct vdds_pub *p)
 		next = c->next;
 		if (c->lane || now < c->deadline_ms)
 			continue;
+		/* its HELLO may be there, not yet served (we were busy): serve it
+		 * rather than blame the client for our delay */
+		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+
+		if (poll(&pfd, 1, 0) == 1) {
+			serve_hello(p, c);
+			continue;
+		}
 		vdds__pub_unwatch_conn(p, c);
 		close(c->fd);
 		conn_drop(p, c);
@@ -356,9 +368,129 @@ void vdds__pub_sweep(struct vdds_pub *p)
 	}
 }
 
+/* Admission: how many connections may wait for their HELLO at once, and
+ * whose. Each pending handshake costs us a socket and a place in the list,
+ * and lasts up to HELLO_WAIT_MS; without bounds per peer, anyone who can
+ * connect() could keep them all taken by renewing silent connections, and
+ * every honest subscriber would be turned away (issue #26). So a peer, as
+ * SO_PEERCRED names it at accept, may hold only its share:
+ *  - a process at most HANDSHAKES_PER_PID (an honest one opens its
+ *    subscriptions one after another, or a few threads at once);
+ *  - a user at most HANDSHAKES_PER_UID over all its processes;
+ *  - all users together HANDSHAKES_SHARED; past that, only a user holding
+ *    no pending handshake at all is still admitted, up to HANDSHAKES_MAX.
+ * The last rule is the reserve that keeps a flood from locking out other
+ * users: filling the shared part takes HANDSHAKES_SHARED / HANDSHAKES_PER_UID
+ * users, and the reserve one user per place. A user can still crowd out its
+ * own processes, which costs nobody else anything (it could as well kill
+ * the publisher, if it is ours). Refused peers get a REJECT that says why,
+ * at once, and are closed: they cost a system call or three, no state. */
+#define HANDSHAKES_PER_PID 8
+#define HANDSHAKES_PER_UID 32
+#define HANDSHAKES_SHARED 64
+#define HANDSHAKES_MAX 96
+
+/* 0 if a connection from cred may wait for its HELLO; else -EBUSY with the
+ * reason in why[VDDS_REASON_MAX]. */
+static int admit(const struct vdds_pub *p, const struct ucred *cred, char *why)
+{
+	uint32_t by_pid = 0, by_uid = 0;
+
+	for (const struct vdds__conn *c = p->conns; c; c = c->next) {
+		if (c->lane)
+			continue; /* welcomed: not pending */
+		by_pid += c->pid == cred->pid;
+		by_uid += c->uid == cred->uid;
+	}
+	if (by_pid >= HANDSHAKES_PER_PID)
+		snprintf(why, VDDS_REASON_MAX, "publisher busy: %u pending handshakes from pid %d",
+			 (unsigned)by_pid, (int)cred->pid);
+	else if (by_uid >= HANDSHAKES_PER_UID)
+		snprintf(why, VDDS_REASON_MAX, "publisher busy: %u pending handshakes from uid %u",
+			 (unsigned)by_uid, (unsigned)cred->uid);
+	else if (p->handshakes >= HANDSHAKES_MAX ||
+		 (p->handshakes >= HANDSHAKES_SHARED && by_uid > 0))
+		snprintf(why, VDDS_REASON_MAX,
+			 "publisher busy: %u pending handshakes, %u from uid %u",
+			 (unsigned)p->handshakes, (unsigned)by_uid, (unsigned)cred->uid);
+	else
+		return 0;
+	return -EBUSY;
+}
+
+/* Before refusing a peer for its pending handshakes, serve those of them
+ * that are ready: a client that connected and hung up (or said HELLO) in
+ * the same burst is still counted until its turn comes, and the accept loop
+ * comes first. One poll over at most HANDSHAKES_MAX sockets, the peer's. */
+static void serve_ready_pending(struct vdds_pub *p, const struct ucred *cred)
+{
+	struct pollfd pfd[HANDSHAKES_MAX];
+	struct vdds__conn *conn[HANDSHAKES_MAX];
+	nfds_t n = 0;
+
+	for (struct vdds__conn *c = p->conns; c && n < HANDSHAKES_MAX; c = c->next) {
+		if (c->lane || (c->pid != cred->pid && c->uid != cred->uid &&
+				p->handshakes < HANDSHAKES_SHARED))
+			continue;
+		pfd[n] = (struct pollfd){ .fd = c->fd, .events = POLLIN | POLLRDHUP };
+		conn[n++] = c;
+	}
+	if (n == 0 || poll(pfd, n, 0) <= 0)
+		return;
+	for (nfds_t i = 0; i < n; i++)
+		if (pfd[i].revents)
+			serve_hello(p, conn[i]); /* welcomes it or drops it */
+}
+
+/* A new connection: who is it, may it wait for its HELLO? Closes fd unless
+ * it is kept as a pending handshake. */
+static void take_conn(struct vdds_pub *p, int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	char why[VDDS_REASON_MAX];
+	int err;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		goto err_close;
+	if (!peer_allowed(p, fd, &cred)) {
+		/* nothing of it is read: a refused user costs no handshake */
+		reject(fd, EACCES, "user not allowed");
+		goto err_close;
+	}
+	if (admit(p, &cred, why) < 0)
+		serve_ready_pending(p, &cred);
+	if ((err = admit(p, &cred, why)) < 0) {
+		reject(fd, err, why);
+		goto err_close;
+	}
+	struct vdds__conn *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		goto err_close;
+	c->fd = fd;
+	c->pub = p;
+	c->pid = cred.pid;
+	c->uid = cred.uid;
+	c->gid = cred.gid;
+	c->deadline_ms = vdds__now_ns() / 1000000u + HELLO_WAIT_MS;
+	if (vdds__pub_watch_conn(p, c) < 0) {
+		free(c);
+		goto err_close;
+	}
+	c->next = p->conns;
+	p->conns = c;
+	handshake_started(p);
+	return;
+
+err_close:
+	discard_input(fd); /* its HELLO, unread, would reset our REJECT away */
+	close(fd);
+}
+
 void vdds__pub_accept(struct vdds_pub *p)
 {
-	for (;;) {
+	for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
 		int fd = accept4(p->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 		if (fd < 0) {
@@ -371,30 +503,7 @@ void vdds__pub_accept(struct vdds_pub *p)
 			}
 			return; /* EAGAIN, or a transient error: next time */
 		}
-		struct vdds__conn *c = calloc(1, sizeof(*c));
-		struct ucred cred;
-		socklen_t len = sizeof(cred);
-
-		if (!c || p->handshakes >= MAX_HANDSHAKES ||
-		    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
-			free(c);
-			close(fd);
-			continue;
-		}
-		c->fd = fd;
-		c->pub = p;
-		c->pid = cred.pid;
-		c->uid = cred.uid;
-		c->gid = cred.gid;
-		c->deadline_ms = vdds__now_ns() / 1000000u + HELLO_WAIT_MS;
-		if (vdds__pub_watch_conn(p, c) < 0) {
-			free(c);
-			close(fd);
-			continue;
-		}
-		c->next = p->conns;
-		p->conns = c;
-		handshake_started(p);
+		take_conn(p, fd);
 	}
 }
 

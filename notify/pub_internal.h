@@ -23,12 +23,14 @@
 #ifndef VDDS_PUB_INTERNAL_H
 #define VDDS_PUB_INTERNAL_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "fork.h"
 #include "pubcore.h"
 #include "rundir.h"
 #include "service.h"
@@ -131,6 +133,9 @@ struct vdds_pub {
 	uint64_t ids_in_use[VDDS_MAX_LANES / 64];
 	uint64_t disconnects, kicked;
 	char note[VDDS_NOTE_MAX]; /* vdds_pub_set_note, for introspection */
+
+	/* fork.h: registered from open to close; forked in a child */
+	struct vdds__forkable fk;
 };
 
 /* pub_make.c: build a publisher's resources (its socket not yet visible);
@@ -139,6 +144,9 @@ struct vdds_pub {
 int vdds__pub_make(struct vdds_pub *p, const char *topic, const struct vdds_pub_opts *o);
 int vdds__pub_go_live(struct vdds_pub *p);
 void vdds__pub_destroy(struct vdds_pub *p);
+/* Register with fork.c: from then on a child of fork() keeps none of its
+ * descriptors, and destroy in a child only frees what is private. */
+void vdds__pub_fork_add(struct vdds_pub *p);
 /* What open made that vdds_pub_stats reports: the huge pages outcome. */
 void vdds__pub_made_stats(const struct vdds_pub *p, struct vdds_pub_stats *st);
 
@@ -182,12 +190,18 @@ void vdds__pub_apply_control_slow(struct vdds_pub *p);
 /* Data path: ask the control side to hang up on lanes pubcore found broken. */
 void vdds__pub_cut_off_broken_slow(struct vdds_pub *p);
 
-/* One load when nothing changed: this is on every loan and publish. */
-static inline void vdds__pub_apply_control(struct vdds_pub *p)
+/* One load when nothing changed: this is on every loan and publish. 0, or
+ * -ECHILD in a child of fork(), whose handler left pending set for good so
+ * that the data path finds out here, at no cost to the parent. */
+static inline int vdds__pub_apply_control(struct vdds_pub *p)
 {
 	/* acquire: pairs with vdds__pub_hand_over's release */
-	if (vdds__load_acquire(&p->pending))
+	if (vdds__load_acquire(&p->pending)) {
+		if (p->fk.forked)
+			return -ECHILD;
 		vdds__pub_apply_control_slow(p);
+	}
+	return 0;
 }
 
 /* Data path: refresh the snapshot after its counters changed. */

@@ -2,7 +2,8 @@
  * the topic lock, the sealed topic memfd (on huge pages if asked and
  * possible) and the listening socket (bound, chown/chmod, renamed into place
  * last): its three fds. How it is served (the service thread's watches, or
- * its own epoll set) is pub_ctl.c's. */
+ * its own epoll set) is pub_ctl.c's. And what a child of fork() keeps of it:
+ * nothing (fork.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,8 @@ static int make_topic(struct vdds_pub *p, const struct vdds_pub_opts *o)
 	if (p->topic_fd < 0)
 		return p->topic_fd;
 	p->topic = map;
+	/* a child of fork() gets none of it (fork.h) */
+	madvise(map, p->topic_size, MADV_DONTFORK);
 	/* on huge pages the segment ends past the last slot; the subscriber
 	 * checks the header against the size it maps */
 	hdr.segment_size = p->topic_size;
@@ -155,8 +158,87 @@ static void close_fd(int fd)
 		close(fd);
 }
 
+/* ------------------------------------------------------ fork (fork.h) */
+
+static void fork_lock(struct vdds__forkable *f)
+{
+	struct vdds_pub *p = (struct vdds_pub *)((char *)f - offsetof(struct vdds_pub, fk));
+
+	pthread_mutex_lock(&p->mu); /* the lanes list is whole while we fork */
+}
+
+static void fork_unlock(struct vdds__forkable *f)
+{
+	struct vdds_pub *p = (struct vdds_pub *)((char *)f - offsetof(struct vdds_pub, fk));
+
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* In the child: close every descriptor of the parent's publisher (the lock
+ * file's flock, the listening socket and each connection would otherwise
+ * keep it looking alive), and send the data path to its slow path for good,
+ * where it finds the handle forked. The mappings were never inherited. */
+static void fork_child(struct vdds__forkable *f)
+{
+	struct vdds_pub *p = (struct vdds_pub *)((char *)f - offsetof(struct vdds_pub, fk));
+
+	close_fd(p->lock_fd);
+	close_fd(p->listen_fd);
+	close_fd(p->topic_fd);
+	close_fd(p->ctl_epfd);
+	close_fd(p->timer_fd);
+	for (struct vdds__conn *c = p->conns; c; c = c->next)
+		close_fd(c->fd);
+	for (struct vdds__pub_lane *pl = p->all; pl; pl = pl->all_next) {
+		close_fd(pl->data_efd);
+		close_fd(pl->lane_fd);
+	}
+	/* relaxed: this process has one thread now */
+	vdds__store_relaxed(&p->pending, 1);
+	pthread_mutex_unlock(&p->mu);
+}
+
+static const struct vdds__fork_ops fork_ops = {
+	.lock = fork_lock,
+	.unlock = fork_unlock,
+	.child = fork_child,
+};
+
+void vdds__pub_fork_add(struct vdds_pub *p)
+{
+	vdds__fork_add(&p->fk, &fork_ops);
+}
+
+/* Closing the parent's publisher in a child: its descriptors are closed and
+ * its memory unmapped there already; free what is private, nothing else
+ * (the socket and lock file are the parent's, the service thread is not
+ * ours). Its mutex may have been held by a thread of the parent: left. */
+static void forget_in_child(struct vdds_pub *p)
+{
+	while (p->conns) {
+		struct vdds__conn *c = p->conns;
+
+		p->conns = c->next;
+		free(c);
+	}
+	while (p->all) {
+		struct vdds__pub_lane *pl = p->all;
+
+		p->all = pl->all_next;
+		vdds__lane_pub_fini(&pl->core);
+		free(pl);
+	}
+	vdds__pubcore_fini(&p->core);
+	free(p);
+}
+
 void vdds__pub_destroy(struct vdds_pub *p)
 {
+	if (vdds__fork_foreign(&p->fk)) {
+		forget_in_child(p);
+		return;
+	}
+	vdds__fork_remove(&p->fk);
 	vdds__pub_serve_stop(p);
 	/* from here on this thread is the only one touching p */
 	if (p->listen_fd >= 0)

@@ -117,17 +117,23 @@ void vdds__pub_control(struct vdds_pub *p)
 {
 	struct epoll_event evs[32];
 	int n = epoll_wait(p->ctl_epfd, evs, 32, 0);
+	int timer = 0, listen = 0;
 
+	/* connections first: the sweep and accepting (which serves ready
+	 * handshakes before it refuses a peer) may free a connection whose
+	 * event is still in evs */
 	for (int i = 0; i < n; i++) {
-		struct vdds__conn *c = evs[i].data.ptr;
-
 		if (evs[i].data.ptr == &p->timer_fd)
-			on_timer(p);
-		else if (!c)
-			vdds__pub_accept(p);
+			timer = 1;
+		else if (!evs[i].data.ptr)
+			listen = 1;
 		else
-			vdds__pub_serve_conn(p, c);
+			vdds__pub_serve_conn(p, evs[i].data.ptr);
 	}
+	if (timer)
+		on_timer(p);
+	if (listen)
+		vdds__pub_accept(p);
 }
 
 void vdds__pub_ask_control(struct vdds_pub *p)

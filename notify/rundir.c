@@ -111,19 +111,28 @@ int vdds__topic_addr(struct sockaddr_un *addr, const char *dir, const char *topi
 	return n < 0 || (size_t)n >= sizeof(addr->sun_path) ? -ENAMETOOLONG : 0;
 }
 
-int vdds__topic_connect(const char *dir, const char *topic)
+int vdds__topic_connect(const char *dir, const char *topic, int nonblock)
 {
 	struct sockaddr_un addr;
 	int err = vdds__topic_addr(&addr, dir, topic, ".sock");
 
 	if (err < 0)
 		return err;
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
 
 	if (fd < 0)
 		return -errno;
 	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		err = errno == ECONNREFUSED || errno == ENOENT ? -ENOENT : -errno;
+		/* a Unix socket's connect completes at once or, non-blocking
+		 * against a full backlog, fails with EAGAIN (there is nothing to
+		 * wait on for room: the caller tries again later); it never
+		 * stays in progress, so EINPROGRESS is taken as EAGAIN too */
+		if (errno == ECONNREFUSED || errno == ENOENT)
+			err = -ENOENT;
+		else if (errno == EINPROGRESS)
+			err = -EAGAIN;
+		else
+			err = -errno;
 		close(fd);
 		return err;
 	}

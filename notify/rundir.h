@@ -33,8 +33,9 @@ int vdds__topic_addr(struct sockaddr_un *addr, const char *dir, const char *topi
 
 /* Connect a SOCK_SEQPACKET socket to <dir>/<topic>.sock. Returns the fd,
  * -ENOENT when no publisher listens there (no socket, or a dead one's), or
- * -errno. */
-int vdds__topic_connect(const char *dir, const char *topic);
+ * -errno. With nonblock, the socket is non-blocking and a full backlog is
+ * -EAGAIN at once (without, connect waits for room in it). */
+int vdds__topic_connect(const char *dir, const char *topic, int nonblock);
 
 /* Take the flock of the file at path (made 0600 if missing), opened with
  * flags (O_RDWR or O_RDONLY): returns the fd, or -EEXIST when another holds

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "fork.h"
 #include "kick.h"
 #include "service.h"
 
@@ -47,35 +48,43 @@ struct service {
  * a few stores only, so the data path can take it. */
 static pthread_mutex_t svc_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct service *svc; /* the running service, or NULL */
-static pthread_once_t svc_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t poke_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct vdds__svc_poke *pokes; /* queued, under poke_mu */
 static int poke_efd = -1;            /* svc->wake_efd, under poke_mu */
+/* in a child of fork(): the parent's service, kept where a leak checker sees
+ * it (the thread that held it does not exist here) */
+static struct service *orphaned;
 
-static void atfork_prepare(void)
+/* fork.c's handlers call these, first (prepare) and last (parent, child),
+ * so that every handle's lock is taken after svc_mu, as everywhere. */
+void vdds__service_atfork_prepare(void)
 {
 	pthread_mutex_lock(&svc_mu);
 	pthread_mutex_lock(&poke_mu);
 }
-static void atfork_parent(void)
+
+void vdds__service_atfork_parent(void)
 {
 	pthread_mutex_unlock(&poke_mu);
 	pthread_mutex_unlock(&svc_mu);
 }
-/* the thread does not exist in a child; the parent's publishers must not be
- * used there, so the child starts with no service (its memory is leaked) */
-static void atfork_child(void)
+
+/* the thread does not exist in a child; the parent's publishers are marked
+ * forked there (fork.c) and never use it, so the child starts with no
+ * service (its memory is leaked, and its epoll set and eventfd closed, so
+ * that they keep nothing of the parent's open) */
+void vdds__service_atfork_child(void)
 {
+	if (svc) {
+		close(svc->epfd);
+		close(svc->wake_efd);
+		orphaned = svc;
+	}
 	svc = NULL;
 	pokes = NULL;
 	poke_efd = -1;
 	pthread_mutex_unlock(&poke_mu);
 	pthread_mutex_unlock(&svc_mu);
-}
-
-static void install_atfork(void)
-{
-	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 
 static vdds__svc_id id_of(const struct service *s, uint32_t i)
@@ -231,7 +240,7 @@ int vdds__service_join(void)
 {
 	int err = 0;
 
-	pthread_once(&svc_once, install_atfork);
+	vdds__fork_init();
 	pthread_mutex_lock(&svc_mu);
 	if (!svc) {
 		struct service *s = NULL;

@@ -68,4 +68,11 @@ void vdds__service_poke(struct vdds__svc_poke *pk);
 /* Forget a queued poke: before the poke's owner is freed. svc_mu held. */
 void vdds__service_unpoke_locked(struct vdds__svc_poke *pk);
 
+/* fork.c's pthread_atfork handlers: hold the service's locks across fork();
+ * release them in the parent; in the child, where the thread does not
+ * exist, start with no service. */
+void vdds__service_atfork_prepare(void);
+void vdds__service_atfork_parent(void);
+void vdds__service_atfork_child(void);
+
 #endif

@@ -1,6 +1,7 @@
 /* sub.c — the subscriber: vdds_sub_* entry points and the data path (take,
- * release, wait, the adaptive spin). Its pollable fd, the publisher's fate
- * and reconnecting are in sub_fd.c, around sub_internal.h. */
+ * release, wait, the adaptive spin). Its pollable fd and the publisher's
+ * fate are in sub_fd.c, reconnecting in sub_reconnect.c, around
+ * sub_internal.h. */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -22,10 +23,16 @@ void vdds_sub_close(vdds_sub *s)
 {
 	if (!s)
 		return;
+	if (vdds__fork_foreign(&s->fk)) {
+		/* the parent's: its descriptors and memory are not ours to touch */
+		vdds__sub_forget_in_child(s);
+		return;
+	}
 	/* first: a waitset still holding s would use it after the free below,
 	 * and (io_uring) keep its socket open, so that the publisher would
 	 * not see it leave */
 	vdds__waitset_forget(&s->memberships);
+	vdds__fork_remove(&s->fk);
 	vdds__sub_link_close(&s->link);
 	while (s->retired) {
 		struct vdds__sub_link *old = s->retired;
@@ -34,8 +41,7 @@ void vdds_sub_close(vdds_sub *s)
 		vdds__sub_link_close(old);
 		free(old);
 	}
-	if (s->watch_fd >= 0)
-		close(s->watch_fd);
+	vdds__sub_reconnect_stop(s);
 	if (s->epfd >= 0)
 		close(s->epfd);
 	free(s);
@@ -57,7 +63,10 @@ int vdds_sub_open(vdds_sub **subp, const char *topic, const struct vdds_sub_opts
 	if (!s)
 		return -ENOMEM;
 	s->link.sock = s->link.data_efd = -1;
-	s->epfd = s->watch_fd = -1;
+	s->epfd = s->watch_fd = s->retry_fd = s->dial.sock = -1;
+	/* first: a fork() from another thread while we open leaves the child
+	 * nothing of what is made below */
+	vdds__sub_fork_add(s);
 	s->busy_poll = opts->busy_poll;
 	s->reconnect = opts->reconnect;
 	snprintf(s->target.topic, sizeof(s->target.topic), "%s", topic);
@@ -105,8 +114,9 @@ static inline int take_now(struct vdds_sub *s, struct vdds_sample *sample)
  * wake the caller, and look once more. Returns what take should return. */
 static __attribute__((noinline)) int take_empty(struct vdds_sub *s, struct vdds_sample *sample)
 {
-	if (s->watch_fd >= 0) {
-		/* reconnecting: the directory watch is what wakes the fd */
+	if (s->detached) {
+		/* reconnecting (sub_reconnect.c says what wakes the fd), or
+		 * forked: handle_gone says which */
 	} else if (s->busy_poll) {
 		if (++s->idle_polls % BUSY_POLL_SOCKET_CHECK == 0)
 			vdds__sub_learn_fate(s);
@@ -165,9 +175,9 @@ int vdds_sub_take(vdds_sub *s, struct vdds_sample *sample)
 {
 	if (!s || !sample)
 		return -EINVAL;
-	if (s->max_held && s->link.core.n_held >= s->max_held && s->watch_fd < 0)
+	if (s->max_held && s->link.core.n_held >= s->max_held && !s->detached)
 		return take_refused(s);
-	if (s->watch_fd < 0) {
+	if (!s->detached) {
 		int err = take_now(s, sample);
 
 		if (err == 0 && vdds__sub_fd_mode(s))
@@ -191,9 +201,13 @@ static __attribute__((noinline)) void send_wake(struct vdds_sub *s)
 }
 
 /* A sample of a publisher that has since gone: just forget it, and unmap that
- * publisher's memory with its last sample. */
-static int release_retired(struct vdds_sub *s, const struct vdds_sample *sample)
+ * publisher's memory with its last sample. Rare: kept out of release's
+ * inline path (noinline), which stays as short as it was. */
+static __attribute__((noinline)) int release_retired(struct vdds_sub *s,
+						     const struct vdds_sample *sample)
 {
+	if (s->fk.forked)
+		return -ECHILD; /* the handler left link.sock < 0 to come here */
 	for (struct vdds__sub_link **pl = &s->retired; *pl; pl = &(*pl)->next) {
 		struct vdds__sub_link *old = *pl;
 
@@ -234,10 +248,12 @@ int vdds_sub_stats(vdds_sub *s, struct vdds_sub_stats *st)
 {
 	if (!s || !st)
 		return -EINVAL;
+	if (s->fk.forked)
+		return -ECHILD;
 	memset(st, 0, sizeof(*st));
 	st->taken = s->taken_before;
 	st->lost = s->lost_before;
-	if (s->watch_fd < 0) {
+	if (!s->detached) {
 		st->taken += s->link.core.taken;
 		st->lost += s->link.core.lost;
 		st->held = s->link.core.n_held;
@@ -256,7 +272,7 @@ static void block_on_fd(struct vdds_sub *s, int timeout_ms, int *timed_out)
 	int n = poll(&pfd, 1, timeout_ms);
 
 	*timed_out = n == 0;
-	if (n > 0 && s->watch_fd < 0 && vdds__subcore_pending(&s->link.core) == 0)
+	if (n > 0 && !s->detached && vdds__subcore_pending(&s->link.core) == 0)
 		s->synced = 0; /* a hang-up, or stale: the next prepare learns which */
 }
 
@@ -271,7 +287,7 @@ static __attribute__((noinline)) int wait_slow(struct vdds_sub *s, int timeout_m
 			return r;
 		if (r > 0) {
 			/* ready: a sample, or the publisher gone with nothing left */
-			if (s->gone && vdds__subcore_pending(&s->link.core) == 0)
+			if (s->gone && (s->detached || vdds__subcore_pending(&s->link.core) == 0))
 				return s->gone;
 			return 0;
 		}
@@ -285,7 +301,7 @@ static __attribute__((noinline)) int wait_slow(struct vdds_sub *s, int timeout_m
 			block_on_fd(s, ms, &timed_out);
 		else
 			vdds__sub_drain_fd(s, ms, &timed_out);
-		if (s->watch_fd < 0 && vdds__subcore_pending(&s->link.core) > 0)
+		if (!s->detached && vdds__subcore_pending(&s->link.core) > 0)
 			return 0; /* the usual wakeup: straight back to take() */
 		if (timed_out && timeout_ms >= 0)
 			return -ETIMEDOUT;
@@ -317,7 +333,7 @@ static __attribute__((noinline)) int spin_for_sample(struct vdds_sub *s)
 
 int vdds__sub_spin(vdds_sub *s)
 {
-	return s->spin_ns && s->watch_fd < 0 && !s->gone && spin_for_sample(s);
+	return s->spin_ns && !s->detached && !s->gone && spin_for_sample(s);
 }
 
 uint32_t vdds__sub_spin_ns(const vdds_sub *s)
@@ -329,10 +345,10 @@ int vdds_sub_wait(vdds_sub *s, int timeout_ms)
 {
 	if (!s)
 		return -EINVAL;
-	if (s->max_held && s->link.core.n_held >= s->max_held && s->watch_fd < 0)
+	if (s->max_held && s->link.core.n_held >= s->max_held && !s->detached)
 		return -ENOBUFS;
 	/* a sample is already waiting: no arming, no syscall */
-	if (s->watch_fd < 0 && vdds__subcore_pending(&s->link.core) > 0)
+	if (!s->detached && vdds__subcore_pending(&s->link.core) > 0)
 		return 0;
 	if (timeout_ms != 0 && vdds__sub_spin(s) && vdds__subcore_pending(&s->link.core) > 0)
 		return 0;

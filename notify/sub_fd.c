@@ -2,8 +2,9 @@
  * data eventfd (edge-triggered, never read) and the connection socket
  * (readable only when the publisher hangs up or says BYE), so one fd reports
  * both "data" and "publisher gone"; with the reconnect option, a gone
- * publisher's socket is replaced by an inotify watch on the runtime directory,
- * so the same fd then reports "a new publisher is up".
+ * publisher's socket is replaced by what the reconnect waits for
+ * (sub_reconnect.c), so the same fd then reports "a new publisher is up". And
+ * what a child of fork() keeps of a subscriber: nothing (fork.h).
  *
  * The subscriber keeps no fd of the data eventfd: once it is in the set, its
  * entry (epitem) lives as long as the file does, and the publisher holds the
@@ -36,10 +37,10 @@
  * (vdds__sub_fd_sync). Until then, and for waitsets and vdds_sub_wait(), none
  * of that is paid for. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -139,113 +140,16 @@ int vdds__sub_watch_link(struct vdds_sub *s)
 	return err;
 }
 
-/* ------------------------------------------------------------- reconnect */
-
-/* The publisher is gone and everything it delivered was taken: keep its link
- * only while samples of it are held, and watch the directory for the next
- * publisher. Order matters: watch first, then try, so none is missed. */
-static int start_reconnect(struct vdds_sub *s)
-{
-	char dir[VDDS_PATH_MAX];
-	int err = vdds__sub_target_dir(&s->target, dir, sizeof(dir));
-
-	if (err < 0)
-		return err;
-	s->watch_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (s->watch_fd < 0)
-		return -errno;
-	/* a publisher renames its socket into place once it listens */
-	if (inotify_add_watch(s->watch_fd, dir, IN_MOVED_TO | IN_CREATE) < 0 ||
-	    (err = watch(s, s->watch_fd, EPOLLIN, TAG_WATCH)) < 0) {
-		err = err ? err : -errno;
-		close(s->watch_fd);
-		s->watch_fd = -1;
-		return err;
-	}
-	/* the dead publisher's eventfd entry stays until its file goes (see
-	 * the top): once drained, nothing writes it */
-	epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->link.sock, NULL);
-	s->latched = 0;
-	s->fd_gen++;
-	s->taken_before += s->link.core.taken;
-	s->lost_before += s->link.core.lost;
-	if (s->link.core.n_held) {
-		struct vdds__sub_link *old = malloc(sizeof(*old));
-
-		if (!old)
-			return -ENOMEM;
-		*old = s->link;
-		/* it stays mapped for the held samples; nothing else is needed */
-		close(old->sock);
-		old->sock = -1;
-		old->next = s->retired;
-		s->retired = old;
-		memset(&s->link, 0, sizeof(s->link));
-		s->link.sock = s->link.data_efd = -1;
-	} else {
-		vdds__sub_link_close(&s->link);
-	}
-	s->gone = 0;
-	return 0;
-}
-
-/* Reconnecting: if the directory changed, try the new publisher. 0 when
- * connected again, -EAGAIN while there is none, or a final error. */
-static int try_reconnect(struct vdds_sub *s, int force)
-{
-	char buf[4096];
-	int changed = 0;
-
-	while (read(s->watch_fd, buf, sizeof(buf)) > 0)
-		changed = 1;
-	if (!changed && !force)
-		return -EAGAIN;
-	struct vdds__sub_link l;
-	int err = vdds__sub_link_open(&l, &s->target);
-
-	if (err == -ENOENT)
-		return -EAGAIN;
-	if (err < 0) {
-		s->gone = err; /* say, a new publisher of another type: final */
-		return err;
-	}
-	s->link = l;
-	s->link.epoch = ++s->epochs;
-	if ((err = vdds__sub_watch_link(s)) < 0) {
-		s->gone = err;
-		return err;
-	}
-	epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->watch_fd, NULL);
-	close(s->watch_fd);
-	s->watch_fd = -1;
-	s->fd_gen++;
-	s->synced = 0; /* a new lane: the next empty take syncs the fd */
-	return 0;
-}
-
-/* Nothing left from the current publisher. Returns 0 if a new one is
- * connected (look again), or what take/wait should report. */
-int vdds__sub_handle_gone(struct vdds_sub *s)
-{
-	if (s->watch_fd >= 0)
-		return try_reconnect(s, 0);
-	if (!s->gone)
-		return -EAGAIN;
-	if (!s->reconnect || s->gone != -EPIPE)
-		return s->gone;
-	int err = start_reconnect(s);
-
-	return err < 0 ? err : try_reconnect(s, 1);
-}
-
 int vdds_sub_fd(vdds_sub *s)
 {
 	if (!s)
 		return -EINVAL;
+	if (s->fk.forked)
+		return -ECHILD;
 	if (!s->fd_wanted) {
 		/* from now on take() keeps the fd level-triggered; start right */
 		s->fd_wanted = 1;
-		if (vdds__sub_fd_mode(s) && s->watch_fd < 0)
+		if (vdds__sub_fd_mode(s) && !s->detached)
 			vdds__sub_fd_sync(s);
 	}
 	return s->epfd;
@@ -255,6 +159,8 @@ const char *vdds_sub_type_name(vdds_sub *s)
 {
 	if (!s)
 		return NULL;
+	if (s->detached)
+		return ""; /* no publisher (or forked: none of its memory) */
 	/* our checked copy, terminated: the publisher can still write the
 	 * name in its segment ("" while reconnecting: the link is zeroed) */
 	return s->link.core.hdr.type_name;
@@ -265,7 +171,7 @@ const char *vdds_sub_type_name(vdds_sub *s)
 int vdds__sub_prepare(vdds_sub *s)
 {
 	for (;;) {
-		if (s->watch_fd < 0) {
+		if (!s->detached) {
 			int r = vdds__subcore_pending(&s->link.core);
 
 			if (r != 0)
@@ -296,7 +202,7 @@ void vdds__sub_watched(vdds_sub *s, int delta)
 	if (delta > 0)
 		latch(s, 0);
 	/* the last waitset let go: the fd is ours to keep right again */
-	if (delta < 0 && vdds__sub_fd_mode(s) && s->watch_fd < 0)
+	if (delta < 0 && vdds__sub_fd_mode(s) && !s->detached)
 		vdds__sub_fd_sync(s);
 }
 
@@ -309,14 +215,63 @@ uint32_t vdds__sub_fds(const vdds_sub *s, int *main_fd, int *sock)
 {
 	/* the set, not the eventfd we no longer hold: a waitset watching the
 	 * set is woken by every write to the eventfd (ep_poll_callback wakes
-	 * the set's pollers each time, queued or not) and by the directory
-	 * watch while reconnecting */
+	 * the set's pollers each time, queued or not) and by what the
+	 * reconnect waits for (sub_reconnect.c) */
 	*main_fd = s->epfd;
-	*sock = s->watch_fd >= 0 ? -1 : s->link.sock;
+	*sock = s->detached ? -1 : s->link.sock;
 	return s->fd_gen;
 }
 
 void vdds__sub_socket_event(vdds_sub *s)
 {
 	vdds__sub_learn_fate(s);
+}
+
+/* ------------------------------------------------------ fork (fork.h) */
+
+static void close_fd(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+/* In the child: close every descriptor (the socket would otherwise keep
+ * our lane, and the publisher waiting on it, for as long as the child
+ * lives), and send take/wait/release to their slow paths for good, where
+ * they find the handle forked. The mappings were never inherited. */
+static void fork_child(struct vdds__forkable *f)
+{
+	struct vdds_sub *s = (struct vdds_sub *)((char *)f - offsetof(struct vdds_sub, fk));
+
+	close_fd(s->epfd);
+	close_fd(s->link.sock);
+	close_fd(s->link.data_efd);
+	close_fd(s->watch_fd);
+	close_fd(s->retry_fd);
+	close_fd(s->dial.sock);
+	for (struct vdds__sub_link *old = s->retired; old; old = old->next)
+		close_fd(old->sock); /* -1: closed when retired; for certainty */
+	s->detached = 1;
+	s->gone = -ECHILD;
+	s->link.sock = -1; /* release() looks here */
+}
+
+static const struct vdds__fork_ops fork_ops = { .child = fork_child };
+
+void vdds__sub_fork_add(struct vdds_sub *s)
+{
+	vdds__fork_add(&s->fk, &fork_ops);
+}
+
+void vdds__sub_forget_in_child(struct vdds_sub *s)
+{
+	vdds__subcore_fini(&s->link.core);
+	while (s->retired) {
+		struct vdds__sub_link *old = s->retired;
+
+		s->retired = old->next;
+		vdds__subcore_fini(&old->core);
+		free(old);
+	}
+	free(s);
 }

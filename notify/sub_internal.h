@@ -1,11 +1,13 @@
 /* sub_internal.h — the subscriber's private state, defined once, and what
- * sub.c (entry points, data path) and sub_fd.c (its pollable fd, the
- * publisher's fate, reconnecting, the waitset's view) ask of each other. */
+ * sub.c (entry points, data path), sub_fd.c (its pollable fd, the
+ * publisher's fate, the waitset's view) and sub_reconnect.c (following the
+ * topic to its next publisher without blocking) ask of each other. */
 #ifndef VDDS_SUB_INTERNAL_H
 #define VDDS_SUB_INTERNAL_H
 
 #include <stdint.h>
 
+#include "fork.h"
 #include "sub_link.h"
 #include "vdds.h"
 
@@ -13,15 +15,25 @@ struct vdds__member;
 
 #define BUSY_POLL_SOCKET_CHECK 4096 /* busy pollers look for a hang-up this often */
 
-enum { TAG_DATA = 1, TAG_SOCK = 2, TAG_WATCH = 3 };
+/* what each entry of the subscriber's epoll set is: the live publisher's
+ * data eventfd and socket; while reconnecting, the directory watch, the
+ * retry timer and the socket of the handshake under way */
+enum { TAG_DATA = 1, TAG_SOCK = 2, TAG_WATCH = 3, TAG_RETRY = 4, TAG_DIAL = 5 };
 
 struct vdds_sub {
 	struct vdds__sub_link link;     /* the live one (sock < 0 while reconnecting) */
 	struct vdds__sub_link *retired; /* dead publishers' links with samples held */
 	struct vdds__sub_target target;
 	int epfd;
-	int watch_fd; /* reconnecting: inotify on the runtime directory */
-	int gone;     /* 0, or -EPIPE / -EBADMSG once the publisher is gone */
+	/* no live link: reconnecting, or a handle forked into a child; the
+	 * data path takes its slow path on this one flag */
+	int detached;
+	int watch_fd;               /* reconnecting: inotify on the runtime directory */
+	int retry_fd;               /* reconnecting: timerfd, to retry or give up a handshake */
+	struct vdds__sub_dial dial; /* reconnecting: the handshake under way (sock >= 0) */
+	int changed_while_dialling; /* the topic's socket was replaced meanwhile */
+	uint32_t retry_ms;          /* the next retry's back-off */
+	int gone; /* 0, or -EPIPE / -EBADMSG once the publisher is gone (-ECHILD: forked) */
 	int busy_poll, reconnect;
 	uint32_t idle_polls, epochs;
 	uint32_t fd_gen;   /* +1 whenever the watched fds change */
@@ -34,6 +46,7 @@ struct vdds_sub {
 	int starved;       /* take said -ENOBUFS: the fd was cleared for it */
 	uint64_t taken_before, lost_before; /* counts of past links */
 	struct vdds__member *memberships;   /* in waitsets (waitset.c keeps it) */
+	struct vdds__forkable fk;           /* fork.h */
 };
 
 /* Is take() keeping the fd level-triggered? Not for busy pollers (they said
@@ -55,8 +68,17 @@ void vdds__sub_fd_sync(struct vdds_sub *s);
  * close our copy of the eventfd (its entry lives as long as the
  * publisher's). */
 int vdds__sub_watch_link(struct vdds_sub *s);
+
+/* sub_reconnect.c */
 /* Nothing left from the current publisher: 0 if a new one is connected
- * (look again), or what take/wait should report. */
+ * (look again), or what take/wait should report (-EAGAIN while
+ * reconnecting). Never blocks. */
 int vdds__sub_handle_gone(struct vdds_sub *s);
+/* Close: give up reconnecting, closing what it holds. */
+void vdds__sub_reconnect_stop(struct vdds_sub *s);
+/* Register with fork.c (see fork.h). */
+void vdds__sub_fork_add(struct vdds_sub *s);
+/* Close in a child of fork(): free what is private, nothing else. */
+void vdds__sub_forget_in_child(struct vdds_sub *s);
 
 #endif

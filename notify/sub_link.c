@@ -1,6 +1,8 @@
 /* sub_link.c — a subscriber's handshake with a publisher: connect, HELLO,
  * WELCOME with three descriptors, and checking every one of them (kind, size,
- * seals, header contents) before anything is read through them. */
+ * seals, header contents) before anything is read through them. The
+ * handshake is a state machine that never blocks (a "dial"); opening drives
+ * it with a deadline, reconnecting from the subscriber's fd. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -10,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "errors.h"
 #include "proto.h"
 #include "rundir.h"
@@ -38,14 +41,6 @@ int vdds__sub_target_dir(const struct vdds__sub_target *t, char *dir, size_t cap
 	return err < 0 && err != -EACCES && err != -ENAMETOOLONG ? -ENOENT : err;
 }
 
-static int connect_topic(const struct vdds__sub_target *t)
-{
-	char dir[VDDS_PATH_MAX];
-	int err = vdds__sub_target_dir(t, dir, sizeof(dir));
-
-	return err < 0 ? err : vdds__topic_connect(dir, t->topic);
-}
-
 /* The WELCOME came without its descriptors (MSG_CTRUNC): was that because
  * this process has no room for them? The kernel installs what fits and
  * drops the rest, and what was installed is closed by now, so look for room
@@ -63,21 +58,21 @@ static int out_of_fds(int sock)
 	return err;
 }
 
-/* Receive WELCOME or REJECT; on WELCOME take the three descriptors. A
- * refusal's reason is kept for vdds_last_error_detail(). */
-static int await_welcome(int sock, struct vdds__msg_welcome *w, int fds[])
+/* Read the answer to our HELLO, without waiting: -EAGAIN if it has not
+ * come. On WELCOME take the three descriptors; a refusal's reason is kept
+ * for vdds_last_error_detail(). */
+static int read_welcome(int sock, struct vdds__msg_welcome *w, int fds[])
 {
-	struct pollfd pfd = { .fd = sock, .events = POLLIN };
 	union vdds__msg m;
 	int nfds, n;
-
-	do
-		n = poll(&pfd, 1, WELCOME_WAIT_MS);
-	while (n < 0 && errno == EINTR);
-	if (n == 0)
-		return -ETIMEDOUT;
 	int len = vdds__msg_recv(sock, &m, fds, VDDS_WELCOME_FDS, &nfds, MSG_DONTWAIT);
 
+	/* a publisher that refused us at once may have closed before reading
+	 * our HELLO: the reset is reported first, then what it sent before */
+	if (len == -ECONNRESET)
+		len = vdds__msg_recv(sock, &m, fds, VDDS_WELCOME_FDS, &nfds, MSG_DONTWAIT);
+	if (len == -EAGAIN)
+		return len;
 	if (len == -EBADMSG && (n = out_of_fds(sock)) < 0)
 		return n;
 	if (len <= 0) /* hung up before answering: it is going away */
@@ -151,26 +146,109 @@ out:
 	return err;
 }
 
-int vdds__sub_link_open(struct vdds__sub_link *l, const struct vdds__sub_target *t)
+/* ------------------------------------------------------------- dialling
+ *
+ * A handshake is a small state machine that never blocks, so that whoever
+ * drives it decides how long to wait: vdds_sub_open() polls its socket with
+ * a deadline; a reconnecting subscriber (sub_reconnect.c) puts the socket in
+ * its epoll set and advances it from take(), wait() and waitsets, so that a
+ * publisher that is stopped, stuck or hostile costs it nothing but that
+ * publisher's samples. */
+
+int vdds__sub_dial_start(struct vdds__sub_dial *d, const struct vdds__sub_target *t, int nonblock)
 {
-	struct vdds__msg_hello hello;
+	char dir[VDDS_PATH_MAX];
+	int err = vdds__sub_target_dir(t, dir, sizeof(dir));
+
+	vdds__detail_clear();
+	d->sock = -1;
+	d->state = VDDS__DIAL_HELLO;
+	if (err < 0)
+		return err;
+	int sock = vdds__topic_connect(dir, t->topic, nonblock);
+
+	if (sock < 0)
+		return sock;
+	d->sock = sock;
+	return 0;
+}
+
+uint32_t vdds__sub_dial_events(const struct vdds__sub_dial *d)
+{
+	return d->state == VDDS__DIAL_WELCOME ? POLLIN : POLLOUT;
+}
+
+void vdds__sub_dial_abort(struct vdds__sub_dial *d)
+{
+	if (d->sock >= 0)
+		close(d->sock);
+	d->sock = -1;
+}
+
+int vdds__sub_dial_step(struct vdds__sub_dial *d, struct vdds__sub_link *l,
+			const struct vdds__sub_target *t)
+{
 	struct vdds__msg_welcome w = { 0 };
 	int fds[VDDS_WELCOME_FDS];
 	int err;
 
-	vdds__detail_clear();
-	memset(l, 0, sizeof(*l));
-	l->data_efd = -1;
-	l->sock = connect_topic(t);
-	if (l->sock < 0)
-		return l->sock;
-	vdds__msg_hello(&hello, t->type_name, t->type_size, t->hello_flags);
-	if ((err = vdds__msg_send(l->sock, &hello, sizeof(hello), NULL, 0)) < 0 ||
-	    (err = await_welcome(l->sock, &w, fds)) < 0 || (err = adopt(l, &w, fds, t)) < 0) {
-		vdds__sub_link_close(l);
-		return err == -EPIPE || err == -ECONNRESET ? -ENOENT : err;
+	if (d->state == VDDS__DIAL_HELLO) {
+		struct vdds__msg_hello hello;
+
+		vdds__msg_hello(&hello, t->type_name, t->type_size, t->hello_flags);
+		err = vdds__msg_send(d->sock, &hello, sizeof(hello), NULL, 0);
+		if (err == -EAGAIN)
+			return -EINPROGRESS; /* its queue is full: when writable */
+		/* hung up, or stopped reading: a refusal at accept (admission)
+		 * may be waiting for us to read */
+		if (err < 0 && err != -EPIPE && err != -ECONNRESET)
+			goto err_abort;
+		d->state = VDDS__DIAL_WELCOME;
 	}
+	err = read_welcome(d->sock, &w, fds);
+	if (err == -EAGAIN)
+		return -EINPROGRESS;
+	memset(l, 0, sizeof(*l));
+	l->sock = l->data_efd = -1;
+	if (err < 0 || (err = adopt(l, &w, fds, t)) < 0) {
+		vdds__sub_link_close(l);
+		goto err_abort;
+	}
+	l->sock = d->sock;
+	d->sock = -1;
+	/* a child of fork() gets none of the publisher's memory (fork.h) */
+	madvise(l->topic_map, l->topic_size, MADV_DONTFORK);
+	madvise(l->lane_map, l->lane_size, MADV_DONTFORK);
 	return 0;
+
+err_abort:
+	vdds__sub_dial_abort(d);
+	return err == -EPIPE || err == -ECONNRESET ? -ENOENT : err;
+}
+
+int vdds__sub_link_open(struct vdds__sub_link *l, const struct vdds__sub_target *t)
+{
+	struct vdds__sub_dial d;
+	/* a blocking connect: open is documented to wait for room in the
+	 * publisher's backlog; the answer is awaited with a deadline */
+	int err = vdds__sub_dial_start(&d, t, 0);
+	uint64_t deadline = vdds__deadline(WELCOME_WAIT_MS);
+
+	memset(l, 0, sizeof(*l));
+	l->sock = l->data_efd = -1;
+	while (err == 0 && (err = vdds__sub_dial_step(&d, l, t)) == -EINPROGRESS) {
+		struct pollfd pfd = { .fd = d.sock, .events = (short)vdds__sub_dial_events(&d) };
+		int n = poll(&pfd, 1, vdds__ms_left(deadline));
+
+		if (n == 0) {
+			vdds__sub_dial_abort(&d);
+			return -ETIMEDOUT;
+		}
+		err = n < 0 && errno != EINTR ? -errno : 0;
+	}
+	if (err < 0)
+		vdds__sub_dial_abort(&d);
+	return err;
 }
 
 void vdds__sub_link_close(struct vdds__sub_link *l)

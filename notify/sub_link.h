@@ -32,10 +32,36 @@ struct vdds__sub_target {
 	uint32_t hello_flags; /* VDDS_HELLO_* */
 };
 
-/* Connect, say HELLO, check and map what WELCOME hands over.
- * Returns 0 or -ENOENT (no publisher), -EACCES, -EPROTO, -ENOSPC, -EBADMSG,
+/* Connect, say HELLO, check and map what WELCOME hands over, waiting for
+ * room in the publisher's backlog and up to 5 s for its answer.
+ * Returns 0 or -ENOENT (no publisher), -EACCES, -EPROTO, -ENOSPC, -EBUSY
+ * (too many handshakes pending: the detail says whose), -EBADMSG,
  * -ETIMEDOUT, -errno. On failure l holds nothing. */
 int vdds__sub_link_open(struct vdds__sub_link *l, const struct vdds__sub_target *t);
+
+/* The same handshake without ever blocking: a "dial". Start it; then, each
+ * time its socket is ready for vdds__sub_dial_events() (POLLOUT: HELLO to
+ * send; POLLIN: the answer), step it, until it ends. Whoever drives it
+ * chooses how long to wait, and may abort it at any time. */
+enum { VDDS__DIAL_HELLO = 1, VDDS__DIAL_WELCOME = 2 };
+
+struct vdds__sub_dial {
+	int sock; /* -1: none */
+	int state;
+};
+
+/* Connect (nonblock: without waiting for room in the backlog) and clear
+ * vdds_last_error_detail(). 0: under way, d->sock is open; -ENOENT (no
+ * publisher), -EAGAIN (nonblock, and its backlog is full: try later), -errno. */
+int vdds__sub_dial_start(struct vdds__sub_dial *d, const struct vdds__sub_target *t, int nonblock);
+/* Advance: 0 when l is made (the socket is now l's); -EINPROGRESS: wait for
+ * the events; else the dial is over and closed, with vdds__sub_link_open's
+ * errors (but -ETIMEDOUT, which is the driver's). */
+int vdds__sub_dial_step(struct vdds__sub_dial *d, struct vdds__sub_link *l,
+			const struct vdds__sub_target *t);
+/* POLLOUT or POLLIN: on Linux the same bits as EPOLLOUT and EPOLLIN. */
+uint32_t vdds__sub_dial_events(const struct vdds__sub_dial *d);
+void vdds__sub_dial_abort(struct vdds__sub_dial *d);
 
 /* Unmap and close everything the link holds. */
 void vdds__sub_link_close(struct vdds__sub_link *l);
