@@ -248,6 +248,10 @@ static int take_answer(int sock, struct cli_probe *p)
 		return -ENOMEM;
 	int len = vdds__msg_recv(sock, m, fds, 0, &nfds, MSG_DONTWAIT);
 
+	/* refused at accept (the publisher admits before it reads): the reset
+	 * for our unread request comes first, then the REJECT sent before it */
+	if (len == -ECONNRESET)
+		len = vdds__msg_recv(sock, m, fds, 0, &nfds, MSG_DONTWAIT);
 	if (len == 0 || len == -ECONNRESET)
 		err = -ENOENT; /* hung up without answering: it is going away */
 	else if (len < 0)
@@ -284,11 +288,13 @@ static int start_probe(struct cli_probe *p, int *fd)
 	vdds__msg_info_req(&req);
 	int err = vdds__msg_send(sock, &req, sizeof(req), NULL, 0);
 
-	if (err < 0) {
+	if (err < 0 && err != -EPIPE && err != -ECONNRESET) {
 		close(sock);
-		p->err = err == -EPIPE || err == -ECONNRESET ? -ENOENT : err;
+		p->err = err;
 		return P_DONE;
 	}
+	/* EPIPE, ECONNRESET: it stopped reading, having refused us at accept:
+	 * its REJECT, if it sent one, is waiting to say why */
 	*fd = sock;
 	return P_ASKED;
 }
