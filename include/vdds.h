@@ -435,6 +435,125 @@ VDDS_API const char *vdds_waitset_backend(const vdds_waitset *ws);
  * NULL is a no-op. */
 VDDS_API void vdds_waitset_free(vdds_waitset *ws);
 
+/* ------------------------------------------- runtime directory and topics
+ *
+ * What a tool needs to find topics and ask their publishers about
+ * themselves, as `vdds ls` and `vdds info` do: the runtime directory, the
+ * files a topic has there, and the publisher's own account (one datagram on
+ * its socket, answered by its service side; nothing is subscribed). Each
+ * call that takes a dir takes NULL for the one vdds_rundir() names. */
+
+/* The runtime directory into buf[cap]: $VDDS_DIR, else $XDG_RUNTIME_DIR/vdds,
+ * else /tmp/vdds-<euid>; with create, made 0700 when missing. It must be a
+ * directory owned by this user or root and writable by nobody else (whoever
+ * could write it could stand in for any publisher). buf holds the path also
+ * on failure, for a message. Returns 0, -ENOENT (absent, not created),
+ * -EACCES (not a directory, another owner, writable by others),
+ * -ENAMETOOLONG, or -errno. */
+VDDS_API int vdds_rundir(char *buf, size_t cap, int create);
+
+/* 0 if topic is a valid topic name (see VDDS_TOPIC_MAX), else -EINVAL with
+ * the fault in vdds_last_error_detail(), e.g. "topic 'a/b': '/' at byte 1:
+ * only [A-Za-z0-9_.-]". */
+VDDS_API int vdds_topic_check(const char *topic);
+
+/* The path of topic's file <dir>/<topic><suffix> into buf[cap]: suffix
+ * ".sock" is its publisher's socket, ".lock" the lock a publisher holds
+ * while it lives; a tool may add its own (vdds-bridge: ".bridge"). suffix
+ * holds no '/'. Returns 0, -EINVAL (a bad topic, dir or suffix: detail
+ * says which), -ENAMETOOLONG (it does not fit in cap), or vdds_rundir()'s
+ * error when dir is NULL. */
+VDDS_API int vdds_topic_path(const char *dir, const char *topic, const char *suffix, char *buf,
+			     size_t cap);
+
+/* Take the flock (exclusive, not waiting) of <dir>/<topic><suffix>, made
+ * 0600 if missing, opened with flags O_RDONLY or O_RDWR (plus O_CLOEXEC,
+ * O_NOFOLLOW). Returns the open file, whose close lets go, or -EEXIST while
+ * another holds it, -EINVAL, or -errno. The lock is on the file the path
+ * names when this returns, even against a holder that unlinks it as it
+ * lets go (the publisher's ".lock" works so: unlink, then close). Holding
+ * a topic's ".lock" keeps any publisher of it from starting; while it is
+ * held, nobody is serving the topic, so its leftover files may go. */
+VDDS_API int vdds_topic_lock(const char *dir, const char *topic, const char *suffix, int flags);
+
+/* Call fn(topic, arg) for each valid topic name with a <topic><suffix>
+ * entry in dir (suffix NULL: ".sock", topics with a publisher or the socket
+ * of a dead one), in directory order; nothing is opened or followed. fn
+ * returns 0 to go on, anything else to stop: that value is returned.
+ * Returns 0, fn's value, -ENOENT (no such directory), -EINVAL, or -errno. */
+VDDS_API int vdds_topic_list(const char *dir, const char *suffix,
+			     int (*fn)(const char *topic, void *arg), void *arg);
+
+/* One subscriber of a topic, as its publisher sees it. */
+struct vdds_topic_sub {
+	int32_t pid;     /* its process, at connection (SO_PEERCRED) */
+	uint32_t uid;    /* its user, at connection */
+	uint32_t lane;   /* its lane, 0..max_subscribers-1 */
+	uint32_t held;   /* samples it took and has not released */
+	uint32_t queued; /* delivered to it and not yet taken */
+	uint32_t vdds__pad;
+	uint64_t lost; /* taken back from its queue by DROP_OLDEST */
+	uint64_t vdds__reserved[4]; /* room for more; the library zeroes it */
+};
+
+/* A topic's publisher, in its own words: its layout, its vdds_pub_stats
+ * counters as of the data path's last call, its note, and its subscribers.
+ * It can grow: new fields take bytes from the front of vdds__reserved, which
+ * the library zeroes, so size and offsets stay (tests/abi_layout.c). */
+struct vdds_topic_info {
+	int32_t pid;       /* the publisher's process */
+	uint32_t uid;      /* its effective uid */
+	uint64_t start_ns; /* CLOCK_REALTIME when it was opened */
+	uint64_t slot_size;
+	uint32_t slot_count;
+	uint32_t max_subscribers;
+	uint32_t type_size;                      /* 0: none declared */
+	uint32_t overflow;                       /* enum vdds_overflow */
+	uint32_t history;                        /* samples kept for late joiners */
+	uint32_t n_subs;                         /* rows in subs[] */
+	char type_name[VDDS_TYPE_NAME_MAX + 1];  /* "": none; the publisher's bytes */
+	uint32_t free_slots;                     /* as vdds_pub_stats */
+	uint32_t loaned_slots;
+	uint32_t subscribers; /* the data path's count (subs[]: the control side's) */
+	uint32_t vdds__pad;
+	uint64_t published;
+	uint64_t wakeups;
+	uint64_t disconnects;
+	uint64_t kicked;
+	char note[VDDS_NOTE_MAX];   /* vdds_pub_set_note(); the publisher's bytes */
+	uint64_t vdds__reserved[8]; /* room for more; the library zeroes it */
+	struct vdds_topic_sub subs[VDDS_MAX_SUBSCRIBERS]; /* n_subs of them */
+};
+
+/* Ask topic's publisher about itself: connect to <dir>/<topic>.sock (a
+ * socket, never a symlink), ask, and wait up to timeout_ms (< 0: forever)
+ * for the answer, which is checked whole before *info is filled. Strings in
+ * it are NUL-terminated but chosen by the publisher: escape them before a
+ * terminal sees them. Returns 0, or
+ *   -ENOENT        no publisher (no socket, or it hung up as it closed)
+ *   -ECONNREFUSED  a socket nobody listens on: its publisher died
+ *   -ENOTSOCK      <topic>.sock is a file, FIFO or symlink: not followed
+ *   -EACCES        the publisher refuses this user
+ *   -EPROTO        it speaks another protocol version (detail says which)
+ *   -ETIMEDOUT     no answer in time (also a full backlog all along)
+ *   -EBADMSG       a malformed answer
+ *   -EINVAL        a bad argument (detail says which)
+ * or another errno it refused with (its reason in the detail), or -errno. */
+VDDS_API int vdds_topic_info(const char *dir, const char *topic, struct vdds_topic_info *info,
+			     int timeout_ms);
+
+/* vdds_topic_info() for n topics at once, none waiting for another, all
+ * within one timeout_ms: infos[i] and errs[i] (as vdds_topic_info returns)
+ * for topics[i]. A publisher that never answers costs the others nothing.
+ * It keeps at most as many connections open as RLIMIT_NOFILE leaves room
+ * for (less 64), asking the rest as answers come in: raise that limit
+ * first to ask thousands at once. The detail is left empty: errs[] says
+ * each topic's fate. Returns 0 (each errs[i] set), or -EINVAL, -ENOMEM, or
+ * vdds_rundir()'s error other than -ENOENT when dir is NULL (nothing
+ * asked). */
+VDDS_API int vdds_topic_info_many(const char *dir, const char *const *topics, size_t n,
+				  struct vdds_topic_info *infos, int *errs, int timeout_ms);
+
 /* ------------------------------------------------------------------- common */
 
 /* The words for an error code (negative or positive errno): vdds's own for

@@ -1,8 +1,11 @@
-/* rundir.c — the runtime directory and per-topic names. A directory another
- * user could write is refused: whoever can write it could replace a topic's
- * socket and impersonate its publisher. */
+/* rundir.c — the runtime directory and per-topic names, paths, locks and
+ * listing (internal, and the public vdds_rundir/vdds_topic_* calls). A
+ * directory another user could write is refused: whoever can write it could
+ * replace a topic's socket and impersonate its publisher. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,4 +172,104 @@ int vdds__topic_lock(const char *dir, const char *topic)
 	int err = vdds__topic_addr(&path, dir, topic, ".lock");
 
 	return err < 0 ? err : vdds__lock_path(path.sun_path, O_RDWR);
+}
+
+/* ------------------------------------------------------------ public calls */
+
+int vdds_rundir(char *buf, size_t cap, int create)
+{
+	if (!buf || cap == 0)
+		return vdds__detail_setf(-EINVAL, "vdds_rundir: %s", buf ? "cap 0" : "buf NULL");
+	return vdds__rundir(buf, cap, create, 0);
+}
+
+int vdds_topic_check(const char *topic)
+{
+	return vdds__topic_name_check(topic);
+}
+
+/* dir, or the runtime directory resolved into own[] when dir is NULL */
+static int dir_or_rundir(const char **dir, char *own, size_t cap)
+{
+	if (*dir)
+		return 0;
+	int err = vdds__rundir(own, cap, 0, 0);
+
+	*dir = own;
+	return err;
+}
+
+static int check_suffix(const char *fn, const char *suffix)
+{
+	if (!suffix)
+		return vdds__detail_setf(-EINVAL, "%s: suffix NULL", fn);
+	if (strchr(suffix, '/'))
+		return vdds__detail_setf(-EINVAL, "%s: suffix '%.32s' holds a '/'", fn, suffix);
+	return 0;
+}
+
+int vdds_topic_path(const char *dir, const char *topic, const char *suffix, char *buf, size_t cap)
+{
+	char own[VDDS_PATH_MAX];
+	int err = vdds__topic_name_check(topic);
+
+	if (err == 0)
+		err = check_suffix("vdds_topic_path", suffix);
+	if (err == 0 && (!buf || cap == 0))
+		err = vdds__detail_setf(-EINVAL, "vdds_topic_path: %s",
+					buf ? "cap 0" : "buf NULL");
+	if (err == 0)
+		err = dir_or_rundir(&dir, own, sizeof(own));
+	if (err < 0)
+		return err;
+	int n = snprintf(buf, cap, "%s/%s%s", dir, topic, suffix);
+
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
+int vdds_topic_lock(const char *dir, const char *topic, const char *suffix, int flags)
+{
+	char path[PATH_MAX];
+
+	if (flags != O_RDONLY && flags != O_RDWR)
+		return vdds__detail_setf(-EINVAL, "vdds_topic_lock: flags %#x: O_RDONLY or O_RDWR",
+					 (unsigned)flags);
+	int err = vdds_topic_path(dir, topic, suffix, path, sizeof(path));
+
+	return err < 0 ? err : vdds__lock_path(path, flags);
+}
+
+int vdds_topic_list(const char *dir, const char *suffix, int (*fn)(const char *topic, void *arg),
+		    void *arg)
+{
+	char own[VDDS_PATH_MAX];
+	int err = fn ? 0 : vdds__detail_setf(-EINVAL, "vdds_topic_list: fn NULL");
+
+	suffix = suffix ? suffix : ".sock";
+	if (err == 0)
+		err = check_suffix("vdds_topic_list", suffix);
+	if (err == 0)
+		err = dir_or_rundir(&dir, own, sizeof(own));
+	if (err < 0)
+		return err;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return -errno;
+	size_t s = strlen(suffix);
+	struct dirent *de;
+
+	while (err == 0 && (de = readdir(d))) {
+		char topic[VDDS_TOPIC_MAX + 1];
+		size_t n = strlen(de->d_name);
+
+		if (n <= s || n - s > VDDS_TOPIC_MAX || strcmp(de->d_name + n - s, suffix) != 0)
+			continue;
+		memcpy(topic, de->d_name, n - s);
+		topic[n - s] = '\0';
+		if (vdds__topic_valid(topic) == 0)
+			err = fn(topic, arg);
+	}
+	closedir(d);
+	return err;
 }

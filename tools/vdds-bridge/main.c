@@ -17,7 +17,6 @@
 
 #include "bridge.h"
 #include "escape.h"
-#include "rundir.h"
 
 #define DEFAULT_DEPTH 16
 #define DEFAULT_SLOT_SIZE 4096
@@ -351,7 +350,7 @@ int main(int argc, char **argv)
 		return err;
 	/* vdds's runtime directory, with vdds's own checks (owner, mode), made
 	 * if missing so that it can be watched before the first topic appears */
-	if ((err = vdds__rundir(b.rundir, sizeof(b.rundir), 1, 0)) < 0 ||
+	if ((err = vdds_rundir(b.rundir, sizeof(b.rundir), 1)) < 0 ||
 	    (err = find_origin(&b)) < 0) {
 		bridge_log("runtime directory: %s", vdds_strerror(err));
 		return 1;

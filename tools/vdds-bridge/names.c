@@ -9,12 +9,11 @@
 #include <string.h>
 
 #include "bridge.h"
-#include "rundir.h"
 
 bool bridge_topic_name_ok(const char *name)
 {
 	/* the library's own rule, so that every name vdds takes is mapped */
-	return vdds__topic_valid(name) == 0;
+	return vdds_topic_check(name) == 0;
 }
 
 static bool alnum(char c)

@@ -19,7 +19,6 @@
 
 #include "bridge.h"
 #include "escape.h"
-#include "rundir.h"
 
 #define SOCK_SUFFIX ".sock"
 #define LOCK_SUFFIX ".bridge"
@@ -63,9 +62,7 @@ bool bridge_wants_in(const struct bridge *b, const char *name)
 static int topic_path(const struct bridge *b, const struct topic *t, const char *suffix, char *path,
 		      size_t cap)
 {
-	int n = snprintf(path, cap, "%s/%s%s", b->rundir, t->name, suffix);
-
-	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+	return vdds_topic_path(b->rundir, t->name, suffix, path, cap);
 }
 
 static bool has_local_socket(const struct bridge *b, const struct topic *t)
@@ -90,7 +87,7 @@ static int take_lock(struct bridge *b, struct topic *t)
 
 	if (err < 0)
 		return err;
-	int fd = vdds__lock_path(path, O_RDONLY);
+	int fd = vdds_topic_lock(b->rundir, t->name, LOCK_SUFFIX, O_RDONLY);
 
 	if (fd < 0)
 		return fd;

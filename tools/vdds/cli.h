@@ -9,7 +9,6 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "introspect.h"
 #include "vdds.h"
 
 enum { CLI_OK = 0, CLI_RUNTIME = 1, CLI_USAGE = 2 };
@@ -17,6 +16,8 @@ enum { CLI_OK = 0, CLI_RUNTIME = 1, CLI_USAGE = 2 };
 /* How long `info` waits for a publisher's answer, and `ls` for all of
  * theirs together. */
 #define CLI_INFO_WAIT_MS 2000
+/* Room for a runtime-directory path: a socket address's (sun_path). */
+#define CLI_PATH_MAX 108
 
 /* The subcommands: argc/argv start at the subcommand's name. */
 int cli_ls(int argc, char **argv);
@@ -41,6 +42,10 @@ int cli_flush_stdout(void);
 /* An argument the user gave, for a message: escaped and cut to 80 bytes (a
  * 1000-byte name is not echoed back whole). Valid until four more calls. */
 const char *cli_arg(const char *s);
+/* A failed library call's err in words: vdds_strerror(err), and the
+ * library's detail in parentheses when it has one (vdds_last_error_detail,
+ * escaped). Valid until the next call. */
+const char *cli_lib_error(int err);
 
 /* Parse an unsigned decimal (or, for doubles, a positive number) within
  * [min, max]; false when it is not one. */
@@ -51,7 +56,7 @@ bool cli_parse_double(const char *s, double min, double max, double *out);
 int cli_check_topic(const char *cmd, const char *topic);
 
 /* The runtime directory path, whether or not it exists (for messages and
- * listing). Returns vdds__rundir's error (0, -ENOENT, -EACCES...). */
+ * listing). Returns vdds_rundir's error (0, -ENOENT, -EACCES...). */
 int cli_rundir(char *buf, size_t cap);
 extern char cli_dir[]; /* filled by main() before any subcommand runs */
 
@@ -60,22 +65,25 @@ int cli_topic_error(int err, const char *topic, const char *doing);
 
 /* info.c: an introspection answer as one JSON object and a newline; the
  * message for a failed introspection. */
-void cli_info_json(FILE *f, const char *topic, const struct vdds__msg_info *m);
+void cli_info_json(FILE *f, const char *topic, const struct vdds_topic_info *m);
 int cli_introspect_error(int err, const char *topic);
 
-/* One topic to ask its publisher about, and what came of it. */
-struct cli_probe {
-	char topic[VDDS_TOPIC_MAX + 1];
-	/* 0 (info holds the answer), -ECONNREFUSED (a dead socket),
-	 * -ENOTSOCK (<topic>.sock is no socket: a file, FIFO or symlink, not
-	 * followed), -ETIMEDOUT (no answer in time), -ENOENT (gone), -EACCES,
-	 * -EPROTO, -EBADMSG, another errno it REJECTed with, or -errno */
-	int err;
-	struct vdds__msg_info info;
+/* Topics asked about their publishers together, and what came of it:
+ * err[i] is vdds_topic_info_many()'s for topic[i] (0: info[i] holds the
+ * answer). */
+struct cli_probes {
+	size_t n;
+	char **topic;
+	struct vdds_topic_info *info;
+	int *err;
 };
-/* Ask all n topics of the runtime directory at once, none blocking the
- * others, within timeout_ms for all together. */
-void cli_probe(struct cli_probe *v, size_t n, int timeout_ms);
+/* Ask all p->n topics of the runtime directory at once, none blocking the
+ * others, within timeout_ms for all together, first letting this process
+ * hold one descriptor per topic where the hard limit allows. Returns 0 or
+ * vdds_topic_info_many()'s error. */
+int cli_probe(struct cli_probes *p, int timeout_ms);
+/* Free what a cli_probes holds (not p itself). */
+void cli_probes_free(struct cli_probes *p);
 
 /* SIGINT and SIGTERM, blocked, as a readable fd (signalfd). */
 int cli_signal_fd(void);

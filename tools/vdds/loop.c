@@ -55,7 +55,7 @@ static int drain(const struct cli_loop *l, vdds_sub *sub, void *ctx, uint64_t *l
 	if (err == -EBADMSG)
 		return cli_fail(CLI_RUNTIME, "the publisher of '%s' cut this subscriber off",
 				l->topic);
-	return cli_fail(CLI_RUNTIME, "'%s': %s", l->topic, vdds_strerror(err));
+	return cli_fail(CLI_RUNTIME, "'%s': %s", l->topic, cli_lib_error(err));
 }
 
 int cli_run_loop(const struct cli_loop *l, void *ctx)
@@ -85,7 +85,7 @@ int cli_run_loop(const struct cli_loop *l, void *ctx)
 	if ((err = vdds_waitset_new(&ws)) < 0 || (err = vdds_waitset_add_sub(ws, sub, sub)) < 0 ||
 	    (err = vdds_waitset_add_fd(ws, sigfd, POLLIN, &sigfd)) < 0 ||
 	    (tick >= 0 && (err = vdds_waitset_add_fd(ws, tick, POLLIN, &tick)) < 0)) {
-		rc = cli_fail(CLI_RUNTIME, "waitset: %s", vdds_strerror(err));
+		rc = cli_fail(CLI_RUNTIME, "waitset: %s", cli_lib_error(err));
 		goto out;
 	}
 	uint64_t last = cli_mono_ns();
@@ -115,7 +115,7 @@ int cli_run_loop(const struct cli_loop *l, void *ctx)
 			continue;
 		}
 		if (n < 0) {
-			rc = cli_fail(CLI_RUNTIME, "waitset: %s", vdds_strerror(n));
+			rc = cli_fail(CLI_RUNTIME, "waitset: %s", cli_lib_error(n));
 			goto out;
 		}
 		for (int i = 0; i < n; i++) {

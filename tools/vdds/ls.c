@@ -2,8 +2,8 @@
  * their sockets at once within one deadline; sockets left by dead
  * publishers shown as stale, and with --prune removed, under the topic's
  * lock so that a live or starting publisher's files are never touched. */
-#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -13,7 +13,6 @@
 
 #include "cli.h"
 #include "escape.h"
-#include "rundir.h"
 
 static const char help[] =
 	"usage: vdds ls [--json] [--prune] [--timeout MS]\n"
@@ -49,74 +48,63 @@ static enum state state_of(int err)
 	}
 }
 
-static int by_topic(const void *a, const void *b)
+static int by_name(const void *a, const void *b)
 {
-	return strcmp(((const struct cli_probe *)a)->topic, ((const struct cli_probe *)b)->topic);
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The topic part of a directory entry named <topic><suffix>, if valid. */
-static bool topic_of(const char *name, const char *suffix, char *topic)
+/* A listing being gathered: the names so far, and room for how many. */
+struct scan {
+	struct cli_probes *p;
+	size_t cap;
+};
+
+/* vdds_topic_list's callback: one more name. */
+static int add_topic(const char *topic, void *arg)
 {
-	size_t n = strlen(name), s = strlen(suffix);
+	struct scan *sc = arg;
+	struct cli_probes *p = sc->p;
 
-	if (n <= s || n - s > VDDS_TOPIC_MAX || strcmp(name + n - s, suffix) != 0)
-		return false;
-	memcpy(topic, name, n - s);
-	topic[n - s] = '\0';
-	return vdds__topic_valid(topic) == 0;
-}
+	if (p->n == sc->cap) {
+		size_t cap = sc->cap ? 2 * sc->cap : 16;
+		char **nt = realloc(p->topic, cap * sizeof(*nt));
 
-/* Every topic with a file of this suffix in dir, sorted; *n entries,
- * malloc'd. Names are only read here: nothing is opened or followed. */
-static struct cli_probe *scan(const char *dir, const char *suffix, size_t *n, int *err)
-{
-	DIR *d = opendir(dir);
-	struct cli_probe *v = NULL;
-	size_t cap = 0;
-	struct dirent *de;
-
-	*n = 0;
-	*err = 0;
-	if (!d) {
-		*err = -errno;
-		return NULL;
+		if (!nt)
+			return -ENOMEM;
+		p->topic = nt;
+		sc->cap = cap;
 	}
-	while ((de = readdir(d))) {
-		char topic[VDDS_TOPIC_MAX + 1];
-
-		if (!topic_of(de->d_name, suffix, topic))
-			continue;
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 16;
-			struct cli_probe *nv = realloc(v, cap * sizeof(*v));
-
-			if (!nv) {
-				*err = -ENOMEM;
-				break;
-			}
-			v = nv;
-		}
-		memset(&v[*n], 0, sizeof(v[*n]));
-		snprintf(v[*n].topic, sizeof(v[*n].topic), "%s", topic);
-		(*n)++;
-	}
-	closedir(d);
-	if (v)
-		qsort(v, *n, sizeof(*v), by_topic);
-	return v;
+	if (!(p->topic[p->n] = strdup(topic)))
+		return -ENOMEM;
+	p->n++;
+	return 0;
 }
 
-static void print_json(const struct cli_probe *v, size_t n)
+/* Every topic with a file of this suffix in dir, sorted, into *p. Names are
+ * only read here: nothing is opened or followed. Returns 0 or -errno. */
+static int scan(const char *dir, const char *suffix, struct cli_probes *p)
 {
+	struct scan sc = { p, 0 };
+	int err = vdds_topic_list(dir, suffix, add_topic, &sc);
+
+	if (p->n)
+		qsort(p->topic, p->n, sizeof(*p->topic), by_name);
+	return err;
+}
+
+static void print_json(const struct cli_probes *v)
+{
+	size_t n = v->n;
+
 	fputs("{\"dir\":", stdout);
 	cli_json_str(stdout, cli_dir);
 	fputs(",\"topics\":[", stdout);
 	for (size_t i = 0; i < n; i++) {
-		const struct vdds__msg_info *m = &v[i].info;
-		enum state st = state_of(v[i].err);
+		const struct vdds_topic_info *m = &v->info[i];
+		enum state st = state_of(v->err[i]);
 
 		fputs(i ? ",{\"topic\":" : "{\"topic\":", stdout);
-		cli_json_str(stdout, v[i].topic);
+		cli_json_str(stdout, v->topic[i]);
 		printf(",\"state\":\"%s\"", state_names[st]);
 		if (st == LIVE) {
 			printf(",\"pid\":%d,\"subscribers\":%u,\"slot_count\":%u,\"free_slots\":%u,"
@@ -130,8 +118,10 @@ static void print_json(const struct cli_probe *v, size_t n)
 	fputs("]}\n", stdout);
 }
 
-static void print_text(const struct cli_probe *v, size_t n)
+static void print_text(const struct cli_probes *v)
 {
+	size_t n = v->n;
+
 	if (n == 0) {
 		fprintf(stderr, "vdds: no topics in %s\n", cli_dir);
 		return;
@@ -139,11 +129,11 @@ static void print_text(const struct cli_probe *v, size_t n)
 	printf("%-24s %-12s %-8s %-5s %-11s %-10s %s\n", "TOPIC", "STATE", "PID", "SUBS",
 	       "FREE/SLOTS", "PUBLISHED", "TYPE");
 	for (size_t i = 0; i < n; i++) {
-		const struct vdds__msg_info *m = &v[i].info;
-		enum state st = state_of(v[i].err);
+		const struct vdds_topic_info *m = &v->info[i];
+		enum state st = state_of(v->err[i]);
 
 		if (st != LIVE) {
-			printf("%-24s %-12s %-8s %-5s %-11s %-10s %s\n", v[i].topic,
+			printf("%-24s %-12s %-8s %-5s %-11s %-10s %s\n", v->topic[i],
 			       state_names[st], "-", "-", "-", "-", "-");
 			continue;
 		}
@@ -151,7 +141,7 @@ static void print_text(const struct cli_probe *v, size_t n)
 
 		snprintf(slots, sizeof(slots), "%u/%u", m->free_slots, m->slot_count);
 		/* the publisher chose its type name: escaped before a terminal sees it */
-		printf("%-24s %-12s %-8d %-5u %-11s %-10" PRIu64 " %s\n", v[i].topic, "live",
+		printf("%-24s %-12s %-8d %-5u %-11s %-10" PRIu64 " %s\n", v->topic[i], "live",
 		       m->pid, m->n_subs, slots, m->published,
 		       m->type_name[0] ? esc_str(m->type_name, type, sizeof(type)) : "-");
 	}
@@ -161,12 +151,12 @@ static void print_text(const struct cli_probe *v, size_t n)
  * S_IFREG): what is not what vdds made there is left alone. */
 static void unlink_if(const char *topic, const char *suffix, mode_t kind)
 {
-	struct sockaddr_un a;
+	char path[CLI_PATH_MAX];
 	struct stat st;
 
-	if (vdds__topic_addr(&a, cli_dir, topic, suffix) == 0 && lstat(a.sun_path, &st) == 0 &&
-	    (st.st_mode & S_IFMT) == kind)
-		unlink(a.sun_path);
+	if (vdds_topic_path(cli_dir, topic, suffix, path, sizeof(path)) == 0 &&
+	    lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == kind)
+		unlink(path);
 }
 
 /* Remove a topic's files if nobody holds its lock: a live publisher holds it
@@ -176,7 +166,7 @@ static void unlink_if(const char *topic, const char *suffix, mode_t kind)
  * and takes a fresh one. Returns 1 if removed, 0 if held, or -errno. */
 static int prune_one(const char *topic)
 {
-	int fd = vdds__topic_lock(cli_dir, topic);
+	int fd = vdds_topic_lock(cli_dir, topic, ".lock", O_RDWR);
 
 	if (fd == -EEXIST)
 		return 0;
@@ -197,44 +187,43 @@ static int prune_leftovers(void)
 	int removed = 0;
 
 	for (size_t k = 0; k < 2; k++) {
-		size_t m;
-		int err;
-		struct cli_probe *w = scan(cli_dir, leftovers[k], &m, &err);
+		struct cli_probes w = { 0 };
 
-		for (size_t i = 0; i < m; i++) {
+		scan(cli_dir, leftovers[k], &w);
+		for (size_t i = 0; i < w.n; i++) {
+			char path[CLI_PATH_MAX];
 			struct stat st;
-			struct sockaddr_un a;
 
-			if (vdds__topic_addr(&a, cli_dir, w[i].topic, ".sock") < 0 ||
-			    lstat(a.sun_path, &st) == 0)
+			if (vdds_topic_path(cli_dir, w.topic[i], ".sock", path, sizeof(path)) < 0 ||
+			    lstat(path, &st) == 0)
 				continue;
-			if (prune_one(w[i].topic) > 0) {
+			if (prune_one(w.topic[i]) > 0) {
 				fprintf(stderr, "vdds: removed leftover files of '%s'\n",
-					w[i].topic);
+					w.topic[i]);
 				removed++;
 			}
 		}
-		free(w);
+		cli_probes_free(&w);
 	}
 	return removed;
 }
 
 /* Every socket that refused a connection (its publisher died: the kernel
  * says nobody listens), then leftovers; nothing else is ever removed. */
-static int prune(const struct cli_probe *v, size_t n)
+static int prune(const struct cli_probes *v)
 {
 	int removed = 0, failed = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		if (state_of(v[i].err) != STALE)
+	for (size_t i = 0; i < v->n; i++) {
+		if (state_of(v->err[i]) != STALE)
 			continue;
-		int r = prune_one(v[i].topic);
+		int r = prune_one(v->topic[i]);
 
 		if (r < 0) {
-			cli_fail(0, "cannot prune '%s': %s", v[i].topic, strerror(-r));
+			cli_fail(0, "cannot prune '%s': %s", v->topic[i], strerror(-r));
 			failed = 1;
 		} else if (r > 0) {
-			fprintf(stderr, "vdds: removed stale socket of '%s'\n", v[i].topic);
+			fprintf(stderr, "vdds: removed stale socket of '%s'\n", v->topic[i]);
 			removed++;
 		}
 	}
@@ -273,7 +262,7 @@ int cli_ls(int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage("ls", "unexpected argument '%s'", cli_arg(argv[optind]));
-	int err = cli_rundir(cli_dir, VDDS_PATH_MAX);
+	int err = cli_rundir(cli_dir, CLI_PATH_MAX);
 
 	if (err == -EACCES)
 		return cli_fail(CLI_RUNTIME,
@@ -283,28 +272,28 @@ int cli_ls(int argc, char **argv)
 	if (err != 0 && err != -ENOENT)
 		return cli_fail(CLI_RUNTIME, "cannot use runtime directory %s: %s", cli_dir,
 				strerror(-err));
-	size_t n = 0;
-	struct cli_probe *v = NULL;
+	struct cli_probes v = { 0 };
 	int rc = CLI_OK;
 
 	for (int pass = 0; err == 0 && pass < 1 + do_prune; pass++) {
-		free(v);
-		v = scan(cli_dir, ".sock", &n, &err);
+		cli_probes_free(&v);
+		err = scan(cli_dir, ".sock", &v);
+		if (err == 0)
+			err = cli_probe(&v, (int)timeout);
 		if (err < 0) {
-			free(v);
+			cli_probes_free(&v);
 			return cli_fail(CLI_RUNTIME, "cannot list %s: %s", cli_dir, strerror(-err));
 		}
-		cli_probe(v, n, (int)timeout);
 		if (do_prune && pass == 0)
-			rc = prune(v, n); /* then list what is left */
+			rc = prune(&v); /* then list what is left */
 	}
 	if (do_prune && err == -ENOENT)
 		fprintf(stderr, "vdds: nothing stale in %s\n", cli_dir);
 	if (json)
-		print_json(v, n);
+		print_json(&v);
 	else
-		print_text(v, n);
-	free(v);
+		print_text(&v);
+	cli_probes_free(&v);
 	err = cli_flush_stdout();
 	return rc == CLI_OK ? err : rc;
 }

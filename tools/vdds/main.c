@@ -17,9 +17,8 @@
 
 #include "cli.h"
 #include "escape.h"
-#include "rundir.h"
 
-char cli_dir[VDDS_PATH_MAX];
+char cli_dir[CLI_PATH_MAX];
 
 static const char usage[] =
 	"usage: vdds COMMAND [ARGS]   (vdds COMMAND --help for each)\n"
@@ -104,6 +103,19 @@ const char *cli_arg(const char *s)
 	return esc_str(s, buf, 84);
 }
 
+const char *cli_lib_error(int err)
+{
+	static char buf[4 * VDDS_ERROR_DETAIL_MAX + 128];
+	const char *detail = vdds_last_error_detail();
+	char esc[4 * VDDS_ERROR_DETAIL_MAX + 4];
+
+	if (!detail[0])
+		return vdds_strerror(err);
+	/* the library's words may quote a peer's (a publisher's reason): escaped */
+	snprintf(buf, sizeof(buf), "%s (%s)", vdds_strerror(err), esc_str(detail, esc, sizeof(esc)));
+	return buf;
+}
+
 bool cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
 	char *end;
@@ -136,7 +148,7 @@ bool cli_parse_double(const char *s, double min, double max, double *out)
 
 int cli_check_topic(const char *cmd, const char *topic)
 {
-	if (vdds__topic_valid(topic) == 0)
+	if (vdds_topic_check(topic) == 0)
 		return CLI_OK;
 	return cli_usage(cmd,
 			 "invalid topic name '%s': a topic is 1 to %d of A-Z a-z 0-9 _ . - and "
@@ -146,7 +158,7 @@ int cli_check_topic(const char *cmd, const char *topic)
 
 int cli_rundir(char *buf, size_t cap)
 {
-	return vdds__rundir(buf, cap, 0, 0);
+	return vdds_rundir(buf, cap, 0);
 }
 
 int cli_topic_error(int err, const char *topic, const char *doing)
@@ -165,7 +177,7 @@ int cli_topic_error(int err, const char *topic, const char *doing)
 	case EINTR:
 		return cli_fail(CLI_RUNTIME, "interrupted while trying to %s '%s'", doing, topic);
 	case EACCES:
-		if (cli_rundir(cli_dir, VDDS_PATH_MAX) == -EACCES)
+		if (cli_rundir(cli_dir, CLI_PATH_MAX) == -EACCES)
 			return cli_fail(
 				CLI_RUNTIME,
 				"runtime directory %s is not trusted: owned by another user or "
@@ -321,8 +333,8 @@ static int sub_open(void *arg)
 static int wait_for_publisher(const char *topic, int sigfd, const struct vdds_sub_opts *o,
 			      vdds_sub **sub)
 {
-	char dir[VDDS_PATH_MAX];
-	int err = vdds__rundir(dir, sizeof(dir), 1, 0);
+	char dir[CLI_PATH_MAX];
+	int err = vdds_rundir(dir, sizeof(dir), 1);
 
 	if (err < 0)
 		return err;

@@ -16,7 +16,6 @@
 #include "cli.h"
 #include "escape.h"
 #include "mcap.h"
-#include "rundir.h"
 
 static const char help[] =
 	"usage: vdds play FILE.mcap [--rate X] [--loop] [--wait-subs N] [--topics A,B...]\n"
@@ -127,7 +126,7 @@ static void map_channel(struct play *p, const struct mcap_channel *c)
 	char esc[ESC_NAME_MAX];
 	int t;
 
-	if (vdds__topic_valid(c->topic) < 0) {
+	if (vdds_topic_check(c->topic) < 0) {
 		fprintf(stderr, "vdds: skipping channel '%s': not a vdds topic name\n",
 			esc_str(c->topic, esc, sizeof(esc)));
 		return;
@@ -362,7 +361,7 @@ static int play_once(struct play *p, uint64_t *played)
 			return 1;
 		if (err < 0)
 			return cli_fail(CLI_RUNTIME, "publishing on '%s': %s", p->topics[t].name,
-					vdds_strerror(err)) +
+					cli_lib_error(err)) +
 			       2;
 		(*played)++;
 	}

@@ -222,14 +222,12 @@ static int parse(int argc, char **argv, struct pub_args *a)
  * blocking on a publisher that does not answer. */
 static int owned(const char *topic)
 {
-	struct cli_probe *p = calloc(1, sizeof(*p));
+	struct vdds_topic_info *m = calloc(1, sizeof(*m));
 	int pid = 0;
 
-	if (p) {
-		snprintf(p->topic, sizeof(p->topic), "%s", topic);
-		cli_probe(p, 1, CLI_INFO_WAIT_MS);
-		pid = p->err == 0 ? p->info.pid : 0;
-		free(p);
+	if (m) {
+		pid = vdds_topic_info(cli_dir, topic, m, CLI_INFO_WAIT_MS) == 0 ? m->pid : 0;
+		free(m);
 	}
 	if (pid > 0)
 		return cli_fail(CLI_RUNTIME, "topic '%s' already has a publisher (pid %d) in %s",
@@ -318,7 +316,7 @@ int cli_pub(int argc, char **argv)
 			break;
 		if (err < 0) {
 			rc = cli_fail(CLI_RUNTIME, "publishing on '%s': %s", topic,
-				      vdds_strerror(err));
+				      cli_lib_error(err));
 			break;
 		}
 		sent++;

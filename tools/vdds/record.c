@@ -21,7 +21,6 @@
 
 #include "cli.h"
 #include "mcap.h"
-#include "rundir.h"
 
 static const char help[] =
 	"usage: vdds record -o FILE.mcap [--count N] [--reconnect] [--compression C]\n"
@@ -137,11 +136,11 @@ static int declare(struct rec *r, struct topic *t)
 /* A channel for topic t, or its channel again if the type is unchanged. */
 static int channel_for(struct rec *r, struct topic *t)
 {
-	struct vdds__msg_info m;
+	struct vdds_topic_info m;
 	const char *type = "";
 
 	memset(&m, 0, sizeof(m));
-	if (vdds__introspect(cli_dir, t->name, &m, CLI_INFO_WAIT_MS) == 0)
+	if (vdds_topic_info(cli_dir, t->name, &m, CLI_INFO_WAIT_MS) == 0)
 		type = m.type_name;
 	if (t->channel && !strcmp(t->type, type))
 		return 0;
@@ -206,7 +205,7 @@ static void scan(struct rec *r)
 		topic[n - 5] = '\0';
 		struct topic *t = find(r, topic);
 
-		if (vdds__topic_valid(topic) == 0 && wanted(r, topic) && !(t && t->sub))
+		if (vdds_topic_check(topic) == 0 && wanted(r, topic) && !(t && t->sub))
 			start(r, topic); /* -ENOENT: a stale socket; others: try next time */
 	}
 	closedir(d);
@@ -398,7 +397,7 @@ static int drain(struct rec *r, struct topic *t)
 	if (err == -EPIPE)
 		fprintf(stderr, "vdds: the publisher of '%s' went away\n", t->name);
 	else
-		fprintf(stderr, "vdds: stopped recording '%s': %s\n", t->name, vdds_strerror(err));
+		fprintf(stderr, "vdds: stopped recording '%s': %s\n", t->name, cli_lib_error(err));
 	stop(r, t);
 	return -1;
 }
@@ -548,7 +547,7 @@ static int run(struct rec *r)
 		int n = vdds_waitset_wait(r->ws, ev, 16, -1), rc;
 
 		if (n < 0)
-			return cli_fail(CLI_RUNTIME, "waitset: %s", vdds_strerror(n));
+			return cli_fail(CLI_RUNTIME, "waitset: %s", cli_lib_error(n));
 		for (int i = 0; i < n; i++) {
 			if (ev[i].user == &r->sigfd) {
 				int sig = cli_signal_read(r->sigfd);
@@ -603,9 +602,9 @@ static int setup(struct rec *r)
 		return cli_fail(CLI_RUNTIME, "setting up: %s", strerror(err < 0 ? -err : errno));
 	if (r->any_pattern || r->reconnect) {
 		/* watch before scanning: a publisher that starts in between is seen */
-		char dir[VDDS_PATH_MAX];
+		char dir[CLI_PATH_MAX];
 
-		err = vdds__rundir(dir, sizeof(dir), 1, 0);
+		err = vdds_rundir(dir, sizeof(dir), 1);
 		if (err < 0 ||
 		    (err = add_fd(r, inotify_init1(IN_CLOEXEC | IN_NONBLOCK), &r->watch)) < 0 ||
 		    inotify_add_watch(r->watch, dir, IN_MOVED_TO | IN_CREATE) < 0)
