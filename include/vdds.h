@@ -441,7 +441,9 @@ VDDS_API void vdds_waitset_free(vdds_waitset *ws);
  * themselves, as `vdds ls` and `vdds info` do: the runtime directory, the
  * files a topic has there, and the publisher's own account (one datagram on
  * its socket, answered by its service side; nothing is subscribed). Each
- * call that takes a dir takes NULL for the one vdds_rundir() names. */
+ * call that takes a dir takes NULL for the one vdds_rundir() names. Each
+ * clears vdds_last_error_detail() first; -EINVAL's detail names the
+ * argument at fault. */
 
 /* The runtime directory into buf[cap]: $VDDS_DIR, else $XDG_RUNTIME_DIR/vdds,
  * else /tmp/vdds-<euid>; with create, made 0700 when missing. It must be a

@@ -174,10 +174,13 @@ int vdds__topic_lock(const char *dir, const char *topic)
 	return err < 0 ? err : vdds__lock_path(path.sun_path, O_RDWR);
 }
 
-/* ------------------------------------------------------------ public calls */
+/* ------------------------------------------------------------ public calls
+ * Each clears this thread's error detail first, so that a detail read after
+ * one of them is about it (-EINVAL: which argument). */
 
 int vdds_rundir(char *buf, size_t cap, int create)
 {
+	vdds__detail_clear();
 	if (!buf || cap == 0)
 		return vdds__detail_setf(-EINVAL, "vdds_rundir: %s", buf ? "cap 0" : "buf NULL");
 	return vdds__rundir(buf, cap, create, 0);
@@ -185,6 +188,7 @@ int vdds_rundir(char *buf, size_t cap, int create)
 
 int vdds_topic_check(const char *topic)
 {
+	vdds__detail_clear();
 	return vdds__topic_name_check(topic);
 }
 
@@ -211,7 +215,10 @@ static int check_suffix(const char *fn, const char *suffix)
 int vdds_topic_path(const char *dir, const char *topic, const char *suffix, char *buf, size_t cap)
 {
 	char own[VDDS_PATH_MAX];
-	int err = vdds__topic_name_check(topic);
+	int err;
+
+	vdds__detail_clear();
+	err = vdds__topic_name_check(topic);
 
 	if (err == 0)
 		err = check_suffix("vdds_topic_path", suffix);
@@ -231,6 +238,7 @@ int vdds_topic_lock(const char *dir, const char *topic, const char *suffix, int 
 {
 	char path[PATH_MAX];
 
+	vdds__detail_clear();
 	if (flags != O_RDONLY && flags != O_RDWR)
 		return vdds__detail_setf(-EINVAL, "vdds_topic_lock: flags %#x: O_RDONLY or O_RDWR",
 					 (unsigned)flags);
@@ -243,7 +251,10 @@ int vdds_topic_list(const char *dir, const char *suffix, int (*fn)(const char *t
 		    void *arg)
 {
 	char own[VDDS_PATH_MAX];
-	int err = fn ? 0 : vdds__detail_setf(-EINVAL, "vdds_topic_list: fn NULL");
+	int err;
+
+	vdds__detail_clear();
+	err = fn ? 0 : vdds__detail_setf(-EINVAL, "vdds_topic_list: fn NULL");
 
 	suffix = suffix ? suffix : ".sock";
 	if (err == 0)

@@ -91,4 +91,37 @@ VDDS__FROZEN(vdds_event, fd, 4);
 VDDS__FROZEN(vdds_event, events, 8);
 VDDS__FROZEN(vdds_event, user, 16);
 
+/* the introspection answer (issue #20 point 1): grown from the front of
+ * vdds__reserved, which the library zeroes (tests/test_introspect.c) */
+VDDS__FROZEN_SIZE(vdds_topic_sub, 64);
+VDDS__FROZEN(vdds_topic_sub, pid, 0);
+VDDS__FROZEN(vdds_topic_sub, uid, 4);
+VDDS__FROZEN(vdds_topic_sub, lane, 8);
+VDDS__FROZEN(vdds_topic_sub, held, 12);
+VDDS__FROZEN(vdds_topic_sub, queued, 16);
+VDDS__FROZEN(vdds_topic_sub, lost, 24);
+VDDS__FROZEN(vdds_topic_sub, vdds__reserved, 32);
+VDDS__FROZEN_SIZE(vdds_topic_info, 352 + 64 * VDDS_MAX_SUBSCRIBERS);
+VDDS__FROZEN(vdds_topic_info, pid, 0);
+VDDS__FROZEN(vdds_topic_info, uid, 4);
+VDDS__FROZEN(vdds_topic_info, start_ns, 8);
+VDDS__FROZEN(vdds_topic_info, slot_size, 16);
+VDDS__FROZEN(vdds_topic_info, slot_count, 24);
+VDDS__FROZEN(vdds_topic_info, max_subscribers, 28);
+VDDS__FROZEN(vdds_topic_info, type_size, 32);
+VDDS__FROZEN(vdds_topic_info, overflow, 36);
+VDDS__FROZEN(vdds_topic_info, history, 40);
+VDDS__FROZEN(vdds_topic_info, n_subs, 44);
+VDDS__FROZEN(vdds_topic_info, type_name, 48);
+VDDS__FROZEN(vdds_topic_info, free_slots, 112);
+VDDS__FROZEN(vdds_topic_info, loaned_slots, 116);
+VDDS__FROZEN(vdds_topic_info, subscribers, 120);
+VDDS__FROZEN(vdds_topic_info, published, 128);
+VDDS__FROZEN(vdds_topic_info, wakeups, 136);
+VDDS__FROZEN(vdds_topic_info, disconnects, 144);
+VDDS__FROZEN(vdds_topic_info, kicked, 152);
+VDDS__FROZEN(vdds_topic_info, note, 160);
+VDDS__FROZEN(vdds_topic_info, vdds__reserved, 288);
+VDDS__FROZEN(vdds_topic_info, subs, 352);
+
 #endif

@@ -3,6 +3,8 @@
 # consumer against it three ways: gcc through pkg-config, clang, and g++
 # through find_package(vdds); and a C++17 consumer of vdds.hpp, with g++
 # through find_package(vdds) and with clang++ through pkg-config; run each.
+# The tools (tools/vdds; with "bridge", tools/vdds-bridge) build on their own
+# against the installed vdds and run.
 # With "bridge": vdds-bridge, its man page and the wire contract's IDL are
 # installed, and the binary runs. Then the README's two installs, run as
 # written: into a prefix of one's own (HOME is a scratch directory, so
@@ -62,6 +64,37 @@ if command -v clang++ >/dev/null; then
 	"$prefix/hpp_clang" && passed=$((passed + 1))
 else
 	echo "clang++ missing: skipped"
+fi
+
+# The tools are consumers like any other (issue #20): tools/vdds, and with
+# "bridge" tools/vdds-bridge, configure and build on their own against the
+# installed vdds (find_package(vdds); no path into the library's sources),
+# link the installed libvdds.so, and run: the standalone vdds asks a
+# publisher of its own about itself.
+tools=$(cd "$(dirname "$0")/.." && pwd)/tools
+tool_build() { # tool_build NAME DIR BINARY
+	cmake -S "$tools/$1" -B "$prefix/$2" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_FLAGS=-Werror \
+		>"$prefix/$2.log" 2>&1 && cmake --build "$prefix/$2" -j2 >>"$prefix/$2.log" 2>&1 ||
+		{ echo "tools/$1 does not build against the installed vdds:"; cat "$prefix/$2.log"; exit 1; }
+	ldd "$prefix/$2/$3" | grep -q "libvdds.so.0 => $prefix/" ||
+		{ echo "tools/$1 built standalone does not link the installed libvdds.so:"
+		  ldd "$prefix/$2/$3"; exit 1; }
+}
+tool_build vdds tool_vdds vdds
+cli=$prefix/tool_vdds/vdds
+"$cli" pub standalone hello --rate 20 >/dev/null 2>&1 &
+pub_pid=$!
+for _ in $(seq 100); do "$cli" info standalone >"$prefix/info.out" 2>&1 && break; sleep 0.1; done
+kill "$pub_pid"
+wait "$pub_pid" || true
+grep -q "^publisher: *pid $pub_pid," "$prefix/info.out" ||
+	{ echo "the standalone vdds cannot ask its publisher:"; cat "$prefix/info.out"; exit 1; }
+passed=$((passed + 1))
+if [ "${2:-}" = bridge ]; then
+	tool_build vdds-bridge tool_bridge vdds-bridge
+	"$prefix/tool_bridge/vdds-bridge" --version | grep -q '^vdds-bridge ' ||
+		{ echo "the standalone vdds-bridge does not run"; exit 1; }
+	passed=$((passed + 1))
 fi
 
 # readme_lines NAME: the README's install block NAME (the fenced block after
