@@ -494,7 +494,7 @@ struct vdds_topic_sub {
 	uint32_t held;   /* samples it took and has not released */
 	uint32_t queued; /* delivered to it and not yet taken */
 	uint32_t vdds__pad;
-	uint64_t lost; /* taken back from its queue by DROP_OLDEST */
+	uint64_t lost;              /* taken back from its queue by DROP_OLDEST */
 	uint64_t vdds__reserved[4]; /* room for more; the library zeroes it */
 };
 
@@ -509,12 +509,12 @@ struct vdds_topic_info {
 	uint64_t slot_size;
 	uint32_t slot_count;
 	uint32_t max_subscribers;
-	uint32_t type_size;                      /* 0: none declared */
-	uint32_t overflow;                       /* enum vdds_overflow */
-	uint32_t history;                        /* samples kept for late joiners */
-	uint32_t n_subs;                         /* rows in subs[] */
-	char type_name[VDDS_TYPE_NAME_MAX + 1];  /* "": none; the publisher's bytes */
-	uint32_t free_slots;                     /* as vdds_pub_stats */
+	uint32_t type_size;                     /* 0: none declared */
+	uint32_t overflow;                      /* enum vdds_overflow */
+	uint32_t history;                       /* samples kept for late joiners */
+	uint32_t n_subs;                        /* rows in subs[] */
+	char type_name[VDDS_TYPE_NAME_MAX + 1]; /* "": none; the publisher's bytes */
+	uint32_t free_slots;                    /* as vdds_pub_stats */
 	uint32_t loaned_slots;
 	uint32_t subscribers; /* the data path's count (subs[]: the control side's) */
 	uint32_t vdds__pad;

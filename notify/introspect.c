@@ -326,14 +326,17 @@ static int probe_all(const char *dir, const char *const *topics, size_t n,
 		     struct vdds_topic_info *infos, int *errs, int timeout_ms, bool detail)
 {
 	char own[VDDS_PATH_MAX];
-	struct probes p = { .dir = dir, .topics = topics, .infos = infos, .errs = errs, .n = n,
-			    .detail = detail };
+	struct probes p = {
+		.dir = dir, .topics = topics, .infos = infos, .errs = errs, .n = n, .detail = detail
+	};
 	int err = 0;
 
 	vdds__detail_clear();
 	if (n && (!topics || !infos || !errs))
 		return vdds__detail_setf(-EINVAL, "vdds_topic_info: %s NULL",
-					 !topics ? "topics" : !infos ? "info" : "errs");
+					 !topics  ? "topics"
+					 : !infos ? "info"
+						  : "errs");
 	for (size_t i = 0; i < n; i++) {
 		if ((err = vdds__topic_name_check(topics[i])) < 0)
 			return err;

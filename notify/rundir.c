@@ -223,8 +223,7 @@ int vdds_topic_path(const char *dir, const char *topic, const char *suffix, char
 	if (err == 0)
 		err = check_suffix("vdds_topic_path", suffix);
 	if (err == 0 && (!buf || cap == 0))
-		err = vdds__detail_setf(-EINVAL, "vdds_topic_path: %s",
-					buf ? "cap 0" : "buf NULL");
+		err = vdds__detail_setf(-EINVAL, "vdds_topic_path: %s", buf ? "cap 0" : "buf NULL");
 	if (err == 0)
 		err = dir_or_rundir(&dir, own, sizeof(own));
 	if (err < 0)
@@ -254,11 +253,10 @@ int vdds_topic_list(const char *dir, const char *suffix, int (*fn)(const char *t
 	int err;
 
 	vdds__detail_clear();
-	err = fn ? 0 : vdds__detail_setf(-EINVAL, "vdds_topic_list: fn NULL");
-
+	if (!fn)
+		return vdds__detail_setf(-EINVAL, "vdds_topic_list: fn NULL");
 	suffix = suffix ? suffix : ".sock";
-	if (err == 0)
-		err = check_suffix("vdds_topic_list", suffix);
+	err = check_suffix("vdds_topic_list", suffix);
 	if (err == 0)
 		err = dir_or_rundir(&dir, own, sizeof(own));
 	if (err < 0)

@@ -350,8 +350,7 @@ int main(int argc, char **argv)
 		return err;
 	/* vdds's runtime directory, with vdds's own checks (owner, mode), made
 	 * if missing so that it can be watched before the first topic appears */
-	if ((err = vdds_rundir(b.rundir, sizeof(b.rundir), 1)) < 0 ||
-	    (err = find_origin(&b)) < 0) {
+	if ((err = vdds_rundir(b.rundir, sizeof(b.rundir), 1)) < 0 || (err = find_origin(&b)) < 0) {
 		bridge_log("runtime directory: %s", vdds_strerror(err));
 		return 1;
 	}

@@ -76,8 +76,8 @@ static void print_text(const char *topic, const struct vdds_topic_info *m)
 	for (uint32_t i = 0; i < m->n_subs; i++) {
 		const struct vdds_topic_sub *s = &m->subs[i];
 
-		printf("  %-8d %-8u %-6u %-6u %-7u %" PRIu64 "\n", s->pid, s->uid, s->lane,
-		       s->held, s->queued, s->lost);
+		printf("  %-8d %-8u %-6u %-6u %-7u %" PRIu64 "\n", s->pid, s->uid, s->lane, s->held,
+		       s->queued, s->lost);
 	}
 }
 

@@ -112,7 +112,8 @@ const char *cli_lib_error(int err)
 	if (!detail[0])
 		return vdds_strerror(err);
 	/* the library's words may quote a peer's (a publisher's reason): escaped */
-	snprintf(buf, sizeof(buf), "%s (%s)", vdds_strerror(err), esc_str(detail, esc, sizeof(esc)));
+	snprintf(buf, sizeof(buf), "%s (%s)", vdds_strerror(err),
+		 esc_str(detail, esc, sizeof(esc)));
 	return buf;
 }
 
