@@ -101,7 +101,7 @@ int cli_interruptible(int (*fn)(void *arg), void *arg);
 /* Subscribe to topic. With wait (--reconnect), a topic that has no publisher
  * yet is waited for (inotify on the runtime directory) and the subscriber
  * reconnects to later publishers. Returns 0, 1 if a signal came first, or a
- * negative errno (the message already printed when report is set). */
+ * negative errno, its message already printed (cli_topic_error). */
 int cli_subscribe(const char *topic, bool wait, int sigfd, vdds_sub **sub);
 /* The same with options (a type, its size; reconnect is the waiting). */
 int cli_subscribe_opts(const char *topic, const struct vdds_sub_opts *o, int sigfd, vdds_sub **sub);
