@@ -392,6 +392,7 @@ PY
 	wait_topic old
 	run info old
 	expect 1 "vdds: the publisher of 'old' speaks an older vdds protocol without introspection" "info on a version-1 publisher"
+	expect 1 "expected, publisher speaks 1)" "info says which version, in the library's words"
 	run ls --json
 	check "ls shows the version-1 publisher as old-protocol" \
 		json "[(t['topic'], t['state']) for t in j['topics']] == [('old', 'old-protocol'), ('t', 'live')]"
