@@ -461,8 +461,9 @@ VDDS_API int vdds_topic_check(const char *topic);
 
 /* The path of topic's file <dir>/<topic><suffix> into buf[cap]: suffix
  * ".sock" is its publisher's socket, ".lock" the lock a publisher holds
- * while it lives; a tool may add its own (vdds-bridge: ".bridge"). suffix
- * holds no '/'. Returns 0, -EINVAL (a bad topic, dir or suffix: detail
+ * while it lives, ".new" the socket a starting one has not yet renamed into
+ * place; a tool may add its own (vdds-bridge: ".bridge"). suffix holds no
+ * '/'. Returns 0, -EINVAL (a bad topic, dir or suffix: detail
  * says which), -ENAMETOOLONG (it does not fit in cap), or vdds_rundir()'s
  * error when dir is NULL. */
 VDDS_API int vdds_topic_path(const char *dir, const char *topic, const char *suffix, char *buf,
