@@ -87,7 +87,7 @@ GstMemory *gst_vdds_allocator_loan(GstAllocator *alloc, gsize size, int *err)
 {
 	GstVddsAllocator *self = (GstVddsAllocator *)alloc;
 	GstVddsMemory *vm;
-	guint8 *slot;
+	guint8 *slot = NULL;
 	int e;
 
 	if (size > self->link->payload_max) {

@@ -262,7 +262,7 @@ static GstFlowReturn vdds_sink_publish_copy(GstVddsSink *self, GstBuffer *buf,
 					    enum vddsgst_kind kind)
 {
 	gsize len = buf ? gst_buffer_get_size(buf) : 0;
-	guint8 *slot;
+	guint8 *slot = NULL;
 	int err;
 
 	if (len > self->link->payload_max) {

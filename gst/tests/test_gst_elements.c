@@ -12,8 +12,8 @@
 
 #define CAPS_A "video/x-raw,format=I420,width=320,height=240,framerate=30/1"
 #define CAPS_B "video/x-raw,format=RGBx,width=64,height=48,framerate=15/1"
-#define SIZE_A (320 * 240 * 3 / 2)
-#define SIZE_B (64 * 48 * 4)
+#define SIZE_A ((gsize)320 * 240 * 3 / 2)
+#define SIZE_B ((gsize)64 * 48 * 4)
 
 static int topic_no;
 
@@ -356,7 +356,7 @@ GST_START_TEST(test_buffers_go_back_to_vdds_when_downstream_frees_them)
 	/* the buffers are the samples: as many held in vdds as alive here */
 	fail_unless_equals_int(stat_uint(vdds_element(src), "held"), 3);
 	/* max-held: the fourth waits for one of them to be freed */
-	g_usleep(200 * 1000);
+	g_usleep(200000);
 	fail_unless(gst_harness_try_pull(src) == NULL, "max-held=3 let a fourth through");
 	gst_buffer_unref(held[0]);
 	held[3] = gst_harness_pull(src);
