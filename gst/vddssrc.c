@@ -48,6 +48,7 @@ typedef struct {
 	VddsSubLink *link; /* NULL while no publisher */
 	int wake_fd;       /* unlock() writes it; a link borrows it */
 	int inotify_fd;
+	int watch; /* inotify watch of the runtime directory, or -1 */
 	gint flushing;
 	GstCaps *caps;
 	guint32 caps_gen;
@@ -192,29 +193,39 @@ static int vdds_src_try_open(GstVddsSrc *self)
 
 /* Wait for a publisher: inotify on the runtime directory when it exists (a
  * socket appearing wakes us), and a 100 ms timer anyway (the directory may
- * not exist yet, or be replaced). FALSE when flushing. */
+ * not exist yet, or be replaced). The watch is kept between calls: removing
+ * it queues an IN_IGNORED event, which would wake the next poll at once.
+ * FALSE when flushing. */
 static gboolean vdds_src_wait_publisher(GstVddsSrc *self)
 {
-	gchar *dir = vdds_runtime_dir();
 	struct pollfd p[2];
-	int wd = -1;
-	char ev[4096];
+	char ev[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
 
-	if (self->inotify_fd >= 0)
-		wd = inotify_add_watch(self->inotify_fd, dir,
-				       IN_CREATE | IN_MOVED_TO | IN_ATTRIB | IN_DELETE_SELF);
-	g_free(dir);
+	if (self->inotify_fd >= 0 && self->watch < 0) {
+		gchar *dir = vdds_runtime_dir();
+
+		self->watch = inotify_add_watch(self->inotify_fd, dir,
+						IN_CREATE | IN_MOVED_TO | IN_ATTRIB);
+		g_free(dir);
+	}
 	p[0].fd = self->wake_fd;
 	p[0].events = POLLIN;
-	p[1].fd = self->inotify_fd;
+	p[1].fd = self->watch >= 0 ? self->inotify_fd : -1;
 	p[1].events = POLLIN;
 	poll(p, 2, 100);
-	if (p[1].revents & POLLIN) {
-		while (read(self->inotify_fd, ev, sizeof(ev)) > 0)
-			;
+	while (self->watch >= 0 && (n = read(self->inotify_fd, ev, sizeof(ev))) > 0) {
+		const char *at = ev;
+
+		/* the directory went (or was replaced): watch it anew */
+		while (at + sizeof(struct inotify_event) <= ev + n) {
+			const struct inotify_event *e = (const struct inotify_event *)at;
+
+			if (e->mask & IN_IGNORED)
+				self->watch = -1;
+			at += sizeof(*e) + e->len;
+		}
 	}
-	if (wd >= 0)
-		inotify_rm_watch(self->inotify_fd, wd);
 	return !g_atomic_int_get(&self->flushing);
 }
 
@@ -460,6 +471,7 @@ static gboolean vdds_src_start(GstBaseSrc *bs)
 	}
 	self->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	self->inotify_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	self->watch = -1;
 	if (self->wake_fd < 0) {
 		GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ, ("eventfd: %s", g_strerror(errno)),
 				  (NULL));
@@ -636,6 +648,6 @@ static void gst_vdds_src_init(GstVddsSrc *self)
 {
 	gst_base_src_set_live(GST_BASE_SRC(self), TRUE);
 	gst_base_src_set_format(GST_BASE_SRC(self), GST_FORMAT_TIME);
-	self->wake_fd = self->inotify_fd = -1;
+	self->wake_fd = self->inotify_fd = self->watch = -1;
 	self->on_gone = VDDS_GONE_EOS;
 }
