@@ -14,6 +14,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-$here/../build}
 export GST_PLUGIN_PATH=$build/gst/plugin
 work=$(mktemp -d /tmp/vdds-gstbench-XXXXXX)
+# one registry, made once by the checks below (a scan per process would be measured)
 export GST_REGISTRY=$work/registry.bin
 trap 'rm -rf "$work"' EXIT
 for el in vddssink vddssrc shmsink shmsrc videotestsrc fakesink; do
@@ -68,11 +69,11 @@ one_case() {
 	local mech=$1 w=$2 h=$3 n=$4 r=$5 i size caps
 	size=$((w * h * 3 / 2))
 	caps="video/x-raw,format=I420,width=$w,height=$h,framerate=30/1"
-	rm -rf "$work"/run "$work"/sock "$work"/w.* "$work"/r*.*
+	rm -rf "$work"/run "$work"/sock "$work"/w.* "$work"/r[0-9]*.*
 	export VDDS_DIR=$work/run
 	if [ "$mech" = vdds ]; then
 		for i in $(seq "$r"); do
-			GST_DEBUG=vdds:4 GST_DEBUG_NO_COLOR=1 run r$i vddssrc topic=bench ! fakesink sync=false
+			GST_DEBUG=vdds:4 GST_DEBUG_NO_COLOR=1 run r$i vddssrc topic=bench ! fakesink sync=false enable-last-sample=false
 		done
 		GST_DEBUG=vdds:4 GST_DEBUG_NO_COLOR=1 run w videotestsrc num-buffers=$n pattern=black ! \
 			$caps ! vddssink topic=bench sync=false wait-subscribers=$r
@@ -81,7 +82,7 @@ one_case() {
 			socket-path=$work/sock shm-size=$((size * 10)) wait-for-connection=true sync=false
 		for _ in $(seq 500); do [ -S "$work/sock" ] && break; sleep 0.01; done
 		for i in $(seq "$r"); do
-			run r$i shmsrc socket-path=$work/sock is-live=true ! $caps ! fakesink sync=false
+			run r$i shmsrc socket-path=$work/sock is-live=true ! $caps ! fakesink sync=false enable-last-sample=false
 		done
 	fi
 	wait
@@ -104,7 +105,7 @@ one_case() {
 echo "## GStreamer: vddssink/vddssrc against shmsink/shmsrc ($(date -u +%Y-%m-%d))"
 echo
 echo "\`bench/gst_bench.sh\` on $(nproc) CPUs (load average at start: $(cut -d' ' -f1-3 /proc/loadavg));"
-echo "\`videotestsrc pattern=black num-buffers=N ! I420 ! sink sync=false\` → \`src ! fakesink sync=false\`."
+echo "\`videotestsrc pattern=black num-buffers=N ! I420 ! sink sync=false\` → \`src ! fakesink sync=false enable-last-sample=false\`."
 echo
 echo "| frame | transport | readers | frames/s | writer CPU µs/frame | reader CPU µs/frame (each) | writer copies/frame | reader copies/frame (each) | all processes' CPU µs/frame | counted by the element |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"
