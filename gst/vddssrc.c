@@ -313,8 +313,17 @@ static GstBuffer *vdds_src_wrap(GstVddsSrc *self, const struct vdds_sample *s,
 				     VDDSGST_HDR_SIZE + len, VDDSGST_HDR_SIZE, len, held,
 				     vdds_held_free);
 	gst_buffer_append_memory(buf, mem);
-	GST_BUFFER_PTS(buf) = h->pts;
-	GST_BUFFER_DTS(buf) = h->dts;
+	/* do-timestamp (the default): the writer's times are of its own
+	 * running time, which means nothing to this pipeline's clock (a sink
+	 * that syncs would wait for the writer's uptime); basesrc stamps
+	 * the arrival instead of an unset time */
+	if (gst_base_src_get_do_timestamp(GST_BASE_SRC(self))) {
+		GST_BUFFER_PTS(buf) = GST_CLOCK_TIME_NONE;
+		GST_BUFFER_DTS(buf) = GST_CLOCK_TIME_NONE;
+	} else {
+		GST_BUFFER_PTS(buf) = h->pts;
+		GST_BUFFER_DTS(buf) = h->dts;
+	}
 	GST_BUFFER_DURATION(buf) = h->duration;
 	GST_BUFFER_OFFSET(buf) = h->offset;
 	GST_BUFFER_OFFSET_END(buf) = h->offset_end;
@@ -648,6 +657,7 @@ static void gst_vdds_src_init(GstVddsSrc *self)
 {
 	gst_base_src_set_live(GST_BASE_SRC(self), TRUE);
 	gst_base_src_set_format(GST_BASE_SRC(self), GST_FORMAT_TIME);
+	gst_base_src_set_do_timestamp(GST_BASE_SRC(self), TRUE);
 	self->wake_fd = self->inotify_fd = self->watch = -1;
 	self->on_gone = VDDS_GONE_EOS;
 }

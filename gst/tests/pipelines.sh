@@ -59,8 +59,8 @@ topic=gstp$$
 case $case in
 checksums)
 	mkdir -m 700 "$VDDS_DIR"
-	launch r1 vddssrc topic=$topic ! checksumsink hash=md5 sync=false
-	launch r2 vddssrc topic=$topic ! checksumsink hash=md5 sync=false
+	launch r1 vddssrc topic=$topic do-timestamp=false ! checksumsink hash=md5 sync=false
+	launch r2 vddssrc topic=$topic do-timestamp=false ! checksumsink hash=md5 sync=false
 	launch w videotestsrc num-buffers=300 pattern=ball ! $hd ! \
 		vddssink topic=$topic wait-subscribers=2 sync=false
 	timeout 90 gst-launch-1.0 -q videotestsrc num-buffers=300 pattern=ball ! $hd ! \
@@ -79,7 +79,7 @@ checksums)
 reader_first)
 	# no runtime directory yet: the reader cannot watch it, its timer finds
 	# the publisher
-	launch r1 vddssrc topic=$topic ! checksumsink hash=md5 sync=false
+	launch r1 vddssrc topic=$topic do-timestamp=false ! checksumsink hash=md5 sync=false
 	sleep 1
 	kill -0 "$pid_r1" 2>/dev/null || bad "the reader did not wait: $(cat "$work/r1.out")"
 	launch w videotestsrc num-buffers=50 pattern=ball ! $small ! \
