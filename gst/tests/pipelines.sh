@@ -6,7 +6,7 @@
 #   checksums     300 frames of 1080p ball into two readers, each frame's sha1
 #                 (md5) equal to the same pipeline without vdds; readers start first
 #   reader_first  a reader waits for a writer whose runtime directory does not
-#                 exist yet, then gets every frame
+#                 exist yet, without spinning once it does, then gets every frame
 #   writer_killed the writer SIGKILLed mid-stream: the on-publisher-gone=eos
 #                 reader ends with EOS (exit 0), the =error one with an error
 #   slow_reader   drop-oldest: a reader sleeping 30 ms a frame loses frames,
@@ -82,6 +82,15 @@ reader_first)
 	launch r1 vddssrc topic=$topic do-timestamp=false ! checksumsink hash=md5 sync=false
 	sleep 1
 	kill -0 "$pid_r1" 2>/dev/null || bad "the reader did not wait: $(cat "$work/r1.out")"
+	# the directory appears (inotify can watch it now), still no writer: the
+	# reader sleeps, it does not spin (read syscalls of its process, counted)
+	mkdir -m 700 "$VDDS_DIR"
+	sleep 0.3
+	reader=$(pgrep -P "$pid_r1")
+	before=$(sed -n 's/^syscr: //p' "/proc/$reader/io")
+	sleep 1
+	after=$(sed -n 's/^syscr: //p' "/proc/$reader/io")
+	[ $((after - before)) -lt 100 ] || bad "waiting reader made $((after - before)) reads in 1 s: it spins"
 	launch w videotestsrc num-buffers=50 pattern=ball ! $small ! \
 		vddssink topic=$topic wait-subscribers=1 sync=false
 	timeout 90 gst-launch-1.0 -q videotestsrc num-buffers=50 pattern=ball ! $small ! \
