@@ -373,6 +373,37 @@ GST_START_TEST(test_buffers_go_back_to_vdds_when_downstream_frees_them)
 }
 GST_END_TEST;
 
+GST_START_TEST(test_depth_skips_to_the_newest_frames)
+{
+	gchar *topic = new_topic();
+	GstHarness *src, *sink;
+	GstBuffer *first, *in[4], *out;
+	int i;
+
+	/* max-held=1 keeps frames 1..3 queued while frame 0 is held */
+	open_pair(topic, "depth=1 max-held=1", &src, &sink);
+	gst_harness_set_src_caps_str(sink, CAPS_A);
+	for (i = 0; i < 4; i++)
+		in[i] = make_buffer(SIZE_A, (guint8)(10 + i));
+	fail_unless_equals_int(gst_harness_push(sink, gst_buffer_ref(in[0])), GST_FLOW_OK);
+	first = gst_harness_pull(src);
+	fail_unless(same_bytes(in[0], first));
+	for (i = 1; i < 4; i++)
+		fail_unless_equals_int(gst_harness_push(sink, gst_buffer_ref(in[i])), GST_FLOW_OK);
+	gst_buffer_unref(first);
+	/* 1 and 2 had a newer frame behind them: skipped */
+	out = gst_harness_pull(src);
+	fail_unless(same_bytes(in[3], out));
+	fail_unless_equals_uint64(stat_u64(vdds_element(src), "skipped"), 2);
+	gst_buffer_unref(out);
+	for (i = 0; i < 4; i++)
+		gst_buffer_unref(in[i]);
+	gst_harness_teardown(sink);
+	gst_harness_teardown(src);
+	g_free(topic);
+}
+GST_END_TEST;
+
 GST_START_TEST(test_a_buffer_outlives_its_source_element)
 {
 	gchar *topic = new_topic();
@@ -406,6 +437,7 @@ static Suite *vddsgst_suite(void)
 	tcase_add_test(tc, test_the_proposed_pool_gives_vdds_memory_published_without_a_copy);
 	tcase_add_test(tc, test_videotestsrc_writes_straight_into_shared_memory);
 	tcase_add_test(tc, test_buffers_go_back_to_vdds_when_downstream_frees_them);
+	tcase_add_test(tc, test_depth_skips_to_the_newest_frames);
 	tcase_add_test(tc, test_a_buffer_outlives_its_source_element);
 	suite_add_tcase(s, tc);
 	return s;
