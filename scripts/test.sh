@@ -15,6 +15,10 @@ source scripts/deps.sh
 vdds_install_deps clang libclang-rt-14-dev clang-tidy clang-format cppcheck \
 	python3-dev python3-numpy python3-pytest python3-setuptools python3-pip \
 	cyclonedds-dev cyclonedds-tools iproute2 spin libzstd-dev liblz4-dev
+# GStreamer: the vdds plugin (gst/), its gst-check tests and pipelines
+# (videotestsrc: -base; identity: core; checksumsink, shmsink: -bad)
+vdds_install_deps libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools \
+	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
 jobs=$(nproc)
 
 echo "=== gcc -Werror: build and test"
@@ -37,6 +41,9 @@ cppcheck --enable=warning,performance,portability --inline-suppr --error-exitcod
 	-D_GNU_SOURCE -Iinclude -Icore -Inotify -Itools/common core notify examples tools/common tools/vdds
 cppcheck --enable=warning,performance,portability --inline-suppr --error-exitcode=1 -q \
 	-D_GNU_SOURCE -Iinclude -Ibuild-test/tools/vdds-bridge tools/vdds-bridge
+for f in gst/*.c gst/tests/*.c; do clang-tidy --quiet -p build-test "$f"; done
+cppcheck --library=gtk --enable=warning,performance,portability --inline-suppr --error-exitcode=1 \
+	-q -D_GNU_SOURCE -Iinclude gst gst/tests
 
 echo "=== ASan+UBSan: build and test"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVDDS_WERROR=ON -DVDDS_SANITIZE=ON \
