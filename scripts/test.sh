@@ -13,7 +13,7 @@ source scripts/deps.sh
 # DDS, its IDL compiler and iproute2 (network namespaces): vdds-bridge's tests;
 # spin, the model checker of tests/model/
 vdds_install_deps clang libclang-rt-14-dev clang-tidy clang-format cppcheck \
-	python3-dev python3-numpy python3-pytest python3-setuptools python3-pip \
+	python3-dev python3-numpy python3-pytest python3-setuptools python3-pip python3-venv \
 	cyclonedds-dev cyclonedds-tools iproute2 spin
 jobs=$(nproc)
 

@@ -40,7 +40,11 @@ def pytest_pyfunc_call(pyfuncitem):
     except subprocess.TimeoutExpired as e:
         pytest.fail(f"the child running the test hung (killed after {e.timeout} s):\n{e.output}")
     if r.returncode == 0:
-        print(r.stdout)  # shown with -rA or -s: a stress test's seed, for one
+        if pyfuncitem.get_closest_marker("isolated").kwargs.get("show"):
+            # past pytest's capture, into CTest's log: a seed, a count
+            capture = pyfuncitem.config.pluginmanager.getplugin("capturemanager")
+            with capture.global_and_fixture_disabled():
+                sys.stderr.write("\n" + r.stdout)
         return True
     if r.returncode == 77:
         pytest.skip("skipped in the child:\n" + r.stdout[-2000:])

@@ -161,9 +161,17 @@ class Subscriber(_vdds.Subscriber):
                 woken.set_result(None)
 
         fd = self.fileno()
-        loop.add_reader(fd, on_readable)
         wait = self._wait = (loop, fd, woken, on_readable)
         try:
+            try:
+                loop.add_reader(fd, on_readable)
+            except OSError:
+                if not self.closed:
+                    raise
+            if self.closed:
+                # closed by another thread since fileno() (a handle serves one
+                # thread at a time; this only keeps the misuse from hanging)
+                raise ValueError("I/O operation on closed Subscriber")
             await woken
         finally:
             # close() took the fd out of the loop already: its number may
