@@ -85,6 +85,32 @@ def test_publisher_close_refuses_while_an_array_views_a_loan():
     assert released(v2)
 
 
+def test_subscriber_close_with_held_samples_and_arrays_refuses_then_releases_all():
+    np = pytest.importorskip("numpy")
+    with vdds.Publisher("held", slot_size=64, slots=8) as pub:
+        sub = vdds.Subscriber("held")
+        for i in range(3):
+            pub.write(bytes([i + 1]) * 64)
+        samples = [sub.receive(timeout=10) for _ in range(3)]
+        arr = np.frombuffer(samples[0], np.uint8)
+        view = memoryview(samples[1])
+        with pytest.raises(BufferError):
+            sub.close()
+        assert not sub.closed and sub.held == 3
+        assert arr.sum() == 64 and view[0] == 2  # still mapped, still the sample's
+        del arr
+        with pytest.raises(BufferError):
+            sub.close()
+        view.release()
+        sub.close()
+        assert all(s.released for s in samples)
+        for s in samples:
+            with pytest.raises(ValueError):
+                memoryview(s)
+        del samples
+        gc.collect()
+
+
 # --------------------------------------------------- publish / discard a view
 
 
