@@ -46,12 +46,13 @@ def pytest_pyfunc_call(pyfuncitem):
             with capture.global_and_fixture_disabled():
                 sys.stderr.write("\n" + r.stdout)
         return True
+    out = r.stdout if len(r.stdout) < 16000 else r.stdout[:8000] + "\n[...]\n" + r.stdout[-8000:]
     if r.returncode == 77:
         pytest.skip("skipped in the child:\n" + r.stdout[-2000:])
     if r.returncode < 0:
         name = signal.Signals(-r.returncode).name
-        pytest.fail(f"the child running the test was killed by {name}:\n{r.stdout[-6000:]}")
-    pytest.fail(f"the test failed in its child (exit {r.returncode}):\n{r.stdout[-6000:]}")
+        pytest.fail(f"the child running the test was killed by {name}:\n{out}")
+    pytest.fail(f"the test failed in its child (exit {r.returncode}):\n{out}")
 
 
 @pytest.fixture(autouse=True)

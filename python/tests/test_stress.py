@@ -274,7 +274,7 @@ def open_fds():
 @pytest.mark.isolated(show=True)
 def test_random_operations_from_threads_and_tasks_raise_and_never_crash():
     seed = int(os.environ.get("VDDS_STRESS_SEED", random.randrange(1 << 32)))
-    ops = int(os.environ.get("VDDS_STRESS_OPS", "3000"))
+    ops = int(os.environ.get("VDDS_STRESS_OPS", "10000"))
     print(f"stress: seed {seed} (VDDS_STRESS_SEED={seed} repeats it), {ops} operations "
           f"per thread ({THREADS}) and per asyncio task ({TASKS})", file=sys.stderr, flush=True)
     fds = open_fds()
