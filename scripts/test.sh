@@ -39,6 +39,7 @@ cppcheck --enable=warning,performance,portability --inline-suppr --error-exitcod
 	-D_GNU_SOURCE -Iinclude -Ibuild-test/tools/vdds-bridge tools/vdds-bridge
 
 echo "=== ASan+UBSan: build and test"
+# the Python suites too: their python3 preloads libasan (python/CMakeLists.txt)
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVDDS_WERROR=ON -DVDDS_SANITIZE=ON \
 	-DVDDS_BUILD_BENCH=OFF >/dev/null
 cmake --build build-asan -j"$jobs"

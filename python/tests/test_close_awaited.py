@@ -49,12 +49,14 @@ def test_close_fails_a_pending_wait_with_the_closed_error(kind, how):
             sub = vdds.Subscriber("aw")
             task = asyncio.create_task(waiter_kinds()[kind](sub))
             await until_waiting(sub)
+            fd = sub.fileno()
             if how == "close":
                 sub.close()
             else:
                 with sub:
                     pass
             assert sub.closed and sub._wait is None
+            assert not asyncio.get_running_loop().remove_reader(fd)  # out of the loop already
             with pytest.raises(ValueError, match="closed Subscriber"):
                 await asyncio.wait_for(task, BOUND_S)
 

@@ -39,8 +39,10 @@ close() releases what is still held, but refuses (BufferError, like
 mmap.close()) while a memoryview or numpy array still points into the shared
 memory; so do Sample.release() and Publisher.publish(). When an exception
 leaves a ``with`` block, that BufferError is not raised over it: what is still
-viewed goes back when its last view goes. Handles are used by one thread at a time; a child created by fork()
-opens its own. The runtime directory is $VDDS_DIR, else
+viewed goes back when its last view goes. Subscriber.close() makes a pending
+``await take_async()``/``wait_async()`` raise ValueError and ends an ``async for``.
+publish() takes the loan or its whole view, never a slice (ValueError).
+Handles are used by one thread at a time; a child created by fork() opens its own. The runtime directory is $VDDS_DIR, else
 $XDG_RUNTIME_DIR/vdds, else /tmp/vdds-<uid>.
 """
 
