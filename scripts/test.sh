@@ -13,7 +13,7 @@ source scripts/deps.sh
 # DDS, its IDL compiler and iproute2 (network namespaces): vdds-bridge's tests;
 # spin, the model checker of tests/model/
 vdds_install_deps clang libclang-rt-14-dev clang-tidy clang-format cppcheck \
-	python3-dev python3-numpy python3-pytest python3-setuptools python3-pip \
+	python3-dev python3-numpy python3-pytest python3-setuptools python3-pip python3-venv \
 	cyclonedds-dev cyclonedds-tools iproute2 spin libzstd-dev liblz4-dev
 # GStreamer: the vdds plugin (gst/), its gst-check tests and pipelines
 # (videotestsrc: -base; identity: core; checksumsink, shmsink: -bad)
@@ -46,6 +46,7 @@ cppcheck --library=gtk --enable=warning,performance,portability --inline-suppr -
 	-q -D_GNU_SOURCE -Iinclude gst gst/tests
 
 echo "=== ASan+UBSan: build and test"
+# the Python suites too: their python3 preloads libasan (python/CMakeLists.txt)
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVDDS_WERROR=ON -DVDDS_SANITIZE=ON \
 	-DVDDS_BUILD_BENCH=OFF >/dev/null
 cmake --build build-asan -j"$jobs"

@@ -41,6 +41,18 @@ PyObject *pyvdds__busy(const char *what)
 	return NULL;
 }
 
+int pyvdds__init_begin(int *state, const char *what)
+{
+	if (*state == PYVDDS_NEW) {
+		*state = PYVDDS_OPENING;
+		return 0;
+	}
+	/* a second open would overwrite, and leak, the first one's handle */
+	PyErr_Format(PyExc_RuntimeError, "%s is already %s: __init__ opens a handle once", what,
+		     *state == PYVDDS_OPENING ? "being opened (by another thread)" : "opened");
+	return -1;
+}
+
 int pyvdds__usable(const void *handle, unsigned long fork_gen, int busy, const char *what)
 {
 	if (!handle) {
@@ -117,6 +129,10 @@ static struct error_kind {
 	  "No slot can be had: every one holds a sample already taken (a DROP_OLDEST\n"
 	  "publisher's loan), or max_held samples are held (take) (ENOBUFS).",
 	  NULL },
+	{ ENOMEM, "OutOfMemory", "MemoryError",
+	  "The memory asked for cannot be had or mapped: slots x slot_size too large for the\n"
+	  "address space or the system's limits (ENOMEM).",
+	  NULL },
 	{ EBADMSG, "BadMessage", NULL,
 	  "The peer broke the protocol; a publisher cuts such a subscriber off (EBADMSG).", NULL },
 };
@@ -133,15 +149,20 @@ PyObject *pyvdds__error_class(int err)
 }
 
 /* The exception instance for err (negative errno): vdds_strerror()'s text,
- * with the system's words added where vdds has none of its own. */
-static PyObject *make_error(int err, PyObject *topic)
+ * with the system's words added where vdds has none of its own, and `why`
+ * (may be NULL) after a colon. */
+static PyObject *make_error_why(int err, PyObject *topic, const char *why)
 {
 	PyObject *cls = pyvdds__error_class(err);
 	const char *text = vdds_strerror(err);
-	char buf[160];
+	char buf[320];
 
 	if (strcmp(text, vdds_strerror(INT_MAX)) == 0) {
-		snprintf(buf, sizeof(buf), "%s (%s)", text, strerror(-err));
+		snprintf(buf, sizeof(buf), "%s (%s)%s%s", text, strerror(-err), why ? ": " : "",
+			 why ? why : "");
+		text = buf;
+	} else if (why) {
+		snprintf(buf, sizeof(buf), "%s: %s", text, why);
 		text = buf;
 	}
 	/* BlockingIOError reads a third argument as characters_written */
@@ -150,9 +171,19 @@ static PyObject *make_error(int err, PyObject *topic)
 	return PyObject_CallFunction(cls, "is", -err, text);
 }
 
+static PyObject *make_error(int err, PyObject *topic)
+{
+	return make_error_why(err, topic, NULL);
+}
+
 PyObject *pyvdds__raise(int err, PyObject *topic)
 {
-	PyObject *exc = make_error(err, topic);
+	return pyvdds__raise_why(err, topic, NULL);
+}
+
+PyObject *pyvdds__raise_why(int err, PyObject *topic, const char *why)
+{
+	PyObject *exc = make_error_why(err, topic, why);
 
 	if (exc) {
 		PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);

@@ -1,6 +1,7 @@
 /* publisher.c — vdds.Publisher and vdds.Loan: a publisher handle, and a slot
  * loaned from it that Python writes through a writable memoryview (zero copy). */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "pyvdds.h"
@@ -13,6 +14,7 @@ typedef struct {
 	PyObject *topic;
 	size_t slot_size;
 	unsigned long fork_gen;
+	int state;        /* enum pyvdds__state */
 	int busy;         /* a thread waits in loan() or write() without the GIL */
 	LoanObject *held; /* loans not yet published or discarded */
 	void **deferred;  /* loans dropped while busy: discarded when it returns */
@@ -140,12 +142,28 @@ static int loan_unexport(LoanObject *l)
 
 static void loan_dealloc(LoanObject *l)
 {
+	PyObject_GC_UnTrack(l);
 	/* no exports can be left: each holds a reference to l */
 	if (l->buf)
 		loan_discard_now_or_later(l);
 	Py_CLEAR(l->view_ref);
 	Py_CLEAR(l->owner);
 	Py_TYPE(l)->tp_free((PyObject *)l);
+}
+
+static int loan_traverse(LoanObject *l, visitproc visit, void *arg)
+{
+	Py_VISIT(l->owner);
+	return 0;
+}
+
+/* In an unreachable cycle: the slot goes back now if nothing views it; the
+ * owner stays (see pyvdds.h: the cycle breaks at the other references). */
+static int loan_clear(LoanObject *l)
+{
+	if (l->buf && l->exports == 0)
+		loan_discard_now_or_later(l);
+	return 0;
 }
 
 static int loan_getbuffer(LoanObject *l, Py_buffer *view, int flags)
@@ -280,7 +298,9 @@ PyTypeObject pyvdds__loan_type = {
 	.tp_repr = (reprfunc)loan_repr,
 	.tp_as_sequence = &loan_as_sequence,
 	.tp_as_buffer = &loan_as_buffer,
-	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+	.tp_traverse = (traverseproc)loan_traverse,
+	.tp_clear = (inquiry)loan_clear,
 	.tp_doc = "A slot loaned from a Publisher, writable in place (zero copy).\n\n"
 		  "Made by Publisher.loan(). As a context manager it hands out a writable\n"
 		  "memoryview over the whole slot (len(loan) == slot_size bytes); pass that\n"
@@ -312,6 +332,23 @@ static PyObject *pub_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 	return (PyObject *)p;
 }
 
+/* The open's error; for ENOMEM with the size that could not be had. */
+static int raise_open_error(int err, PyObject *topic, const struct vdds_pub_opts *o)
+{
+	char why[160];
+
+	if (err != -ENOMEM) {
+		pyvdds__raise(err, topic);
+		return -1;
+	}
+	snprintf(why, sizeof(why),
+		 "the topic's shared memory, %u slots of %zu bytes (%.3g GiB), cannot be mapped",
+		 o->slot_count, o->slot_size,
+		 (double)o->slot_count * (double)o->slot_size / (double)(1u << 30));
+	pyvdds__raise_why(err, topic, why);
+	return -1;
+}
+
 static int pub_init(PublisherObject *p, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = { "topic",           "slot_size", "slots",
@@ -325,10 +362,6 @@ static int pub_init(PublisherObject *p, PyObject *args, PyObject *kwds)
 	const char *type_name = NULL;
 	int service_thread = 1, err;
 
-	if (p->pub) {
-		PyErr_SetString(PyExc_RuntimeError, "Publisher is already open");
-		return -1;
-	}
 	if (!PyArg_ParseTupleAndKeywords(args, kwds, "U|nn$nznpOnn:Publisher", kwlist, &topic,
 					 &slot_size, &slots, &max_subs, &type_name, &type_size,
 					 &service_thread, &group, &overflow, &history))
@@ -361,21 +394,33 @@ static int pub_init(PublisherObject *p, PyObject *args, PyObject *kwds)
 	}
 	const char *name = pyvdds__topic_name(topic);
 
-	if (!name)
+	if (!name || pyvdds__init_begin(&p->state, "Publisher") < 0)
 		return -1;
 	vdds_pub *pub;
 
 	Py_BEGIN_ALLOW_THREADS err = vdds_pub_open(&pub, name, &o);
 	Py_END_ALLOW_THREADS if (err < 0)
 	{
-		pyvdds__raise(err, topic);
-		return -1;
+		p->state = PYVDDS_NEW;
+		return raise_open_error(err, topic, &o);
 	}
+	p->state = PYVDDS_OPENED;
 	p->pub = pub;
 	p->slot_size = o.slot_size;
 	p->fork_gen = pyvdds__fork_gen;
 	Py_XSETREF(p->topic, Py_NewRef(topic));
 	return 0;
+}
+
+/* The loans p holds, as a list of strong references. */
+static PyObject *held_loans(PublisherObject *p)
+{
+	PyObject *loans = PyList_New(0);
+
+	for (LoanObject *l = p->held; loans && l; l = l->next)
+		if (PyList_Append(loans, (PyObject *)l) < 0)
+			Py_CLEAR(loans);
+	return loans;
 }
 
 /* close(): refuse while a loan's memory is exported (it would dangle). */
@@ -397,11 +442,20 @@ static PyObject *pub_close(PublisherObject *p, PyObject *unused)
 				l->exports);
 			return NULL;
 		}
-	for (LoanObject *l = p->held; l; l = l->next)
-		if (loan_unexport(l) < 0)
+	/* releasing a view may free its loan, and with it the list's links:
+	 * walk a list of strong references instead */
+	PyObject *loans = held_loans(p);
+
+	if (!loans)
+		return NULL;
+	for (Py_ssize_t i = 0; i < PyList_GET_SIZE(loans); i++)
+		if (loan_unexport((LoanObject *)PyList_GET_ITEM(loans, i)) < 0) {
+			Py_DECREF(loans);
 			return NULL;
+		}
 	while (p->held)
 		loan_forget(p->held);
+	Py_DECREF(loans);
 	vdds_pub *pub = p->pub;
 
 	p->pub = NULL; /* closed before the GIL is let go */
@@ -415,12 +469,25 @@ static PyObject *pub_close(PublisherObject *p, PyObject *unused)
 
 static void pub_dealloc(PublisherObject *p)
 {
+	PyObject_GC_UnTrack(p);
 	/* no loan is left: each holds a reference to p */
 	if (p->pub && pyvdds__fork_gen == p->fork_gen)
 		vdds_pub_close(p->pub);
 	PyMem_RawFree(p->deferred);
 	Py_CLEAR(p->topic);
 	Py_TYPE(p)->tp_free((PyObject *)p);
+}
+
+static int pub_traverse(PublisherObject *p, visitproc visit, void *arg)
+{
+	Py_VISIT(p->topic);
+	return 0;
+}
+
+static int pub_clear(PublisherObject *p)
+{
+	Py_CLEAR(p->topic);
+	return 0;
 }
 
 struct loan_wait {
@@ -475,7 +542,7 @@ static PyObject *pub_loan(PublisherObject *p, PyObject *args, PyObject *kwds)
 		return NULL;
 	if (loan_slot(p, ms, &buf) < 0)
 		return NULL;
-	LoanObject *l = PyObject_New(LoanObject, &pyvdds__loan_type);
+	LoanObject *l = PyObject_GC_New(LoanObject, &pyvdds__loan_type);
 
 	if (!l) {
 		vdds_pub_discard(p->pub, buf);
@@ -490,36 +557,57 @@ static PyObject *pub_loan(PublisherObject *p, PyObject *args, PyObject *kwds)
 	if (p->held)
 		p->held->prev = l;
 	p->held = l;
+	PyObject_GC_Track(l);
 	return (PyObject *)l;
 }
 
-/* The loan behind what publish() or discard() was given: a Loan, or a
- * memoryview of one, which is released (BufferError if something views it). */
+/* The loan behind what publish() or discard() was given, a new reference: a
+ * Loan, or a memoryview of one over the whole slot, which is released
+ * (BufferError if something views it). A slice or an offset view is refused:
+ * publish() sends a slot from its start, never part of one. */
 static LoanObject *loan_of(PublisherObject *p, PyObject *obj)
 {
-	PyObject *base = obj;
+	PyObject *base;
 
-	if (PyMemoryView_Check(obj)) {
-		/* ValueError if already released */
+	if (!PyMemoryView_Check(obj)) {
+		base = Py_NewRef(obj);
+	} else {
+		/* ValueError if already released; a strong reference, since the
+		 * view may be the loan's only owner and is released below */
 		base = PyObject_GetAttrString(obj, "obj");
 		if (!base)
 			return NULL;
-		Py_DECREF(base); /* the memoryview keeps it alive */
 	}
 	if (Py_TYPE(base) != &pyvdds__loan_type || ((LoanObject *)base)->owner != p) {
 		PyErr_SetString(PyExc_TypeError,
 				"expected a loan of this publisher, or the memoryview its `with` "
 				"block handed out");
-		return NULL;
+		goto err_base;
 	}
+	LoanObject *l = (LoanObject *)base;
+
 	if (base != obj) {
+		const Py_buffer *v = PyMemoryView_GET_BUFFER(obj);
+
+		if (l->buf && (v->buf != l->buf || v->len != (Py_ssize_t)p->slot_size)) {
+			PyErr_SetString(
+				PyExc_ValueError,
+				"a slice or offset view of a loan cannot be published or "
+				"discarded: pass the whole view (or the loan) and the number "
+				"of bytes, publish(buf, n)");
+			goto err_base;
+		}
 		PyObject *r = PyObject_CallMethod(obj, "release", NULL);
 
 		if (!r)
-			return NULL;
+			goto err_base;
 		Py_DECREF(r);
 	}
-	return (LoanObject *)base;
+	return l;
+
+err_base:
+	Py_DECREF(base);
+	return NULL;
 }
 
 static PyObject *pub_publish(PublisherObject *p, PyObject *const *args, Py_ssize_t nargs)
@@ -543,19 +631,27 @@ static PyObject *pub_publish(PublisherObject *p, PyObject *const *args, Py_ssize
 	if (n > (Py_ssize_t)p->slot_size)
 		return pyvdds__raise(-EMSGSIZE, NULL);
 	LoanObject *l = loan_of(p, args[0]);
+	PyObject *ret = NULL;
 
 	if (!l)
 		return NULL;
-	if (!l->buf)
-		return pyvdds__closed("loan (published or discarded)");
+	if (!l->buf) {
+		pyvdds__closed("loan (published or discarded)");
+		goto out;
+	}
 	if (loan_unexport(l) < 0)
-		return NULL;
+		goto out;
 	int err = vdds_pub_publish(p->pub, l->buf, n < 0 ? p->slot_size : (size_t)n);
 
-	if (err < 0)
-		return pyvdds__raise(err, NULL);
+	if (err < 0) {
+		pyvdds__raise(err, NULL);
+		goto out;
+	}
 	loan_forget(l);
-	Py_RETURN_NONE;
+	ret = Py_NewRef(Py_None);
+out:
+	Py_DECREF(l);
+	return ret;
 }
 
 static PyObject *pub_discard(PublisherObject *p, PyObject *obj)
@@ -564,7 +660,12 @@ static PyObject *pub_discard(PublisherObject *p, PyObject *obj)
 		return NULL;
 	LoanObject *l = loan_of(p, obj);
 
-	return l ? loan_discard(l, NULL) : NULL;
+	if (!l)
+		return NULL;
+	PyObject *ret = loan_discard(l, NULL);
+
+	Py_DECREF(l);
+	return ret;
 }
 
 static PyObject *pub_write(PublisherObject *p, PyObject *args, PyObject *kwds)
@@ -694,7 +795,8 @@ static PyMethodDef pub_methods[] = {
 	  "connected subscriber. buf is the memoryview `with pub.loan()` handed out (it\n"
 	  "is released here) or the Loan itself. Raises MessageTooLarge if n > slot_size\n"
 	  "(the loan stays), BufferError while another view or array of the slot is\n"
-	  "alive (delete it first: after publish the memory is the subscribers')." },
+	  "alive (delete it first: after publish the memory is the subscribers'),\n"
+	  "ValueError for a slice or offset view (a sample starts at the slot's start)." },
 	{ "discard", (PyCFunction)pub_discard, METH_O,
 	  "discard(buf)\n\nGive a loaned slot back unpublished (buf as for publish)." },
 	{ "write", (PyCFunction)(void (*)(void))pub_write, METH_VARARGS | METH_KEYWORDS,
@@ -741,7 +843,9 @@ PyTypeObject pyvdds__publisher_type = {
 	.tp_basicsize = sizeof(PublisherObject),
 	.tp_dealloc = (destructor)pub_dealloc,
 	.tp_repr = (reprfunc)pub_repr,
-	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+	.tp_traverse = (traverseproc)pub_traverse,
+	.tp_clear = (inquiry)pub_clear,
 	.tp_doc = "Publisher(topic, slot_size=4096, slots=64, *, max_subscribers=32,\n"
 		  "          type_name=None, type_size=0, service_thread=True, group=None,\n"
 		  "          overflow=OVERFLOW_BLOCK, history=0)\n\n"

@@ -1,5 +1,38 @@
 /* pyvdds.h — what the parts of the vdds._vdds extension module share: the
- * object types, the exceptions, the fork guard and blocking calls without the GIL. */
+ * object types, the exceptions, the fork guard and blocking calls without the GIL.
+ *
+ * Ownership: no Python code, however wrong, may leave a pointer into memory
+ * that is freed or unmapped. The rules that make it so:
+ *
+ * - A Loan owns one slot of its Publisher from loan() until publish, discard,
+ *   its dealloc or the publisher's close; it holds a strong reference to its
+ *   Publisher (`owner`) from creation to dealloc, never cleared earlier, so
+ *   every method may use it. The Publisher's `held` list is borrowed: a Loan
+ *   unlinks itself when it lets its slot go. A Sample and its Subscriber are
+ *   the same (`owner`, the `held` list).
+ * - A buffer exported by a Loan or a Sample (memoryview, numpy array) holds a
+ *   strong reference to it, and is counted in `exports`: the slot is not given
+ *   back while one is alive (BufferError), except for the one memoryview a
+ *   Loan's `with` handed out, which the extension itself releases first.
+ * - Releasing a memoryview may drop the last reference to what it views and
+ *   dealloc it there and then. Every path that releases a view (loan_of, the
+ *   walk of close, discard) first takes a strong reference to each object it
+ *   still reads after the release, and drops it only when done.
+ * - The shared memory of a handle is unmapped only by close/dealloc of the
+ *   handle, and only once no export is left: close refuses with BufferError
+ *   otherwise (after releasing what it could; nothing is unmapped), and a
+ *   handle cannot be deallocated while a Loan or Sample refers to it.
+ * - Garbage collection: Publisher, Subscriber, Loan and Sample are tracked;
+ *   traverse reports `owner` and `topic`. A handle's tp_clear drops its topic;
+ *   a Loan's or Sample's gives its slot back if nothing views it, but keeps
+ *   `owner` (the cycle is broken at the other objects' references: a Loan's
+ *   or Sample's only strong one is its owner).
+ * - A handle is opened once: __init__ on one being opened (another thread,
+ *   the GIL let go during open) or already opened, even if since closed,
+ *   raises RuntimeError.
+ * - asyncio (vdds/__init__.py): a task waiting on a Subscriber's fd is
+ *   recorded in `_wait`; close() removes the fd from that loop before the fd
+ *   is closed and fails the task's future with the closed-handle ValueError. */
 #ifndef PYVDDS_H
 #define PYVDDS_H
 
@@ -18,6 +51,9 @@ extern PyTypeObject pyvdds__sample_type;
  * exception, with vdds_strerror()'s text; `topic` (may be NULL) becomes its
  * filename. Returns NULL, so that `return pyvdds__raise(err, NULL);` reads. */
 PyObject *pyvdds__raise(int err, PyObject *topic);
+
+/* pyvdds__raise() with `why` (the limit or argument at fault) after the text. */
+PyObject *pyvdds__raise_why(int err, PyObject *topic, const char *why);
 
 /* The topic's name in UTF-8 for the C library, or NULL with InvalidArgument
  * set for one with a NUL inside (C would see a shorter name). */
@@ -65,6 +101,14 @@ PyObject *pyvdds__closed(const char *what);
  * a view still alive is dropped rather than hiding that exception; what is
  * viewed goes back when its last view does. */
 PyObject *pyvdds__exit_result(PyObject *r, PyObject *args);
+
+/* A handle's life: __init__ moves it NEW -> OPENING (GIL let go during the
+ * open) -> OPENED, or back to NEW when the open fails; OPENED stays after close. */
+enum pyvdds__state { PYVDDS_NEW, PYVDDS_OPENING, PYVDDS_OPENED };
+
+/* Start an __init__: 0 and the state OPENING, or -1 with RuntimeError set if
+ * the handle is being opened or was opened. what: "Publisher", "Subscriber". */
+int pyvdds__init_begin(int *state, const char *what);
 
 /* RuntimeError: another thread is inside a blocking call on this handle. */
 PyObject *pyvdds__busy(const char *what);

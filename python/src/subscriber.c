@@ -12,6 +12,7 @@ typedef struct {
 	vdds_sub *sub;    /* NULL once closed */
 	PyObject *topic;
 	unsigned long fork_gen;
+	int state;                    /* enum pyvdds__state */
 	int busy;                     /* a thread waits in wait() without the GIL */
 	int has_peek;                 /* ready() took `peek`; the next take() hands it out */
 	struct vdds_sample peek;      /* held, though no Sample object exists for it yet */
@@ -103,11 +104,27 @@ static PyObject *sample_release(SampleObject *x, PyObject *unused)
 
 static void sample_dealloc(SampleObject *x)
 {
+	PyObject_GC_UnTrack(x);
 	/* no export can be left: each holds a reference to x */
 	if (x->held)
 		sample_release_now_or_later(x);
 	Py_CLEAR(x->owner);
-	PyObject_Free(x);
+	PyObject_GC_Del(x);
+}
+
+static int sample_traverse(SampleObject *x, visitproc visit, void *arg)
+{
+	Py_VISIT(x->owner);
+	return 0;
+}
+
+/* In an unreachable cycle: the slot goes back now if nothing views it; the
+ * owner stays (see pyvdds.h: the cycle breaks at the other references). */
+static int sample_clear(SampleObject *x)
+{
+	if (x->held && x->exports == 0)
+		sample_release_now_or_later(x);
+	return 0;
 }
 
 static int sample_getbuffer(SampleObject *x, Py_buffer *view, int flags)
@@ -239,7 +256,9 @@ PyTypeObject pyvdds__sample_type = {
 	.tp_repr = (reprfunc)sample_repr,
 	.tp_as_sequence = &sample_as_sequence,
 	.tp_as_buffer = &sample_as_buffer,
-	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+	.tp_traverse = (traverseproc)sample_traverse,
+	.tp_clear = (inquiry)sample_clear,
 	.tp_doc = "One received sample: a read-only view of shared memory (zero copy).\n\n"
 		  "Made by Subscriber.take(). Supports the buffer protocol, read-only:\n"
 		  "memoryview(sample), bytes(sample), numpy.frombuffer(sample, dtype) all\n"
@@ -254,7 +273,7 @@ PyTypeObject pyvdds__sample_type = {
 /* Wrap a taken sample; on failure it is released and NULL returned. */
 static PyObject *sample_new(SubscriberObject *sb, const struct vdds_sample *s)
 {
-	SampleObject *x = PyObject_New(SampleObject, &pyvdds__sample_type);
+	SampleObject *x = PyObject_GC_New(SampleObject, &pyvdds__sample_type);
 
 	if (!x) {
 		vdds_sub_release(sb->sub, s);
@@ -269,6 +288,7 @@ static PyObject *sample_new(SubscriberObject *sb, const struct vdds_sample *s)
 	if (sb->held)
 		sb->held->prev = x;
 	sb->held = x;
+	PyObject_GC_Track(x);
 	return (PyObject *)x;
 }
 
@@ -301,10 +321,6 @@ static int sub_init(SubscriberObject *sb, PyObject *args, PyObject *kwds)
 	Py_ssize_t type_size = 0, max_held = 0;
 	int reconnect = 0, busy_poll = 0, history = 1, err;
 
-	if (sb->sub) {
-		PyErr_SetString(PyExc_RuntimeError, "Subscriber is already open");
-		return -1;
-	}
 	if (!PyArg_ParseTupleAndKeywords(args, kwds, "U|$znppOnp:Subscriber", kwlist, &topic,
 					 &type_name, &type_size, &reconnect, &busy_poll, &uid,
 					 &max_held, &history))
@@ -333,16 +349,18 @@ static int sub_init(SubscriberObject *sb, PyObject *args, PyObject *kwds)
 	}
 	const char *name = pyvdds__topic_name(topic);
 
-	if (!name)
+	if (!name || pyvdds__init_begin(&sb->state, "Subscriber") < 0)
 		return -1;
 	vdds_sub *sub;
 
 	Py_BEGIN_ALLOW_THREADS err = vdds_sub_open(&sub, name, &o);
 	Py_END_ALLOW_THREADS if (err < 0)
 	{
+		sb->state = PYVDDS_NEW;
 		pyvdds__raise(err, topic);
 		return -1;
 	}
+	sb->state = PYVDDS_OPENED;
 	sb->sub = sub;
 	sb->fork_gen = pyvdds__fork_gen;
 	Py_XSETREF(sb->topic, Py_NewRef(topic));
@@ -365,7 +383,9 @@ static PyObject *sub_close(SubscriberObject *sb, PyObject *unused)
 				     (unsigned long long)x->s.seq, x->exports);
 			return NULL;
 		}
-	/* vdds_sub_close releases them all; their objects only learn it */
+	/* vdds_sub_close releases them all; their objects only learn it (no
+	 * view is released and no Python code runs in this walk, so no sample
+	 * can go away under it) */
 	while (sb->held)
 		sample_forget(sb->held);
 	vdds_sub *sub = sb->sub;
@@ -382,12 +402,25 @@ static PyObject *sub_close(SubscriberObject *sb, PyObject *unused)
 
 static void sub_dealloc(SubscriberObject *sb)
 {
+	PyObject_GC_UnTrack(sb);
 	/* no sample is left: each holds a reference to sb */
 	if (sb->sub && pyvdds__fork_gen == sb->fork_gen)
 		vdds_sub_close(sb->sub);
 	PyMem_RawFree(sb->deferred);
 	Py_CLEAR(sb->topic);
 	Py_TYPE(sb)->tp_free((PyObject *)sb);
+}
+
+static int sub_traverse(SubscriberObject *sb, visitproc visit, void *arg)
+{
+	Py_VISIT(sb->topic);
+	return 0;
+}
+
+static int sub_clear(SubscriberObject *sb)
+{
+	Py_CLEAR(sb->topic);
+	return 0;
 }
 
 /* take, or hand out what ready() took: 0, -EAGAIN or an error */
@@ -646,7 +679,9 @@ PyTypeObject pyvdds__subscriber_type = {
 	.tp_basicsize = sizeof(SubscriberObject),
 	.tp_dealloc = (destructor)sub_dealloc,
 	.tp_repr = (reprfunc)sub_repr,
-	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+	.tp_traverse = (traverseproc)sub_traverse,
+	.tp_clear = (inquiry)sub_clear,
 	.tp_doc = "Subscriber(topic, *, type_name=None, type_size=0, reconnect=False,\n"
 		  "           busy_poll=False, publisher_uid=None, max_held=0, history=True)\n\n"
 		  "The C part of vdds.Subscriber; use that class (it adds asyncio).",

@@ -1,13 +1,58 @@
 # conftest.py — what every Python test shares: a private runtime directory, a
-# timeout per test, the C peer program, and "all skipped" reported to CTest as 77.
+# timeout per test, the C peer program, "all skipped" reported to CTest as 77,
+# and tests marked `isolated` run each in a child interpreter.
 import faulthandler
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 
 import pytest
 
 TEST_TIMEOUT_S = 240
+ISOLATED_ENV = "VDDS_TEST_ISOLATED"  # set in the child that runs one isolated test
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "isolated: run the test alone in a child interpreter, so that a crash (SIGSEGV, "
+        "an ASan report) fails that test instead of ending the whole run",
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem):
+    """An `isolated` test runs as `python -m pytest FILE::TEST` in a child."""
+    if pyfuncitem.get_closest_marker("isolated") is None or os.environ.get(ISOLATED_ENV):
+        return None
+    env = dict(os.environ, **{ISOLATED_ENV: "1"})
+    # freed memory filled and checked: a use after free shows in the normal
+    # build too (the ASan stage sets PYTHONMALLOC=malloc for its own allocator)
+    env.setdefault("PYTHONMALLOC", "debug")
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-s",
+           f"{pyfuncitem.path}::{pyfuncitem.name}"]
+    try:
+        r = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, errors="replace", timeout=TEST_TIMEOUT_S - 20)
+    except subprocess.TimeoutExpired as e:
+        pytest.fail(f"the child running the test hung (killed after {e.timeout} s):\n{e.output}")
+    if r.returncode == 0:
+        if pyfuncitem.get_closest_marker("isolated").kwargs.get("show"):
+            # past pytest's capture, into CTest's log: a seed, a count
+            capture = pyfuncitem.config.pluginmanager.getplugin("capturemanager")
+            with capture.global_and_fixture_disabled():
+                sys.stderr.write("\n" + r.stdout)
+        return True
+    out = r.stdout if len(r.stdout) < 16000 else r.stdout[:8000] + "\n[...]\n" + r.stdout[-8000:]
+    if r.returncode == 77:
+        pytest.skip("skipped in the child:\n" + r.stdout[-2000:])
+    if r.returncode < 0:
+        name = signal.Signals(-r.returncode).name
+        pytest.fail(f"the child running the test was killed by {name}:\n{out}")
+    pytest.fail(f"the test failed in its child (exit {r.returncode}):\n{out}")
 
 
 @pytest.fixture(autouse=True)

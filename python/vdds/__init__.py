@@ -39,12 +39,15 @@ close() releases what is still held, but refuses (BufferError, like
 mmap.close()) while a memoryview or numpy array still points into the shared
 memory; so do Sample.release() and Publisher.publish(). When an exception
 leaves a ``with`` block, that BufferError is not raised over it: what is still
-viewed goes back when its last view goes. Handles are used by one thread at a time; a child created by fork()
-opens its own. The runtime directory is $VDDS_DIR, else
+viewed goes back when its last view goes. Subscriber.close() makes a pending
+``await take_async()``/``wait_async()`` raise ValueError and ends an ``async for``.
+publish() takes the loan or its whole view, never a slice (ValueError).
+Handles are used by one thread at a time; a child created by fork() opens its own. The runtime directory is $VDDS_DIR, else
 $XDG_RUNTIME_DIR/vdds, else /tmp/vdds-<uid>.
 """
 
 import asyncio as _asyncio
+import contextlib as _contextlib
 import errno as _errno
 
 from . import _vdds
@@ -62,6 +65,7 @@ from ._vdds import (
     Loan,
     MessageTooLarge,
     NoPublisher,
+    OutOfMemory,
     ProtocolMismatch,
     Publisher,
     PublisherGone,
@@ -96,6 +100,7 @@ __all__ = [
     "PublisherGone",
     "TooManySubscribers",
     "NoBuffers",
+    "OutOfMemory",
     "BadMessage",
     "error",
     "error_class",
@@ -129,20 +134,26 @@ class Subscriber(_vdds.Subscriber):
     asyncio:   ``await take_async()``, ``await wait_async(timeout)``,
     ``async for sample in sub``.
     A context manager: ``with vdds.Subscriber(...) as sub:`` closes on exit.
+
+    close() while a task awaits take_async() or wait_async() makes that await
+    raise ValueError (the closed-handle error) and ends an ``async for``; the
+    fd leaves the event loop before it is closed. close() from another thread
+    than the one running that loop raises RuntimeError (the subscriber stays
+    open and the task waits on), as for a thread blocked in wait().
     """
 
-    __slots__ = ("_waiting", "_in_a_row")
+    __slots__ = ("_wait", "_in_a_row")
 
     def __init__(self, topic, **options):
-        super().__init__(topic, **options)
-        self._waiting = False
+        super().__init__(topic, **options)  # first: it refuses a second __init__
+        self._wait = None  # (loop, fd, future, callback) while a task waits on the fd
         self._in_a_row = 0
 
     async def _readable(self):
         # Only called after take() returned None: from then on the fd wakes
         # us for a sample or the publisher's end, whichever contract the C
         # library keeps (armed by -EAGAIN, or level-triggered from open).
-        if self._waiting:
+        if getattr(self, "_wait", None) is not None:
             raise RuntimeError("another task is already waiting on this Subscriber")
         loop = _asyncio.get_running_loop()
         woken = loop.create_future()
@@ -152,13 +163,68 @@ class Subscriber(_vdds.Subscriber):
                 woken.set_result(None)
 
         fd = self.fileno()
-        loop.add_reader(fd, on_readable)
-        self._waiting = True
+        wait = self._wait = (loop, fd, woken, on_readable)
         try:
+            try:
+                loop.add_reader(fd, on_readable)
+            except OSError:
+                if not self.closed:
+                    raise
+            if self.closed:
+                # closed by another thread since fileno() (a handle serves one
+                # thread at a time; this only keeps the misuse from hanging)
+                raise ValueError("I/O operation on closed Subscriber")
             await woken
         finally:
-            self._waiting = False
-            loop.remove_reader(fd)
+            # close() took the fd out of the loop already: its number may
+            # belong to another subscriber by now
+            if self._wait is wait:
+                self._wait = None
+                loop.remove_reader(fd)
+
+    @_contextlib.contextmanager
+    def _closing(self):
+        """Around a close: the fd leaves the waiting task's loop first; once
+        closed, the task's await raises ValueError; if the close was refused
+        (BufferError), the task waits on as before."""
+        wait = getattr(self, "_wait", None)  # unset if __init__ failed
+        if wait is None:
+            yield
+            return
+        loop, fd, woken, on_readable = wait
+        try:
+            running = _asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if loop is not running and loop.is_running():
+            raise RuntimeError(
+                "Subscriber is awaited in an event loop of another thread: close it there "
+                "(a handle is used by one thread at a time)"
+            )
+        loop.remove_reader(fd)
+        try:
+            yield
+        finally:
+            if not self.closed:
+                loop.add_reader(fd, on_readable)
+            else:
+                self._wait = None
+                if not woken.done() and not loop.is_closed():
+                    woken.set_exception(ValueError("I/O operation on closed Subscriber"))
+
+    def close(self):
+        """close()
+
+        Disconnect. Every sample still held is released and becomes
+        unreadable; a task awaiting take_async()/wait_async() gets ValueError
+        and an ``async for`` ends. Raises BufferError (and stays open) while
+        a sample's memory is exported to a memoryview or array. Idempotent."""
+        with self._closing():
+            super().close()
+
+    def __exit__(self, *exc_info):
+        with self._closing():
+            return super().__exit__(*exc_info)
 
     async def take_async(self):
         """The next sample, waiting for it without blocking the event loop.
@@ -196,7 +262,8 @@ class Subscriber(_vdds.Subscriber):
         return self
 
     async def __anext__(self):
-        """Samples until the publisher is gone (PublisherGone ends the loop)."""
+        """Samples until the publisher is gone (PublisherGone ends the loop)
+        or the subscriber is closed."""
         if self._in_a_row >= _YIELD_EVERY:
             # a stream that never runs dry must not starve the loop; before
             # the take, so that a cancellation here loses no sample
@@ -211,4 +278,8 @@ class Subscriber(_vdds.Subscriber):
                 self._in_a_row += 1
         except PublisherGone:
             raise StopAsyncIteration from None
+        except ValueError:
+            if self.closed:  # close() ends the loop, as the publisher's end does
+                raise StopAsyncIteration from None
+            raise
         return sample
