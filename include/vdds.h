@@ -7,8 +7,10 @@
  *  - Handles are opaque. A handle is used by one thread at a time; different
  *    handles may be used from different threads freely.
  *  - A child created by fork() (without exec) keeps nothing of its parent's
- *    handles: a pthread_atfork handler closes every descriptor of every open
- *    handle in the child, and their shared memory is not inherited, so the
+ *    handles (publishers, subscribers and waitsets alike): a pthread_atfork
+ *    handler closes every descriptor of every open handle in the child, and
+ *    their shared memory (an io_uring waitset's rings too) is not inherited,
+ *    so the
  *    parent's death is seen by its peers as if there were no child. In the
  *    child, every call on an inherited handle returns -ECHILD
  *    (vdds_sub_type_name() ""), and closing it frees its memory and does

@@ -4,6 +4,7 @@
  * them first (set the sleep flag, re-check the ring), so a sample that came
  * in while nobody waited is reported at once. */
 #include <errno.h>
+#include <stddef.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,17 @@
 #include "clock.h"
 #include "internal.h"
 #include "waitset.h"
+
+/* fork(): the child closes the backend's fds (its ring was never inherited)
+ * and keeps the rest as memory only, for vdds_waitset_free() */
+static void fork_child(struct vdds__forkable *f)
+{
+	vdds_waitset *ws = (vdds_waitset *)((char *)f - offsetof(vdds_waitset, fk));
+
+	ws->ops->child(ws);
+}
+
+static const struct vdds__fork_ops fork_ops = { .child = fork_child };
 
 int vdds_waitset_new(vdds_waitset **wsp)
 {
@@ -35,6 +47,7 @@ int vdds_waitset_new(vdds_waitset **wsp)
 		free(ws);
 		return err;
 	}
+	vdds__fork_add(&ws->fk, &fork_ops);
 	*wsp = ws;
 	return 0;
 }
@@ -63,6 +76,18 @@ void vdds_waitset_free(vdds_waitset *ws)
 {
 	if (!ws)
 		return;
+	if (vdds__fork_foreign(&ws->fk)) {
+		/* the parent's: its fds are closed here and its ring was never
+		 * ours; the members' handles may be freed already (a child's
+		 * close leaves waitsets alone), so touch nothing but memory */
+		for (uint32_t i = 0; i < ws->n_members; i++)
+			free(ws->members[i]);
+		free(ws->members);
+		free(ws->backend);
+		free(ws);
+		return;
+	}
+	vdds__fork_remove(&ws->fk);
 	/* first, while the members are there for the completions it reaps */
 	ws->ops->fini(ws);
 	for (uint32_t i = 0; i < ws->n_members; i++) {
@@ -99,6 +124,8 @@ struct vdds__member *vdds__waitset_find_id(vdds_waitset *ws, uint32_t id)
 static int add(vdds_waitset *ws, int kind, int key, void *handle, int main_fd, int sock,
 	       uint32_t events, void *user)
 {
+	if (vdds__fork_foreign(&ws->fk))
+		return -ECHILD;
 	if (find_key(ws, key) >= 0)
 		return -EEXIST;
 	if (ws->n_members == ws->cap) {
@@ -205,6 +232,8 @@ int vdds_waitset_remove(vdds_waitset *ws, int key)
 {
 	if (!ws || key < 0)
 		return -EINVAL;
+	if (vdds__fork_foreign(&ws->fk))
+		return -ECHILD;
 	int i = find_key(ws, key);
 
 	if (i < 0)
@@ -356,6 +385,8 @@ int vdds_waitset_wait(vdds_waitset *ws, struct vdds_event *evs, int max, int tim
 {
 	if (!ws || !evs || max <= 0)
 		return -EINVAL;
+	if (ws->fk.forked)
+		return -ECHILD; /* a child's copy: set by the fork handler */
 	uint64_t deadline = timeout_ms > 0 ? vdds__deadline(timeout_ms) : 0;
 
 	if (timeout_ms != 0 && spun_answer(ws, spin_subs(ws), evs))

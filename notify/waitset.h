@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "fork.h"
 #include "vdds.h"
 
 /* Which of a member's fds a readiness report is about. */
@@ -44,16 +45,22 @@ struct vdds__waitset_ops {
 	int (*wait)(vdds_waitset *ws, int timeout_ms);
 	/* let go of every member's fds, then of the backend's own */
 	void (*fini)(vdds_waitset *ws);
+	/* in a child of fork(), single-threaded: close the backend's own fds
+	 * (async-signal-safe calls only); its ring, if any, was never
+	 * inherited (MADV_DONTFORK). The backend's memory is freed later by
+	 * vdds_waitset_free(), with free() alone. */
+	void (*child)(vdds_waitset *ws);
 };
 
 struct vdds_waitset {
 	const struct vdds__waitset_ops *ops;
 	struct vdds__member **members;
 	uint32_t n_members, cap, next_id;
-	uint32_t cursor; /* where the next report starts: fairness */
-	uint32_t spun;   /* waits in a row a spin answered without the kernel */
-	int reaped;      /* completions were reaped outside a wait (io_uring) */
-	void *backend;   /* the backend's own state */
+	uint32_t cursor;          /* where the next report starts: fairness */
+	uint32_t spun;            /* waits in a row a spin answered without the kernel */
+	int reaped;               /* completions were reaped outside a wait (io_uring) */
+	void *backend;            /* the backend's own state */
+	struct vdds__forkable fk; /* a child of fork() keeps none of it (fork.h) */
 };
 
 /* Backends call this for each readiness they saw. */

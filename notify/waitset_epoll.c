@@ -74,12 +74,21 @@ static void ep_fini(vdds_waitset *ws)
 	free(b);
 }
 
+static void ep_child(vdds_waitset *ws)
+{
+	struct epoll_backend *b = ws->backend;
+
+	close(b->epfd);
+	b->epfd = -1;
+}
+
 static const struct vdds__waitset_ops epoll_ops = {
 	.name = "epoll",
 	.watch = ep_watch,
 	.unwatch = ep_unwatch,
 	.wait = ep_wait,
 	.fini = ep_fini,
+	.child = ep_child,
 };
 
 int vdds__waitset_epoll_init(vdds_waitset *ws)

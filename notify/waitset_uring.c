@@ -240,12 +240,22 @@ static void ur_fini(vdds_waitset *ws)
 	free(b);
 }
 
+static void ur_child(vdds_waitset *ws)
+{
+	struct uring_backend *b = ws->backend;
+
+	/* the rings are MADV_DONTFORK (ur_init): only the fds are ours */
+	close(b->ring.ring_fd); /* the only fd: the ring's fd is not registered */
+	b->ring.ring_fd = -1;
+}
+
 static const struct vdds__waitset_ops uring_ops = {
 	.name = "io_uring",
 	.watch = ur_watch,
 	.unwatch = ur_unwatch,
 	.wait = ur_wait,
 	.fini = ur_fini,
+	.child = ur_child,
 };
 
 int vdds__waitset_uring_init(vdds_waitset *ws)
@@ -267,6 +277,14 @@ int vdds__waitset_uring_init(vdds_waitset *ws)
 		b->enabled = 1;
 	}
 	if (err < 0) {
+		free(b);
+		return err;
+	}
+	/* a child of fork() must not get the rings: they are the parent's
+	 * (shared, not copied), and one SQE written there would be its */
+	err = io_uring_ring_dontfork(&b->ring);
+	if (err < 0) {
+		io_uring_queue_exit(&b->ring);
 		free(b);
 		return err;
 	}

@@ -279,6 +279,97 @@ START_TEST(test_a_child_using_an_inherited_subscriber_gets_echild_and_the_parent
 }
 END_TEST
 
+/* How many of our fds are an io_uring ring or an epoll set: a waitset's, a
+ * subscriber's or the service thread's; a child of fork() must have none. */
+static int kernel_queues_open(void)
+{
+	char path[64], target[64];
+	int n = 0;
+
+	for (int fd = 3; fd < 1024; fd++) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		ssize_t len = readlink(path, target, sizeof(target) - 1);
+
+		if (len <= 0)
+			continue;
+		target[len] = '\0';
+		if (strstr(target, "[io_uring]") || strstr(target, "[eventpoll]"))
+			n++;
+	}
+	return n;
+}
+
+static int use_and_free_inherited_waitset(vdds_waitset *ws, vdds_sub *sub, int key)
+{
+	struct vdds_event ev[4];
+	int queues = kernel_queues_open();
+
+	if (queues != 0) {
+		fprintf(stderr, "child: %d io_uring or epoll fds inherited\n", queues);
+		return TU_CHILD_WRONG_RESULT;
+	}
+	if (vdds_waitset_wait(ws, ev, 4, 0) != -ECHILD ||
+	    vdds_waitset_wait(ws, ev, 4, 100) != -ECHILD ||
+	    vdds_waitset_add_fd(ws, 0, POLLIN, NULL) != -ECHILD ||
+	    vdds_waitset_remove(ws, key) != -ECHILD)
+		return TU_CHILD_WRONG_RESULT;
+	/* in either order: a child's close leaves waitsets alone, and a
+	 * child's free touches no member */
+	vdds_sub_close(sub);
+	vdds_waitset_free(ws);
+	return TU_CHILD_OK;
+}
+
+/* The backend is chosen by VDDS_BACKEND at vdds_waitset_new (waitset.c). */
+static void child_keeps_nothing_of_a_waitset(const char *backend)
+{
+	vdds_pub *pub;
+	vdds_sub *sub;
+	vdds_waitset *ws;
+	struct vdds_event ev[4];
+	struct vdds_sample s;
+
+	tu_private_rundir();
+	ck_assert_int_eq(setenv("VDDS_BACKEND", backend, 1), 0);
+	ck_assert_int_eq(vdds_pub_open(&pub, "wsfork", NULL), 0);
+	ck_assert_int_eq(vdds_sub_open(&sub, "wsfork", NULL), 0);
+	ck_assert_int_eq(vdds_waitset_new(&ws), 0);
+	ck_assert_str_eq(vdds_waitset_backend(ws), backend);
+	ck_assert_int_eq(vdds_waitset_add_sub(ws, sub, sub), 0);
+	ck_assert_int_eq(tu_await_subscribers(pub, 1), 0);
+	ck_assert_int_eq(vdds_waitset_wait(ws, ev, 4, 0), -ETIMEDOUT); /* armed */
+	int key = vdds_sub_fd(sub); /* the child's vdds_sub_fd() is -ECHILD */
+	pid_t pid = tu_fork_child();
+
+	if (pid == 0)
+		exit(use_and_free_inherited_waitset(ws, sub, key));
+	tu_assert_exit(pid, TU_CHILD_OK);
+	/* the parent's waitset still watches its subscriber */
+	ck_assert_int_eq(vdds_pub_write(pub, "x", 2, 1000), 0);
+	ck_assert_int_eq(vdds_waitset_wait(ws, ev, 4, 5000), 1);
+	ck_assert_ptr_eq(ev[0].user, sub);
+	ck_assert_int_eq(vdds_sub_take(sub, &s), 0);
+	ck_assert_str_eq(s.data, "x");
+	ck_assert_int_eq(vdds_sub_release(sub, &s), 0);
+	ck_assert_int_eq(vdds_waitset_remove(ws, key), 0);
+	vdds_waitset_free(ws);
+	vdds_sub_close(sub);
+	vdds_pub_close(pub);
+	unsetenv("VDDS_BACKEND");
+}
+
+START_TEST(test_a_child_keeps_no_fd_of_an_io_uring_waitset_and_the_parent_keeps_it)
+{
+	child_keeps_nothing_of_a_waitset("io_uring");
+}
+END_TEST
+
+START_TEST(test_a_child_keeps_no_fd_of_an_epoll_waitset_and_the_parent_keeps_it)
+{
+	child_keeps_nothing_of_a_waitset("epoll");
+}
+END_TEST
+
 static Suite *fork_suite(void)
 {
 	Suite *s = suite_create("fork");
@@ -298,6 +389,9 @@ static Suite *fork_suite(void)
 	tcase_add_test(
 		child,
 		test_a_child_using_an_inherited_subscriber_gets_echild_and_the_parent_keeps_it);
+	tcase_add_test(child,
+		       test_a_child_keeps_no_fd_of_an_io_uring_waitset_and_the_parent_keeps_it);
+	tcase_add_test(child, test_a_child_keeps_no_fd_of_an_epoll_waitset_and_the_parent_keeps_it);
 	suite_add_tcase(s, child);
 	return s;
 }
