@@ -456,7 +456,7 @@ VDDS_API const char *vdds_version(void);
  *   -EPROTO  "protocol version 3 expected, publisher speaks 2"
  *   -EACCES  "user not allowed"
  *   -ENOSPC  "subscriber limit reached"
- *   -EMFILE  "publisher out of file descriptors"
+ *   -EMFILE  "publisher out of file descriptors: pid 4242's RLIMIT_NOFILE is 1024"
  *   -EBUSY   "publisher busy: 8 pending handshakes from pid 4242"
  *   -EBUSY   "publisher busy: 32 pending handshakes from uid 1000"
  * (the subscriber's expectation first, then what the publisher has). A
@@ -469,6 +469,10 @@ VDDS_API const char *vdds_version(void);
  *             each published topic needs 3"
  *   -EMFILE  "out of file descriptors: this process's RLIMIT_NOFILE is 1024,
  *             each subscription needs 2"
+ * And when vdds_pub_open() or vdds_sub_open() is given a bad argument
+ * (-EINVAL), which one and what it must be:
+ *   -EINVAL  "history 40: at most slot_count / 2 = 32"
+ *   -EINVAL  "topic 'a/b': '/' at byte 1: only [A-Za-z0-9_.-]"
  * (vdds_pub_open() clears the detail first too). The string is at most
  * VDDS_ERROR_DETAIL_MAX - 1 bytes, has no control characters, and stays
  * valid until the next handshake on this thread. Never NULL.

@@ -17,23 +17,36 @@
 #include "internal.h"
 #include "kick.h"
 #include "pub_internal.h"
+#include "rundir.h"
 
 #define MAX_SLOT_COUNT (1u << 20)
 #define MAX_SLOT_SIZE (1ull << 32)
 
 _Static_assert(VDDS_MAX_SUBSCRIBERS <= VDDS_MAX_LANES, "a lane per subscriber");
 
+/* -EINVAL with the detail naming the option at fault and what it must be. */
 static int check_opts(const struct vdds_pub_opts *o)
 {
 	uint32_t slots = o->slot_count ? o->slot_count : VDDS_DEFAULT_SLOT_COUNT;
 
-	if (o->slot_size > MAX_SLOT_SIZE || o->slot_count > MAX_SLOT_COUNT || o->slot_count == 1 ||
-	    o->max_subscribers > VDDS_MAX_SUBSCRIBERS)
-		return -EINVAL;
-	if (o->overflow > VDDS_OVERFLOW_MAX || o->history > slots / 2)
-		return -EINVAL;
+	if (o->slot_size > MAX_SLOT_SIZE)
+		return vdds__detail_setf(-EINVAL, "slot_size %zu: at most %llu", o->slot_size,
+					 MAX_SLOT_SIZE);
+	if (o->slot_count > MAX_SLOT_COUNT || o->slot_count == 1)
+		return vdds__detail_setf(-EINVAL, "slot_count %u: 2..%u (0: default %u)",
+					 o->slot_count, MAX_SLOT_COUNT, VDDS_DEFAULT_SLOT_COUNT);
+	if (o->max_subscribers > VDDS_MAX_SUBSCRIBERS)
+		return vdds__detail_setf(-EINVAL, "max_subscribers %u: at most %u",
+					 o->max_subscribers, VDDS_MAX_SUBSCRIBERS);
+	if (o->overflow > VDDS_OVERFLOW_MAX)
+		return vdds__detail_setf(-EINVAL, "overflow %u: not an enum vdds_overflow",
+					 o->overflow);
+	if (o->history > slots / 2)
+		return vdds__detail_setf(-EINVAL, "history %u: at most slot_count / 2 = %u",
+					 o->history, slots / 2);
 	if (o->type_name && strlen(o->type_name) > VDDS_TYPE_NAME_MAX)
-		return -EINVAL;
+		return vdds__detail_setf(-EINVAL, "type_name: longer than %d bytes",
+					 VDDS_TYPE_NAME_MAX);
 	return 0;
 }
 
@@ -43,8 +56,10 @@ int vdds_pub_open(vdds_pub **pubp, const char *topic, const struct vdds_pub_opts
 	int err;
 
 	vdds__detail_clear();
-	if (!pubp || vdds__topic_valid(topic) < 0)
-		return -EINVAL;
+	if (!pubp)
+		return vdds__detail_setf(-EINVAL, "pub: NULL");
+	if ((err = vdds__topic_name_check(topic)) < 0)
+		return err;
 	*pubp = NULL;
 	opts = opts ? opts : &defaults;
 	if ((err = check_opts(opts)) < 0)

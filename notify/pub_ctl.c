@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -31,6 +32,27 @@ static void reject(int fd, int err, const char *reason)
 
 	vdds__msg_reject(&m, VDDS_MSG_REJECT, err, reason);
 	vdds__msg_send(fd, &m, sizeof(m), NULL, 0);
+}
+
+/* No lane could be made: say why, and for file descriptors whose limit it
+ * was (this publisher's process's, not the subscriber's own). */
+static void reject_no_lane(int fd, int err)
+{
+	char why[VDDS_REASON_MAX];
+	struct rlimit rl;
+
+	if (err == -EMFILE && getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		snprintf(why, sizeof(why),
+			 "publisher out of file descriptors: pid %d's RLIMIT_NOFILE is %llu",
+			 (int)getpid(), (unsigned long long)rl.rlim_cur);
+	else if (err == -EMFILE || err == -ENFILE)
+		snprintf(why, sizeof(why), "publisher out of file descriptors (pid %d, %s)",
+			 (int)getpid(),
+			 err == -ENFILE ? "system-wide fs.file-max" : "RLIMIT_NOFILE");
+	else
+		snprintf(why, sizeof(why), "%s",
+			 err == -ENOSPC ? "subscriber limit reached" : "out of resources");
+	reject(fd, err, why);
 }
 
 /* SO_PEERCRED (taken at accept, before anything is read from the peer): our
@@ -225,10 +247,7 @@ static void serve_hello(struct vdds_pub *p, struct vdds__conn *c)
 	struct vdds__pub_lane *pl = vdds__pub_lane_new(p, &err);
 
 	if (!pl) {
-		reject(c->fd, err,
-		       err == -ENOSPC                     ? "subscriber limit reached"
-		       : err == -EMFILE || err == -ENFILE ? "publisher out of file descriptors"
-							  : "out of resources");
+		reject_no_lane(c->fd, err);
 		goto close_conn;
 	}
 	/* a child of fork() gets none of it (fork.h) */

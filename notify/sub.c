@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "errors.h"
 #include "fdlimit.h"
 #include "internal.h"
 #include "proto.h"
@@ -52,12 +53,16 @@ int vdds_sub_open(vdds_sub **subp, const char *topic, const struct vdds_sub_opts
 	static const struct vdds_sub_opts defaults;
 	int err;
 
-	if (!subp || vdds__topic_valid(topic) < 0)
-		return -EINVAL;
+	vdds__detail_clear();
+	if (!subp)
+		return vdds__detail_setf(-EINVAL, "sub: NULL");
+	if ((err = vdds__topic_name_check(topic)) < 0)
+		return err;
 	*subp = NULL;
 	opts = opts ? opts : &defaults;
 	if (opts->type_name && strlen(opts->type_name) > VDDS_TYPE_NAME_MAX)
-		return -EINVAL;
+		return vdds__detail_setf(-EINVAL, "type_name: longer than %d bytes",
+					 VDDS_TYPE_NAME_MAX);
 	struct vdds_sub *s = calloc(1, sizeof(*s));
 
 	if (!s)

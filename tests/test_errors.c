@@ -121,6 +121,72 @@ START_TEST(test_asking_whether_a_name_is_a_topic_leaves_the_detail_alone)
 }
 END_TEST
 
+/* vdds_pub_open with opts o is -EINVAL and its detail is want; no topic is
+ * made (the check comes first). */
+static void assert_pub_refuses(const char *topic, const struct vdds_pub_opts *o, const char *want)
+{
+	vdds_pub *pub = (vdds_pub *)&pub; /* must become NULL */
+
+	vdds__detail_set("an earlier refusal");
+	ck_assert_int_eq(vdds_pub_open(&pub, topic, o), -EINVAL);
+	ck_assert_str_eq(vdds_last_error_detail(), want);
+}
+
+START_TEST(test_a_bad_publisher_option_is_named_in_the_detail)
+{
+	char long_type[VDDS_TYPE_NAME_MAX + 2];
+
+	tu_private_rundir();
+	memset(long_type, 'T', sizeof(long_type) - 1);
+	long_type[sizeof(long_type) - 1] = '\0';
+	assert_pub_refuses("t", &(struct vdds_pub_opts){ .slot_size = (1ull << 32) + 1 },
+			   "slot_size 4294967297: at most 4294967296");
+	assert_pub_refuses("t", &(struct vdds_pub_opts){ .slot_count = 1 },
+			   "slot_count 1: 2..1048576 (0: default 64)");
+	assert_pub_refuses("t", &(struct vdds_pub_opts){ .slot_count = (1u << 20) + 1 },
+			   "slot_count 1048577: 2..1048576 (0: default 64)");
+	assert_pub_refuses("t", &(struct vdds_pub_opts){ .max_subscribers = 257 },
+			   "max_subscribers 257: at most 256");
+	assert_pub_refuses("t", &(struct vdds_pub_opts){ .overflow = 3 },
+			   "overflow 3: not an enum vdds_overflow");
+	assert_pub_refuses("t", &(struct vdds_pub_opts){ .history = 33 },
+			   "history 33: at most slot_count / 2 = 32");
+	assert_pub_refuses("t", &(struct vdds_pub_opts){ .slot_count = 4, .history = 3 },
+			   "history 3: at most slot_count / 2 = 2");
+	assert_pub_refuses("t", &(struct vdds_pub_opts){ .type_name = long_type },
+			   "type_name: longer than 63 bytes");
+	assert_pub_refuses("a/b", NULL, "topic 'a/b': '/' at byte 1: only [A-Za-z0-9_.-]");
+	assert_pub_refuses(NULL, NULL, "topic: NULL");
+	vdds__detail_set("an earlier refusal");
+	ck_assert_int_eq(vdds_pub_open(NULL, "t", NULL), -EINVAL);
+	ck_assert_str_eq(vdds_last_error_detail(), "pub: NULL");
+}
+END_TEST
+
+START_TEST(test_a_bad_subscriber_argument_is_named_in_the_detail)
+{
+	char long_type[VDDS_TYPE_NAME_MAX + 2];
+	vdds_sub *sub;
+
+	tu_private_rundir();
+	memset(long_type, 'T', sizeof(long_type) - 1);
+	long_type[sizeof(long_type) - 1] = '\0';
+	vdds__detail_set("an earlier refusal");
+	ck_assert_int_eq(
+		vdds_sub_open(&sub, "t", &(struct vdds_sub_opts){ .type_name = long_type }),
+		-EINVAL);
+	ck_assert_str_eq(vdds_last_error_detail(), "type_name: longer than 63 bytes");
+	ck_assert_int_eq(vdds_sub_open(&sub, "", NULL), -EINVAL);
+	ck_assert_str_eq(vdds_last_error_detail(), "topic: empty");
+	ck_assert_int_eq(vdds_sub_open(NULL, "t", NULL), -EINVAL);
+	ck_assert_str_eq(vdds_last_error_detail(), "sub: NULL");
+	/* and a good open with no publisher leaves no stale reason */
+	vdds__detail_set("an earlier refusal");
+	ck_assert_int_eq(vdds_sub_open(&sub, "t", NULL), -ENOENT);
+	ck_assert_str_eq(vdds_last_error_detail(), "");
+}
+END_TEST
+
 static Suite *errors_suite(void)
 {
 	Suite *s = suite_create("errors");
@@ -134,6 +200,8 @@ static Suite *errors_suite(void)
 	tcase_add_test(tc, test_detail_setf_formats_and_returns_the_code);
 	tcase_add_test(tc, test_a_bad_topic_name_says_what_is_wrong);
 	tcase_add_test(tc, test_asking_whether_a_name_is_a_topic_leaves_the_detail_alone);
+	tcase_add_test(tc, test_a_bad_publisher_option_is_named_in_the_detail);
+	tcase_add_test(tc, test_a_bad_subscriber_argument_is_named_in_the_detail);
 	suite_add_tcase(s, tc);
 	return s;
 }
