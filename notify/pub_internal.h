@@ -38,10 +38,11 @@
 
 struct vdds__member;
 
-/* notify's view of one subscriber's lane: pubcore's part, plus the fds and
- * the lists by which a lane passes between the control side and the data path. */
+/* The slot count a zero vdds_pub_opts.slot_count asks for. */
 #define VDDS_DEFAULT_SLOT_COUNT 64
 
+/* notify's view of one subscriber's lane: pubcore's part, plus the fds and
+ * the lists by which a lane passes between the control side and the data path. */
 struct vdds__pub_lane {
 	struct vdds__lane_pub core;                    /* first: pubcore hands back &core */
 	int data_efd;                                  /* the subscriber sleeps on it */

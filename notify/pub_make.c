@@ -2,7 +2,7 @@
  * the topic lock, the sealed topic memfd (on huge pages if asked and
  * possible) and the listening socket (bound, chown/chmod, renamed into place
  * last): its three fds. How it is served (the service thread's watches, or
- * its own epoll set) is pub_ctl.c's. And what a child of fork() keeps of it:
+ * its own epoll set) is pub_serve.c's. And what a child of fork() keeps of it:
  * nothing (fork.h). */
 #include <errno.h>
 #include <stdio.h>

@@ -68,6 +68,10 @@ void vdds__sub_fd_sync(struct vdds_sub *s);
  * close our copy of the eventfd (its entry lives as long as the
  * publisher's). */
 int vdds__sub_watch_link(struct vdds_sub *s);
+/* Register with fork.c (see fork.h). */
+void vdds__sub_fork_add(struct vdds_sub *s);
+/* Close in a child of fork(): free what is private, nothing else. */
+void vdds__sub_forget_in_child(struct vdds_sub *s);
 
 /* sub_reconnect.c */
 /* Nothing left from the current publisher: 0 if a new one is connected
@@ -76,9 +80,5 @@ int vdds__sub_watch_link(struct vdds_sub *s);
 int vdds__sub_handle_gone(struct vdds_sub *s);
 /* Close: give up reconnecting, closing what it holds. */
 void vdds__sub_reconnect_stop(struct vdds_sub *s);
-/* Register with fork.c (see fork.h). */
-void vdds__sub_fork_add(struct vdds_sub *s);
-/* Close in a child of fork(): free what is private, nothing else. */
-void vdds__sub_forget_in_child(struct vdds_sub *s);
 
 #endif

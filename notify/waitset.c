@@ -140,12 +140,12 @@ static int add(vdds_waitset *ws, int kind, int key, void *handle, int main_fd, i
 
 int vdds_waitset_add_sub(vdds_waitset *ws, vdds_sub *sub, void *user)
 {
-	int data_efd, sock;
+	int set_fd, sock; /* the subscriber's epoll set, its connection socket */
 
 	if (!ws || !sub)
 		return -EINVAL;
-	uint32_t gen = vdds__sub_fds(sub, &data_efd, &sock);
-	int err = add(ws, VDDS_EVENT_SUB, vdds__sub_key(sub), sub, data_efd, sock, POLLIN, user);
+	uint32_t gen = vdds__sub_fds(sub, &set_fd, &sock);
+	int err = add(ws, VDDS_EVENT_SUB, vdds__sub_key(sub), sub, set_fd, sock, POLLIN, user);
 
 	if (err == 0) {
 		ws->members[ws->n_members - 1]->fd_gen = gen;
@@ -372,7 +372,8 @@ int vdds_waitset_wait(vdds_waitset *ws, struct vdds_event *evs, int max, int tim
 
 		if (err < 0 && err != -ETIMEDOUT && err != -EINTR)
 			return err;
-		/* a subscriber's eventfd edge may be stale: its ring decides */
+		/* a subscriber's set's edge may be stale or not yet seen: its
+		 * ring decides */
 		for (uint32_t i = 0; i < ws->n_members; i++) {
 			struct vdds__member *m = ws->members[i];
 
