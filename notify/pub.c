@@ -3,12 +3,10 @@
  * the control side's work (pub_lane.c) only when an atomic flag says there is
  * some. Resources are made in pub_make.c, subscribers served in pub_ctl.c. */
 #include <errno.h>
-#include <linux/futex.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -22,28 +20,40 @@
 #define MAX_SLOT_COUNT (1u << 20)
 #define MAX_SLOT_SIZE (1ull << 32)
 
-_Static_assert(VDDS_MAX_SUBSCRIBERS <= VDDS_MAX_LANES, "a lane per subscriber");
+_Static_assert(VDDS_MAX_SUBSCRIBERS <= VDDS__MAX_LANES, "a lane per subscriber");
 
-/* -EINVAL with the detail naming the option at fault and what it must be. */
+/* What a zero option asks for: resolved here once, so that the rest of the
+ * publisher reads the options as they are. */
+#define DEFAULT_SLOT_SIZE 4096
+#define DEFAULT_SLOT_COUNT 64
+#define DEFAULT_MAX_SUBS 32
+
+static void resolve_defaults(struct vdds_pub_opts *o)
+{
+	o->slot_size = o->slot_size ? o->slot_size : DEFAULT_SLOT_SIZE;
+	o->slot_count = o->slot_count ? o->slot_count : DEFAULT_SLOT_COUNT;
+	o->max_subscribers = o->max_subscribers ? o->max_subscribers : DEFAULT_MAX_SUBS;
+}
+
+/* The options with their defaults resolved: -EINVAL with the detail naming
+ * the option at fault and what it must be. */
 static int check_opts(const struct vdds_pub_opts *o)
 {
-	uint32_t slots = o->slot_count ? o->slot_count : VDDS_DEFAULT_SLOT_COUNT;
-
 	if (o->slot_size > MAX_SLOT_SIZE)
 		return vdds__detail_setf(-EINVAL, "slot_size %zu: at most %llu", o->slot_size,
 					 MAX_SLOT_SIZE);
 	if (o->slot_count > MAX_SLOT_COUNT || o->slot_count == 1)
 		return vdds__detail_setf(-EINVAL, "slot_count %u: 2..%u (0: default %u)",
-					 o->slot_count, MAX_SLOT_COUNT, VDDS_DEFAULT_SLOT_COUNT);
+					 o->slot_count, MAX_SLOT_COUNT, DEFAULT_SLOT_COUNT);
 	if (o->max_subscribers > VDDS_MAX_SUBSCRIBERS)
 		return vdds__detail_setf(-EINVAL, "max_subscribers %u: at most %u",
 					 o->max_subscribers, VDDS_MAX_SUBSCRIBERS);
-	if (o->overflow > VDDS_OVERFLOW_MAX)
+	if (o->overflow > VDDS__OVERFLOW_MAX)
 		return vdds__detail_setf(-EINVAL, "overflow %u: not an enum vdds_overflow",
 					 o->overflow);
-	if (o->history > slots / 2)
+	if (o->history > o->slot_count / 2)
 		return vdds__detail_setf(-EINVAL, "history %u: at most slot_count / 2 = %u",
-					 o->history, slots / 2);
+					 o->history, o->slot_count / 2);
 	if (o->type_name && strlen(o->type_name) > VDDS_TYPE_NAME_MAX)
 		return vdds__detail_setf(-EINVAL, "type_name: longer than %d bytes",
 					 VDDS_TYPE_NAME_MAX);
@@ -52,7 +62,7 @@ static int check_opts(const struct vdds_pub_opts *o)
 
 int vdds_pub_open(vdds_pub **pubp, const char *topic, const struct vdds_pub_opts *opts)
 {
-	static const struct vdds_pub_opts defaults;
+	struct vdds_pub_opts o = { 0 };
 	int err;
 
 	vdds__detail_clear();
@@ -61,8 +71,10 @@ int vdds_pub_open(vdds_pub **pubp, const char *topic, const struct vdds_pub_opts
 	if ((err = vdds__topic_name_check(topic)) < 0)
 		return err;
 	*pubp = NULL;
-	opts = opts ? opts : &defaults;
-	if ((err = check_opts(opts)) < 0)
+	if (opts)
+		o = *opts;
+	resolve_defaults(&o);
+	if ((err = check_opts(&o)) < 0)
 		return err;
 
 	struct vdds_pub *p = calloc(1, sizeof(*p));
@@ -74,8 +86,8 @@ int vdds_pub_open(vdds_pub **pubp, const char *topic, const struct vdds_pub_opts
 	/* first: a fork() from another thread while we open leaves the child
 	 * nothing of what is made below */
 	vdds__pub_fork_add(p);
-	p->threaded = !opts->no_service_thread;
-	if ((err = vdds__pub_make(p, topic, opts)) < 0 || (err = vdds__pub_serve_start(p)) < 0 ||
+	p->threaded = !o.no_service_thread;
+	if ((err = vdds__pub_make(p, topic, &o)) < 0 || (err = vdds__pub_serve_start(p)) < 0 ||
 	    (err = vdds__pub_go_live(p)) < 0)
 		goto err_destroy;
 	*pubp = p;
@@ -84,8 +96,8 @@ int vdds_pub_open(vdds_pub **pubp, const char *topic, const struct vdds_pub_opts
 err_destroy:
 	vdds__pub_destroy(p);
 	return vdds__fd_limit_detail(err, "published topic",
-				     opts->no_service_thread ? VDDS_FDS_PER_SELF_SERVED_PUB
-							     : VDDS_FDS_PER_PUB);
+				     o.no_service_thread ? VDDS__FDS_PER_SELF_SERVED_PUB
+							 : VDDS__FDS_PER_PUB);
 }
 
 void vdds_pub_close(vdds_pub *p)
@@ -121,7 +133,8 @@ static int wait_serving(struct vdds_pub *p, int ms)
 }
 
 /* Sleep until the control side bumps ret_word past `seen` (a WAKE came, or a
- * lane left), or the deadline. Returns 0, or -ETIMEDOUT. */
+ * lane left), or the deadline: on its futex (pub_lane.c) when the service
+ * thread serves us, serving ourselves when not. Returns 0, or -ETIMEDOUT. */
 static int wait_for_return(struct vdds_pub *p, uint32_t seen, int timeout_ms, uint64_t deadline)
 {
 	struct timespec ts, *at = NULL;
@@ -135,30 +148,7 @@ static int wait_for_return(struct vdds_pub *p, uint32_t seen, int timeout_ms, ui
 	}
 	if (!p->threaded)
 		return wait_serving(p, timeout_ms > 0 ? vdds__ms_left(deadline) : -1);
-	vdds__store_relaxed(&p->ret_sleeping, 1);
-	/* full fence: ret_sleeping store before the kernel's ret_word load;
-	 * pairs with vdds__pub_wake_loan's bump, fence, ret_sleeping load */
-	vdds__fence();
-	/* an absolute CLOCK_MONOTONIC deadline (BITSET); EAGAIN: bumped already */
-	long r = syscall(SYS_futex, &p->ret_word, FUTEX_WAIT_BITSET_PRIVATE, seen, at, NULL,
-			 FUTEX_BITSET_MATCH_ANY);
-	int err = r < 0 ? errno : 0;
-
-	vdds__store_relaxed(&p->ret_sleeping, 0);
-	return err == ETIMEDOUT ? -ETIMEDOUT : 0;
-}
-
-void vdds__pub_wake_loan(struct vdds_pub *p)
-{
-	/* only the control side writes ret_word: no read-modify-write needed.
-	 * release: what it learned before (a lane's leave) is visible to the
-	 * loan that sees the bump */
-	vdds__store_release(&p->ret_word, vdds__load_relaxed(&p->ret_word) + 1);
-	/* full fence: the bump before the ret_sleeping load; pairs with
-	 * wait_for_return */
-	vdds__fence();
-	if (p->threaded && vdds__load_relaxed(&p->ret_sleeping))
-		syscall(SYS_futex, &p->ret_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	return vdds__pub_loan_sleep(p, seen, at);
 }
 
 /* BLOCK, and no slot is free: sleep until one comes back. Each round asks

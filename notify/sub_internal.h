@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "fork.h"
+#include "subcore.h"
 #include "sub_link.h"
 #include "vdds.h"
 
@@ -56,7 +57,27 @@ static inline int vdds__sub_fd_mode(const struct vdds_sub *s)
 	return s->fd_wanted && s->waitsets == 0 && !s->busy_poll;
 }
 
+/* The data path's one look at the ring (sub.c, sub_fd.c). */
+static inline int vdds__sub_take_now(struct vdds_sub *s, struct vdds_sample *sample)
+{
+	int err = vdds__subcore_take(&s->link.core, sample);
+
+	if (err == 0)
+		sample->epoch = s->link.epoch;
+	return err;
+}
+
 /* sub_fd.c */
+/* take: nothing to take: look for the publisher's death, make sure something
+ * will wake the caller, and look once more; what take should return. */
+int vdds__sub_take_empty(struct vdds_sub *s, struct vdds_sample *sample);
+/* take, in fd mode, took a sample: clear and arm the fd if the ring is empty. */
+void vdds__sub_took_in_fd_mode(struct vdds_sub *s);
+/* take: max_held reached: keep the fd from calling for it; -ENOBUFS. */
+int vdds__sub_take_refused(struct vdds_sub *s);
+/* wait, in fd mode: sleep on the fd without clearing its latch. */
+void vdds__sub_block_on_fd(struct vdds_sub *s, int timeout_ms, int *timed_out);
+
 /* The publisher's socket is readable: learn whether it hung up or said BYE. */
 void vdds__sub_learn_fate(struct vdds_sub *s);
 /* Consume every readiness event now pending on our fd (waiting up to
