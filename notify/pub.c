@@ -4,6 +4,7 @@
  * some. Resources are made in pub_make.c, subscribers served in pub_ctl.c. */
 #include <errno.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,10 @@ int vdds_pub_open(vdds_pub **pubp, const char *topic, const struct vdds_pub_opts
 	if ((err = vdds__topic_name_check(topic)) < 0)
 		return err;
 	*pubp = NULL;
+	if (opts && (err = vdds__reserve_check("vdds_pub_opts", opts,
+					       offsetof(struct vdds_pub_opts, vdds__reserved),
+					       sizeof(*opts))) < 0)
+		return err;
 	if (opts)
 		o = *opts;
 	resolve_defaults(&o);

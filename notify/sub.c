@@ -4,6 +4,7 @@
  * sub_fd.c, reconnecting in sub_reconnect.c, around sub_internal.h. */
 #include <errno.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,10 @@ int vdds_sub_open(vdds_sub **subp, const char *topic, const struct vdds_sub_opts
 		return err;
 	*subp = NULL;
 	opts = opts ? opts : &defaults;
+	if ((err = vdds__reserve_check("vdds_sub_opts", opts,
+				       offsetof(struct vdds_sub_opts, vdds__reserved),
+				       sizeof(*opts))) < 0)
+		return err;
 	if (opts->type_name && strlen(opts->type_name) > VDDS_TYPE_NAME_MAX)
 		return vdds__detail_setf(-EINVAL, "type_name: longer than %d bytes",
 					 VDDS_TYPE_NAME_MAX);
