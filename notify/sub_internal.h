@@ -1,7 +1,8 @@
 /* sub_internal.h — the subscriber's private state, defined once, and what
- * sub.c (entry points, data path), sub_fd.c (its pollable fd, the
- * publisher's fate, the waitset's view) and sub_reconnect.c (following the
- * topic to its next publisher without blocking) ask of each other. */
+ * sub.c (entry points, data path), sub_fd.c (its pollable fd and take's and
+ * wait's part of its contract, the publisher's fate, the waitset's view) and
+ * sub_reconnect.c (following the topic to its next publisher without
+ * blocking) ask of each other. */
 #ifndef VDDS_SUB_INTERNAL_H
 #define VDDS_SUB_INTERNAL_H
 
