@@ -484,13 +484,14 @@ VDDS_API const char *vdds_version(void);
  *             each published topic needs 3"
  *   -EMFILE  "out of file descriptors: this process's RLIMIT_NOFILE is 1024,
  *             each subscription needs 2"
- * And when vdds_pub_open() or vdds_sub_open() is given a bad argument
- * (-EINVAL), which one and what it must be:
+ * And whenever a call returns -EINVAL for its arguments, which one and
+ * what it must be:
  *   -EINVAL  "history 40: at most slot_count / 2 = 32"
  *   -EINVAL  "topic 'a/b': '/' at byte 1: only [A-Za-z0-9_.-]"
+ *   -EINVAL  "sample: slot 3 of epoch 0 not held (released twice?)"
  * (vdds_pub_open() clears the detail first too). The string is at most
  * VDDS_ERROR_DETAIL_MAX - 1 bytes, has no control characters, and stays
- * valid until the next handshake on this thread. Never NULL.
+ * valid until the next handshake or -EINVAL on this thread. Never NULL.
  *
  * Why per thread and not an out-buffer in vdds_sub_opts: the reason has to
  * reach callers that pass NULL options (the common case) and a reconnecting

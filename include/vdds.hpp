@@ -25,7 +25,8 @@
  * {positive errno, std::generic_category()} (so e.code() == std::errc::...
  * works) and whose what() names the call, says vdds_strerror() and, for a
  * refused handshake (EPROTO, EACCES, ENOSPC), an open out of file
- * descriptors (EMFILE, ENFILE) or given a bad argument (EINVAL: which one),
+ * descriptors (EMFILE, ENFILE) or any call given a bad argument (EINVAL:
+ * which one),
  * vdds_last_error_detail(), e.g.
  * "vdds_sub_open: protocol version, type name or type size mismatch: type
  * 'Pose' (24 B) expected, publisher has 'Twist' (48 B)". Nothing else
@@ -40,7 +41,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -72,18 +72,15 @@ namespace detail
 [[noreturn]] inline void throw_error(int err, const char *call, const char *why = nullptr)
 {
 	std::string what = call;
-	/* the opens clear the detail first, so an EINVAL of theirs has its own;
-	 * other calls' EINVAL (a NULL) sets none and would show a stale one */
-	bool opened = std::strcmp(call, "vdds_pub_open") == 0 ||
-		      std::strcmp(call, "vdds_sub_open") == 0;
 
 	what += ": ";
 	what += vdds_strerror(err);
-	/* a refused handshake, an open out of file descriptors or given a bad
-	 * argument, left its reason on this thread just now (the detail
-	 * outlives other calls, so it is read only for the codes that set it) */
+	/* a refused handshake, an open out of file descriptors, or any call
+	 * given a bad argument, left its reason on this thread just now (the
+	 * detail outlives other calls, so it is read only for the codes that
+	 * set it) */
 	if (!why && (err == -EPROTO || err == -EACCES || err == -ENOSPC || err == -EMFILE ||
-		     err == -ENFILE || (err == -EINVAL && opened)))
+		     err == -ENFILE || err == -EINVAL))
 		why = vdds_last_error_detail();
 	if (why && why[0]) {
 		what += ": ";

@@ -23,6 +23,26 @@
 
 _Static_assert(VDDS_MAX_SUBSCRIBERS <= VDDS__MAX_LANES, "a lane per subscriber");
 
+/* -EINVAL for a NULL argument: which one. */
+static __attribute__((noinline, cold)) int null_arg(const void *first, const char *first_name,
+						    const char *second_name)
+{
+	return vdds__detail_setf(-EINVAL, "%s: NULL", first ? second_name : first_name);
+}
+
+/* -EINVAL for a buffer that is no loaned slot of ours. */
+static __attribute__((noinline, cold)) int not_loaned(void)
+{
+	return vdds__detail_setf(-EINVAL, "buf: not a slot loaned from this publisher");
+}
+
+/* -EINVAL for vdds_pub_fd/vdds_pub_dispatch on a publisher without them. */
+static __attribute__((noinline, cold)) int served_by_thread(void)
+{
+	return vdds__detail_setf(-EINVAL, "pub: served by the service thread "
+					  "(no fd or dispatch without no_service_thread)");
+}
+
 /* What a zero option asks for: resolved here once, so that the rest of the
  * publisher reads the options as they are. */
 #define DEFAULT_SLOT_SIZE 4096
@@ -68,7 +88,7 @@ int vdds_pub_open(vdds_pub **pubp, const char *topic, const struct vdds_pub_opts
 
 	vdds__detail_clear();
 	if (!pubp)
-		return vdds__detail_setf(-EINVAL, "pub: NULL");
+		return null_arg(pubp, "pub", "");
 	if ((err = vdds__topic_name_check(topic)) < 0)
 		return err;
 	*pubp = NULL;
@@ -226,7 +246,7 @@ static __attribute__((noinline)) int loan_overflow(struct vdds_pub *p, int timeo
 int vdds_pub_loan(vdds_pub *p, void **buf, int timeout_ms)
 {
 	if (!p || !buf)
-		return -EINVAL;
+		return null_arg(p, "pub", "buf");
 	if (vdds__pub_apply_control(p) < 0)
 		return -ECHILD;
 	int id = vdds__pubcore_loan(&p->core);
@@ -244,11 +264,11 @@ int vdds_pub_loan(vdds_pub *p, void **buf, int timeout_ms)
 int vdds_pub_publish(vdds_pub *p, void *buf, size_t len)
 {
 	if (!p || !buf)
-		return -EINVAL;
+		return null_arg(p, "pub", "buf");
 	int id = vdds__pubcore_loaned_id(&p->core, buf);
 
 	if (id < 0)
-		return id;
+		return not_loaned();
 	if (len > p->core.slot_size)
 		return -EMSGSIZE;
 	if (vdds__pub_apply_control(p) < 0)
@@ -273,13 +293,13 @@ int vdds_pub_publish(vdds_pub *p, void *buf, size_t len)
 int vdds_pub_discard(vdds_pub *p, void *buf)
 {
 	if (!p || !buf)
-		return -EINVAL;
+		return null_arg(p, "pub", "buf");
 	if (p->fk.forked)
 		return -ECHILD;
 	int id = vdds__pubcore_loaned_id(&p->core, buf);
 
 	if (id < 0)
-		return id;
+		return not_loaned();
 	vdds__pubcore_discard(&p->core, (uint32_t)id);
 	vdds__pub_snapshot(p);
 	return 0;
@@ -290,7 +310,8 @@ int vdds_pub_write(vdds_pub *p, const void *data, size_t len, int timeout_ms)
 	void *buf;
 
 	if (!p || (!data && len))
-		return -EINVAL;
+		return p ? vdds__detail_setf(-EINVAL, "data: NULL with len %zu", len)
+			 : null_arg(p, "pub", "");
 	if (len > p->core.slot_size)
 		return -EMSGSIZE;
 	int err = vdds_pub_loan(p, &buf, timeout_ms);
@@ -306,14 +327,16 @@ int vdds_pub_fd(vdds_pub *p)
 {
 	if (p && p->fk.forked)
 		return -ECHILD;
+	if (!p)
+		return null_arg(p, "pub", "");
 	/* the service thread's publishers have no control fd of their own */
-	return p && !p->threaded ? p->ctl_epfd : -EINVAL;
+	return !p->threaded ? p->ctl_epfd : served_by_thread();
 }
 
 int vdds_pub_dispatch(vdds_pub *p)
 {
 	if (!p || p->threaded)
-		return -EINVAL;
+		return p ? served_by_thread() : null_arg(p, "pub", "");
 	if (p->fk.forked)
 		return -ECHILD;
 	vdds__pub_control(p);
@@ -327,7 +350,7 @@ int vdds_pub_dispatch(vdds_pub *p)
 int vdds_pub_stats(vdds_pub *p, struct vdds_pub_stats *st)
 {
 	if (!p || !st)
-		return -EINVAL;
+		return null_arg(p, "pub", "stats");
 	if (p->fk.forked)
 		return -ECHILD;
 	vdds__pub_apply_control(p);
@@ -362,7 +385,7 @@ int vdds_pub_stats(vdds_pub *p, struct vdds_pub_stats *st)
 int vdds_pub_set_note(vdds_pub *p, const char *note)
 {
 	if (!p)
-		return -EINVAL;
+		return null_arg(p, "pub", "");
 	if (p->fk.forked)
 		return -ECHILD;
 	pthread_mutex_lock(&p->mu);

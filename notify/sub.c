@@ -49,6 +49,20 @@ void vdds_sub_close(vdds_sub *s)
 	free(s);
 }
 
+/* -EINVAL for a NULL argument: which one. */
+static __attribute__((noinline, cold)) int null_arg(const void *first, const char *first_name,
+						    const char *second_name)
+{
+	return vdds__detail_setf(-EINVAL, "%s: NULL", first ? second_name : first_name);
+}
+
+/* -EINVAL for releasing a sample this subscriber does not hold. */
+static __attribute__((noinline, cold)) int not_held(const struct vdds_sample *sample)
+{
+	return vdds__detail_setf(-EINVAL, "sample: slot %u of epoch %u not held (released twice?)",
+				 sample->slot, sample->epoch);
+}
+
 int vdds_sub_open(vdds_sub **subp, const char *topic, const struct vdds_sub_opts *opts)
 {
 	static const struct vdds_sub_opts defaults;
@@ -56,7 +70,7 @@ int vdds_sub_open(vdds_sub **subp, const char *topic, const struct vdds_sub_opts
 
 	vdds__detail_clear();
 	if (!subp)
-		return vdds__detail_setf(-EINVAL, "sub: NULL");
+		return null_arg(subp, "sub", "");
 	if ((err = vdds__topic_name_check(topic)) < 0)
 		return err;
 	*subp = NULL;
@@ -114,7 +128,7 @@ struct vdds__member **vdds__sub_memberships(vdds_sub *s)
 int vdds_sub_take(vdds_sub *s, struct vdds_sample *sample)
 {
 	if (!s || !sample)
-		return -EINVAL;
+		return null_arg(s, "sub", "sample");
 	if (s->max_held && s->link.core.n_held >= s->max_held && !s->detached)
 		return vdds__sub_take_refused(s);
 	if (!s->detached) {
@@ -154,7 +168,7 @@ static __attribute__((noinline)) int release_retired(struct vdds_sub *s,
 		if (old->epoch != sample->epoch)
 			continue;
 		if (vdds__subcore_forget(&old->core, sample->slot) < 0)
-			return -EINVAL;
+			return not_held(sample);
 		if (old->core.n_held == 0) {
 			*pl = old->next;
 			vdds__sub_link_close(old);
@@ -162,13 +176,13 @@ static __attribute__((noinline)) int release_retired(struct vdds_sub *s,
 		}
 		return 0;
 	}
-	return -EINVAL;
+	return not_held(sample);
 }
 
 int vdds_sub_release(vdds_sub *s, const struct vdds_sample *sample)
 {
 	if (!s || !sample)
-		return -EINVAL;
+		return null_arg(s, "sub", "sample");
 	if (sample->epoch != s->link.epoch || s->link.sock < 0)
 		return release_retired(s, sample);
 	int wake = vdds__subcore_release(&s->link.core, sample->slot, sample->seq);
@@ -181,13 +195,13 @@ int vdds_sub_release(vdds_sub *s, const struct vdds_sample *sample)
 		if (vdds__sub_fd_mode(s))
 			vdds__sub_fd_sync(s);
 	}
-	return wake < 0 ? wake : 0;
+	return wake < 0 ? not_held(sample) : 0;
 }
 
 int vdds_sub_stats(vdds_sub *s, struct vdds_sub_stats *st)
 {
 	if (!s || !st)
-		return -EINVAL;
+		return null_arg(s, "sub", "stats");
 	if (s->fk.forked)
 		return -ECHILD;
 	memset(st, 0, sizeof(*st));
@@ -272,7 +286,7 @@ uint32_t vdds__sub_spin_ns(const vdds_sub *s)
 int vdds_sub_wait(vdds_sub *s, int timeout_ms)
 {
 	if (!s)
-		return -EINVAL;
+		return null_arg(s, "sub", "");
 	if (s->max_held && s->link.core.n_held >= s->max_held && !s->detached)
 		return -ENOBUFS;
 	/* a sample is already waiting: no arming, no syscall */

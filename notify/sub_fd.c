@@ -48,6 +48,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "errors.h"
 #include "internal.h"
 #include "proto.h"
 #include "rundir.h"
@@ -146,7 +147,7 @@ int vdds__sub_watch_link(struct vdds_sub *s)
 int vdds_sub_fd(vdds_sub *s)
 {
 	if (!s)
-		return -EINVAL;
+		return vdds__detail_setf(-EINVAL, "sub: NULL");
 	if (s->fk.forked)
 		return -ECHILD;
 	if (!s->fd_wanted) {

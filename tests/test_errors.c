@@ -230,6 +230,87 @@ START_TEST(test_a_field_unknown_to_this_library_is_refused_with_its_offset)
 }
 END_TEST
 
+/* Every other call's -EINVAL says which argument too, as call(...) == -EINVAL
+ * with detail want. */
+#define ASSERT_EINVAL(call, want)                                                                  \
+	do {                                                                                       \
+		vdds__detail_set("an earlier refusal");                                            \
+		ck_assert_int_eq((call), -EINVAL);                                                 \
+		ck_assert_str_eq(vdds_last_error_detail(), (want));                                \
+	} while (0)
+
+START_TEST(test_every_einval_names_its_argument)
+{
+	struct vdds_pub_opts self = { .slot_count = 4, .no_service_thread = true };
+	struct vdds_pub_stats pst;
+	struct vdds_sub_stats sst;
+	struct vdds_sample sample;
+	struct vdds_event ev;
+	vdds_pub *pub, *served;
+	vdds_sub *sub;
+	vdds_waitset *ws;
+	void *buf;
+	char other[8];
+
+	tu_private_rundir();
+	ck_assert_int_eq(vdds_pub_open(&pub, "t", &(struct vdds_pub_opts){ .slot_count = 4 }), 0);
+	ck_assert_int_eq(vdds_pub_open(&served, "self", &self), 0);
+	ck_assert_int_eq(vdds_sub_open(&sub, "t", NULL), 0);
+	ck_assert_int_eq(vdds_waitset_new(&ws), 0);
+	/* publisher */
+	ASSERT_EINVAL(vdds_pub_loan(NULL, &buf, 0), "pub: NULL");
+	ASSERT_EINVAL(vdds_pub_loan(pub, NULL, 0), "buf: NULL");
+	ASSERT_EINVAL(vdds_pub_publish(pub, NULL, 0), "buf: NULL");
+	ASSERT_EINVAL(vdds_pub_publish(pub, other, 0),
+		      "buf: not a slot loaned from this publisher");
+	ASSERT_EINVAL(vdds_pub_discard(pub, other), "buf: not a slot loaned from this publisher");
+	ASSERT_EINVAL(vdds_pub_write(pub, NULL, 3, 0), "data: NULL with len 3");
+	ASSERT_EINVAL(vdds_pub_write(NULL, "x", 1, 0), "pub: NULL");
+	ASSERT_EINVAL(vdds_pub_stats(pub, NULL), "stats: NULL");
+	ASSERT_EINVAL(vdds_pub_stats(NULL, &pst), "pub: NULL");
+	ASSERT_EINVAL(vdds_pub_set_note(NULL, "n"), "pub: NULL");
+	ASSERT_EINVAL(vdds_pub_fd(pub),
+		      "pub: served by the service thread (no fd or dispatch without "
+		      "no_service_thread)");
+	ASSERT_EINVAL(vdds_pub_dispatch(pub),
+		      "pub: served by the service thread (no fd or dispatch without "
+		      "no_service_thread)");
+	ASSERT_EINVAL(vdds_pub_fd(NULL), "pub: NULL");
+	/* subscriber */
+	ASSERT_EINVAL(vdds_sub_take(NULL, &sample), "sub: NULL");
+	ASSERT_EINVAL(vdds_sub_take(sub, NULL), "sample: NULL");
+	ASSERT_EINVAL(vdds_sub_release(sub, NULL), "sample: NULL");
+	ck_assert_int_eq(vdds_pub_write(pub, "x", 1, 0), 0);
+	ck_assert_int_eq(vdds_sub_wait(sub, 5000), 0);
+	ck_assert_int_eq(vdds_sub_take(sub, &sample), 0);
+	ck_assert_int_eq(vdds_sub_release(sub, &sample), 0);
+	ASSERT_EINVAL(vdds_sub_release(sub, &sample),
+		      "sample: slot 0 of epoch 0 not held (released twice?)");
+	ASSERT_EINVAL(vdds_sub_wait(NULL, 0), "sub: NULL");
+	ASSERT_EINVAL(vdds_sub_stats(sub, NULL), "stats: NULL");
+	ASSERT_EINVAL(vdds_sub_stats(NULL, &sst), "sub: NULL");
+	ASSERT_EINVAL(vdds_sub_fd(NULL), "sub: NULL");
+	/* waitset */
+	ASSERT_EINVAL(vdds_waitset_new(NULL), "ws: NULL");
+	ASSERT_EINVAL(vdds_waitset_add_sub(ws, NULL, NULL), "sub: NULL");
+	ASSERT_EINVAL(vdds_waitset_add_sub(NULL, sub, NULL), "ws: NULL");
+	ASSERT_EINVAL(vdds_waitset_add_pub(ws, pub, NULL),
+		      "pub: served by the service thread (only a no_service_thread publisher "
+		      "joins a waitset)");
+	ASSERT_EINVAL(vdds_waitset_add_pub(ws, NULL, NULL), "pub: NULL");
+	ASSERT_EINVAL(vdds_waitset_add_fd(ws, -1, 1, NULL), "fd -1: negative");
+	ASSERT_EINVAL(vdds_waitset_add_fd(ws, 0, 0, NULL), "events: 0");
+	ASSERT_EINVAL(vdds_waitset_remove(ws, -2), "key -2: negative");
+	ASSERT_EINVAL(vdds_waitset_wait(ws, NULL, 1, 0), "events: NULL");
+	ASSERT_EINVAL(vdds_waitset_wait(ws, &ev, 0, 0), "max 0: at least 1");
+	ASSERT_EINVAL(vdds_waitset_wait(NULL, &ev, 1, 0), "ws: NULL");
+	vdds_waitset_free(ws);
+	vdds_sub_close(sub);
+	vdds_pub_close(served);
+	vdds_pub_close(pub);
+}
+END_TEST
+
 static Suite *errors_suite(void)
 {
 	Suite *s = suite_create("errors");
@@ -246,6 +327,7 @@ static Suite *errors_suite(void)
 	tcase_add_test(tc, test_a_bad_publisher_option_is_named_in_the_detail);
 	tcase_add_test(tc, test_a_bad_subscriber_argument_is_named_in_the_detail);
 	tcase_add_test(tc, test_a_field_unknown_to_this_library_is_refused_with_its_offset);
+	tcase_add_test(tc, test_every_einval_names_its_argument);
 	suite_add_tcase(s, tc);
 	return s;
 }
