@@ -69,8 +69,8 @@ typedef struct vdds_sub vdds_sub;
  * later version takes new fields from (a zero there means what this version
  * does), so its size and every offset stay. Leave it zero: initialise the
  * struct with `= {0}` (C++: `{}`) or memset, as the options always asked.
- * The library refuses options whose reserve it does not know is nonzero
- * (-EINVAL, and the detail says "vdds_pub_opts: unknown field set at offset
+ * The library refuses options with a nonzero byte in the part of the
+ * reserve it knows nothing of (-EINVAL, and the detail says "vdds_pub_opts: unknown field set at offset
  * 48: a newer header?": a program built for a newer vdds fails at open, not
  * silently), and zeroes the reserve of the stats it fills. */
 #define VDDS__RESERVED_WORDS 8
