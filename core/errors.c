@@ -101,3 +101,15 @@ void vdds__detail_set(const char *text)
 	}
 	detail[n] = '\0';
 }
+
+int vdds__reserve_check(const char *name, const void *s, size_t from, size_t to)
+{
+	const unsigned char *b = s;
+
+	for (size_t i = from; i < to; i++)
+		if (b[i])
+			return vdds__detail_setf(
+				-EINVAL, "%s: unknown field set at offset %zu: a newer header?",
+				name, i);
+	return 0;
+}

@@ -4,6 +4,8 @@
 #ifndef VDDS_ERRORS_H
 #define VDDS_ERRORS_H
 
+#include <stddef.h>
+
 /* Forget the reason of an earlier refusal on this thread. */
 void vdds__detail_clear(void);
 
@@ -20,5 +22,10 @@ void vdds__detail_set(const char *text);
 __attribute__((format(printf, 2, 3)))
 #endif
 int vdds__detail_setf(int err, const char *fmt, ...);
+
+/* An options struct's reserve (bytes [from, to) of s, `name` the struct's
+ * name) must be zero: bytes a newer header gave a meaning this library does
+ * not know. 0, or -EINVAL with the detail naming the first one set. */
+int vdds__reserve_check(const char *name, const void *s, size_t from, size_t to);
 
 #endif

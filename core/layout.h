@@ -1,5 +1,5 @@
 /* layout.h — the frozen shared-memory layout of vdds. Changing anything here
- * is a protocol change: bump VDDS_LAYOUT_VERSION and the _Static_asserts.
+ * is a protocol change: bump VDDS__LAYOUT_VERSION and the _Static_asserts.
  *
  * Topic segment (memfd; publisher maps read-write, subscribers read-only,
  * sealed SHRINK|GROW|FUTURE_WRITE|SEAL): the header, then the slots. A
@@ -120,17 +120,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define VDDS_TOPIC_MAGIC 0x54444456u /* "VDDT" little-endian */
-#define VDDS_LANE_MAGIC 0x4c444456u  /* "VDDL" */
-#define VDDS_LAYOUT_VERSION 3u       /* 3: marked ring entries with the metadata */
-#define VDDS_CACHELINE 64
-#define VDDS_TYPE_NAME_LEN 64 /* bytes, NUL included */
+#define VDDS__TOPIC_MAGIC 0x54444456u /* "VDDT" little-endian */
+#define VDDS__LANE_MAGIC 0x4c444456u  /* "VDDL" */
+#define VDDS__LAYOUT_VERSION 3u       /* 3: marked ring entries with the metadata */
+#define VDDS__CACHELINE 64
+#define VDDS__TYPE_NAME_LEN 64 /* bytes, NUL included */
 
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "u32 atomics must be lock-free");
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "u64 atomics must be lock-free");
 
 /* The topic's overflow policy; the same numbers as enum vdds_overflow. */
-#define VDDS_OVERFLOW_MAX 2
+#define VDDS__OVERFLOW_MAX 2
 
 struct vdds__topic_hdr {
 	uint32_t magic;
@@ -145,7 +145,7 @@ struct vdds__topic_hdr {
 	uint64_t segment_size;
 	int32_t publisher_pid;
 	uint32_t type_size;
-	char type_name[VDDS_TYPE_NAME_LEN];
+	char type_name[VDDS__TYPE_NAME_LEN];
 	uint32_t overflow; /* VDDS_OVERFLOW_BLOCK, _DROP_OLDEST, _FAIL */
 	uint32_t history;  /* samples kept for late joiners, <= slot_count / 2 */
 	uint8_t reserved[256 - 136];
@@ -171,7 +171,7 @@ _Static_assert(offsetof(struct vdds__dentry, seq) == 8, "deliver entry seq");
 _Static_assert(offsetof(struct vdds__dentry, len) == 24, "deliver entry len");
 
 struct vdds__ring_index {
-	alignas(VDDS_CACHELINE) _Atomic uint32_t value;
+	alignas(VDDS__CACHELINE) _Atomic uint32_t value;
 };
 
 struct vdds__lane_hdr {
@@ -183,20 +183,20 @@ struct vdds__lane_hdr {
 	uint32_t slot_count;
 	uint32_t reserved0;
 	uint64_t segment_size;
-	uint8_t reserved[VDDS_CACHELINE - 32];
+	uint8_t reserved[VDDS__CACHELINE - 32];
 
-	alignas(VDDS_CACHELINE) _Atomic uint32_t deliver_prod;
-	alignas(VDDS_CACHELINE) _Atomic uint32_t deliver_cons;
-	alignas(VDDS_CACHELINE) _Atomic uint32_t release_prod;
-	alignas(VDDS_CACHELINE) _Atomic uint32_t release_cons;
+	alignas(VDDS__CACHELINE) _Atomic uint32_t deliver_prod;
+	alignas(VDDS__CACHELINE) _Atomic uint32_t deliver_cons;
+	alignas(VDDS__CACHELINE) _Atomic uint32_t release_prod;
+	alignas(VDDS__CACHELINE) _Atomic uint32_t release_cons;
 	/* subscriber: nonzero = "I may sleep; wake me", a fresh value per sleep */
-	alignas(VDDS_CACHELINE) _Atomic uint64_t wake_gen;
+	alignas(VDDS__CACHELINE) _Atomic uint64_t wake_gen;
 	/* nonzero while the publisher waits for a slot: the seq W of the
 	 * oldest sample it waits for; a subscriber releasing a sample with
 	 * seq >= W exchanges it to 0 and, if it was nonzero, writes the return
 	 * eventfd (see the comment at the top) */
-	alignas(VDDS_CACHELINE) _Atomic uint64_t pub_wait;
-	alignas(VDDS_CACHELINE) uint8_t reserved1[VDDS_CACHELINE];
+	alignas(VDDS__CACHELINE) _Atomic uint64_t pub_wait;
+	alignas(VDDS__CACHELINE) uint8_t reserved1[VDDS__CACHELINE];
 	/* followed by struct vdds__dentry deliver[ring_size], u64 release[ring_size] */
 };
 _Static_assert(sizeof(struct vdds__lane_hdr) == 512, "lane header size");

@@ -25,11 +25,11 @@ uint32_t vdds__ring_size_for(uint32_t slot_count)
 size_t vdds__topic_layout(struct vdds__topic_hdr *hdr, uint64_t slot_size, uint32_t slot_count,
 			  uint32_t max_subs)
 {
-	uint64_t stride = round_up(slot_size, slot_size >= 4096 ? 4096 : VDDS_CACHELINE);
+	uint64_t stride = round_up(slot_size, slot_size >= 4096 ? 4096 : VDDS__CACHELINE);
 
 	memset(hdr, 0, sizeof(*hdr));
-	hdr->magic = VDDS_TOPIC_MAGIC;
-	hdr->layout_version = VDDS_LAYOUT_VERSION;
+	hdr->magic = VDDS__TOPIC_MAGIC;
+	hdr->layout_version = VDDS__LAYOUT_VERSION;
 	hdr->hdr_size = sizeof(*hdr);
 	hdr->slot_count = slot_count;
 	hdr->max_subs = max_subs;
@@ -101,8 +101,8 @@ int vdds__lane_pub_init(struct vdds__lane_pub *lp, struct vdds__lane_hdr *shm, s
 	lp->shm = shm;
 	lp->shm_size = shm_size;
 	/* a new memfd is zero-filled: indices, wake_gen and pub_wait start at 0 */
-	shm->magic = VDDS_LANE_MAGIC;
-	shm->layout_version = VDDS_LAYOUT_VERSION;
+	shm->magic = VDDS__LANE_MAGIC;
+	shm->layout_version = VDDS__LAYOUT_VERSION;
 	shm->hdr_size = sizeof(*shm);
 	shm->lane_id = id;
 	shm->ring_size = ring_size;
@@ -132,7 +132,7 @@ static inline void drop_hold(struct vdds__pubcore *pc, struct vdds__lane_pub *lp
 {
 	lp->holds[id / 64] &= ~(1ull << (id % 64));
 	lp->held--;
-	if (--pc->refs[id] == 0 && pc->state[id] == VDDS_SLOT_PUBLISHED && !pc->in_hist[id])
+	if (--pc->refs[id] == 0 && pc->state[id] == VDDS__SLOT_PUBLISHED && !pc->in_hist[id])
 		vdds__pubcore_free_slot(pc, id);
 }
 
@@ -161,7 +161,7 @@ void vdds__pubcore_remember(struct vdds__pubcore *pc, uint32_t id)
 		pc->hist_head = (pc->hist_head + 1) % pc->hist_cap;
 		pc->hist_n--;
 		pc->in_hist[old] = 0;
-		if (pc->refs[old] == 0 && pc->state[old] == VDDS_SLOT_PUBLISHED)
+		if (pc->refs[old] == 0 && pc->state[old] == VDDS__SLOT_PUBLISHED)
 			vdds__pubcore_free_slot(pc, old);
 	}
 	pc->hist[(pc->hist_head + pc->hist_n) % pc->hist_cap] = id;
@@ -392,7 +392,7 @@ static int64_t oldest_held(const struct vdds__pubcore *pc, uint32_t *live)
 
 	*live = 0;
 	for (uint32_t id = 0; id < pc->slot_count; id++) {
-		if (pc->state[id] != VDDS_SLOT_PUBLISHED || pc->refs[id] == 0)
+		if (pc->state[id] != VDDS__SLOT_PUBLISHED || pc->refs[id] == 0)
 			continue;
 		(*live)++;
 		if (oldest < 0 || pc->desc[id].seq < pc->desc[oldest].seq)

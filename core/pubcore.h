@@ -13,7 +13,7 @@
 #include "ring.h"
 
 /* Lanes per publisher: lane ids index the lanes array and the id bitmap. */
-#define VDDS_MAX_LANES 256
+#define VDDS__MAX_LANES 256
 
 /* The publisher's private view of one subscriber's lane: only the shared
  * memory. The notify layer embeds it in its own lane with the fds. */
@@ -41,7 +41,7 @@ struct vdds__lane_pub {
 	struct vdds__lane_pub *next; /* pubcore's list of broken lanes */
 };
 
-enum vdds__slot_state { VDDS_SLOT_FREE, VDDS_SLOT_LOANED, VDDS_SLOT_PUBLISHED };
+enum vdds__slot_state { VDDS__SLOT_FREE, VDDS__SLOT_LOANED, VDDS__SLOT_PUBLISHED };
 
 /* A published slot's metadata, private to the publisher: each deliver ring
  * entry carries a copy; this one is for the history and the BLOCK wait. */
@@ -68,8 +68,8 @@ struct vdds__pubcore {
 	uint32_t *hist;
 	uint8_t *in_hist; /* per slot: held by the history */
 	uint64_t delivered, dropped;
-	uint64_t returned;                            /* ids ever popped from release rings */
-	struct vdds__lane_pub *lanes[VDDS_MAX_LANES]; /* attached lanes, packed */
+	uint64_t returned;                             /* ids ever popped from release rings */
+	struct vdds__lane_pub *lanes[VDDS__MAX_LANES]; /* attached lanes, packed */
 	uint32_t n_lanes;
 	struct vdds__lane_pub *broken; /* detached for breaking the protocol */
 	uint64_t seq;
@@ -137,7 +137,7 @@ static inline int vdds__lane_pub_holds(const struct vdds__lane_pub *lp, uint32_t
 
 static inline void vdds__pubcore_free_slot(struct vdds__pubcore *pc, uint32_t id)
 {
-	pc->state[id] = VDDS_SLOT_FREE;
+	pc->state[id] = VDDS__SLOT_FREE;
 	pc->free_ids[pc->n_free++] = id;
 }
 
@@ -149,7 +149,7 @@ static inline int vdds__pubcore_loan(struct vdds__pubcore *pc)
 		return -EAGAIN;
 	uint32_t id = pc->free_ids[--pc->n_free];
 
-	pc->state[id] = VDDS_SLOT_LOANED;
+	pc->state[id] = VDDS__SLOT_LOANED;
 	pc->n_loaned++;
 	pc->last_loan = id;
 	return (int)id;
@@ -162,7 +162,7 @@ static inline int vdds__pubcore_loaned_id(const struct vdds__pubcore *pc, const 
 	const uint8_t *p = buf;
 
 	if (p == pc->data + (uint64_t)pc->last_loan * pc->slot_stride &&
-	    pc->state[pc->last_loan] == VDDS_SLOT_LOANED)
+	    pc->state[pc->last_loan] == VDDS__SLOT_LOANED)
 		return (int)pc->last_loan;
 
 	if (p < pc->data)
@@ -173,7 +173,7 @@ static inline int vdds__pubcore_loaned_id(const struct vdds__pubcore *pc, const 
 		return -EINVAL;
 	uint32_t id = (uint32_t)(off / pc->slot_stride);
 
-	return pc->state[id] == VDDS_SLOT_LOANED ? (int)id : -EINVAL;
+	return pc->state[id] == VDDS__SLOT_LOANED ? (int)id : -EINVAL;
 }
 
 static inline void *vdds__pubcore_slot_data(const struct vdds__pubcore *pc, uint32_t id)
@@ -199,7 +199,7 @@ static inline void vdds__pubcore_publish(struct vdds__pubcore *pc, uint32_t id, 
 	d->timestamp_ns = timestamp_ns;
 	d->len = len;
 	pc->n_loaned--;
-	pc->state[id] = VDDS_SLOT_PUBLISHED;
+	pc->state[id] = VDDS__SLOT_PUBLISHED;
 
 	uint64_t bit = 1ull << (id % 64);
 

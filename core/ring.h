@@ -15,16 +15,16 @@
 #include "layout.h"
 
 /* What the mark m found at position pos says, for a ring of size entries. */
-enum vdds__mark_state { VDDS_MARK_HERE, VDDS_MARK_NOT_YET, VDDS_MARK_WRONG };
+enum vdds__mark_state { VDDS__MARK_HERE, VDDS__MARK_NOT_YET, VDDS__MARK_WRONG };
 
 static inline enum vdds__mark_state vdds__mark_state(uint32_t m, uint32_t pos, uint32_t size)
 {
 	if (m == pos + 1)
-		return VDDS_MARK_HERE;
+		return VDDS__MARK_HERE;
 	/* last lap's entry, or a fresh lane's zeroes (a first lap) */
 	if (m == pos + 1 - size || m == 0)
-		return VDDS_MARK_NOT_YET;
-	return VDDS_MARK_WRONG;
+		return VDDS__MARK_NOT_YET;
+	return VDDS__MARK_WRONG;
 }
 
 /* A deliver entry's fields, as the subscriber copied them. */
@@ -113,8 +113,8 @@ static inline int vdds__deliver_peek(const struct vdds__dring *r)
 	uint32_t m = vdds__load_acquire(&r->entries[r->pos & r->mask].mark);
 
 	switch (vdds__mark_state(m, r->pos, r->mask + 1)) {
-	case VDDS_MARK_HERE: return 1;
-	case VDDS_MARK_NOT_YET: return 0;
+	case VDDS__MARK_HERE: return 1;
+	case VDDS__MARK_NOT_YET: return 0;
 	default: return -EBADMSG;
 	}
 }
@@ -141,7 +141,7 @@ static inline int vdds__deliver_pop(struct vdds__dring *r, struct vdds__dmeta *o
  * position by what was taken back (but never falls behind it). A producer
  * that keeps taking back gets the consumer -EAGAIN after a few tries (look
  * again later), never a spin. */
-#define VDDS_RING_SNAPSHOT_TRIES 64
+#define VDDS__RING_SNAPSHOT_TRIES 64
 
 /* The shared index, checked against our position; its entry's mark state
  * in *state. 0, or -EBADMSG (moved backwards, or a mark no lap explains
@@ -152,7 +152,7 @@ static inline int vdds__deliver_snapshot_shared(const struct vdds__dring *r, uin
 	/* acquire: pairs with the other side's CAS */
 	uint32_t c = vdds__load_acquire(r->cons);
 
-	for (int i = 0; i < VDDS_RING_SNAPSHOT_TRIES; i++) {
+	for (int i = 0; i < VDDS__RING_SNAPSHOT_TRIES; i++) {
 		if ((int32_t)(c - r->pos) < 0)
 			return -EBADMSG;
 		/* acquire: as in vdds__deliver_peek */
@@ -163,13 +163,13 @@ static inline int vdds__deliver_snapshot_shared(const struct vdds__dring *r, uin
 		 * before the rewrite, so our acquire of the mark sees it) */
 		uint32_t again = vdds__load_acquire(r->cons);
 
-		if (st == VDDS_MARK_WRONG && again != c) {
+		if (st == VDDS__MARK_WRONG && again != c) {
 			c = again;
 			continue;
 		}
 		*cons = c;
 		*state = st;
-		return st == VDDS_MARK_WRONG ? -EBADMSG : 0;
+		return st == VDDS__MARK_WRONG ? -EBADMSG : 0;
 	}
 	return -EAGAIN;
 }
@@ -181,7 +181,7 @@ static inline int vdds__deliver_snapshot_shared(const struct vdds__dring *r, uin
 static inline int vdds__deliver_pop_shared(struct vdds__dring *r, struct vdds__dmeta *out,
 					   uint64_t *skipped)
 {
-	for (int i = 0; i < VDDS_RING_SNAPSHOT_TRIES; i++) {
+	for (int i = 0; i < VDDS__RING_SNAPSHOT_TRIES; i++) {
 		uint32_t c;
 		enum vdds__mark_state st;
 		int err = vdds__deliver_snapshot_shared(r, &c, &st);
@@ -190,7 +190,7 @@ static inline int vdds__deliver_pop_shared(struct vdds__dring *r, struct vdds__d
 			return err;
 		*skipped += c - r->pos;
 		r->pos = c;
-		if (st == VDDS_MARK_NOT_YET)
+		if (st == VDDS__MARK_NOT_YET)
 			return -EAGAIN;
 		/* after the snapshot's acquire of the mark; before the CAS,
 		 * which orders these loads before it (a locked instruction) */
@@ -214,7 +214,7 @@ static inline int vdds__deliver_peek_shared(const struct vdds__dring *r)
 
 	if (err < 0)
 		return err == -EAGAIN ? 0 : err;
-	return st == VDDS_MARK_HERE;
+	return st == VDDS__MARK_HERE;
 }
 
 /* ---------------------------------------------------------- release ring */
@@ -241,8 +241,8 @@ static inline int vdds__release_pop(struct vdds__rring *r, uint32_t *id)
 	uint64_t v = vdds__load_acquire(&r->entries[r->pos & r->mask]);
 
 	switch (vdds__mark_state((uint32_t)(v >> 32), r->pos, r->mask + 1)) {
-	case VDDS_MARK_HERE: break;
-	case VDDS_MARK_NOT_YET: return -EAGAIN;
+	case VDDS__MARK_HERE: break;
+	case VDDS__MARK_NOT_YET: return -EAGAIN;
 	default: return -EBADMSG;
 	}
 	*id = (uint32_t)v;

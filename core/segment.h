@@ -7,8 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define VDDS_SEALS_LANE (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
-#define VDDS_SEALS_TOPIC (VDDS_SEALS_LANE | F_SEAL_FUTURE_WRITE)
+#define VDDS__SEALS_LANE (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+#define VDDS__SEALS_TOPIC (VDDS__SEALS_LANE | F_SEAL_FUTURE_WRITE)
 
 /* Create an anonymous memfd of `size` bytes and map it read-write.
  * Returns the fd (O_CLOEXEC, sealing allowed) or -errno; *map is set. */

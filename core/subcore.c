@@ -24,21 +24,21 @@ int vdds__topic_check(struct vdds__topic_hdr *t, const void *topic, uint64_t seg
 	if (segment_size < sizeof(*t))
 		return -EBADMSG;
 	peer_copy(t, topic, sizeof(*t));
-	if (t->magic != VDDS_TOPIC_MAGIC || t->layout_version != VDDS_LAYOUT_VERSION ||
+	if (t->magic != VDDS__TOPIC_MAGIC || t->layout_version != VDDS__LAYOUT_VERSION ||
 	    t->hdr_size != sizeof(*t))
 		return -EBADMSG;
 	if (t->slot_count < 1 || t->slot_count > (1u << 24) || t->slot_size == 0 ||
 	    t->slot_stride < t->slot_size || t->slot_stride > (1ull << 40))
 		return -EBADMSG;
 	if (t->segment_size != segment_size || t->reserved0 != 0 || t->data_offset < sizeof(*t) ||
-	    t->data_offset % VDDS_CACHELINE != 0)
+	    t->data_offset % VDDS__CACHELINE != 0)
 		return -EBADMSG;
 	if (t->data_offset > segment_size ||
 	    (segment_size - t->data_offset) / t->slot_stride < t->slot_count)
 		return -EBADMSG;
 	if (memchr(t->type_name, '\0', sizeof(t->type_name)) == NULL)
 		return -EBADMSG;
-	if (t->overflow > VDDS_OVERFLOW_MAX || t->history > t->slot_count / 2)
+	if (t->overflow > VDDS__OVERFLOW_MAX || t->history > t->slot_count / 2)
 		return -EBADMSG;
 	return 0;
 }
@@ -54,7 +54,7 @@ int vdds__lane_check(const struct vdds__lane_hdr *l, uint64_t segment_size, uint
 		return -EBADMSG;
 	memset(&c, 0, sizeof(c));
 	peer_copy(&c, l, offsetof(struct vdds__lane_hdr, deliver_prod));
-	if (c.magic != VDDS_LANE_MAGIC || c.layout_version != VDDS_LAYOUT_VERSION ||
+	if (c.magic != VDDS__LANE_MAGIC || c.layout_version != VDDS__LAYOUT_VERSION ||
 	    c.hdr_size != sizeof(c))
 		return -EBADMSG;
 	if (c.ring_size < slot_count || (c.ring_size & (c.ring_size - 1)) ||

@@ -67,6 +67,16 @@ typedef struct vdds_sub vdds_sub;
 
 /* ---------------------------------------------------------------- publisher */
 
+/* Room to grow: each options and stats struct ends in a reserve, which a
+ * later version takes new fields from (a zero there means what this version
+ * does), so its size and every offset stay. Leave it zero: initialise the
+ * struct with `= {0}` (C++: `{}`) or memset, as the options always asked.
+ * The library refuses options with a nonzero byte in the part of the
+ * reserve it knows nothing of (-EINVAL, and the detail says "vdds_pub_opts: unknown field set at offset
+ * 48: a newer header?": a program built for a newer vdds fails at open, not
+ * silently), and zeroes the reserve of the stats it fills. */
+#define VDDS__RESERVED_WORDS 8
+
 /* Publisher options. Zero-initialise, then set what you need: every zero
  * field takes the default named beside it. */
 struct vdds_pub_opts {
@@ -95,6 +105,7 @@ struct vdds_pub_opts {
 				   * reserved in vm.nr_hugepages, or this
 				   * kernel cannot seal them), normal pages are
 				   * used: vdds_pub_stats() says which and why. */
+	uint64_t vdds__reserved[VDDS__RESERVED_WORDS]; /* zero: see above */
 };
 
 /* When loan finds no free slot:
@@ -135,9 +146,10 @@ struct vdds_pub_stats {
 	 *                    cannot be sealed; -EOPNOTSUPP: write seals on them
 	 *                    not enforced), note the reason in words;
 	 *   not asked:       !huge_pages, huge_pages_err 0, note "not asked". */
-	bool huge_pages;          /* the topic's memory is on huge pages */
-	int32_t huge_pages_err;   /* 0, or why huge pages were not had */
-	char huge_pages_note[64]; /* NUL-terminated */
+	bool huge_pages;                               /* the topic's memory is on huge pages */
+	int32_t huge_pages_err;                        /* 0, or why huge pages were not had */
+	char huge_pages_note[64];                      /* NUL-terminated */
+	uint64_t vdds__reserved[VDDS__RESERVED_WORDS]; /* zeroed */
 };
 
 /* Open topic `topic` for publishing. Creates the topic's shared memory, and
@@ -160,8 +172,9 @@ struct vdds_pub_stats {
  * set and a timer too). Each connected subscriber costs the process 2 more.
  *
  * opts may be NULL for defaults. On success *pub is set.
- * Errors: -EINVAL (NULL pointer, bad topic name, bad option), -EEXIST (the
- * topic already has a live publisher), -EACCES (runtime directory refused),
+ * Errors: -EINVAL (NULL pointer, bad topic name, bad option, reserve not
+ * zero: the detail says which), -EEXIST (the topic already has a live
+ * publisher), -EACCES (runtime directory refused),
  * -ENAMETOOLONG (socket path too long), -ENOMEM, -EMFILE (out of file
  * descriptors: vdds_last_error_detail() names the limit, e.g. "out of file
  * descriptors: this process's RLIMIT_NOFILE is 1024, each published topic
@@ -265,6 +278,7 @@ struct vdds_sub_opts {
 				 * sleeping, so dense traffic gets busy-poll
 				 * latency and an idle subscriber no CPU; 0
 				 * (default): sleep at once */
+	uint64_t vdds__reserved[VDDS__RESERVED_WORDS]; /* zero: see vdds_pub_opts */
 };
 
 /* One received sample: a read-only view into shared memory, valid until it is
@@ -347,6 +361,7 @@ struct vdds_sub_stats {
 			  * (DROP_OLDEST); seq jumps by exactly as many */
 	uint32_t held;   /* taken and not yet released */
 	uint32_t queued; /* delivered and not yet taken */
+	uint64_t vdds__reserved[VDDS__RESERVED_WORDS]; /* zeroed */
 };
 
 /* Fill *stats: cheap (no system call), at any rate. -EINVAL for NULL. */
@@ -580,7 +595,7 @@ VDDS_API const char *vdds_version(void);
  *   -EPROTO  "protocol version 3 expected, publisher speaks 2"
  *   -EACCES  "user not allowed"
  *   -ENOSPC  "subscriber limit reached"
- *   -EMFILE  "publisher out of file descriptors"
+ *   -EMFILE  "publisher out of file descriptors: pid 4242's RLIMIT_NOFILE is 1024"
  *   -EBUSY   "publisher busy: 8 pending handshakes from pid 4242"
  *   -EBUSY   "publisher busy: 32 pending handshakes from uid 1000"
  * (the subscriber's expectation first, then what the publisher has). A
@@ -593,9 +608,14 @@ VDDS_API const char *vdds_version(void);
  *             each published topic needs 3"
  *   -EMFILE  "out of file descriptors: this process's RLIMIT_NOFILE is 1024,
  *             each subscription needs 2"
+ * And whenever a call returns -EINVAL for its arguments, which one and
+ * what it must be:
+ *   -EINVAL  "history 40: at most slot_count / 2 = 32"
+ *   -EINVAL  "topic 'a/b': '/' at byte 1: only [A-Za-z0-9_.-]"
+ *   -EINVAL  "sample: slot 3 of epoch 0 not held (released twice?)"
  * (vdds_pub_open() clears the detail first too). The string is at most
  * VDDS_ERROR_DETAIL_MAX - 1 bytes, has no control characters, and stays
- * valid until the next handshake on this thread. Never NULL.
+ * valid until the next handshake or -EINVAL on this thread. Never NULL.
  *
  * Why per thread and not an out-buffer in vdds_sub_opts: the reason has to
  * reach callers that pass NULL options (the common case) and a reconnecting

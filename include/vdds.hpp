@@ -24,8 +24,10 @@
  * Errors: every failing call throws std::system_error whose code() is
  * {positive errno, std::generic_category()} (so e.code() == std::errc::...
  * works) and whose what() names the call, says vdds_strerror() and, for a
- * refused handshake (EPROTO, EACCES, ENOSPC) or an open out of file
- * descriptors (EMFILE, ENFILE), vdds_last_error_detail(), e.g.
+ * refused handshake (EPROTO, EACCES, ENOSPC), an open out of file
+ * descriptors (EMFILE, ENFILE) or any call given a bad argument (EINVAL:
+ * which one),
+ * vdds_last_error_detail(), e.g.
  * "vdds_sub_open: protocol version, type name or type size mismatch: type
  * 'Pose' (24 B) expected, publisher has 'Twist' (48 B)". Nothing else
  * throws; destructors never do. "Nothing now" is not an error: try_loan and
@@ -65,21 +67,24 @@ template <class T> struct type_name {
 namespace detail
 {
 
-/* Throw for a negative vdds return value err from `call`. */
-[[noreturn]] inline void throw_error(int err, const char *call)
+/* Throw for a negative vdds return value err from `call`; `why`, when
+ * given, is the reason in words instead of the library's detail. */
+[[noreturn]] inline void throw_error(int err, const char *call, const char *why = nullptr)
 {
 	std::string what = call;
 
 	what += ": ";
 	what += vdds_strerror(err);
-	/* a refused handshake, or an open out of file descriptors, left its
-	 * reason on this thread just now (the detail outlives other calls, so
-	 * it is read only for the codes that set it) */
-	if ((err == -EPROTO || err == -EACCES || err == -ENOSPC || err == -EMFILE ||
-	     err == -ENFILE) &&
-	    vdds_last_error_detail()[0]) {
+	/* a refused handshake, an open out of file descriptors, or any call
+	 * given a bad argument, left its reason on this thread just now (the
+	 * detail outlives other calls, so it is read only for the codes that
+	 * set it) */
+	if (!why && (err == -EPROTO || err == -EACCES || err == -ENOSPC || err == -EMFILE ||
+		     err == -ENFILE || err == -EINVAL))
+		why = vdds_last_error_detail();
+	if (why && why[0]) {
 		what += ": ";
-		what += vdds_last_error_detail();
+		what += why;
 	}
 	throw std::system_error(-err, std::generic_category(), what);
 }
@@ -274,8 +279,10 @@ template <class T> class Publisher
 		struct vdds_pub_opts o;
 		int err = vdds__typed_pub_opts(&o, &opts, type_name<T>::value, sizeof(T));
 
-		detail::check(err < 0 ? err : vdds_pub_open(&pub_, topic.c_str(), &o),
-			      "vdds_pub_open");
+		if (err < 0)
+			detail::throw_error(err, "vdds_pub_open",
+					    "type_size or slot_size contradicts sizeof(T)");
+		detail::check(vdds_pub_open(&pub_, topic.c_str(), &o), "vdds_pub_open");
 	}
 	Publisher(Publisher &&o) noexcept : pub_(std::exchange(o.pub_, nullptr))
 	{
@@ -370,8 +377,10 @@ template <class T> class Subscriber
 		struct vdds_sub_opts o;
 		int err = vdds__typed_sub_opts(&o, &opts, type_name<T>::value, sizeof(T));
 
-		detail::check(err < 0 ? err : vdds_sub_open(&sub_, topic.c_str(), &o),
-			      "vdds_sub_open");
+		if (err < 0)
+			detail::throw_error(err, "vdds_sub_open",
+					    "type_size contradicts sizeof(T)");
+		detail::check(vdds_sub_open(&sub_, topic.c_str(), &o), "vdds_sub_open");
 	}
 	Subscriber(Subscriber &&o) noexcept
 	    : sub_(std::exchange(o.sub_, nullptr)), ended_(std::exchange(o.ended_, false))

@@ -16,9 +16,9 @@
  * (no_service_thread: its own epoll set and timer too), a subscription. The
  * publisher's process also holds two per connected subscriber (its socket
  * and the lane's data eventfd), and the service thread two in all. */
-#define VDDS_FDS_PER_PUB 3
-#define VDDS_FDS_PER_SELF_SERVED_PUB 5
-#define VDDS_FDS_PER_SUB 2
+#define VDDS__FDS_PER_PUB 3
+#define VDDS__FDS_PER_SELF_SERVED_PUB 5
+#define VDDS__FDS_PER_SUB 2
 
 /* If err says the fds ran out, leave the reason for vdds_last_error_detail();
  * `each` names the handle ("published topic", "subscription"). A reason the

@@ -10,8 +10,8 @@
 
 static void hdr_init(struct vdds__msg_hdr *h, int kind, size_t size)
 {
-	h->magic = VDDS_PROTO_MAGIC;
-	h->version = VDDS_PROTO_VERSION;
+	h->magic = VDDS__PROTO_MAGIC;
+	h->version = VDDS__PROTO_VERSION;
 	h->kind = (uint16_t)kind;
 	h->size = (uint32_t)size;
 	h->reserved = 0;
@@ -77,7 +77,7 @@ static void describe_type(char *buf, size_t cap, const char *name, uint32_t size
 void vdds__reason_type(char *buf, size_t cap, const char *want_name, uint32_t want_size,
 		       const char *have_name, uint32_t have_size)
 {
-	char want[VDDS_REASON_MAX], have[VDDS_REASON_MAX];
+	char want[VDDS__REASON_MAX], have[VDDS__REASON_MAX];
 
 	describe_type(want, sizeof(want), want_name, want_size, "of any name", "any size");
 	describe_type(have, sizeof(have), have_name, have_size, "no type name", "no size");
@@ -109,15 +109,15 @@ static int terminated(const char *s, size_t cap)
 
 int vdds__msg_parse(const union vdds__msg *m, size_t len)
 {
-	if (len < sizeof(struct vdds__msg_hdr) || m->hdr.magic != VDDS_PROTO_MAGIC)
+	if (len < sizeof(struct vdds__msg_hdr) || m->hdr.magic != VDDS__PROTO_MAGIC)
 		return -EBADMSG;
-	if (m->hdr.version != VDDS_PROTO_VERSION)
+	if (m->hdr.version != VDDS__PROTO_VERSION)
 		return -EPROTO;
 	if (m->hdr.size != len || m->hdr.reserved != 0)
 		return -EBADMSG;
 	switch (m->hdr.kind) {
 	case VDDS_MSG_HELLO:
-		if (len != sizeof(m->hello) || (m->hello.flags & ~VDDS_HELLO_NO_HISTORY) != 0 ||
+		if (len != sizeof(m->hello) || (m->hello.flags & ~VDDS__HELLO_NO_HISTORY) != 0 ||
 		    !terminated(m->hello.type_name, sizeof(m->hello.type_name)))
 			return -EBADMSG;
 		break;
@@ -159,12 +159,12 @@ int vdds__msg_send(int sock, const void *msg, size_t len, const int *fds, int nf
 {
 	union {
 		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * VDDS_WELCOME_FDS)];
+		char buf[CMSG_SPACE(sizeof(int) * VDDS__WELCOME_FDS)];
 	} ctl;
 	struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 
-	if (nfds < 0 || nfds > VDDS_WELCOME_FDS)
+	if (nfds < 0 || nfds > VDDS__WELCOME_FDS)
 		return -EINVAL;
 	if (nfds > 0) {
 		memset(&ctl, 0, sizeof(ctl));
@@ -220,7 +220,7 @@ int vdds__msg_recv(int sock, union vdds__msg *m, int *fds, int max_fds, int *nfd
 {
 	union {
 		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * (VDDS_WELCOME_FDS + 4))];
+		char buf[CMSG_SPACE(sizeof(int) * (VDDS__WELCOME_FDS + 4))];
 	} ctl;
 	struct iovec iov = { .iov_base = m, .iov_len = sizeof(*m) };
 	struct msghdr mh = { .msg_iov = &iov,

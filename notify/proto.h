@@ -17,7 +17,7 @@
  * Every message is one datagram of a size fixed by its kind (INFO: by its
  * subscriber count, bounded by VDDS_MSG_MAX); parsers check all of it.
  *
- * Versions: every message carries VDDS_PROTO_VERSION in hdr.version, and a
+ * Versions: every message carries VDDS__PROTO_VERSION in hdr.version, and a
  * parser accepts exactly that one (-EPROTO for any other, whatever the kind:
  * the shared layout changed in 2 and in 3, so peers of two versions cannot
  * work together). The version named beside a kind above is the one that
@@ -35,16 +35,16 @@
 
 #include "vdds.h"
 
-#define VDDS_PROTO_MAGIC 0x53444456u /* "VDDS" */
+#define VDDS__PROTO_MAGIC 0x53444456u /* "VDDS" */
 /* 2: layout v2 (overflow, history), HELLO flags, INFO; 3: WAKE instead of a
  * return eventfd (issue #14: fewer fds), so WELCOME carries three; and layout
  * v3 (marked ring entries carrying the sample's metadata, issue #14) */
-#define VDDS_PROTO_VERSION 3u
-#define VDDS_WELCOME_FDS 3 /* topic memfd, lane memfd, data eventfd */
+#define VDDS__PROTO_VERSION 3u
+#define VDDS__WELCOME_FDS 3 /* topic memfd, lane memfd, data eventfd */
 /* no valid message is larger: an INFO with VDDS_MAX_SUBSCRIBERS subscribers */
 #define VDDS_MSG_MAX (304 + 32 * VDDS_MAX_SUBSCRIBERS)
 
-enum vdds_msg_kind {
+enum vdds__msg_kind {
 	VDDS_MSG_HELLO = 1,
 	VDDS_MSG_WELCOME = 2,
 	VDDS_MSG_REJECT = 3,
@@ -69,7 +69,7 @@ struct vdds__msg_hello {
 	char type_name[64]; /* "": any; NUL-terminated */
 };
 
-#define VDDS_HELLO_NO_HISTORY 1u /* do not deliver the publisher's history */
+#define VDDS__HELLO_NO_HISTORY 1u /* do not deliver the publisher's history */
 
 struct vdds__msg_welcome {
 	struct vdds__msg_hdr hdr;
@@ -79,14 +79,14 @@ struct vdds__msg_welcome {
 	uint64_t lane_size;
 };
 
-#define VDDS_REASON_MAX 128 /* a REJECT's reason, NUL included */
+#define VDDS__REASON_MAX 128 /* a REJECT's reason, NUL included */
 
 /* REJECT and BYE */
 struct vdds__msg_reject {
 	struct vdds__msg_hdr hdr;
 	int32_t err; /* positive errno */
 	uint32_t reserved;
-	char reason[VDDS_REASON_MAX]; /* NUL-terminated */
+	char reason[VDDS__REASON_MAX]; /* NUL-terminated */
 };
 
 /* Subscriber -> publisher: a release met pub_wait; look at the rings again. */
@@ -194,7 +194,7 @@ void vdds__reason_type(char *buf, size_t cap, const char *want_name, uint32_t wa
 		       const char *have_name, uint32_t have_size);
 
 /* Check len bytes received into m: magic, version (-EPROTO when it is not
- * VDDS_PROTO_VERSION: the layout changed in 2 and in 3, so a peer of another version
+ * VDDS__PROTO_VERSION: the layout changed in 2 and in 3, so a peer of another version
  * cannot work with us), a known kind of exactly its size, NUL-terminated
  * strings, zero reserved fields. Returns the kind, or -EBADMSG / -EPROTO. */
 int vdds__msg_parse(const union vdds__msg *m, size_t len);

@@ -3,12 +3,11 @@
  * the control side's work (pub_lane.c) only when an atomic flag says there is
  * some. Resources are made in pub_make.c, subscribers served in pub_ctl.c. */
 #include <errno.h>
-#include <linux/futex.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -17,37 +16,90 @@
 #include "internal.h"
 #include "kick.h"
 #include "pub_internal.h"
+#include "rundir.h"
 
 #define MAX_SLOT_COUNT (1u << 20)
 #define MAX_SLOT_SIZE (1ull << 32)
 
-_Static_assert(VDDS_MAX_SUBSCRIBERS <= VDDS_MAX_LANES, "a lane per subscriber");
+_Static_assert(VDDS_MAX_SUBSCRIBERS <= VDDS__MAX_LANES, "a lane per subscriber");
 
+/* -EINVAL for a NULL argument: which one. */
+static __attribute__((noinline, cold)) int null_arg(const void *first, const char *first_name,
+						    const char *second_name)
+{
+	return vdds__detail_setf(-EINVAL, "%s: NULL", first ? second_name : first_name);
+}
+
+/* -EINVAL for a buffer that is no loaned slot of ours. */
+static __attribute__((noinline, cold)) int not_loaned(void)
+{
+	return vdds__detail_setf(-EINVAL, "buf: not a slot loaned from this publisher");
+}
+
+/* -EINVAL for vdds_pub_fd/vdds_pub_dispatch on a publisher without them. */
+static __attribute__((noinline, cold)) int served_by_thread(void)
+{
+	return vdds__detail_setf(-EINVAL, "pub: served by the service thread "
+					  "(no fd or dispatch without no_service_thread)");
+}
+
+/* What a zero option asks for: resolved here once, so that the rest of the
+ * publisher reads the options as they are. */
+#define DEFAULT_SLOT_SIZE 4096
+#define DEFAULT_SLOT_COUNT 64
+#define DEFAULT_MAX_SUBS 32
+
+static void resolve_defaults(struct vdds_pub_opts *o)
+{
+	o->slot_size = o->slot_size ? o->slot_size : DEFAULT_SLOT_SIZE;
+	o->slot_count = o->slot_count ? o->slot_count : DEFAULT_SLOT_COUNT;
+	o->max_subscribers = o->max_subscribers ? o->max_subscribers : DEFAULT_MAX_SUBS;
+}
+
+/* The options with their defaults resolved: -EINVAL with the detail naming
+ * the option at fault and what it must be. */
 static int check_opts(const struct vdds_pub_opts *o)
 {
-	uint32_t slots = o->slot_count ? o->slot_count : VDDS_DEFAULT_SLOT_COUNT;
-
-	if (o->slot_size > MAX_SLOT_SIZE || o->slot_count > MAX_SLOT_COUNT || o->slot_count == 1 ||
-	    o->max_subscribers > VDDS_MAX_SUBSCRIBERS)
-		return -EINVAL;
-	if (o->overflow > VDDS_OVERFLOW_MAX || o->history > slots / 2)
-		return -EINVAL;
+	if (o->slot_size > MAX_SLOT_SIZE)
+		return vdds__detail_setf(-EINVAL, "slot_size %zu: at most %llu", o->slot_size,
+					 MAX_SLOT_SIZE);
+	if (o->slot_count > MAX_SLOT_COUNT || o->slot_count == 1)
+		return vdds__detail_setf(-EINVAL, "slot_count %u: 2..%u (0: default %u)",
+					 o->slot_count, MAX_SLOT_COUNT, DEFAULT_SLOT_COUNT);
+	if (o->max_subscribers > VDDS_MAX_SUBSCRIBERS)
+		return vdds__detail_setf(-EINVAL, "max_subscribers %u: at most %u",
+					 o->max_subscribers, VDDS_MAX_SUBSCRIBERS);
+	if (o->overflow > VDDS__OVERFLOW_MAX)
+		return vdds__detail_setf(-EINVAL, "overflow %u: not an enum vdds_overflow",
+					 o->overflow);
+	if (o->history > o->slot_count / 2)
+		return vdds__detail_setf(-EINVAL, "history %u: at most slot_count / 2 = %u",
+					 o->history, o->slot_count / 2);
 	if (o->type_name && strlen(o->type_name) > VDDS_TYPE_NAME_MAX)
-		return -EINVAL;
+		return vdds__detail_setf(-EINVAL, "type_name: longer than %d bytes",
+					 VDDS_TYPE_NAME_MAX);
 	return 0;
 }
 
 int vdds_pub_open(vdds_pub **pubp, const char *topic, const struct vdds_pub_opts *opts)
 {
-	static const struct vdds_pub_opts defaults;
+	struct vdds_pub_opts o = { 0 };
 	int err;
 
 	vdds__detail_clear();
-	if (!pubp || vdds__topic_valid(topic) < 0)
-		return -EINVAL;
+	if (!pubp)
+		return null_arg(pubp, "pub", "");
+	if ((err = vdds__topic_name_check(topic)) < 0)
+		return err;
 	*pubp = NULL;
-	opts = opts ? opts : &defaults;
-	if ((err = check_opts(opts)) < 0)
+	if (opts && (err = vdds__reserve_check("vdds_pub_opts", opts,
+					       offsetof(struct vdds_pub_opts, vdds__reserved),
+					       sizeof(*opts))) < 0)
+		return err;
+	if (opts)
+		o = *opts;
+	resolve_defaults(&o);
+	if ((err = check_opts(&o)) < 0)
 		return err;
 
 	struct vdds_pub *p = calloc(1, sizeof(*p));
@@ -59,8 +111,8 @@ int vdds_pub_open(vdds_pub **pubp, const char *topic, const struct vdds_pub_opts
 	/* first: a fork() from another thread while we open leaves the child
 	 * nothing of what is made below */
 	vdds__pub_fork_add(p);
-	p->threaded = !opts->no_service_thread;
-	if ((err = vdds__pub_make(p, topic, opts)) < 0 || (err = vdds__pub_serve_start(p)) < 0 ||
+	p->threaded = !o.no_service_thread;
+	if ((err = vdds__pub_make(p, topic, &o)) < 0 || (err = vdds__pub_serve_start(p)) < 0 ||
 	    (err = vdds__pub_go_live(p)) < 0)
 		goto err_destroy;
 	*pubp = p;
@@ -69,8 +121,8 @@ int vdds_pub_open(vdds_pub **pubp, const char *topic, const struct vdds_pub_opts
 err_destroy:
 	vdds__pub_destroy(p);
 	return vdds__fd_limit_detail(err, "published topic",
-				     opts->no_service_thread ? VDDS_FDS_PER_SELF_SERVED_PUB
-							     : VDDS_FDS_PER_PUB);
+				     o.no_service_thread ? VDDS__FDS_PER_SELF_SERVED_PUB
+							 : VDDS__FDS_PER_PUB);
 }
 
 void vdds_pub_close(vdds_pub *p)
@@ -106,7 +158,8 @@ static int wait_serving(struct vdds_pub *p, int ms)
 }
 
 /* Sleep until the control side bumps ret_word past `seen` (a WAKE came, or a
- * lane left), or the deadline. Returns 0, or -ETIMEDOUT. */
+ * lane left), or the deadline: on its futex (pub_lane.c) when the service
+ * thread serves us, serving ourselves when not. Returns 0, or -ETIMEDOUT. */
 static int wait_for_return(struct vdds_pub *p, uint32_t seen, int timeout_ms, uint64_t deadline)
 {
 	struct timespec ts, *at = NULL;
@@ -120,30 +173,7 @@ static int wait_for_return(struct vdds_pub *p, uint32_t seen, int timeout_ms, ui
 	}
 	if (!p->threaded)
 		return wait_serving(p, timeout_ms > 0 ? vdds__ms_left(deadline) : -1);
-	vdds__store_relaxed(&p->ret_sleeping, 1);
-	/* full fence: ret_sleeping store before the kernel's ret_word load;
-	 * pairs with vdds__pub_wake_loan's bump, fence, ret_sleeping load */
-	vdds__fence();
-	/* an absolute CLOCK_MONOTONIC deadline (BITSET); EAGAIN: bumped already */
-	long r = syscall(SYS_futex, &p->ret_word, FUTEX_WAIT_BITSET_PRIVATE, seen, at, NULL,
-			 FUTEX_BITSET_MATCH_ANY);
-	int err = r < 0 ? errno : 0;
-
-	vdds__store_relaxed(&p->ret_sleeping, 0);
-	return err == ETIMEDOUT ? -ETIMEDOUT : 0;
-}
-
-void vdds__pub_wake_loan(struct vdds_pub *p)
-{
-	/* only the control side writes ret_word: no read-modify-write needed.
-	 * release: what it learned before (a lane's leave) is visible to the
-	 * loan that sees the bump */
-	vdds__store_release(&p->ret_word, vdds__load_relaxed(&p->ret_word) + 1);
-	/* full fence: the bump before the ret_sleeping load; pairs with
-	 * wait_for_return */
-	vdds__fence();
-	if (p->threaded && vdds__load_relaxed(&p->ret_sleeping))
-		syscall(SYS_futex, &p->ret_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	return vdds__pub_loan_sleep(p, seen, at);
 }
 
 /* BLOCK, and no slot is free: sleep until one comes back. Each round asks
@@ -216,7 +246,7 @@ static __attribute__((noinline)) int loan_overflow(struct vdds_pub *p, int timeo
 int vdds_pub_loan(vdds_pub *p, void **buf, int timeout_ms)
 {
 	if (!p || !buf)
-		return -EINVAL;
+		return null_arg(p, "pub", "buf");
 	if (vdds__pub_apply_control(p) < 0)
 		return -ECHILD;
 	int id = vdds__pubcore_loan(&p->core);
@@ -234,11 +264,11 @@ int vdds_pub_loan(vdds_pub *p, void **buf, int timeout_ms)
 int vdds_pub_publish(vdds_pub *p, void *buf, size_t len)
 {
 	if (!p || !buf)
-		return -EINVAL;
+		return null_arg(p, "pub", "buf");
 	int id = vdds__pubcore_loaned_id(&p->core, buf);
 
 	if (id < 0)
-		return id;
+		return not_loaned();
 	if (len > p->core.slot_size)
 		return -EMSGSIZE;
 	if (vdds__pub_apply_control(p) < 0)
@@ -263,13 +293,13 @@ int vdds_pub_publish(vdds_pub *p, void *buf, size_t len)
 int vdds_pub_discard(vdds_pub *p, void *buf)
 {
 	if (!p || !buf)
-		return -EINVAL;
+		return null_arg(p, "pub", "buf");
 	if (p->fk.forked)
 		return -ECHILD;
 	int id = vdds__pubcore_loaned_id(&p->core, buf);
 
 	if (id < 0)
-		return id;
+		return not_loaned();
 	vdds__pubcore_discard(&p->core, (uint32_t)id);
 	vdds__pub_snapshot(p);
 	return 0;
@@ -280,7 +310,8 @@ int vdds_pub_write(vdds_pub *p, const void *data, size_t len, int timeout_ms)
 	void *buf;
 
 	if (!p || (!data && len))
-		return -EINVAL;
+		return p ? vdds__detail_setf(-EINVAL, "data: NULL with len %zu", len)
+			 : null_arg(p, "pub", "");
 	if (len > p->core.slot_size)
 		return -EMSGSIZE;
 	int err = vdds_pub_loan(p, &buf, timeout_ms);
@@ -296,14 +327,16 @@ int vdds_pub_fd(vdds_pub *p)
 {
 	if (p && p->fk.forked)
 		return -ECHILD;
+	if (!p)
+		return null_arg(p, "pub", "");
 	/* the service thread's publishers have no control fd of their own */
-	return p && !p->threaded ? p->ctl_epfd : -EINVAL;
+	return !p->threaded ? p->ctl_epfd : served_by_thread();
 }
 
 int vdds_pub_dispatch(vdds_pub *p)
 {
 	if (!p || p->threaded)
-		return -EINVAL;
+		return p ? served_by_thread() : null_arg(p, "pub", "");
 	if (p->fk.forked)
 		return -ECHILD;
 	vdds__pub_control(p);
@@ -317,7 +350,7 @@ int vdds_pub_dispatch(vdds_pub *p)
 int vdds_pub_stats(vdds_pub *p, struct vdds_pub_stats *st)
 {
 	if (!p || !st)
-		return -EINVAL;
+		return null_arg(p, "pub", "stats");
 	if (p->fk.forked)
 		return -ECHILD;
 	vdds__pub_apply_control(p);
@@ -352,7 +385,7 @@ int vdds_pub_stats(vdds_pub *p, struct vdds_pub_stats *st)
 int vdds_pub_set_note(vdds_pub *p, const char *note)
 {
 	if (!p)
-		return -EINVAL;
+		return null_arg(p, "pub", "");
 	if (p->fk.forked)
 		return -ECHILD;
 	pthread_mutex_lock(&p->mu);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -31,6 +32,27 @@ static void reject(int fd, int err, const char *reason)
 
 	vdds__msg_reject(&m, VDDS_MSG_REJECT, err, reason);
 	vdds__msg_send(fd, &m, sizeof(m), NULL, 0);
+}
+
+/* No lane could be made: say why, and for file descriptors whose limit it
+ * was (this publisher's process's, not the subscriber's own). */
+static void reject_no_lane(int fd, int err)
+{
+	char why[VDDS__REASON_MAX];
+	struct rlimit rl;
+
+	if (err == -EMFILE && getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		snprintf(why, sizeof(why),
+			 "publisher out of file descriptors: pid %d's RLIMIT_NOFILE is %llu",
+			 (int)getpid(), (unsigned long long)rl.rlim_cur);
+	else if (err == -EMFILE || err == -ENFILE)
+		snprintf(why, sizeof(why), "publisher out of file descriptors (pid %d, %s)",
+			 (int)getpid(),
+			 err == -ENFILE ? "system-wide fs.file-max" : "RLIMIT_NOFILE");
+	else
+		snprintf(why, sizeof(why), "%s",
+			 err == -ENOSPC ? "subscriber limit reached" : "out of resources");
+	reject(fd, err, why);
 }
 
 /* SO_PEERCRED (taken at accept, before anything is read from the peer): our
@@ -82,7 +104,7 @@ static void handshake_done(struct vdds_pub *p)
 }
 
 /* Check a client's first message: an INFO_REQ, or a HELLO that matches the
- * topic. Returns its kind, or -errno with the reason in why[VDDS_REASON_MAX],
+ * topic. Returns its kind, or -errno with the reason in why[VDDS__REASON_MAX],
  * in the subscriber's terms (what it expects, then what we have). */
 static int check_hello(const struct vdds_pub *p, const union vdds__msg *m, int len, int nfds,
 		       char *why)
@@ -92,19 +114,19 @@ static int check_hello(const struct vdds_pub *p, const union vdds__msg *m, int l
 
 	if (kind == -EPROTO) {
 		/* parse saw our magic in a whole header: its version is real */
-		vdds__reason_version(why, VDDS_REASON_MAX, m->hdr.version, VDDS_PROTO_VERSION);
+		vdds__reason_version(why, VDDS__REASON_MAX, m->hdr.version, VDDS__PROTO_VERSION);
 		return -EPROTO;
 	}
 	if (kind == VDDS_MSG_INFO_REQ && nfds == 0)
 		return kind;
 	if (kind != VDDS_MSG_HELLO || nfds != 0) {
-		snprintf(why, VDDS_REASON_MAX, "malformed hello");
+		snprintf(why, VDDS__REASON_MAX, "malformed hello");
 		return -EBADMSG;
 	}
 	/* our own header: the subscribers cannot write it (sealed) */
 	if ((m->hello.type_name[0] && strcmp(m->hello.type_name, t->type_name) != 0) ||
 	    (m->hello.type_size && m->hello.type_size != t->type_size)) {
-		vdds__reason_type(why, VDDS_REASON_MAX, m->hello.type_name, m->hello.type_size,
+		vdds__reason_type(why, VDDS__REASON_MAX, m->hello.type_name, m->hello.type_size,
 				  t->type_name, t->type_size);
 		return -EPROTO;
 	}
@@ -197,9 +219,9 @@ static void serve_info(struct vdds_pub *p, struct vdds__conn *c)
 static void serve_hello(struct vdds_pub *p, struct vdds__conn *c)
 {
 	union vdds__msg m;
-	int fds[VDDS_WELCOME_FDS], nfds;
-	int len = vdds__msg_recv(c->fd, &m, fds, VDDS_WELCOME_FDS, &nfds, MSG_DONTWAIT);
-	char why[VDDS_REASON_MAX];
+	int fds[VDDS__WELCOME_FDS], nfds;
+	int len = vdds__msg_recv(c->fd, &m, fds, VDDS__WELCOME_FDS, &nfds, MSG_DONTWAIT);
+	char why[VDDS__REASON_MAX];
 	int err;
 
 	if (len == -EAGAIN)
@@ -225,17 +247,14 @@ static void serve_hello(struct vdds_pub *p, struct vdds__conn *c)
 	struct vdds__pub_lane *pl = vdds__pub_lane_new(p, &err);
 
 	if (!pl) {
-		reject(c->fd, err,
-		       err == -ENOSPC                     ? "subscriber limit reached"
-		       : err == -EMFILE || err == -ENFILE ? "publisher out of file descriptors"
-							  : "out of resources");
+		reject_no_lane(c->fd, err);
 		goto close_conn;
 	}
 	/* a child of fork() gets none of it (fork.h) */
 	madvise(pl->core.shm, pl->core.shm_size, MADV_DONTFORK);
-	pl->core.want_history = !(m.hello.flags & VDDS_HELLO_NO_HISTORY);
+	pl->core.want_history = !(m.hello.flags & VDDS__HELLO_NO_HISTORY);
 	struct vdds__msg_welcome w;
-	int give[VDDS_WELCOME_FDS] = { p->topic_fd, pl->lane_fd, pl->data_efd };
+	int give[VDDS__WELCOME_FDS] = { p->topic_fd, pl->lane_fd, pl->data_efd };
 
 	vdds__msg_welcome(&w, pl->core.id, p->topic_size, pl->core.shm_size);
 	c->lane = pl;
@@ -243,7 +262,7 @@ static void serve_hello(struct vdds_pub *p, struct vdds__conn *c)
 	 * publish that starts later reaches it; the connection stays watched,
 	 * now for WAKEs and the hang-up */
 	vdds__pub_hand_over(p, pl, 1);
-	if (vdds__msg_send(c->fd, &w, sizeof(w), give, VDDS_WELCOME_FDS) < 0)
+	if (vdds__msg_send(c->fd, &w, sizeof(w), give, VDDS__WELCOME_FDS) < 0)
 		shutdown(c->fd, SHUT_RDWR); /* seen as a hang-up next */
 	/* the subscriber has its own copy; we keep only the mapping */
 	close(pl->lane_fd);
@@ -391,7 +410,7 @@ void vdds__pub_sweep(struct vdds_pub *p)
 #define HANDSHAKES_MAX 96
 
 /* 0 if a connection from cred may wait for its HELLO; else -EBUSY with the
- * reason in why[VDDS_REASON_MAX]. */
+ * reason in why[VDDS__REASON_MAX]. */
 static int admit(const struct vdds_pub *p, const struct ucred *cred, char *why)
 {
 	uint32_t by_pid = 0, by_uid = 0;
@@ -403,14 +422,14 @@ static int admit(const struct vdds_pub *p, const struct ucred *cred, char *why)
 		by_uid += c->uid == cred->uid;
 	}
 	if (by_pid >= HANDSHAKES_PER_PID)
-		snprintf(why, VDDS_REASON_MAX, "publisher busy: %u pending handshakes from pid %d",
+		snprintf(why, VDDS__REASON_MAX, "publisher busy: %u pending handshakes from pid %d",
 			 (unsigned)by_pid, (int)cred->pid);
 	else if (by_uid >= HANDSHAKES_PER_UID)
-		snprintf(why, VDDS_REASON_MAX, "publisher busy: %u pending handshakes from uid %u",
+		snprintf(why, VDDS__REASON_MAX, "publisher busy: %u pending handshakes from uid %u",
 			 (unsigned)by_uid, (unsigned)cred->uid);
 	else if (p->handshakes >= HANDSHAKES_MAX ||
 		 (p->handshakes >= HANDSHAKES_SHARED && by_uid > 0))
-		snprintf(why, VDDS_REASON_MAX,
+		snprintf(why, VDDS__REASON_MAX,
 			 "publisher busy: %u pending handshakes, %u from uid %u",
 			 (unsigned)p->handshakes, (unsigned)by_uid, (unsigned)cred->uid);
 	else
@@ -448,7 +467,7 @@ static void take_conn(struct vdds_pub *p, int fd)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	char why[VDDS_REASON_MAX];
+	char why[VDDS__REASON_MAX];
 	int err;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)

@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "fork.h"
 #include "pubcore.h"
@@ -40,8 +41,6 @@ struct vdds__member;
 
 /* notify's view of one subscriber's lane: pubcore's part, plus the fds and
  * the lists by which a lane passes between the control side and the data path. */
-#define VDDS_DEFAULT_SLOT_COUNT 64
-
 struct vdds__pub_lane {
 	struct vdds__lane_pub core;                    /* first: pubcore hands back &core */
 	int data_efd;                                  /* the subscriber sleeps on it */
@@ -130,7 +129,7 @@ struct vdds_pub {
 	struct vdds__pub_lane *joins, *leaves, *all;
 	/* bit i: lane id i is taken, from the lane's making to its subscriber's
 	 * leaving (not to the data path's freeing of it: see pub_lane.c) */
-	uint64_t ids_in_use[VDDS_MAX_LANES / 64];
+	uint64_t ids_in_use[VDDS__MAX_LANES / 64];
 	uint64_t disconnects, kicked;
 	char note[VDDS_NOTE_MAX]; /* vdds_pub_set_note, for introspection */
 
@@ -140,7 +139,8 @@ struct vdds_pub {
 
 /* pub_make.c: build a publisher's resources (its socket not yet visible);
  * make the socket visible under its final name; tear down whatever exists,
- * unregistering from the service thread first, and free p. */
+ * unregistering from the service thread first, and free p. o: the options
+ * with their defaults resolved (vdds_pub_open). */
 int vdds__pub_make(struct vdds_pub *p, const char *topic, const struct vdds_pub_opts *o);
 int vdds__pub_go_live(struct vdds_pub *p);
 void vdds__pub_destroy(struct vdds_pub *p);
@@ -172,8 +172,6 @@ void vdds__pub_serve_conn(struct vdds_pub *p, struct vdds__conn *c);
 /* Hang up on clients silent too long; listen again if accepting paused. */
 void vdds__pub_sweep(struct vdds_pub *p);
 void vdds__pub_serve_cut_offs(struct vdds_pub *p);
-/* A slot may have come back or a lane left: wake a blocked loan (pub.c). */
-void vdds__pub_wake_loan(struct vdds_pub *p);
 /* Hang up on every connection (close: subscribers see -EPIPE). */
 void vdds__pub_drop_conns(struct vdds_pub *p);
 
@@ -189,6 +187,11 @@ void vdds__pub_hand_over(struct vdds_pub *p, struct vdds__pub_lane *pl, int join
 void vdds__pub_apply_control_slow(struct vdds_pub *p);
 /* Data path: ask the control side to hang up on lanes pubcore found broken. */
 void vdds__pub_cut_off_broken_slow(struct vdds_pub *p);
+/* A blocked loan (threaded) sleeps until ret_word moves past seen, or the
+ * absolute CLOCK_MONOTONIC time at (NULL: none): 0, or -ETIMEDOUT. The
+ * control side, when a slot may have come back or a lane left, wakes it. */
+int vdds__pub_loan_sleep(struct vdds_pub *p, uint32_t seen, const struct timespec *at);
+void vdds__pub_wake_loan(struct vdds_pub *p);
 
 /* One load when nothing changed: this is on every loan and publish. 0, or
  * -ECHILD in a child of fork(), whose handler left pending set for good so

@@ -1,15 +1,50 @@
 /* pub_lane.c — a subscriber lane's lifetime on the publisher side, and its
  * hand-over between the control side (which makes lanes and learns of
- * hang-ups) and the data path (which attaches, detaches and frees them). */
+ * hang-ups) and the data path (which attaches, detaches and frees them); and
+ * the futex pair by which the control side wakes a loan blocked for a slot
+ * (a WAKE came, or a lane left). */
 #include <errno.h>
+#include <linux/futex.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kick.h"
 #include "pub_internal.h"
 #include "segment.h"
+
+/* ------------------------------------- a blocked loan's futex (pub.c) */
+
+int vdds__pub_loan_sleep(struct vdds_pub *p, uint32_t seen, const struct timespec *at)
+{
+	vdds__store_relaxed(&p->ret_sleeping, 1);
+	/* full fence: ret_sleeping store before the kernel's ret_word load;
+	 * pairs with vdds__pub_wake_loan's bump, fence, ret_sleeping load */
+	vdds__fence();
+	/* an absolute CLOCK_MONOTONIC deadline (BITSET); EAGAIN: bumped already */
+	long r = syscall(SYS_futex, &p->ret_word, FUTEX_WAIT_BITSET_PRIVATE, seen, at, NULL,
+			 FUTEX_BITSET_MATCH_ANY);
+	int err = r < 0 ? errno : 0;
+
+	vdds__store_relaxed(&p->ret_sleeping, 0);
+	return err == ETIMEDOUT ? -ETIMEDOUT : 0;
+}
+
+void vdds__pub_wake_loan(struct vdds_pub *p)
+{
+	/* only the control side writes ret_word: no read-modify-write needed.
+	 * release: what it learned before (a lane's leave) is visible to the
+	 * loan that sees the bump */
+	vdds__store_release(&p->ret_word, vdds__load_relaxed(&p->ret_word) + 1);
+	/* full fence: the bump before the ret_sleeping load; pairs with
+	 * vdds__pub_loan_sleep */
+	vdds__fence();
+	if (p->threaded && vdds__load_relaxed(&p->ret_sleeping))
+		syscall(SYS_futex, &p->ret_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
 
 /* What a lane holds besides its place in p->all: pubcore's view, the
  * mapping, its fds. */
@@ -86,7 +121,7 @@ struct vdds__pub_lane *vdds__pub_lane_new(struct vdds_pub *p, int *err)
 		*err = fd;
 		goto err_give_back_id;
 	}
-	*err = vdds__segment_seal(fd, VDDS_SEALS_LANE);
+	*err = vdds__segment_seal(fd, VDDS__SEALS_LANE);
 	int efd = *err ? -1 : eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 
 	if (efd < 0) {
@@ -146,7 +181,7 @@ static int unjoin(struct vdds_pub *p, struct vdds__pub_lane *pl)
  * batch as the departure or a later one, and the data path applies a
  * batch's leaves before its joins, so no two attached lanes ever share an id
  * and no more than max_subs are ever attached (lanes[] has room for
- * VDDS_MAX_LANES).
+ * VDDS__MAX_LANES).
  *
  * A lane the data path has not adopted yet (its join still in p->joins: a
  * publisher that makes no call adopts nothing) is unknown to the data path

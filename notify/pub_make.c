@@ -2,7 +2,7 @@
  * the topic lock, the sealed topic memfd (on huge pages if asked and
  * possible) and the listening socket (bound, chown/chmod, renamed into place
  * last): its three fds. How it is served (the service thread's watches, or
- * its own epoll set) is pub_ctl.c's. And what a child of fork() keeps of it:
+ * its own epoll set) is pub_serve.c's. And what a child of fork() keeps of it:
  * nothing (fork.h). */
 #include <errno.h>
 #include <stdio.h>
@@ -17,8 +17,6 @@
 #include "pub_internal.h"
 #include "segment.h"
 
-#define DEFAULT_SLOT_SIZE 4096
-#define DEFAULT_MAX_SUBS 32
 #define LISTEN_BACKLOG 64
 
 /* The topic memfd: on huge pages if asked for and possible (p->topic_size
@@ -33,7 +31,7 @@ static int make_topic_memory(struct vdds_pub *p, const struct vdds_pub_opts *o, 
 	snprintf(p->huge_note, sizeof(p->huge_note), "not asked");
 	if (!o->huge_pages)
 		return vdds__segment_create("vdds-topic", p->topic_size, map);
-	int fd = vdds__segment_create_huge("vdds-topic", &size, VDDS_SEALS_TOPIC, map, &why);
+	int fd = vdds__segment_create_huge("vdds-topic", &size, VDDS__SEALS_TOPIC, map, &why);
 
 	if (fd < 0) {
 		/* a clean fallback: nothing of the attempt is left */
@@ -53,10 +51,8 @@ static int make_topic(struct vdds_pub *p, const struct vdds_pub_opts *o)
 {
 	struct vdds__topic_hdr hdr;
 	void *map;
-	uint64_t slot_size = o->slot_size ? o->slot_size : DEFAULT_SLOT_SIZE;
-	uint32_t slot_count = o->slot_count ? o->slot_count : VDDS_DEFAULT_SLOT_COUNT;
 
-	p->topic_size = vdds__topic_layout(&hdr, slot_size, slot_count, p->max_subs);
+	p->topic_size = vdds__topic_layout(&hdr, o->slot_size, o->slot_count, p->max_subs);
 	p->topic_fd = make_topic_memory(p, o, &map);
 	if (p->topic_fd < 0)
 		return p->topic_fd;
@@ -75,7 +71,7 @@ static int make_topic(struct vdds_pub *p, const struct vdds_pub_opts *o)
 	memcpy(p->topic, &hdr, sizeof(hdr));
 	/* FUTURE_WRITE only after our own writable mapping exists: from now on
 	 * nobody can map the topic writable or write() it */
-	return vdds__segment_seal(p->topic_fd, VDDS_SEALS_TOPIC);
+	return vdds__segment_seal(p->topic_fd, VDDS__SEALS_TOPIC);
 }
 
 /* Listen on <topic>.new; vdds_pub_open renames it to <topic>.sock last, so
@@ -126,7 +122,7 @@ int vdds__pub_make(struct vdds_pub *p, const char *topic, const struct vdds_pub_
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	p->start_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-	p->max_subs = o->max_subscribers ? o->max_subscribers : DEFAULT_MAX_SUBS;
+	p->max_subs = o->max_subscribers;
 	p->group_access = o->group_access;
 	p->group = o->group;
 	if ((err = vdds__rundir(dir, sizeof(dir), 1, 0)) < 0 ||

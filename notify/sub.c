@@ -1,9 +1,10 @@
 /* sub.c — the subscriber: vdds_sub_* entry points and the data path (take,
- * release, wait, the adaptive spin). Its pollable fd and the publisher's
- * fate are in sub_fd.c, reconnecting in sub_reconnect.c, around
- * sub_internal.h. */
+ * release, wait, the adaptive spin) while samples come. Its pollable fd,
+ * the fd contract's part of take and wait, and the publisher's fate are in
+ * sub_fd.c, reconnecting in sub_reconnect.c, around sub_internal.h. */
 #include <errno.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "errors.h"
 #include "fdlimit.h"
 #include "internal.h"
 #include "proto.h"
@@ -47,17 +49,39 @@ void vdds_sub_close(vdds_sub *s)
 	free(s);
 }
 
+/* -EINVAL for a NULL argument: which one. */
+static __attribute__((noinline, cold)) int null_arg(const void *first, const char *first_name,
+						    const char *second_name)
+{
+	return vdds__detail_setf(-EINVAL, "%s: NULL", first ? second_name : first_name);
+}
+
+/* -EINVAL for releasing a sample this subscriber does not hold. */
+static __attribute__((noinline, cold)) int not_held(const struct vdds_sample *sample)
+{
+	return vdds__detail_setf(-EINVAL, "sample: slot %u of epoch %u not held (released twice?)",
+				 sample->slot, sample->epoch);
+}
+
 int vdds_sub_open(vdds_sub **subp, const char *topic, const struct vdds_sub_opts *opts)
 {
 	static const struct vdds_sub_opts defaults;
 	int err;
 
-	if (!subp || vdds__topic_valid(topic) < 0)
-		return -EINVAL;
+	vdds__detail_clear();
+	if (!subp)
+		return null_arg(subp, "sub", "");
+	if ((err = vdds__topic_name_check(topic)) < 0)
+		return err;
 	*subp = NULL;
 	opts = opts ? opts : &defaults;
+	if ((err = vdds__reserve_check("vdds_sub_opts", opts,
+				       offsetof(struct vdds_sub_opts, vdds__reserved),
+				       sizeof(*opts))) < 0)
+		return err;
 	if (opts->type_name && strlen(opts->type_name) > VDDS_TYPE_NAME_MAX)
-		return -EINVAL;
+		return vdds__detail_setf(-EINVAL, "type_name: longer than %d bytes",
+					 VDDS_TYPE_NAME_MAX);
 	struct vdds_sub *s = calloc(1, sizeof(*s));
 
 	if (!s)
@@ -74,7 +98,7 @@ int vdds_sub_open(vdds_sub **subp, const char *topic, const struct vdds_sub_opts
 		snprintf(s->target.type_name, sizeof(s->target.type_name), "%s", opts->type_name);
 	s->target.type_size = opts->type_size;
 	s->target.publisher_uid = opts->publisher_uid;
-	s->target.hello_flags = opts->no_history ? VDDS_HELLO_NO_HISTORY : 0;
+	s->target.hello_flags = opts->no_history ? VDDS__HELLO_NO_HISTORY : 0;
 	s->max_held = opts->max_held;
 	s->spin_ns = opts->spin_ns;
 	if ((err = vdds__sub_link_open(&s->link, &s->target)) < 0)
@@ -91,7 +115,7 @@ int vdds_sub_open(vdds_sub **subp, const char *topic, const struct vdds_sub_opts
 
 err_close:
 	vdds_sub_close(s);
-	return vdds__fd_limit_detail(err, "subscription", VDDS_FDS_PER_SUB);
+	return vdds__fd_limit_detail(err, "subscription", VDDS__FDS_PER_SUB);
 }
 
 struct vdds__member **vdds__sub_memberships(vdds_sub *s)
@@ -101,91 +125,21 @@ struct vdds__member **vdds__sub_memberships(vdds_sub *s)
 
 /* ------------------------------------------------------------- data path */
 
-static inline int take_now(struct vdds_sub *s, struct vdds_sample *sample)
-{
-	int err = vdds__subcore_take(&s->link.core, sample);
-
-	if (err == 0)
-		sample->epoch = s->link.epoch;
-	return err;
-}
-
-/* Nothing to take: look for the publisher's death, make sure something will
- * wake the caller, and look once more. Returns what take should return. */
-static __attribute__((noinline)) int take_empty(struct vdds_sub *s, struct vdds_sample *sample)
-{
-	if (s->detached) {
-		/* reconnecting (sub_reconnect.c says what wakes the fd), or
-		 * forked: handle_gone says which */
-	} else if (s->busy_poll) {
-		if (++s->idle_polls % BUSY_POLL_SOCKET_CHECK == 0)
-			vdds__sub_learn_fate(s);
-		if (!s->gone)
-			return -EAGAIN;
-	} else if (vdds__sub_fd_mode(s)) {
-		/* synced: the take that emptied the ring cleared and armed the
-		 * fd; a second look would only cost a system call. Once: a stale
-		 * wakeup that set the latch since is cleared by the next one. */
-		if (s->synced && !s->gone) {
-			s->synced = 0;
-			return -EAGAIN;
-		}
-		vdds__sub_fd_sync(s);
-		if (!s->synced)
-			return vdds_sub_take(s, sample);
-	} else if (s->waitsets == 0) {
-		/* learn of a hang-up, arm and look again, so that a caller who
-		 * asks for the fd later, or waits, finds it right */
-		vdds__sub_drain_fd(s, 0, NULL);
-		vdds__subcore_arm(&s->link.core);
-		/* full fence: as in vdds__sub_fd_sync */
-		vdds__fence();
-		int err = take_now(s, sample);
-
-		if (err != -EAGAIN)
-			return err;
-	}
-	int err = vdds__sub_handle_gone(s);
-
-	return err == 0 ? vdds_sub_take(s, sample) : err;
-}
-
-/* fd mode, after a take: when that emptied the ring, clear and arm the fd
- * now, so that a caller taking one sample per readiness is not called again
- * for nothing (and needs no -EAGAIN to be woken). */
-static __attribute__((noinline)) void took_in_fd_mode(struct vdds_sub *s)
-{
-	s->synced = 0;
-	if (vdds__subcore_pending(&s->link.core) == 0)
-		vdds__sub_fd_sync(s);
-}
-
-/* max_held samples are held: nothing can be taken until one is released, so
- * the fd must not call the application for it meanwhile. */
-static __attribute__((noinline)) int take_refused(struct vdds_sub *s)
-{
-	if (vdds__sub_fd_mode(s) && !s->starved)
-		vdds__sub_drain_fd(s, 0, NULL);
-	s->starved = 1;
-	s->synced = 0;
-	return -ENOBUFS;
-}
-
 int vdds_sub_take(vdds_sub *s, struct vdds_sample *sample)
 {
 	if (!s || !sample)
-		return -EINVAL;
+		return null_arg(s, "sub", "sample");
 	if (s->max_held && s->link.core.n_held >= s->max_held && !s->detached)
-		return take_refused(s);
+		return vdds__sub_take_refused(s);
 	if (!s->detached) {
-		int err = take_now(s, sample);
+		int err = vdds__sub_take_now(s, sample);
 
 		if (err == 0 && vdds__sub_fd_mode(s))
-			took_in_fd_mode(s);
+			vdds__sub_took_in_fd_mode(s);
 		if (err != -EAGAIN)
 			return err;
 	}
-	return take_empty(s, sample);
+	return vdds__sub_take_empty(s, sample);
 }
 
 /* The release met the publisher's pub_wait: tell its control side, which
@@ -214,7 +168,7 @@ static __attribute__((noinline)) int release_retired(struct vdds_sub *s,
 		if (old->epoch != sample->epoch)
 			continue;
 		if (vdds__subcore_forget(&old->core, sample->slot) < 0)
-			return -EINVAL;
+			return not_held(sample);
 		if (old->core.n_held == 0) {
 			*pl = old->next;
 			vdds__sub_link_close(old);
@@ -222,13 +176,13 @@ static __attribute__((noinline)) int release_retired(struct vdds_sub *s,
 		}
 		return 0;
 	}
-	return -EINVAL;
+	return not_held(sample);
 }
 
 int vdds_sub_release(vdds_sub *s, const struct vdds_sample *sample)
 {
 	if (!s || !sample)
-		return -EINVAL;
+		return null_arg(s, "sub", "sample");
 	if (sample->epoch != s->link.epoch || s->link.sock < 0)
 		return release_retired(s, sample);
 	int wake = vdds__subcore_release(&s->link.core, sample->slot, sample->seq);
@@ -241,13 +195,13 @@ int vdds_sub_release(vdds_sub *s, const struct vdds_sample *sample)
 		if (vdds__sub_fd_mode(s))
 			vdds__sub_fd_sync(s);
 	}
-	return wake < 0 ? wake : 0;
+	return wake < 0 ? not_held(sample) : 0;
 }
 
 int vdds_sub_stats(vdds_sub *s, struct vdds_sub_stats *st)
 {
 	if (!s || !st)
-		return -EINVAL;
+		return null_arg(s, "sub", "stats");
 	if (s->fk.forked)
 		return -ECHILD;
 	memset(st, 0, sizeof(*st));
@@ -262,18 +216,6 @@ int vdds_sub_stats(vdds_sub *s, struct vdds_sub_stats *st)
 	for (const struct vdds__sub_link *old = s->retired; old; old = old->next)
 		st->held += old->core.n_held;
 	return 0;
-}
-
-/* fd mode: sleep on the fd without clearing its latch (poll, not
- * epoll_wait), so that it stays readable while a sample waits. */
-static void block_on_fd(struct vdds_sub *s, int timeout_ms, int *timed_out)
-{
-	struct pollfd pfd = { .fd = s->epfd, .events = POLLIN };
-	int n = poll(&pfd, 1, timeout_ms);
-
-	*timed_out = n == 0;
-	if (n > 0 && !s->detached && vdds__subcore_pending(&s->link.core) == 0)
-		s->synced = 0; /* a hang-up, or stale: the next prepare learns which */
 }
 
 static __attribute__((noinline)) int wait_slow(struct vdds_sub *s, int timeout_ms)
@@ -298,7 +240,7 @@ static __attribute__((noinline)) int wait_slow(struct vdds_sub *s, int timeout_m
 		int timed_out;
 
 		if (vdds__sub_fd_mode(s))
-			block_on_fd(s, ms, &timed_out);
+			vdds__sub_block_on_fd(s, ms, &timed_out);
 		else
 			vdds__sub_drain_fd(s, ms, &timed_out);
 		if (!s->detached && vdds__subcore_pending(&s->link.core) > 0)
@@ -344,7 +286,7 @@ uint32_t vdds__sub_spin_ns(const vdds_sub *s)
 int vdds_sub_wait(vdds_sub *s, int timeout_ms)
 {
 	if (!s)
-		return -EINVAL;
+		return null_arg(s, "sub", "");
 	if (s->max_held && s->link.core.n_held >= s->max_held && !s->detached)
 		return -ENOBUFS;
 	/* a sample is already waiting: no arming, no syscall */

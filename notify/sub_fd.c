@@ -3,8 +3,10 @@
  * (readable only when the publisher hangs up or says BYE), so one fd reports
  * both "data" and "publisher gone"; with the reconnect option, a gone
  * publisher's socket is replaced by what the reconnect waits for
- * (sub_reconnect.c), so the same fd then reports "a new publisher is up". And
- * what a child of fork() keeps of a subscriber: nothing (fork.h).
+ * (sub_reconnect.c), so the same fd then reports "a new publisher is up".
+ * Here too what take and wait do for the fd contract (sub.c calls them off
+ * its fast path: an empty ring, max_held reached, a sleep), and what a child
+ * of fork() keeps of a subscriber: nothing (fork.h).
  *
  * The subscriber keeps no fd of the data eventfd: once it is in the set, its
  * entry (epitem) lives as long as the file does, and the publisher holds the
@@ -37,6 +39,7 @@
  * (vdds__sub_fd_sync). Until then, and for waitsets and vdds_sub_wait(), none
  * of that is paid for. */
 #include <errno.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +48,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "errors.h"
 #include "internal.h"
 #include "proto.h"
 #include "rundir.h"
@@ -143,7 +147,7 @@ int vdds__sub_watch_link(struct vdds_sub *s)
 int vdds_sub_fd(vdds_sub *s)
 {
 	if (!s)
-		return -EINVAL;
+		return vdds__detail_setf(-EINVAL, "sub: NULL");
 	if (s->fk.forked)
 		return -ECHILD;
 	if (!s->fd_wanted) {
@@ -164,6 +168,81 @@ const char *vdds_sub_type_name(vdds_sub *s)
 	/* our checked copy, terminated: the publisher can still write the
 	 * name in its segment ("" while reconnecting: the link is zeroed) */
 	return s->link.core.hdr.type_name;
+}
+
+/* ------------------------------------------- take and wait (sub.c) */
+
+/* Nothing to take: look for the publisher's death, make sure something will
+ * wake the caller, and look once more. Returns what take should return. */
+int vdds__sub_take_empty(struct vdds_sub *s, struct vdds_sample *sample)
+{
+	if (s->detached) {
+		/* reconnecting (sub_reconnect.c says what wakes the fd), or
+		 * forked: handle_gone says which */
+	} else if (s->busy_poll) {
+		if (++s->idle_polls % BUSY_POLL_SOCKET_CHECK == 0)
+			vdds__sub_learn_fate(s);
+		if (!s->gone)
+			return -EAGAIN;
+	} else if (vdds__sub_fd_mode(s)) {
+		/* synced: the take that emptied the ring cleared and armed the
+		 * fd; a second look would only cost a system call. Once: a stale
+		 * wakeup that set the latch since is cleared by the next one. */
+		if (s->synced && !s->gone) {
+			s->synced = 0;
+			return -EAGAIN;
+		}
+		vdds__sub_fd_sync(s);
+		if (!s->synced)
+			return vdds_sub_take(s, sample);
+	} else if (s->waitsets == 0) {
+		/* learn of a hang-up, arm and look again, so that a caller who
+		 * asks for the fd later, or waits, finds it right */
+		vdds__sub_drain_fd(s, 0, NULL);
+		vdds__subcore_arm(&s->link.core);
+		/* full fence: as in vdds__sub_fd_sync */
+		vdds__fence();
+		int err = vdds__sub_take_now(s, sample);
+
+		if (err != -EAGAIN)
+			return err;
+	}
+	int err = vdds__sub_handle_gone(s);
+
+	return err == 0 ? vdds_sub_take(s, sample) : err;
+}
+
+/* fd mode, after a take: when that emptied the ring, clear and arm the fd
+ * now, so that a caller taking one sample per readiness is not called again
+ * for nothing (and needs no -EAGAIN to be woken). */
+void vdds__sub_took_in_fd_mode(struct vdds_sub *s)
+{
+	s->synced = 0;
+	if (vdds__subcore_pending(&s->link.core) == 0)
+		vdds__sub_fd_sync(s);
+}
+
+/* max_held samples are held: nothing can be taken until one is released, so
+ * the fd must not call the application for it meanwhile. */
+int vdds__sub_take_refused(struct vdds_sub *s)
+{
+	if (vdds__sub_fd_mode(s) && !s->starved)
+		vdds__sub_drain_fd(s, 0, NULL);
+	s->starved = 1;
+	s->synced = 0;
+	return -ENOBUFS;
+}
+
+/* fd mode: sleep on the fd without clearing its latch (poll, not
+ * epoll_wait), so that it stays readable while a sample waits. */
+void vdds__sub_block_on_fd(struct vdds_sub *s, int timeout_ms, int *timed_out)
+{
+	struct pollfd pfd = { .fd = s->epfd, .events = POLLIN };
+	int n = poll(&pfd, 1, timeout_ms);
+
+	*timed_out = n == 0;
+	if (n > 0 && !s->detached && vdds__subcore_pending(&s->link.core) == 0)
+		s->synced = 0; /* a hang-up, or stale: the next prepare learns which */
 }
 
 /* ------------------------------------------------------- for the waitset */

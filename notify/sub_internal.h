@@ -1,13 +1,15 @@
 /* sub_internal.h — the subscriber's private state, defined once, and what
- * sub.c (entry points, data path), sub_fd.c (its pollable fd, the
- * publisher's fate, the waitset's view) and sub_reconnect.c (following the
- * topic to its next publisher without blocking) ask of each other. */
+ * sub.c (entry points, data path), sub_fd.c (its pollable fd and take's and
+ * wait's part of its contract, the publisher's fate, the waitset's view) and
+ * sub_reconnect.c (following the topic to its next publisher without
+ * blocking) ask of each other. */
 #ifndef VDDS_SUB_INTERNAL_H
 #define VDDS_SUB_INTERNAL_H
 
 #include <stdint.h>
 
 #include "fork.h"
+#include "subcore.h"
 #include "sub_link.h"
 #include "vdds.h"
 
@@ -56,7 +58,27 @@ static inline int vdds__sub_fd_mode(const struct vdds_sub *s)
 	return s->fd_wanted && s->waitsets == 0 && !s->busy_poll;
 }
 
+/* The data path's one look at the ring (sub.c, sub_fd.c). */
+static inline int vdds__sub_take_now(struct vdds_sub *s, struct vdds_sample *sample)
+{
+	int err = vdds__subcore_take(&s->link.core, sample);
+
+	if (err == 0)
+		sample->epoch = s->link.epoch;
+	return err;
+}
+
 /* sub_fd.c */
+/* take: nothing to take: look for the publisher's death, make sure something
+ * will wake the caller, and look once more; what take should return. */
+int vdds__sub_take_empty(struct vdds_sub *s, struct vdds_sample *sample);
+/* take, in fd mode, took a sample: clear and arm the fd if the ring is empty. */
+void vdds__sub_took_in_fd_mode(struct vdds_sub *s);
+/* take: max_held reached: keep the fd from calling for it; -ENOBUFS. */
+int vdds__sub_take_refused(struct vdds_sub *s);
+/* wait, in fd mode: sleep on the fd without clearing its latch. */
+void vdds__sub_block_on_fd(struct vdds_sub *s, int timeout_ms, int *timed_out);
+
 /* The publisher's socket is readable: learn whether it hung up or said BYE. */
 void vdds__sub_learn_fate(struct vdds_sub *s);
 /* Consume every readiness event now pending on our fd (waiting up to
@@ -68,6 +90,10 @@ void vdds__sub_fd_sync(struct vdds_sub *s);
  * close our copy of the eventfd (its entry lives as long as the
  * publisher's). */
 int vdds__sub_watch_link(struct vdds_sub *s);
+/* Register with fork.c (see fork.h). */
+void vdds__sub_fork_add(struct vdds_sub *s);
+/* Close in a child of fork(): free what is private, nothing else. */
+void vdds__sub_forget_in_child(struct vdds_sub *s);
 
 /* sub_reconnect.c */
 /* Nothing left from the current publisher: 0 if a new one is connected
@@ -76,9 +102,5 @@ int vdds__sub_watch_link(struct vdds_sub *s);
 int vdds__sub_handle_gone(struct vdds_sub *s);
 /* Close: give up reconnecting, closing what it holds. */
 void vdds__sub_reconnect_stop(struct vdds_sub *s);
-/* Register with fork.c (see fork.h). */
-void vdds__sub_fork_add(struct vdds_sub *s);
-/* Close in a child of fork(): free what is private, nothing else. */
-void vdds__sub_forget_in_child(struct vdds_sub *s);
 
 #endif

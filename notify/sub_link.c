@@ -47,11 +47,11 @@ int vdds__sub_target_dir(const struct vdds__sub_target *t, char *dir, size_t cap
  * for all of them. */
 static int out_of_fds(int sock)
 {
-	int probe[VDDS_WELCOME_FDS], n = 0, err = 0;
+	int probe[VDDS__WELCOME_FDS], n = 0, err = 0;
 
-	while (n < VDDS_WELCOME_FDS && (probe[n] = fcntl(sock, F_DUPFD_CLOEXEC, 0)) >= 0)
+	while (n < VDDS__WELCOME_FDS && (probe[n] = fcntl(sock, F_DUPFD_CLOEXEC, 0)) >= 0)
 		n++;
-	if (n < VDDS_WELCOME_FDS)
+	if (n < VDDS__WELCOME_FDS)
 		err = errno == EMFILE || errno == ENFILE ? -errno : 0;
 	while (n > 0)
 		close(probe[--n]);
@@ -65,12 +65,12 @@ static int read_welcome(int sock, struct vdds__msg_welcome *w, int fds[])
 {
 	union vdds__msg m;
 	int nfds, n;
-	int len = vdds__msg_recv(sock, &m, fds, VDDS_WELCOME_FDS, &nfds, MSG_DONTWAIT);
+	int len = vdds__msg_recv(sock, &m, fds, VDDS__WELCOME_FDS, &nfds, MSG_DONTWAIT);
 
 	/* a publisher that refused us at once may have closed before reading
 	 * our HELLO: the reset is reported first, then what it sent before */
 	if (len == -ECONNRESET)
-		len = vdds__msg_recv(sock, &m, fds, VDDS_WELCOME_FDS, &nfds, MSG_DONTWAIT);
+		len = vdds__msg_recv(sock, &m, fds, VDDS__WELCOME_FDS, &nfds, MSG_DONTWAIT);
 	if (len == -EAGAIN)
 		return len;
 	if (len == -EBADMSG && (n = out_of_fds(sock)) < 0)
@@ -83,7 +83,7 @@ static int read_welcome(int sock, struct vdds__msg_welcome *w, int fds[])
 		vdds__detail_set(m.reject.reason); /* parse checked it is terminated */
 		return -m.reject.err;
 	}
-	if (kind == VDDS_MSG_WELCOME && nfds == VDDS_WELCOME_FDS) {
+	if (kind == VDDS_MSG_WELCOME && nfds == VDDS__WELCOME_FDS) {
 		*w = m.welcome;
 		return 0;
 	}
@@ -93,9 +93,9 @@ static int read_welcome(int sock, struct vdds__msg_welcome *w, int fds[])
 		return -EBADMSG;
 	/* a publisher of another version: whatever it said, we cannot read it,
 	 * but its header says which version it speaks */
-	char why[VDDS_REASON_MAX];
+	char why[VDDS__REASON_MAX];
 
-	vdds__reason_version(why, sizeof(why), VDDS_PROTO_VERSION, m.hdr.version);
+	vdds__reason_version(why, sizeof(why), VDDS__PROTO_VERSION, m.hdr.version);
 	vdds__detail_set(why);
 	return -EPROTO;
 }
@@ -105,7 +105,7 @@ static int read_welcome(int sock, struct vdds__msg_welcome *w, int fds[])
  * checked copy of the header (its name is terminated). */
 static int check_type(const struct vdds__sub_target *t, const struct vdds__topic_hdr *topic)
 {
-	char why[VDDS_REASON_MAX];
+	char why[VDDS__REASON_MAX];
 
 	if ((!t->type_name[0] || strcmp(t->type_name, topic->type_name) == 0) &&
 	    (!t->type_size || t->type_size == topic->type_size))
@@ -125,12 +125,12 @@ static int adopt(struct vdds__sub_link *l, const struct vdds__msg_welcome *w, in
 	l->data_efd = fds[2];
 	if (w->topic_size > (1ull << 46) || w->lane_size > (1ull << 30) || !is_eventfd(fds[2]))
 		goto out;
-	if ((err = vdds__segment_map_peer(fds[0], w->topic_size, VDDS_SEALS_TOPIC, 0,
+	if ((err = vdds__segment_map_peer(fds[0], w->topic_size, VDDS__SEALS_TOPIC, 0,
 					  &l->topic_map)) < 0)
 		goto out;
 	l->topic_size = w->topic_size;
-	if ((err = vdds__segment_map_peer(fds[1], w->lane_size, VDDS_SEALS_LANE, 1, &l->lane_map)) <
-	    0)
+	if ((err = vdds__segment_map_peer(fds[1], w->lane_size, VDDS__SEALS_LANE, 1,
+					  &l->lane_map)) < 0)
 		goto out;
 	l->lane_size = w->lane_size;
 	/* the publisher can still write both headers: from here on only the
@@ -189,7 +189,7 @@ int vdds__sub_dial_step(struct vdds__sub_dial *d, struct vdds__sub_link *l,
 			const struct vdds__sub_target *t)
 {
 	struct vdds__msg_welcome w = { 0 };
-	int fds[VDDS_WELCOME_FDS];
+	int fds[VDDS__WELCOME_FDS];
 	int err;
 
 	if (d->state == VDDS__DIAL_HELLO) {

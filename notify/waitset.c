@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "errors.h"
 #include "internal.h"
 #include "waitset.h"
 
@@ -28,7 +29,7 @@ static const struct vdds__fork_ops fork_ops = { .child = fork_child };
 int vdds_waitset_new(vdds_waitset **wsp)
 {
 	if (!wsp)
-		return -EINVAL;
+		return vdds__detail_setf(-EINVAL, "ws: NULL");
 	*wsp = NULL;
 	vdds_waitset *ws = calloc(1, sizeof(*ws));
 
@@ -167,12 +168,12 @@ static int add(vdds_waitset *ws, int kind, int key, void *handle, int main_fd, i
 
 int vdds_waitset_add_sub(vdds_waitset *ws, vdds_sub *sub, void *user)
 {
-	int data_efd, sock;
+	int set_fd, sock; /* the subscriber's epoll set, its connection socket */
 
 	if (!ws || !sub)
-		return -EINVAL;
-	uint32_t gen = vdds__sub_fds(sub, &data_efd, &sock);
-	int err = add(ws, VDDS_EVENT_SUB, vdds__sub_key(sub), sub, data_efd, sock, POLLIN, user);
+		return vdds__detail_setf(-EINVAL, "%s: NULL", ws ? "sub" : "ws");
+	uint32_t gen = vdds__sub_fds(sub, &set_fd, &sock);
+	int err = add(ws, VDDS_EVENT_SUB, vdds__sub_key(sub), sub, set_fd, sock, POLLIN, user);
 
 	if (err == 0) {
 		ws->members[ws->n_members - 1]->fd_gen = gen;
@@ -202,8 +203,12 @@ static void follow_sub_fds(vdds_waitset *ws, struct vdds__member *m)
 
 int vdds_waitset_add_pub(vdds_waitset *ws, vdds_pub *pub, void *user)
 {
-	if (!ws || !pub || !vdds__pub_is_self_served(pub))
-		return -EINVAL;
+	if (!ws || !pub)
+		return vdds__detail_setf(-EINVAL, "%s: NULL", ws ? "pub" : "ws");
+	if (!vdds__pub_is_self_served(pub))
+		return vdds__detail_setf(-EINVAL,
+					 "pub: served by the service thread "
+					 "(only a no_service_thread publisher joins a waitset)");
 	int fd = vdds_pub_fd(pub);
 
 	return add(ws, VDDS_EVENT_PUB, fd, pub, fd, -1, POLLIN, user);
@@ -211,8 +216,11 @@ int vdds_waitset_add_pub(vdds_waitset *ws, vdds_pub *pub, void *user)
 
 int vdds_waitset_add_fd(vdds_waitset *ws, int fd, uint32_t events, void *user)
 {
-	if (!ws || fd < 0 || events == 0)
-		return -EINVAL;
+	if (!ws)
+		return vdds__detail_setf(-EINVAL, "ws: NULL");
+	if (fd < 0 || events == 0)
+		return fd < 0 ? vdds__detail_setf(-EINVAL, "fd %d: negative", fd)
+			      : vdds__detail_setf(-EINVAL, "events: 0");
 	return add(ws, VDDS_EVENT_FD, fd, NULL, fd, -1, events, user);
 }
 
@@ -231,7 +239,8 @@ static void remove_at(vdds_waitset *ws, uint32_t i)
 int vdds_waitset_remove(vdds_waitset *ws, int key)
 {
 	if (!ws || key < 0)
-		return -EINVAL;
+		return ws ? vdds__detail_setf(-EINVAL, "key %d: negative", key)
+			  : vdds__detail_setf(-EINVAL, "ws: NULL");
 	if (vdds__fork_foreign(&ws->fk))
 		return -ECHILD;
 	int i = find_key(ws, key);
@@ -384,7 +393,9 @@ static int spun_answer(vdds_waitset *ws, int i, struct vdds_event *evs)
 int vdds_waitset_wait(vdds_waitset *ws, struct vdds_event *evs, int max, int timeout_ms)
 {
 	if (!ws || !evs || max <= 0)
-		return -EINVAL;
+		return !ws    ? vdds__detail_setf(-EINVAL, "ws: NULL")
+		       : !evs ? vdds__detail_setf(-EINVAL, "events: NULL")
+			      : vdds__detail_setf(-EINVAL, "max %d: at least 1", max);
 	if (ws->fk.forked)
 		return -ECHILD; /* a child's copy: set by the fork handler */
 	uint64_t deadline = timeout_ms > 0 ? vdds__deadline(timeout_ms) : 0;
@@ -403,7 +414,8 @@ int vdds_waitset_wait(vdds_waitset *ws, struct vdds_event *evs, int max, int tim
 
 		if (err < 0 && err != -ETIMEDOUT && err != -EINTR)
 			return err;
-		/* a subscriber's eventfd edge may be stale: its ring decides */
+		/* a subscriber's set's edge may be stale or not yet seen: its
+		 * ring decides */
 		for (uint32_t i = 0; i < ws->n_members; i++) {
 			struct vdds__member *m = ws->members[i];
 

@@ -10,7 +10,8 @@
 
 /* Which of a member's fds a readiness report is about. */
 enum {
-	WATCH_MAIN = 0, /* sub: data eventfd (edge); pub: control fd; fd: the fd */
+	WATCH_MAIN = 0, /* sub: its epoll set, holding the data eventfd (edge);
+			 * pub: control fd; fd: the fd */
 	WATCH_SOCK = 1, /* sub only: connection socket */
 	WATCH_COUNT = 2
 };

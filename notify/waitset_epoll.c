@@ -1,5 +1,6 @@
 /* waitset_epoll.c — the waitset's epoll backend, for where io_uring is not
- * allowed. Subscriber eventfds are edge-triggered (never read), everything
+ * allowed. A subscriber's epoll set (vdds__sub_fds: it holds the data
+ * eventfd) is watched edge-triggered and never waited on here; everything
  * else level-triggered. */
 #include <errno.h>
 #include <stdlib.h>

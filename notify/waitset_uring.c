@@ -1,5 +1,5 @@
-/* waitset_uring.c — the waitset's io_uring backend. Subscriber eventfds get a
- * multishot poll (armed once, one completion per wakeup); plain fds and
+/* waitset_uring.c — the waitset's io_uring backend. A subscriber's epoll set
+ * (vdds__sub_fds: it holds the data eventfd) gets a multishot poll (armed once, one completion per wakeup); plain fds and
  * publishers get a one-shot poll re-armed before each wait, which makes them
  * level-triggered; a subscriber's socket gets one poll, as its hang-up is
  * final. All (re)arming is batched into the submit that also waits. */

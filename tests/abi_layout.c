@@ -4,25 +4,26 @@
  * so a change here must be deliberate (a test fails, not a consumer).
  * Compiled, not run, as C11 and as C++17 (tests/CMakeLists.txt); LP64 only.
  *
- * How the structs may grow (issue #20 point 6; not in place yet, proposed):
+ * How the structs grow (issue #20 point 6):
  *  - vdds_pub_opts, vdds_sub_opts, vdds_pub_stats and vdds_sub_stats end in
- *    reserved space (uint64_t vdds__reserved[8]) that callers leave zero, as
+ *    a reserve (uint64_t vdds__reserved[8]) that callers leave zero, as
  *    they already zero-initialise every option. A new field takes bytes from
  *    the front of the reserve: the size and every offset below stay, and
  *    a zero in the new field means what the old library did, which is the
  *    rule already ("every zero field takes the default").
- *  - The library checks the reserve it does not know is zero, and refuses
- *    nonzero bytes there with -EINVAL and a detail ("vdds_pub_opts: a field
- *    unknown to libvdds 0.2.0 is set"): a newer program on an older library
- *    fails at open, not silently. Stats: the library zeroes the reserve.
+ *  - The library checks that the reserve it does not know is zero, and
+ *    refuses nonzero bytes there with -EINVAL and a detail ("vdds_pub_opts:
+ *    unknown field set at offset 48: a newer header?"): a newer program on an
+ *    older library fails at open, not silently. Stats: the library zeroes
+ *    the reserve.
  *  - Not a leading size field: `= {0}`, NULL options and the wrappers'
  *    copies would all need an init macro, and a zero size is ambiguous.
  *  - When a reserve runs out, the function keeps its old body under its old
  *    node of core/vdds.map (.symver vdds_pub_open@VDDS_0.1) and the header's
  *    struct grows under a new default node (@@VDDS_0.N).
- * When that lands, this file gains the reserve's offset, and a test builds
- * a consumer against today's header and runs it against a library whose
- * header has one more field taken from the reserve. */
+ * tests/abi_grow.c builds a consumer against today's header and runs it on
+ * a library whose header has one more field taken from each reserve, and
+ * the other way round. */
 #include <stddef.h>
 
 #include "vdds.h"
@@ -34,7 +35,7 @@
 #define VDDS__FROZEN(S, f, off)                                                                    \
 	VDDS__STATIC_ASSERT(offsetof(struct S, f) == (off), "struct " #S ": " #f " moved")
 
-VDDS__FROZEN_SIZE(vdds_pub_opts, 48);
+VDDS__FROZEN_SIZE(vdds_pub_opts, 112);
 VDDS__FROZEN(vdds_pub_opts, slot_size, 0);
 VDDS__FROZEN(vdds_pub_opts, slot_count, 8);
 VDDS__FROZEN(vdds_pub_opts, max_subscribers, 12);
@@ -46,7 +47,8 @@ VDDS__FROZEN(vdds_pub_opts, group, 32);
 VDDS__FROZEN(vdds_pub_opts, overflow, 36);
 VDDS__FROZEN(vdds_pub_opts, history, 40);
 VDDS__FROZEN(vdds_pub_opts, huge_pages, 44);
-VDDS__FROZEN_SIZE(vdds_pub_stats, 160);
+VDDS__FROZEN(vdds_pub_opts, vdds__reserved, 48);
+VDDS__FROZEN_SIZE(vdds_pub_stats, 224);
 VDDS__FROZEN(vdds_pub_stats, slot_count, 0);
 VDDS__FROZEN(vdds_pub_stats, free_slots, 4);
 VDDS__FROZEN(vdds_pub_stats, loaned_slots, 8);
@@ -64,7 +66,8 @@ VDDS__FROZEN(vdds_pub_stats, largest_lane, 84);
 VDDS__FROZEN(vdds_pub_stats, huge_pages, 88);
 VDDS__FROZEN(vdds_pub_stats, huge_pages_err, 92);
 VDDS__FROZEN(vdds_pub_stats, huge_pages_note, 96);
-VDDS__FROZEN_SIZE(vdds_sub_opts, 32);
+VDDS__FROZEN(vdds_pub_stats, vdds__reserved, 160);
+VDDS__FROZEN_SIZE(vdds_sub_opts, 96);
 VDDS__FROZEN(vdds_sub_opts, type_name, 0);
 VDDS__FROZEN(vdds_sub_opts, type_size, 8);
 VDDS__FROZEN(vdds_sub_opts, busy_poll, 12);
@@ -73,11 +76,13 @@ VDDS__FROZEN(vdds_sub_opts, publisher_uid, 16);
 VDDS__FROZEN(vdds_sub_opts, max_held, 20);
 VDDS__FROZEN(vdds_sub_opts, no_history, 24);
 VDDS__FROZEN(vdds_sub_opts, spin_ns, 28);
-VDDS__FROZEN_SIZE(vdds_sub_stats, 24);
+VDDS__FROZEN(vdds_sub_opts, vdds__reserved, 32);
+VDDS__FROZEN_SIZE(vdds_sub_stats, 88);
 VDDS__FROZEN(vdds_sub_stats, taken, 0);
 VDDS__FROZEN(vdds_sub_stats, lost, 8);
 VDDS__FROZEN(vdds_sub_stats, held, 16);
 VDDS__FROZEN(vdds_sub_stats, queued, 20);
+VDDS__FROZEN(vdds_sub_stats, vdds__reserved, 24);
 VDDS__FROZEN_SIZE(vdds_sample, 40);
 VDDS__FROZEN(vdds_sample, data, 0);
 VDDS__FROZEN(vdds_sample, len, 8);

@@ -245,6 +245,46 @@ START_TEST(test_a_publisher_out_of_fds_waits_without_spinning_and_accepts_again)
 }
 END_TEST
 
+/* The publisher, not the subscriber, ran out: the subscriber's detail says
+ * whose limit it was (the publisher's pid and its RLIMIT_NOFILE). */
+START_TEST(test_a_publisher_out_of_fds_names_its_pid_and_limit)
+{
+	struct rlimit saved;
+	vdds_pub *pub;
+	char got[VDDS_ERROR_DETAIL_MAX + 16] = "", want[VDDS_ERROR_DETAIL_MAX];
+	int report[2];
+
+	tu_private_rundir();
+	ck_assert_int_eq(vdds_pub_open(&pub, "starved", NULL), 0);
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &saved), 0);
+	ck_assert_int_eq(pipe(report), 0);
+	rlim_t limit = leave_room(1); /* the accepted socket, then no lane */
+	int keep = report[1];
+	pid_t pid = tu_fork_child_keeping(&keep);
+
+	if (pid == 0) {
+		vdds_sub *sub;
+
+		if (setrlimit(RLIMIT_NOFILE, &saved) < 0) /* ours is not the short one */
+			_exit(TU_CHILD_SETUP_FAILED);
+		int err = vdds_sub_open(&sub, "starved", NULL);
+		int n = dprintf(keep, "%d %s", err, vdds_last_error_detail());
+
+		_exit(n > 0 ? TU_CHILD_OK : TU_CHILD_PIPE_FAILED);
+	}
+	close(report[1]);
+	tu_assert_exit(pid, TU_CHILD_OK);
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &saved), 0);
+	ck_assert_int_ge(read(report[0], got, sizeof(got) - 1), 1);
+	close(report[0]);
+	snprintf(want, sizeof(want),
+		 "%d publisher out of file descriptors: pid %d's RLIMIT_NOFILE is %llu", -EMFILE,
+		 (int)getpid(), (unsigned long long)limit);
+	ck_assert_str_eq(got, want);
+	vdds_pub_close(pub);
+}
+END_TEST
+
 static Suite *fds_suite(void)
 {
 	Suite *s = suite_create("fds");
@@ -260,6 +300,7 @@ static Suite *fds_suite(void)
 	tcase_add_test(limit, test_running_out_of_fds_publishing_names_the_limit);
 	tcase_add_test(limit, test_running_out_of_fds_subscribing_names_the_limit);
 	tcase_add_test(limit, test_a_publisher_out_of_fds_waits_without_spinning_and_accepts_again);
+	tcase_add_test(limit, test_a_publisher_out_of_fds_names_its_pid_and_limit);
 	suite_add_tcase(s, limit);
 	return s;
 }

@@ -30,14 +30,14 @@ static vdds_pub *pub_up(const char *topic)
 
 /* What the publisher answered: the REJECT errno and its reason in why (if
  * not NULL), 0 for WELCOME (its fds in fds[]), or -1 if it just hung up. */
-static int answer_why(int fd, int fds[VDDS_WELCOME_FDS], char why[VDDS_REASON_MAX])
+static int answer_why(int fd, int fds[VDDS__WELCOME_FDS], char why[VDDS__REASON_MAX])
 {
 	union vdds__msg m;
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	int nfds;
 
 	ck_assert_int_eq(poll(&pfd, 1, 5000), 1);
-	int len = vdds__msg_recv(fd, &m, fds, VDDS_WELCOME_FDS, &nfds, 0);
+	int len = vdds__msg_recv(fd, &m, fds, VDDS__WELCOME_FDS, &nfds, 0);
 
 	if (len <= 0)
 		return -1;
@@ -45,15 +45,15 @@ static int answer_why(int fd, int fds[VDDS_WELCOME_FDS], char why[VDDS_REASON_MA
 
 	if (kind == VDDS_MSG_REJECT) {
 		if (why)
-			memcpy(why, m.reject.reason, VDDS_REASON_MAX);
+			memcpy(why, m.reject.reason, VDDS__REASON_MAX);
 		return m.reject.err;
 	}
 	ck_assert_int_eq(kind, VDDS_MSG_WELCOME);
-	ck_assert_int_eq(nfds, VDDS_WELCOME_FDS);
+	ck_assert_int_eq(nfds, VDDS__WELCOME_FDS);
 	return 0;
 }
 
-static int answer(int fd, int fds[VDDS_WELCOME_FDS])
+static int answer(int fd, int fds[VDDS__WELCOME_FDS])
 {
 	return answer_why(fd, fds, NULL);
 }
@@ -101,7 +101,7 @@ START_TEST(test_truncated_hello_is_rejected)
 	vdds_pub *pub = pub_up("trunc");
 	int base = tu_count_fds();
 	struct vdds__msg_hello h;
-	int fds[VDDS_WELCOME_FDS];
+	int fds[VDDS__WELCOME_FDS];
 
 	vdds__msg_hello(&h, NULL, 0, 0);
 	int fd = tu_raw_connect("trunc");
@@ -121,7 +121,7 @@ START_TEST(test_wrong_magic_is_rejected)
 	tu_private_rundir();
 	vdds_pub *pub = pub_up("magic");
 	struct vdds__msg_hello h;
-	int fds[VDDS_WELCOME_FDS];
+	int fds[VDDS__WELCOME_FDS];
 
 	vdds__msg_hello(&h, NULL, 0, 0);
 	h.hdr.magic ^= 1;
@@ -141,12 +141,12 @@ START_TEST(test_wrong_version_is_eproto)
 	tu_private_rundir();
 	vdds_pub *pub = pub_up("version");
 	struct vdds__msg_hello h;
-	int fds[VDDS_WELCOME_FDS];
+	int fds[VDDS__WELCOME_FDS];
 
-	char why[VDDS_REASON_MAX], want[VDDS_REASON_MAX];
+	char why[VDDS__REASON_MAX], want[VDDS__REASON_MAX];
 
 	vdds__msg_hello(&h, NULL, 0, 0);
-	h.hdr.version = VDDS_PROTO_VERSION + 1;
+	h.hdr.version = VDDS__PROTO_VERSION + 1;
 	int fd = tu_raw_connect("version");
 
 	ck_assert_int_ge(fd, 0);
@@ -154,7 +154,7 @@ START_TEST(test_wrong_version_is_eproto)
 	ck_assert_int_eq(answer_why(fd, fds, why), EPROTO);
 	/* the subscriber's expectation, then what the publisher speaks */
 	snprintf(want, sizeof(want), "protocol version %u expected, publisher speaks %u",
-		 VDDS_PROTO_VERSION + 1, VDDS_PROTO_VERSION);
+		 VDDS__PROTO_VERSION + 1, VDDS__PROTO_VERSION);
 	ck_assert_str_eq(why, want);
 	close(fd);
 	honest_subscriber_works(pub, "version");
@@ -169,11 +169,11 @@ START_TEST(test_a_v2_subscriber_is_refused_with_eproto_and_a_reason)
 	tu_private_rundir();
 	vdds_pub *pub = pub_up("v2sub");
 	struct vdds__msg_hello h;
-	int fds[VDDS_WELCOME_FDS];
-	char why[VDDS_REASON_MAX];
+	int fds[VDDS__WELCOME_FDS];
+	char why[VDDS__REASON_MAX];
 
-	ck_assert_uint_eq(VDDS_PROTO_VERSION, 3);
-	ck_assert_uint_eq(VDDS_LAYOUT_VERSION, 3);
+	ck_assert_uint_eq(VDDS__PROTO_VERSION, 3);
+	ck_assert_uint_eq(VDDS__LAYOUT_VERSION, 3);
 	vdds__msg_hello(&h, NULL, 0, 0);
 	h.hdr.version = 2;
 	int fd = tu_raw_connect("v2sub");
@@ -194,7 +194,7 @@ START_TEST(test_wrong_sizes_are_rejected)
 	vdds_pub *pub = pub_up("sizes");
 	struct vdds__msg_hello h;
 	char longer[sizeof(h) + 16];
-	int fds[VDDS_WELCOME_FDS];
+	int fds[VDDS__WELCOME_FDS];
 
 	/* the size field disagrees with the datagram */
 	vdds__msg_hello(&h, NULL, 0, 0);
@@ -234,7 +234,7 @@ START_TEST(test_hello_with_fds_is_rejected_and_the_fds_closed)
 	vdds_pub *pub = pub_up("fds");
 	int base = tu_count_fds();
 	struct vdds__msg_hello h;
-	int fds[VDDS_WELCOME_FDS];
+	int fds[VDDS__WELCOME_FDS];
 	int pipefd[2];
 
 	ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
@@ -260,7 +260,7 @@ START_TEST(test_megabyte_message_is_rejected)
 	vdds_pub *pub = pub_up("huge");
 	size_t size = 1 << 20;
 	char *big = calloc(1, size);
-	int fds[VDDS_WELCOME_FDS];
+	int fds[VDDS__WELCOME_FDS];
 	int fd = tu_raw_connect("huge");
 	int sndbuf = (int)size * 2;
 
@@ -292,7 +292,7 @@ START_TEST(test_silent_client_is_hung_up_and_others_are_served)
 	vdds_pub *pub = pub_up("silent");
 	int base = tu_count_fds();
 	int fd = tu_raw_connect("silent");
-	int fds[VDDS_WELCOME_FDS];
+	int fds[VDDS__WELCOME_FDS];
 
 	ck_assert_int_ge(fd, 0);
 	honest_subscriber_works(pub, "silent"); /* meanwhile */
@@ -337,7 +337,7 @@ START_TEST(test_subscribers_cannot_resize_or_write_the_segments)
 	tu_private_rundir();
 	vdds_pub *pub = pub_up("seals");
 	struct vdds__msg_hello h;
-	int fds[VDDS_WELCOME_FDS];
+	int fds[VDDS__WELCOME_FDS];
 
 	vdds__msg_hello(&h, NULL, 0, 0);
 	int fd = tu_raw_connect("seals");
@@ -369,7 +369,7 @@ START_TEST(test_subscribers_cannot_resize_or_write_the_segments)
 	ck_assert_int_eq(ftruncate(lane, 0), -1);
 	ck_assert_int_eq(errno, EPERM);
 	munmap(ro, (size_t)st.st_size);
-	for (int i = 0; i < VDDS_WELCOME_FDS; i++)
+	for (int i = 0; i < VDDS__WELCOME_FDS; i++)
 		close(fds[i]);
 	close(fd);
 	vdds_pub_close(pub);
@@ -433,7 +433,7 @@ START_TEST(test_an_info_request_of_another_version_is_eproto)
 	tu_private_rundir();
 	vdds_pub *pub = pub_up("v1info");
 	struct vdds__msg_info_req r;
-	int fds[VDDS_WELCOME_FDS];
+	int fds[VDDS__WELCOME_FDS];
 
 	/* version 1 had neither INFO_REQ nor this layout: EPROTO, as for HELLO */
 	vdds__msg_info_req(&r);
@@ -445,7 +445,7 @@ START_TEST(test_an_info_request_of_another_version_is_eproto)
 	close(fd);
 	/* and so is a version this build does not speak yet */
 	vdds__msg_info_req(&r);
-	r.hdr.version = VDDS_PROTO_VERSION + 1;
+	r.hdr.version = VDDS__PROTO_VERSION + 1;
 	fd = tu_raw_connect("v1info");
 	send_raw(fd, &r, sizeof(r), NULL, 0);
 	ck_assert_int_eq(answer(fd, fds), EPROTO);
@@ -474,7 +474,7 @@ START_TEST(test_parser_checks_info_size_against_its_subscriber_count)
 	/* every message is sent at this build's version: the layout changed
 	 * in 2, so an older peer must refuse rather than map what it cannot read */
 	vdds__msg_hello(&m.hello, NULL, 0, 0);
-	ck_assert_uint_eq(m.hdr.version, VDDS_PROTO_VERSION);
+	ck_assert_uint_eq(m.hdr.version, VDDS__PROTO_VERSION);
 }
 END_TEST
 
@@ -513,17 +513,17 @@ START_TEST(test_a_publisher_of_another_version_is_named_in_the_detail)
 {
 	tu_private_rundir();
 	struct vdds__msg_reject r;
-	char want[VDDS_REASON_MAX];
+	char want[VDDS__REASON_MAX];
 	vdds_sub *sub;
 
 	/* what a newer publisher would answer: a REJECT we cannot parse */
 	vdds__msg_reject(&r, VDDS_MSG_REJECT, EPROTO, "from the future");
-	r.hdr.version = VDDS_PROTO_VERSION + 1;
+	r.hdr.version = VDDS__PROTO_VERSION + 1;
 	pid_t pid = fake_publisher("newer", &r, sizeof(r));
 
 	ck_assert_int_eq(vdds_sub_open(&sub, "newer", NULL), -EPROTO);
 	snprintf(want, sizeof(want), "protocol version %u expected, publisher speaks %u",
-		 VDDS_PROTO_VERSION, VDDS_PROTO_VERSION + 1);
+		 VDDS__PROTO_VERSION, VDDS__PROTO_VERSION + 1);
 	ck_assert_str_eq(vdds_last_error_detail(), want);
 	tu_assert_exit(pid, TU_CHILD_OK);
 }
@@ -537,7 +537,7 @@ START_TEST(test_a_v2_publisher_is_refused_with_eproto_and_a_reason)
 
 	/* what a version 2 publisher answers: a WELCOME at version 2 */
 	memset(&w, 0, sizeof(w));
-	w.hdr.magic = VDDS_PROTO_MAGIC;
+	w.hdr.magic = VDDS__PROTO_MAGIC;
 	w.hdr.version = 2;
 	w.hdr.kind = VDDS_MSG_WELCOME;
 	w.hdr.size = sizeof(w);
@@ -555,9 +555,9 @@ START_TEST(test_a_type_mismatch_names_both_types)
 	tu_private_rundir();
 	struct vdds_pub_opts o = { .slot_count = 4, .type_name = "Twist", .type_size = 48 };
 	struct vdds_sub_opts want = { .type_name = "Pose", .type_size = 24 };
-	char why[VDDS_REASON_MAX];
+	char why[VDDS__REASON_MAX];
 	struct vdds__msg_hello h;
-	int fds[VDDS_WELCOME_FDS];
+	int fds[VDDS__WELCOME_FDS];
 	vdds_pub *pub;
 	vdds_sub *sub;
 
@@ -614,9 +614,9 @@ START_TEST(test_a_reason_too_long_for_a_reject_is_cut_short)
 	snprintf(full, sizeof(full),
 		 "type '%s' (3999999999 B) expected, publisher has '%s' (4000000000 B)", mine,
 		 theirs);
-	/* the first VDDS_REASON_MAX - 1 bytes of the whole text */
-	ck_assert_uint_eq(strlen(vdds_last_error_detail()), VDDS_REASON_MAX - 1);
-	ck_assert_int_eq(strncmp(vdds_last_error_detail(), full, VDDS_REASON_MAX - 1), 0);
+	/* the first VDDS__REASON_MAX - 1 bytes of the whole text */
+	ck_assert_uint_eq(strlen(vdds_last_error_detail()), VDDS__REASON_MAX - 1);
+	ck_assert_int_eq(strncmp(vdds_last_error_detail(), full, VDDS__REASON_MAX - 1), 0);
 	vdds_pub_close(pub);
 }
 END_TEST

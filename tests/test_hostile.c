@@ -152,7 +152,7 @@ static int raw_open(struct raw_sub *rs, int probe)
 {
 	struct vdds__msg_hello hello;
 	union vdds__msg m;
-	int fds[VDDS_WELCOME_FDS], nfds, err = 0;
+	int fds[VDDS__WELCOME_FDS], nfds, err = 0;
 
 	memset(rs, 0, sizeof(*rs));
 	rs->sock = tu_raw_connect(TOPIC);
@@ -166,10 +166,10 @@ static int raw_open(struct raw_sub *rs, int probe)
 		close(rs->sock);
 		return -RAW_NO_WELCOME;
 	}
-	int len = vdds__msg_recv(rs->sock, &m, fds, VDDS_WELCOME_FDS, &nfds, 0);
+	int len = vdds__msg_recv(rs->sock, &m, fds, VDDS__WELCOME_FDS, &nfds, 0);
 
 	if (len <= 0 || vdds__msg_parse(&m, (size_t)len) != VDDS_MSG_WELCOME ||
-	    nfds != VDDS_WELCOME_FDS) {
+	    nfds != VDDS__WELCOME_FDS) {
 		for (int i = 0; len > 0 && i < nfds; i++)
 			close(fds[i]);
 		close(rs->sock);

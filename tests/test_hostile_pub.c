@@ -27,7 +27,7 @@
 #define TOPIC "hostilepub"
 /* as long as a name can be: flipping its last byte makes it unterminated */
 #define TYPE "hostile.a_type_name_as_long_as_a_type_name_can_be_made_0123456x"
-_Static_assert(sizeof(TYPE) == VDDS_TYPE_NAME_LEN, "a name of the longest length");
+_Static_assert(sizeof(TYPE) == VDDS__TYPE_NAME_LEN, "a name of the longest length");
 #define SLOTS 16
 #define SLOT_SIZE 256
 #define MAX_CONNS (CONNECTS + 64)
@@ -127,8 +127,8 @@ static struct vdds__lane_hdr *make_lane(struct fake_pub *fp, uint32_t id, int *f
 	ck_assert_int_ge(*fd, 0);
 	struct vdds__lane_hdr *l = map;
 
-	l->magic = VDDS_LANE_MAGIC;
-	l->layout_version = VDDS_LAYOUT_VERSION;
+	l->magic = VDDS__LANE_MAGIC;
+	l->layout_version = VDDS__LAYOUT_VERSION;
 	l->hdr_size = sizeof(*l);
 	l->lane_id = id;
 	l->ring_size = fp->ring;
@@ -139,7 +139,7 @@ static struct vdds__lane_hdr *make_lane(struct fake_pub *fp, uint32_t id, int *f
 	if (f < 0) /* any but FORGE_SLOT_HELD: the flipping test releases first */
 		f = 1 + (int)(tu_xorshift(&fp->rnd) % (FORGE_SLOT_HELD - 1));
 	forge(l, fp->ring, (enum forgery)f);
-	ck_assert_int_eq(vdds__segment_seal(*fd, VDDS_SEALS_LANE), 0);
+	ck_assert_int_eq(vdds__segment_seal(*fd, VDDS__SEALS_LANE), 0);
 	return l;
 }
 
@@ -163,7 +163,7 @@ static void welcome_one(struct fake_pub *fp, int sock)
 
 	ck_assert_int_ge(efd, 0);
 	vdds__msg_welcome(&w, (uint32_t)n, fp->topic_size, fp->lane_size);
-	int fds[VDDS_WELCOME_FDS] = { fp->topic_fd, lane_fd, efd };
+	int fds[VDDS__WELCOME_FDS] = { fp->topic_fd, lane_fd, efd };
 
 	/* the previous subscriber is gone (the test connects one at a time) */
 	if (n > 0) {
@@ -175,7 +175,7 @@ static void welcome_one(struct fake_pub *fp, int sock)
 	fp->efds[n] = efd;
 	atomic_store(&fp->current, lane);
 	atomic_store(&fp->n_conns, n + 1);
-	ck_assert_int_eq(vdds__msg_send(sock, &w, sizeof(w), fds, VDDS_WELCOME_FDS), 0);
+	ck_assert_int_eq(vdds__msg_send(sock, &w, sizeof(w), fds, VDDS__WELCOME_FDS), 0);
 	close(lane_fd);
 }
 
@@ -222,7 +222,7 @@ static void fake_pub_start(struct fake_pub *fp, uint32_t overflow, int forgery)
 	ck_assert_int_ge(fp->topic_fd, 0);
 	fp->topic = map;
 	memcpy(fp->topic, &fp->good, sizeof(fp->good));
-	ck_assert_int_eq(vdds__segment_seal(fp->topic_fd, VDDS_SEALS_TOPIC), 0);
+	ck_assert_int_eq(vdds__segment_seal(fp->topic_fd, VDDS__SEALS_TOPIC), 0);
 	fp->ring = vdds__ring_size_for(SLOTS);
 	fp->lane_size = vdds__lane_size(fp->ring);
 	ck_assert_int_eq(pthread_create(&fp->server, NULL, serve, fp), 0);
@@ -319,7 +319,7 @@ static void set_field(struct fake_pub *fp, volatile struct vdds__lane_hdr *l, en
 			l->ring_size = bad ? 1u << 26 : fp->ring;
 		break;
 	default: /* the name's terminating NUL, one byte: unterminated or not */
-		t->type_name[VDDS_TYPE_NAME_LEN - 1] = bad ? 'A' : '\0';
+		t->type_name[VDDS__TYPE_NAME_LEN - 1] = bad ? 'A' : '\0';
 		break;
 	}
 }
@@ -478,7 +478,7 @@ START_TEST(test_the_type_name_is_a_terminated_copy_whatever_the_publisher_writes
 	memset(fp.topic, 'A', fp.topic_size);
 	const char *name = vdds_sub_type_name(sub);
 
-	ck_assert_uint_lt(strnlen(name, VDDS_TYPE_NAME_LEN), VDDS_TYPE_NAME_LEN);
+	ck_assert_uint_lt(strnlen(name, VDDS__TYPE_NAME_LEN), VDDS__TYPE_NAME_LEN);
 	ck_assert_str_eq(name, TYPE);
 	/* the data path never read the header again either */
 	take_the_honest_sample(sub, &fp, 1);
@@ -515,7 +515,7 @@ static void raw_lane_open(struct raw_lane *r, const char *topic)
 {
 	struct vdds__msg_hello hello;
 	union vdds__msg m;
-	int fds[VDDS_WELCOME_FDS], nfds;
+	int fds[VDDS__WELCOME_FDS], nfds;
 
 	r->sock = tu_raw_connect(topic);
 	ck_assert_int_ge(r->sock, 0);
@@ -524,10 +524,10 @@ static void raw_lane_open(struct raw_lane *r, const char *topic)
 	struct pollfd pfd = { .fd = r->sock, .events = POLLIN };
 
 	ck_assert_int_eq(poll(&pfd, 1, 5000), 1);
-	int len = vdds__msg_recv(r->sock, &m, fds, VDDS_WELCOME_FDS, &nfds, 0);
+	int len = vdds__msg_recv(r->sock, &m, fds, VDDS__WELCOME_FDS, &nfds, 0);
 
 	ck_assert_int_eq(vdds__msg_parse(&m, (size_t)len), VDDS_MSG_WELCOME);
-	ck_assert_int_eq(nfds, VDDS_WELCOME_FDS);
+	ck_assert_int_eq(nfds, VDDS__WELCOME_FDS);
 	r->topic_size = m.welcome.topic_size;
 	r->lane_size = m.welcome.lane_size;
 	r->topic = mmap(NULL, r->topic_size, PROT_READ, MAP_SHARED, fds[0], 0);

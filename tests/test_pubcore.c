@@ -59,8 +59,8 @@ static void sub_init(struct sub *s, uint32_t id)
 	size_t size = vdds__lane_size(RING);
 
 	ck_assert_uint_eq(vdds__ring_size_for(SLOTS), RING);
-	ck_assert_uint_eq(size % VDDS_CACHELINE, 0);
-	s->shm = aligned_alloc(VDDS_CACHELINE, size);
+	ck_assert_uint_eq(size % VDDS__CACHELINE, 0);
+	s->shm = aligned_alloc(VDDS__CACHELINE, size);
 	ck_assert_ptr_nonnull(s->shm);
 	memset(s->shm, 0, size);
 	ck_assert_int_eq(vdds__lane_pub_init(&s->lp, s->shm, size, id, SLOTS), 0);
@@ -135,11 +135,11 @@ START_TEST(test_a_slot_published_to_no_lane_is_free_at_once)
 	ck_assert_int_ge(id, 0);
 	ck_assert_uint_eq(pc.n_free, SLOTS - 1);
 	ck_assert_uint_eq(pc.n_loaned, 1);
-	ck_assert_int_eq(pc.state[id], VDDS_SLOT_LOANED);
+	ck_assert_int_eq(pc.state[id], VDDS__SLOT_LOANED);
 	vdds__pubcore_publish(&pc, (uint32_t)id, 1, 0);
 	ck_assert_uint_eq(pc.n_free, SLOTS);
 	ck_assert_uint_eq(pc.n_loaned, 0);
-	ck_assert_int_eq(pc.state[id], VDDS_SLOT_FREE);
+	ck_assert_int_eq(pc.state[id], VDDS__SLOT_FREE);
 	ck_assert_uint_eq(holders(&pc, id), 0);
 	core_fini(&pc);
 }
@@ -157,7 +157,7 @@ START_TEST(test_a_published_slot_is_delivered_to_and_held_by_every_attached_lane
 	vdds__pubcore_attach(&pc, &b.lp);
 	uint32_t id = publish(&pc);
 
-	ck_assert_int_eq(pc.state[id], VDDS_SLOT_PUBLISHED);
+	ck_assert_int_eq(pc.state[id], VDDS__SLOT_PUBLISHED);
 	ck_assert_uint_eq(holders(&pc, id), bit(&a) | bit(&b));
 	ck_assert_uint_eq(a.lp.held, 1);
 	ck_assert_uint_eq(b.lp.held, 1);
@@ -190,13 +190,13 @@ START_TEST(test_a_slot_is_free_only_once_its_last_holder_returns_it)
 	ck_assert_uint_eq(holders(&pc, id), bit(&b));
 	ck_assert_uint_eq(a.lp.held, 0);
 	ck_assert_uint_eq(b.lp.held, 1);
-	ck_assert_int_eq(pc.state[id], VDDS_SLOT_PUBLISHED);
+	ck_assert_int_eq(pc.state[id], VDDS__SLOT_PUBLISHED);
 
 	give_back(&b, take(&b));
 	ck_assert_uint_eq(vdds__pubcore_reclaim(&pc), 1);
 	ck_assert_uint_eq(holders(&pc, id), 0);
 	ck_assert_uint_eq(b.lp.held, 0);
-	ck_assert_int_eq(pc.state[id], VDDS_SLOT_FREE);
+	ck_assert_int_eq(pc.state[id], VDDS__SLOT_FREE);
 	ck_assert_uint_eq(pc.n_free, SLOTS);
 	ck_assert(!a.lp.broken && !b.lp.broken);
 	ck_assert_ptr_null(pc.broken);
@@ -251,7 +251,7 @@ START_TEST(test_a_detached_lane_frees_only_what_it_alone_held)
 	vdds__pubcore_detach(&pc, &b.lp);
 	ck_assert(!attached(&pc, &b));
 	ck_assert_uint_eq(b.lp.held, 0);
-	ck_assert_int_eq(pc.state[x], VDDS_SLOT_FREE);
+	ck_assert_int_eq(pc.state[x], VDDS__SLOT_FREE);
 	ck_assert_uint_eq(holders(&pc, y), bit(&a));
 	ck_assert_uint_eq(a.lp.held, 1);
 	ck_assert_uint_eq(pc.n_free, SLOTS - 1);
@@ -316,7 +316,7 @@ static void scene_expect_v_cut_out(struct scene *s)
 	ck_assert_uint_eq(holders(pc, s->a), bit(&s->h));
 
 	ck_assert_uint_eq(holders(pc, s->b), 0);
-	ck_assert_int_eq(pc->state[s->b], VDDS_SLOT_FREE);
+	ck_assert_int_eq(pc->state[s->b], VDDS__SLOT_FREE);
 	ck_assert_uint_eq(pc->n_free, SLOTS - 2);
 }
 
@@ -464,7 +464,7 @@ static void expect_deliver_index_breaks_lane_at_reclaim(uint32_t (*value)(uint32
 	ck_assert_uint_eq(pc.n_lanes, 1);
 	ck_assert_ptr_eq(pc.lanes[0], &h.lp);
 	ck_assert_uint_eq(v.lp.held, 0);
-	ck_assert_int_eq(pc.state[kept], VDDS_SLOT_FREE);
+	ck_assert_int_eq(pc.state[kept], VDDS__SLOT_FREE);
 	uint32_t id = publish(&pc);
 
 	ck_assert_uint_eq(holders(&pc, id), bit(&h));
@@ -528,7 +528,7 @@ START_TEST(test_two_lanes_breaking_in_one_reclaim_are_both_listed_and_the_third_
 	ck_assert(v1.lp.broken && v2.lp.broken && !h.lp.broken);
 	ck_assert_uint_eq(pc.n_lanes, 1);
 	ck_assert_ptr_eq(pc.lanes[0], &h.lp);
-	ck_assert_int_eq(pc.state[x], VDDS_SLOT_FREE);
+	ck_assert_int_eq(pc.state[x], VDDS__SLOT_FREE);
 	ck_assert_uint_eq(holders(&pc, y), bit(&h));
 	ck_assert_uint_eq(h.lp.held, 1);
 	ck_assert_uint_eq(v1.lp.held + v2.lp.held, 0);

@@ -320,16 +320,16 @@ static void subside_init(struct subside *s, uint32_t overflow)
 
 	hdr.overflow = overflow;
 	s->topic = aligned_alloc(4096, (tsize + 4095) / 4096 * 4096);
-	s->lane = aligned_alloc(VDDS_CACHELINE,
-				(lsize + VDDS_CACHELINE - 1) / VDDS_CACHELINE * VDDS_CACHELINE);
+	s->lane = aligned_alloc(VDDS__CACHELINE,
+				(lsize + VDDS__CACHELINE - 1) / VDDS__CACHELINE * VDDS__CACHELINE);
 	ck_assert_ptr_nonnull(s->topic);
 	ck_assert_ptr_nonnull(s->lane);
 	memset(s->topic, 0, tsize);
 	memset(s->lane, 0, lsize);
 	*s->topic = hdr;
 	ck_assert_int_eq(vdds__topic_check(&hdr, s->topic, tsize), 0);
-	s->lane->magic = VDDS_LANE_MAGIC;
-	s->lane->layout_version = VDDS_LAYOUT_VERSION;
+	s->lane->magic = VDDS__LANE_MAGIC;
+	s->lane->layout_version = VDDS__LAYOUT_VERSION;
 	s->lane->hdr_size = sizeof(*s->lane);
 	s->lane->ring_size = ring;
 	s->lane->slot_count = SLOTS;
@@ -355,7 +355,7 @@ START_TEST(test_the_subscriber_refuses_a_slot_out_of_range_or_a_len_over_the_slo
 		uint64_t len;
 	} bad[] = { { SLOTS, 1 }, { UINT32_MAX, 1 }, { 0, SLOT_SIZE + 1 }, { 1, UINT64_MAX } };
 
-	for (uint32_t overflow = 0; overflow <= VDDS_OVERFLOW_MAX; overflow++) {
+	for (uint32_t overflow = 0; overflow <= VDDS__OVERFLOW_MAX; overflow++) {
 		for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
 			struct subside s;
 			struct vdds_sample smp;
@@ -449,7 +449,7 @@ START_TEST(test_a_layout_2_topic_or_lane_header_is_refused)
 	subside_init(&s, VDDS_OVERFLOW_BLOCK);
 	s.topic->layout_version = 2;
 	ck_assert_int_eq(vdds__topic_check(&copy, s.topic, tsize), -EBADMSG);
-	s.topic->layout_version = VDDS_LAYOUT_VERSION;
+	s.topic->layout_version = VDDS__LAYOUT_VERSION;
 	ck_assert_int_eq(vdds__topic_check(&copy, s.topic, tsize), 0);
 	s.lane->layout_version = 2;
 	ck_assert_int_eq(vdds__lane_check(s.lane, s.lane->segment_size, SLOTS, &ring), -EBADMSG);

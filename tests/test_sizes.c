@@ -240,7 +240,7 @@ static int check_handed_out_topic(long kib)
 {
 	struct vdds__msg_hello h;
 	union vdds__msg m;
-	int fds[VDDS_WELCOME_FDS], nfds, err = TU_CHILD_OK;
+	int fds[VDDS__WELCOME_FDS], nfds, err = TU_CHILD_OK;
 	struct statfs sfs;
 	struct stat st;
 	int sock = tu_raw_connect("huge");
@@ -248,15 +248,15 @@ static int check_handed_out_topic(long kib)
 	vdds__msg_hello(&h, NULL, 0, 0);
 	if (sock < 0 || vdds__msg_send(sock, &h, sizeof(h), NULL, 0) < 0)
 		return TU_CHILD_PIPE_FAILED;
-	int len = vdds__msg_recv(sock, &m, fds, VDDS_WELCOME_FDS, &nfds, 0);
+	int len = vdds__msg_recv(sock, &m, fds, VDDS__WELCOME_FDS, &nfds, 0);
 
 	if (len <= 0 || vdds__msg_parse(&m, (size_t)len) != VDDS_MSG_WELCOME ||
-	    nfds != VDDS_WELCOME_FDS)
+	    nfds != VDDS__WELCOME_FDS)
 		return TU_CHILD_WRONG_RESULT;
 	if (fstatfs(fds[0], &sfs) < 0 || sfs.f_type != HUGETLBFS_MAGIC || fstat(fds[0], &st) < 0 ||
 	    st.st_size % (kib * 1024) != 0)
 		err = CHILD_TOPIC_NOT_HUGETLB;
-	else if (fcntl(fds[0], F_GET_SEALS) != VDDS_SEALS_TOPIC)
+	else if (fcntl(fds[0], F_GET_SEALS) != VDDS__SEALS_TOPIC)
 		err = CHILD_SEALS_WRONG;
 	else if (mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0) !=
 			 MAP_FAILED ||

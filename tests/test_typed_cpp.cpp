@@ -239,11 +239,44 @@ START_TEST(test_errors_are_system_errors_with_the_vdds_code)
 	auto pub = std::make_optional<vdds::Publisher<Pose>>("pose", slots(2));
 
 	ck_assert_int_eq(code_thrown([] { vdds::Publisher<Pose> again("pose"); }), EEXIST);
-	ck_assert_int_eq(code_thrown([] { vdds::Publisher<Pose> bad("no/slash"); }), EINVAL);
+	ck_assert_int_eq(code_thrown([] { vdds::Publisher<Pose> bad("no/slash"); }, &what), EINVAL);
+	/* which argument is bad, as the library's detail says */
+	ck_assert_msg(what.rfind(std::string("vdds_pub_open: ") + vdds_strerror(-EINVAL) +
+					 ": topic 'no/slash': '/' at byte 2: only [A-Za-z0-9_.-]",
+				 0) == 0,
+		      "what(): %s", what.c_str());
 	vdds_pub_opts wrong = {};
 
 	wrong.type_size = sizeof(Pose) + 1;
-	ck_assert_int_eq(code_thrown([&] { vdds::Publisher<Pose> p("other", wrong); }), EINVAL);
+	ck_assert_int_eq(code_thrown([&] { vdds::Publisher<Pose> p("other", wrong); }, &what),
+			 EINVAL);
+	ck_assert_msg(what.rfind(std::string("vdds_pub_open: ") + vdds_strerror(-EINVAL) +
+					 ": type_size or slot_size contradicts sizeof(T)",
+				 0) == 0,
+		      "what(): %s", what.c_str());
+	wrong = {};
+	wrong.history = 2; /* at most slot_count / 2 = 1 of slots(2) */
+	wrong.slot_count = 2;
+	ck_assert_int_eq(code_thrown([&] { vdds::Publisher<Pose> p("other", wrong); }, &what),
+			 EINVAL);
+	ck_assert_msg(what.rfind(std::string("vdds_pub_open: ") + vdds_strerror(-EINVAL) +
+					 ": history 2: at most slot_count / 2 = 1",
+				 0) == 0,
+		      "what(): %s", what.c_str());
+	/* a moved-from handle is a NULL one: said so, not an earlier reason */
+	{
+		vdds::Publisher<Pose> other("other");
+		vdds::Publisher<Pose> taker(std::move(other));
+
+		ck_assert_int_eq(code_thrown([&] { other.loan(); }, &what), EINVAL);
+		ck_assert_msg(
+			what.rfind(std::string("vdds_pub_loan: ") + vdds_strerror(-EINVAL), 0) == 0,
+			"what(): %s", what.c_str());
+		ck_assert_msg(what.rfind(std::string("vdds_pub_loan: ") + vdds_strerror(-EINVAL) +
+						 ": pub: NULL",
+					 0) == 0,
+			      "what(): %s", what.c_str());
+	}
 	/* no free slot is not an error for try_loan */
 	auto a = pub->loan();
 	auto b = pub->loan();

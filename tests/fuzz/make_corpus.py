@@ -11,7 +11,7 @@ import sys
 
 out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "corpus")
 os.makedirs(out, exist_ok=True)
-MAGIC, VERSION = 0x53444456, 3  # notify/proto.h VDDS_PROTO_VERSION
+MAGIC, VERSION = 0x53444456, 3  # notify/proto.h VDDS__PROTO_VERSION
 
 
 def hdr(kind, size, version=VERSION):
