@@ -48,7 +48,7 @@ static int read_answer(int sock, union vdds__msg *m, bool detail)
 	if (detail) {
 		char why[VDDS_ERROR_DETAIL_MAX];
 
-		vdds__reason_version(why, sizeof(why), VDDS_PROTO_VERSION, m->hdr.version);
+		vdds__reason_version(why, sizeof(why), VDDS__PROTO_VERSION, m->hdr.version);
 		vdds__detail_set(why);
 	}
 	return -EPROTO;

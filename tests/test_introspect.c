@@ -312,7 +312,7 @@ static pid_t foreign_publisher(const char *topic)
 			_exit(1);
 		if (recv(c, &m, sizeof(m), 0) > 0) {
 			vdds__msg_reject(&m.reject, VDDS_MSG_REJECT, EPROTO, "version");
-			m.hdr.version = VDDS_PROTO_VERSION + 1;
+			m.hdr.version = VDDS__PROTO_VERSION + 1;
 			(void)send(c, &m.reject, sizeof(m.reject), MSG_NOSIGNAL);
 		}
 		close(c);
@@ -328,7 +328,7 @@ START_TEST(test_a_publisher_of_another_version_is_refused)
 	pid_t kid = foreign_publisher("future");
 
 	ck_assert_int_eq(vdds_topic_info(NULL, "future", info, 5000), -EPROTO);
-	snprintf(want, sizeof(want), "publisher speaks %u", VDDS_PROTO_VERSION + 1);
+	snprintf(want, sizeof(want), "publisher speaks %u", VDDS__PROTO_VERSION + 1);
 	ck_assert_ptr_nonnull(strstr(vdds_last_error_detail(), want));
 	vdds_pub *pub = open_pub("now");
 	const char *topics[2] = { "future", "now" };
