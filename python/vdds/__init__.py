@@ -120,14 +120,28 @@ _YIELD_EVERY = 64
 
 
 class Subscriber(_vdds.Subscriber):
-    """Subscriber(topic, *, type_name=None, type_size=0, reconnect=False,
-               busy_poll=False, publisher_uid=None)
+    """Subscribe to ``topic``; receives what is published after it joins.
 
-    Subscribe to ``topic``; receives what is published after it joins.
     Raises NoPublisher if the topic has none, ProtocolMismatch if type_name or
-    type_size (when given) differ from the publisher's, AccessDenied,
-    TooManySubscribers. reconnect=True: when the publisher goes away, wait
-    for the next one instead of ending (samples then carry the next epoch).
+    type_size (when given) differ from the publisher's (its ``detail`` says
+    what the publisher has), AccessDenied, TooManySubscribers.
+
+    type_name, type_size: what the publisher must have declared (None, 0: any).
+    reconnect=True: when the publisher goes away, wait for the next one
+    instead of ending (samples then carry the next epoch).
+    busy_poll=True: for spin loops; take() enters the kernel only once per
+    4096 empty takes (fileno() then reports only the publisher's end).
+    publisher_uid: also trust a runtime directory owned by this uid (a
+    publisher's with group access); by default only your own or root's.
+    max_held: hold at most this many samples at once; past it take() raises
+    NoBuffers until one is released (0: no limit), so that this subscriber
+    cannot pin every slot.
+    history=False: decline the publisher's history (its last ``history``
+    samples, delivered first to a late joiner); receive only what is
+    published after joining.
+    spin_ns: wait() and wait_async()'s wait look at the ring for up to this
+    many nanoseconds before sleeping: busy-poll latency under dense traffic,
+    no CPU when idle (0: sleep at once).
 
     Blocking:  ``take()`` (None when empty), ``wait(timeout)``,
     ``receive(timeout)``, ``for sample in sub``.
@@ -144,8 +158,32 @@ class Subscriber(_vdds.Subscriber):
 
     __slots__ = ("_wait", "_in_a_row")
 
-    def __init__(self, topic, **options):
-        super().__init__(topic, **options)  # first: it refuses a second __init__
+    def __init__(
+        self,
+        topic,
+        *,
+        type_name=None,
+        type_size=0,
+        reconnect=False,
+        busy_poll=False,
+        publisher_uid=None,
+        max_held=0,
+        history=True,
+        spin_ns=0,
+    ):
+        # first: it refuses a second __init__; the same signature as
+        # _vdds.Subscriber's (tests/test_parity.py holds them together)
+        super().__init__(
+            topic,
+            type_name=type_name,
+            type_size=type_size,
+            reconnect=reconnect,
+            busy_poll=busy_poll,
+            publisher_uid=publisher_uid,
+            max_held=max_held,
+            history=history,
+            spin_ns=spin_ns,
+        )
         self._wait = None  # (loop, fd, future, callback) while a task waits on the fd
         self._in_a_row = 0
 
