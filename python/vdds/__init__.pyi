@@ -1,7 +1,7 @@
 # vdds/__init__.pyi — type stubs for the vdds package (the C extension's
 # classes and the asyncio helpers), for mypy, pyright and IDEs.
 from types import TracebackType
-from typing import Optional, Type, TypeVar
+from typing import Optional, Type, TypeVar, Union
 
 __version__: str
 TOPIC_MAX: int
@@ -15,7 +15,11 @@ _P = TypeVar("_P", bound="Publisher")
 _S = TypeVar("_S", bound="Subscriber")
 
 class Error(OSError):
-    """Base of every vdds error: errno is the vdds code, strerror its text."""
+    """Base of every vdds error: errno is the vdds code, strerror its text
+    (then ": " and the detail, when there is one)."""
+
+    detail: str
+    """vdds_last_error_detail() of the failed call, or the argument at fault: "" if none."""
 
 class NoPublisher(Error, FileNotFoundError): ...
 class TopicExists(Error, FileExistsError): ...
@@ -75,8 +79,9 @@ class Publisher:
         type_size: int = 0,
         service_thread: bool = True,
         group: Optional[int] = None,
-        overflow: int = ...,
+        overflow: int = 0,
         history: int = 0,
+        huge_pages: bool = False,
     ) -> None: ...
     @property
     def closed(self) -> bool: ...
@@ -88,7 +93,7 @@ class Publisher:
     def publish(self, buf: "memoryview | Loan", n: Optional[int] = None) -> None: ...
     def discard(self, buf: "memoryview | Loan") -> None: ...
     def write(self, data: "bytes | bytearray | memoryview", timeout: Optional[float] = None) -> None: ...
-    def stats(self) -> dict[str, int]: ...
+    def stats(self) -> dict[str, Union[int, bool, str]]: ...
     def fileno(self) -> int: ...
     def dispatch(self) -> None: ...
     def close(self) -> None: ...
@@ -140,6 +145,7 @@ class Subscriber:
         publisher_uid: Optional[int] = None,
         max_held: int = 0,
         history: bool = True,
+        spin_ns: int = 0,
     ) -> None: ...
     def stats(self) -> dict[str, int]: ...
     @property
