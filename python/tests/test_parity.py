@@ -177,3 +177,19 @@ def test_the_stubs_list_every_module_level_name():
     missing = [n for n in vdds.__all__ if n not in stubbed]
     assert not missing
 
+
+
+def test_the_package_is_a_consumer_that_includes_only_include():
+    # issue 20: python/ builds against the public header like any consumer,
+    # so it also builds against an installed vdds
+    internal = {p.name for d in ("core", "notify") for p in (REPO / d).glob("*.h")}
+    assert internal  # the repository's internal headers, to look for
+    py = REPO / "python"
+    for path in [*py.glob("src/*.[ch]"), *py.glob("tests/*.c")]:
+        for inc in re.findall(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', path.read_text(), re.M):
+            assert pathlib.PurePath(inc).name not in internal or inc == "vdds.h", (path, inc)
+            assert not inc.startswith(("core/", "notify/", "../")), (path, inc)
+    for build_file in ("setup.py", "CMakeLists.txt"):
+        text = (py / build_file).read_text()
+        code = "\n".join(line.split("#")[0] for line in text.splitlines())  # no comments
+        assert not re.search(r"""["'/]\s*(core|notify)\b""", code), build_file
