@@ -16,7 +16,7 @@ from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-MODULE_SOURCES = [os.path.join("src", f) for f in ("module.c", "publisher.c", "subscriber.c")]
+MODULE_SOURCES = [os.path.join("src", f) for f in ("module.c", "publisher.c", "subscriber.c", "topics.c")]
 
 
 def pkg_config(*args):

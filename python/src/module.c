@@ -392,6 +392,29 @@ static PyMethodDef module_methods[] = {
 	{ "error", mod_error, METH_O,
 	  "error(code) -> vdds.Error\n\nA new exception for a vdds error code, as vdds raises "
 	  "it." },
+	{ "rundir", (PyCFunction)(void (*)(void))pyvdds__mod_rundir, METH_VARARGS | METH_KEYWORDS,
+	  "rundir(create=False) -> str\n\n"
+	  "vdds_rundir(): the runtime directory, $VDDS_DIR, else $XDG_RUNTIME_DIR/vdds,\n"
+	  "else /tmp/vdds-<uid>; create=True makes it (0700) when missing. Raises\n"
+	  "NoPublisher (FileNotFoundError) if it is missing, AccessDenied if it is not a\n"
+	  "directory, belongs to another user or others may write to it." },
+	{ "topics", (PyCFunction)(void (*)(void))pyvdds__mod_topics, METH_VARARGS | METH_KEYWORDS,
+	  "topics(dir=None) -> list[str]\n\n"
+	  "vdds_topic_list(): the topics with a socket in the runtime directory (or dir),\n"
+	  "sorted: those with a publisher, and those a dead one left behind (topic_info()\n"
+	  "tells which). [] when the runtime directory does not exist yet." },
+	{ "topic_info", (PyCFunction)(void (*)(void))pyvdds__mod_topic_info,
+	  METH_VARARGS | METH_KEYWORDS,
+	  "topic_info(topic, *, dir=None, timeout=1.0) -> dict\n\n"
+	  "vdds_topic_info(): ask the topic's publisher about itself (nothing is\n"
+	  "subscribed), waiting up to timeout seconds (None: forever). The keys are the\n"
+	  "fields of struct vdds_topic_info: pid, uid, start_ns (CLOCK_REALTIME at open),\n"
+	  "slot_size, slot_count, max_subscribers, type_size, overflow, history, n_subs,\n"
+	  "type_name, free_slots, loaned_slots, subscribers, published, wakeups,\n"
+	  "disconnects, kicked, note, and subs: one dict per subscriber (pid, uid,\n"
+	  "lane, held, queued, lost). type_name and note are the publisher's words.\n"
+	  "Raises NoPublisher, Timeout, AccessDenied, ProtocolMismatch, BadMessage,\n"
+	  "or vdds.Error (ECONNREFUSED: its publisher died)." },
 	{ NULL, NULL, 0, NULL },
 };
 

@@ -796,6 +796,27 @@ static PyObject *pub_dispatch(PublisherObject *p, PyObject *unused)
 	return err < 0 ? pyvdds__raise(err, NULL) : Py_NewRef(Py_None);
 }
 
+static PyObject *pub_set_note(PublisherObject *p, PyObject *arg)
+{
+	const char *note = NULL;
+	Py_ssize_t len = 0;
+
+	if (arg != Py_None) {
+		if (!PyUnicode_Check(arg))
+			return PyErr_Format(PyExc_TypeError, "set_note() takes a str or None, not %.80s",
+					    Py_TYPE(arg)->tp_name);
+		if (!(note = PyUnicode_AsUTF8AndSize(arg, &len)))
+			return NULL;
+		if (strlen(note) != (size_t)len)
+			return pyvdds__raise_arg(NULL, "note: a NUL at byte %zu", strlen(note));
+	}
+	if (pub_usable(p) < 0)
+		return NULL;
+	int err = vdds_pub_set_note(p->pub, note);
+
+	return err < 0 ? pyvdds__raise(err, NULL) : Py_NewRef(Py_None);
+}
+
 static PyObject *pub_enter(PublisherObject *p, PyObject *unused)
 {
 	(void)unused;
@@ -871,6 +892,11 @@ static PyMethodDef pub_methods[] = {
 	  "dispatch()\n\n"
 	  "Accept new subscribers and reclaim the slots of gone ones, without blocking.\n"
 	  "Only for a publisher opened with service_thread=False." },
+	{ "set_note", (PyCFunction)pub_set_note, METH_O,
+	  "set_note(note)\n\n"
+	  "vdds_pub_set_note(): a line of text that topic_info() and `vdds info` show\n"
+	  "for this topic (a bridge's counters, say); cut at 127 bytes, control\n"
+	  "characters become '?'. None or \"\" clears it. Any thread, any rate." },
 	{ "close", (PyCFunction)pub_close, METH_NOARGS,
 	  "close()\n\n"
 	  "Stop publishing; subscribers see PublisherGone once they have taken what was\n"

@@ -79,6 +79,11 @@ int pyvdds__detail_reset(const char *topic);
  * set for one with a NUL inside (C would see a shorter name). */
 const char *pyvdds__topic_name(PyObject *topic);
 
+/* vdds.rundir(), vdds.topics(), vdds.topic_info() (topics.c). */
+PyObject *pyvdds__mod_rundir(PyObject *self, PyObject *args, PyObject *kwds);
+PyObject *pyvdds__mod_topics(PyObject *self, PyObject *args, PyObject *kwds);
+PyObject *pyvdds__mod_topic_info(PyObject *self, PyObject *args, PyObject *kwds);
+
 /* Create the exception classes and add them to the module. */
 int pyvdds__errors_init(PyObject *module);
 

@@ -29,14 +29,19 @@ def c_struct(name):
     text = HEADER.read_text()
     m = re.search(r"^struct " + name + r" \{\n(.*?)^\};", text, re.S | re.M)
     assert m, f"struct {name} not found in {HEADER}"
-    body = m.group(1)
+    comments = []
+
+    def keep(c):
+        comments.append(c.group(0))
+        return f"@{len(comments) - 1}@"
+
+    # each comment set aside as @n@, so that a declaration is `type name[n];`
+    body = re.sub(r"/\*.*?\*/", keep, m.group(1), flags=re.S)
     fields = []
-    # a declaration, then its comment (which may run over several lines)
-    for decl in re.finditer(r"^\s*([A-Za-z_][\w \*]*?)\b(\w+)\s*(\[[^\]]*\])?;\s*(/\*.*?\*/)?",
-                            body, re.S | re.M):
-        field = decl.group(2)
-        if not field.startswith("vdds__"):
-            fields.append((field, decl.group(4) or ""))
+    for decl in re.finditer(r"([A-Za-z_][\w\s*]*?)\b(\w+)\s*(\[[^\]]*\])?;[ \t]*(?:@(\d+)@)?", body):
+        if not decl.group(2).startswith("vdds__"):
+            comment = comments[int(decl.group(4))] if decl.group(4) else ""
+            fields.append((decl.group(2), comment))
     assert fields, f"no fields parsed from struct {name}"
     return fields
 
@@ -193,3 +198,10 @@ def test_the_package_is_a_consumer_that_includes_only_include():
         text = (py / build_file).read_text()
         code = "\n".join(line.split("#")[0] for line in text.splitlines())  # no comments
         assert not re.search(r"""["'/]\s*(core|notify)\b""", code), build_file
+
+
+def test_topic_info_has_every_field_of_the_C_structs():
+    with vdds.Publisher("asked"), vdds.Subscriber("asked"):
+        info = vdds.topic_info("asked", timeout=5)
+    assert list(info) == [f for f, _ in c_struct("vdds_topic_info")]
+    assert list(info["subs"][0]) == [f for f, _ in c_struct("vdds_topic_sub")]

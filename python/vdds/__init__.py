@@ -77,7 +77,10 @@ from ._vdds import (
     WouldBlock,
     error,
     error_class,
+    rundir,
     strerror,
+    topic_info,
+    topics,
     version,
 )
 
@@ -106,6 +109,9 @@ __all__ = [
     "error_class",
     "strerror",
     "version",
+    "rundir",
+    "topics",
+    "topic_info",
     "TOPIC_MAX",
     "TYPE_NAME_MAX",
     "MAX_SUBSCRIBERS",

@@ -1,7 +1,7 @@
 # vdds/__init__.pyi — type stubs for the vdds package (the C extension's
 # classes and the asyncio helpers), for mypy, pyright and IDEs.
 from types import TracebackType
-from typing import Optional, Type, TypeVar, Union
+from typing import Any, Optional, Type, TypeVar, Union
 
 __version__: str
 TOPIC_MAX: int
@@ -46,6 +46,18 @@ def error_class(code: int) -> Type[Error]:
 
 def error(code: int) -> Error:
     """A new exception for a vdds error code, as vdds raises it."""
+
+def rundir(create: bool = False) -> str:
+    """vdds_rundir(): the runtime directory ($VDDS_DIR, ...); create makes it."""
+
+def topics(dir: Optional[str] = None) -> list[str]:
+    """vdds_topic_list(): the topics with a socket in the runtime directory, sorted."""
+
+def topic_info(
+    topic: str, *, dir: Optional[str] = None, timeout: Optional[float] = 1.0
+) -> dict[str, Any]:
+    """vdds_topic_info(): the publisher's account: struct vdds_topic_info's fields,
+    subs a list of dicts (struct vdds_topic_sub's fields)."""
 
 class Loan:
     """A loaned slot, writable in place; `with pub.loan() as buf:`."""
@@ -94,6 +106,7 @@ class Publisher:
     def discard(self, buf: "memoryview | Loan") -> None: ...
     def write(self, data: "bytes | bytearray | memoryview", timeout: Optional[float] = None) -> None: ...
     def stats(self) -> dict[str, Union[int, bool, str]]: ...
+    def set_note(self, note: Optional[str]) -> None: ...
     def fileno(self) -> int: ...
     def dispatch(self) -> None: ...
     def close(self) -> None: ...
