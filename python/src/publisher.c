@@ -401,10 +401,9 @@ int pyvdds__id_arg(PyObject *topic, PyObject *arg, const char *what, uint32_t *i
 
 static int pub_init(PublisherObject *p, PyObject *args, PyObject *kwds)
 {
-	static char *kwlist[] = { "topic",          "slot_size", "slots",    "max_subscribers",
-				  "type_name",      "type_size", "service_thread",
-				  "group",          "overflow",  "history",  "huge_pages",
-				  NULL };
+	static char *kwlist[] = { "topic",     "slot_size", "slots",          "max_subscribers",
+				  "type_name", "type_size", "service_thread", "group",
+				  "overflow",  "history",   "huge_pages",     NULL };
 	struct vdds_pub_opts o = { 0 };
 	PyObject *topic, *group = Py_None;
 	Py_ssize_t slot_size = 4096, slots = 64, max_subs = 32, type_size = 0;
@@ -769,10 +768,10 @@ static PyObject *pub_stats(PublisherObject *p, PyObject *unused)
 		(unsigned long long)st.blocked_ns, "largest_held", st.largest_held, "largest_lane",
 		st.largest_lane, "huge_pages", PyBool_FromLong(st.huge_pages), "huge_pages_err",
 		(int)st.huge_pages_err, "huge_pages_note",
-		PyUnicode_DecodeUTF8(st.huge_pages_note,
-				     (Py_ssize_t)strnlen(st.huge_pages_note,
-							 sizeof(st.huge_pages_note)),
-				     "replace"));
+		PyUnicode_DecodeUTF8(
+			st.huge_pages_note,
+			(Py_ssize_t)strnlen(st.huge_pages_note, sizeof(st.huge_pages_note)),
+			"replace"));
 }
 
 static PyObject *pub_fileno(PublisherObject *p, PyObject *unused)
@@ -803,7 +802,8 @@ static PyObject *pub_set_note(PublisherObject *p, PyObject *arg)
 
 	if (arg != Py_None) {
 		if (!PyUnicode_Check(arg))
-			return PyErr_Format(PyExc_TypeError, "set_note() takes a str or None, not %.80s",
+			return PyErr_Format(PyExc_TypeError,
+					    "set_note() takes a str or None, not %.80s",
 					    Py_TYPE(arg)->tp_name);
 		if (!(note = PyUnicode_AsUTF8AndSize(arg, &len)))
 			return NULL;

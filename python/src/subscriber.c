@@ -313,9 +313,10 @@ static PyObject *sub_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 
 static int sub_init(SubscriberObject *sb, PyObject *args, PyObject *kwds)
 {
-	static char *kwlist[] = { "topic",         "type_name", "type_size", "reconnect",
-				  "busy_poll",     "publisher_uid",          "max_held",
-				  "history",       "spin_ns",   NULL };
+	static char *kwlist[] = { "topic",     "type_name", "type_size",
+				  "reconnect", "busy_poll", "publisher_uid",
+				  "max_held",  "history",   "spin_ns",
+				  NULL };
 	struct vdds_sub_opts o = { 0 };
 	PyObject *topic, *uid = Py_None;
 	const char *type_name = NULL;
@@ -446,10 +447,8 @@ static PyObject *raise_data_error(SubscriberObject *sb, int err)
 	case ENOSPC:
 	case EBUSY:
 	case EMFILE:
-	case ENFILE:
-		return pyvdds__raise_detail(err, NULL);
-	default:
-		return pyvdds__raise(err, NULL);
+	case ENFILE: return pyvdds__raise_detail(err, NULL);
+	default: return pyvdds__raise(err, NULL);
 	}
 }
 

@@ -129,8 +129,8 @@ static PyObject *info_dict(const struct vdds_topic_info *in)
 		"loaned_slots", in->loaned_slots, "subscribers", in->subscribers, "published",
 		(unsigned long long)in->published, "wakeups", (unsigned long long)in->wakeups,
 		"disconnects", (unsigned long long)in->disconnects, "kicked",
-		(unsigned long long)in->kicked, "note", peer_str(in->note, sizeof(in->note)), "subs",
-		subs);
+		(unsigned long long)in->kicked, "note", peer_str(in->note, sizeof(in->note)),
+		"subs", subs);
 }
 
 struct ask {
