@@ -26,8 +26,11 @@ asyncio: ``async for sample in sub`` and ``await sub.wait_async()`` sleep on
 the subscriber's fd with ``loop.add_reader``; many subscribers, timers and
 sockets share one loop.
 
-Errors are exceptions carrying the vdds code as ``errno`` and the library's
-words as ``strerror``; all derive from vdds.Error (an OSError), and most also
+Errors are exceptions carrying the vdds code as ``errno``, the library's
+words as ``strerror`` and what was at fault as ``detail`` (the library's
+vdds_last_error_detail(), or the argument Python found wrong; "" if none;
+also in ``strerror``, after a colon); all derive from vdds.Error (an
+OSError), and most also
 from the built-in class Python code already catches: NoPublisher is a
 FileNotFoundError, AccessDenied a PermissionError, Timeout a TimeoutError,
 PublisherGone a BrokenPipeError, WouldBlock a BlockingIOError,
@@ -42,6 +45,9 @@ leaves a ``with`` block, that BufferError is not raised over it: what is still
 viewed goes back when its last view goes. Subscriber.close() makes a pending
 ``await take_async()``/``wait_async()`` raise ValueError and ends an ``async for``.
 publish() takes the loan or its whole view, never a slice (ValueError).
+Topics and their publishers: ``vdds.topics()``, ``vdds.topic_info(topic)``
+(what ``vdds ls`` and ``vdds info`` show), ``vdds.rundir()``.
+
 Handles are used by one thread at a time; a child created by fork() opens its own. The runtime directory is $VDDS_DIR, else
 $XDG_RUNTIME_DIR/vdds, else /tmp/vdds-<uid>.
 """
@@ -145,9 +151,9 @@ class Subscriber(_vdds.Subscriber):
     history=False: decline the publisher's history (its last ``history``
     samples, delivered first to a late joiner); receive only what is
     published after joining.
-    spin_ns: wait() and wait_async()'s wait look at the ring for up to this
+    spin_ns: wait(), receive() and ``for`` look at the ring for up to this
     many nanoseconds before sleeping: busy-poll latency under dense traffic,
-    no CPU when idle (0: sleep at once).
+    no CPU when idle (0: sleep at once; asyncio sleeps on the fd at once).
 
     Blocking:  ``take()`` (None when empty), ``wait(timeout)``,
     ``receive(timeout)``, ``for sample in sub``.
