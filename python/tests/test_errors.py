@@ -263,3 +263,26 @@ def test_a_reconnecting_subscriber_refused_by_the_next_publisher_says_why():
     assert info.value.detail == "type 'Pose' (24 B) expected, publisher has 'Twist' (48 B)"
     assert_vdds_error(info, errno.EPROTO, vdds.ProtocolMismatch, vdds.Error)
     sub.close()
+
+
+@pytest.mark.isolated
+def test_out_of_file_descriptors_says_whose_limit_and_what_a_subscription_needs():
+    import resource
+
+    with vdds.Publisher("many", max_subscribers=64):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        in_use = len(os.listdir("/proc/self/fd"))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (in_use + 16, hard))
+        subs = []
+        try:
+            with pytest.raises(vdds.Error) as info:
+                for _ in range(64):
+                    subs.append(vdds.Subscriber("many"))
+        finally:
+            for s in subs:
+                s.close()
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert info.value.errno == errno.EMFILE
+    assert f"RLIMIT_NOFILE is {in_use + 16}" in info.value.detail
+    assert "each subscription needs 2" in info.value.detail
+    assert info.value.detail in str(info.value)
