@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -84,7 +85,7 @@ const char *pyvdds__topic_name(PyObject *topic)
 	const char *name = PyUnicode_AsUTF8AndSize(topic, &len);
 
 	if (name && strlen(name) != (size_t)len) {
-		pyvdds__raise(-EINVAL, topic);
+		pyvdds__raise_arg(topic, "topic: a NUL at byte %zu", strlen(name));
 		return NULL;
 	}
 	return name;
@@ -149,14 +150,17 @@ PyObject *pyvdds__error_class(int err)
 }
 
 /* The exception instance for err (negative errno): vdds_strerror()'s text,
- * with the system's words added where vdds has none of its own, and `why`
- * (may be NULL) after a colon. */
+ * with the system's words added where vdds has none, and `why` (may be NULL:
+ * nothing known) after a colon. `why` also becomes the attribute `detail`
+ * ("" without one), so code can tell the words of a refusal apart from the
+ * fixed text of its code. */
 static PyObject *make_error_why(int err, PyObject *topic, const char *why)
 {
-	PyObject *cls = pyvdds__error_class(err);
+	PyObject *cls = pyvdds__error_class(err), *exc;
 	const char *text = vdds_strerror(err);
 	char buf[320];
 
+	why = why && why[0] ? why : NULL;
 	if (strcmp(text, vdds_strerror(INT_MAX)) == 0) {
 		snprintf(buf, sizeof(buf), "%s (%s)%s%s", text, strerror(-err), why ? ": " : "",
 			 why ? why : "");
@@ -167,8 +171,21 @@ static PyObject *make_error_why(int err, PyObject *topic, const char *why)
 	}
 	/* BlockingIOError reads a third argument as characters_written */
 	if (topic && cls != pyvdds__error_class(EAGAIN))
-		return PyObject_CallFunction(cls, "isO", -err, text, topic);
-	return PyObject_CallFunction(cls, "is", -err, text);
+		exc = PyObject_CallFunction(cls, "isO", -err, text, topic);
+	else
+		exc = PyObject_CallFunction(cls, "is", -err, text);
+	if (!exc)
+		return NULL;
+	PyObject *detail = PyUnicode_DecodeUTF8(why ? why : "", why ? (Py_ssize_t)strlen(why) : 0,
+						"replace");
+
+	if (!detail || PyObject_SetAttrString(exc, "detail", detail) < 0) {
+		Py_XDECREF(detail);
+		Py_DECREF(exc);
+		return NULL;
+	}
+	Py_DECREF(detail);
+	return exc;
 }
 
 static PyObject *make_error(int err, PyObject *topic)
@@ -190,6 +207,29 @@ PyObject *pyvdds__raise_why(int err, PyObject *topic, const char *why)
 		Py_DECREF(exc);
 	}
 	return NULL;
+}
+
+PyObject *pyvdds__raise_detail(int err, PyObject *topic)
+{
+	return pyvdds__raise_why(err, topic, vdds_last_error_detail());
+}
+
+PyObject *pyvdds__raise_arg(PyObject *topic, const char *fmt, ...)
+{
+	char why[VDDS_ERROR_DETAIL_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	return pyvdds__raise_why(-EINVAL, topic, why);
+}
+
+int pyvdds__detail_reset(const char *topic)
+{
+	/* vdds_topic_check() clears this thread's detail first, and names a bad
+	 * topic's fault in it: what the next call leaves there is its own */
+	return vdds_topic_check(topic);
 }
 
 static PyObject *builtin(const char *name)
@@ -352,6 +392,29 @@ static PyMethodDef module_methods[] = {
 	{ "error", mod_error, METH_O,
 	  "error(code) -> vdds.Error\n\nA new exception for a vdds error code, as vdds raises "
 	  "it." },
+	{ "rundir", (PyCFunction)(void (*)(void))pyvdds__mod_rundir, METH_VARARGS | METH_KEYWORDS,
+	  "rundir(create=False) -> str\n\n"
+	  "vdds_rundir(): the runtime directory, $VDDS_DIR, else $XDG_RUNTIME_DIR/vdds,\n"
+	  "else /tmp/vdds-<uid>; create=True makes it (0700) when missing. Raises\n"
+	  "NoPublisher (FileNotFoundError) if it is missing, AccessDenied if it is not a\n"
+	  "directory, belongs to another user or others may write to it." },
+	{ "topics", (PyCFunction)(void (*)(void))pyvdds__mod_topics, METH_VARARGS | METH_KEYWORDS,
+	  "topics(dir=None) -> list[str]\n\n"
+	  "vdds_topic_list(): the topics with a socket in the runtime directory (or dir),\n"
+	  "sorted: those with a publisher, and those a dead one left behind (topic_info()\n"
+	  "tells which). [] when the runtime directory does not exist yet." },
+	{ "topic_info", (PyCFunction)(void (*)(void))pyvdds__mod_topic_info,
+	  METH_VARARGS | METH_KEYWORDS,
+	  "topic_info(topic, *, dir=None, timeout=1.0) -> dict\n\n"
+	  "vdds_topic_info(): ask the topic's publisher about itself (nothing is\n"
+	  "subscribed), waiting up to timeout seconds (None: forever). The keys are the\n"
+	  "fields of struct vdds_topic_info: pid, uid, start_ns (CLOCK_REALTIME at open),\n"
+	  "slot_size, slot_count, max_subscribers, type_size, overflow, history, n_subs,\n"
+	  "type_name, free_slots, loaned_slots, subscribers, published, wakeups,\n"
+	  "disconnects, kicked, note, and subs: one dict per subscriber (pid, uid,\n"
+	  "lane, held, queued, lost). type_name and note are the publisher's words.\n"
+	  "Raises NoPublisher, Timeout, AccessDenied, ProtocolMismatch, BadMessage,\n"
+	  "or vdds.Error (ECONNREFUSED: its publisher died)." },
 	{ NULL, NULL, 0, NULL },
 };
 

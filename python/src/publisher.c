@@ -1,6 +1,7 @@
 /* publisher.c — vdds.Publisher and vdds.Loan: a publisher handle, and a slot
  * loaned from it that Python writes through a writable memoryview (zero copy). */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -332,13 +333,14 @@ static PyObject *pub_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 	return (PyObject *)p;
 }
 
-/* The open's error; for ENOMEM with the size that could not be had. */
+/* The open's error, with the library's detail; for ENOMEM without one, the
+ * size that could not be had. */
 static int raise_open_error(int err, PyObject *topic, const struct vdds_pub_opts *o)
 {
 	char why[160];
 
-	if (err != -ENOMEM) {
-		pyvdds__raise(err, topic);
+	if (err != -ENOMEM || vdds_last_error_detail()[0]) {
+		pyvdds__raise_detail(err, topic);
 		return -1;
 	}
 	snprintf(why, sizeof(why),
@@ -349,29 +351,72 @@ static int raise_open_error(int err, PyObject *topic, const struct vdds_pub_opts
 	return -1;
 }
 
+/* What Python can tell is wrong before asking the library, naming the
+ * argument: 0, or -1 with InvalidArgument set. */
+static int check_pub_args(PyObject *topic, Py_ssize_t slot_size, Py_ssize_t slots,
+			  Py_ssize_t max_subs, Py_ssize_t type_size, Py_ssize_t overflow,
+			  Py_ssize_t history)
+{
+	if (slot_size <= 0)
+		pyvdds__raise_arg(topic, "slot_size %zd: must be at least 1", slot_size);
+	else if (slots < 2 || (uint64_t)slots > UINT32_MAX)
+		pyvdds__raise_arg(topic, "slots %zd: must be 2 to %u", slots, UINT32_MAX);
+	else if (max_subs <= 0 || max_subs > VDDS_MAX_SUBSCRIBERS)
+		pyvdds__raise_arg(topic, "max_subscribers %zd: must be 1 to %d", max_subs,
+				  VDDS_MAX_SUBSCRIBERS);
+	else if (type_size < 0 || (uint64_t)type_size > UINT32_MAX)
+		pyvdds__raise_arg(topic, "type_size %zd: must be 0 to %u", type_size, UINT32_MAX);
+	else if (overflow < 0 || overflow > VDDS_OVERFLOW_FAIL)
+		pyvdds__raise_arg(topic, "overflow %zd: must be an OVERFLOW_* constant", overflow);
+	else if (history < 0 || history > slots / 2)
+		pyvdds__raise_arg(topic, "history %zd: must be 0 to slots // 2 (%zd)", history,
+				  slots / 2);
+	else
+		return 0;
+	return -1;
+}
+
+/* An optional uid or gid (None: not given) into *id: 0, or -1 with the
+ * exception set. */
+int pyvdds__id_arg(PyObject *topic, PyObject *arg, const char *what, uint32_t *id)
+{
+	unsigned long v;
+
+	if (arg == Py_None)
+		return 0;
+	v = PyLong_AsUnsignedLong(arg);
+	if (v == (unsigned long)-1 && PyErr_Occurred()) {
+		if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+			return -1;
+		PyErr_Clear();
+		v = ULONG_MAX;
+	}
+	if (v > UINT32_MAX) {
+		pyvdds__raise_arg(topic, "%s: must be None or 0 to %u", what, UINT32_MAX);
+		return -1;
+	}
+	*id = (uint32_t)v;
+	return 0;
+}
+
 static int pub_init(PublisherObject *p, PyObject *args, PyObject *kwds)
 {
-	static char *kwlist[] = { "topic",           "slot_size", "slots",
-				  "max_subscribers", "type_name", "type_size",
-				  "service_thread",  "group",     "overflow",
-				  "history",         NULL };
+	static char *kwlist[] = { "topic",     "slot_size", "slots",          "max_subscribers",
+				  "type_name", "type_size", "service_thread", "group",
+				  "overflow",  "history",   "huge_pages",     NULL };
 	struct vdds_pub_opts o = { 0 };
 	PyObject *topic, *group = Py_None;
 	Py_ssize_t slot_size = 4096, slots = 64, max_subs = 32, type_size = 0;
 	Py_ssize_t overflow = VDDS_OVERFLOW_BLOCK, history = 0;
 	const char *type_name = NULL;
-	int service_thread = 1, err;
+	int service_thread = 1, huge_pages = 0, err;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "U|nn$nznpOnn:Publisher", kwlist, &topic,
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "U|nn$nznpOnnp:Publisher", kwlist, &topic,
 					 &slot_size, &slots, &max_subs, &type_name, &type_size,
-					 &service_thread, &group, &overflow, &history))
+					 &service_thread, &group, &overflow, &history, &huge_pages))
 		return -1;
-	if (slot_size <= 0 || slots < 2 || max_subs <= 0 || max_subs > VDDS_MAX_SUBSCRIBERS ||
-	    type_size < 0 || (uint64_t)slots > UINT32_MAX || (uint64_t)type_size > UINT32_MAX ||
-	    overflow < 0 || overflow > VDDS_OVERFLOW_FAIL || history < 0 || history > slots) {
-		pyvdds__raise(-EINVAL, topic);
+	if (check_pub_args(topic, slot_size, slots, max_subs, type_size, overflow, history) < 0)
 		return -1;
-	}
 	o.slot_size = (size_t)slot_size;
 	o.slot_count = (uint32_t)slots;
 	o.max_subscribers = (uint32_t)max_subs;
@@ -380,21 +425,19 @@ static int pub_init(PublisherObject *p, PyObject *args, PyObject *kwds)
 	o.no_service_thread = !service_thread;
 	o.overflow = (uint32_t)overflow;
 	o.history = (uint32_t)history;
-	if (group != Py_None) {
-		unsigned long gid = PyLong_AsUnsignedLong(group);
-
-		if (gid == (unsigned long)-1 && PyErr_Occurred())
-			return -1;
-		if (gid > UINT32_MAX) {
-			pyvdds__raise(-EINVAL, topic);
-			return -1;
-		}
-		o.group_access = true;
-		o.group = (uint32_t)gid;
-	}
+	o.huge_pages = huge_pages;
+	if (pyvdds__id_arg(topic, group, "group", &o.group) < 0)
+		return -1;
+	o.group_access = group != Py_None;
 	const char *name = pyvdds__topic_name(topic);
 
-	if (!name || pyvdds__init_begin(&p->state, "Publisher") < 0)
+	if (!name)
+		return -1;
+	if ((err = pyvdds__detail_reset(name)) < 0) {
+		pyvdds__raise_detail(err, topic);
+		return -1;
+	}
+	if (pyvdds__init_begin(&p->state, "Publisher") < 0)
 		return -1;
 	vdds_pub *pub;
 
@@ -712,8 +755,10 @@ static PyObject *pub_stats(PublisherObject *p, PyObject *unused)
 
 	if (err < 0)
 		return pyvdds__raise(err, NULL);
+	/* every field of struct vdds_pub_stats, under its C name
+	 * (tests/test_parity.py holds the two together) */
 	return Py_BuildValue(
-		"{sIsIsIsIsKsKsKsKsKsKsKsKsIsI}", "slot_count", st.slot_count, "free_slots",
+		"{sIsIsIsIsKsKsKsKsKsKsKsKsIsIsNsisN}", "slot_count", st.slot_count, "free_slots",
 		st.free_slots, "loaned_slots", st.loaned_slots, "subscribers", st.subscribers,
 		"published", (unsigned long long)st.published, "wakeups",
 		(unsigned long long)st.wakeups, "disconnects", (unsigned long long)st.disconnects,
@@ -721,7 +766,12 @@ static PyObject *pub_stats(PublisherObject *p, PyObject *unused)
 		(unsigned long long)st.delivered, "dropped", (unsigned long long)st.dropped,
 		"blocked", (unsigned long long)st.blocked, "blocked_ns",
 		(unsigned long long)st.blocked_ns, "largest_held", st.largest_held, "largest_lane",
-		st.largest_lane);
+		st.largest_lane, "huge_pages", PyBool_FromLong(st.huge_pages), "huge_pages_err",
+		(int)st.huge_pages_err, "huge_pages_note",
+		PyUnicode_DecodeUTF8(
+			st.huge_pages_note,
+			(Py_ssize_t)strnlen(st.huge_pages_note, sizeof(st.huge_pages_note)),
+			"replace"));
 }
 
 static PyObject *pub_fileno(PublisherObject *p, PyObject *unused)
@@ -741,6 +791,28 @@ static PyObject *pub_dispatch(PublisherObject *p, PyObject *unused)
 	if (pub_usable(p) < 0)
 		return NULL;
 	int err = vdds_pub_dispatch(p->pub);
+
+	return err < 0 ? pyvdds__raise(err, NULL) : Py_NewRef(Py_None);
+}
+
+static PyObject *pub_set_note(PublisherObject *p, PyObject *arg)
+{
+	const char *note = NULL;
+	Py_ssize_t len = 0;
+
+	if (arg != Py_None) {
+		if (!PyUnicode_Check(arg))
+			return PyErr_Format(PyExc_TypeError,
+					    "set_note() takes a str or None, not %.80s",
+					    Py_TYPE(arg)->tp_name);
+		if (!(note = PyUnicode_AsUTF8AndSize(arg, &len)))
+			return NULL;
+		if (strlen(note) != (size_t)len)
+			return pyvdds__raise_arg(NULL, "note: a NUL at byte %zu", strlen(note));
+	}
+	if (pub_usable(p) < 0)
+		return NULL;
+	int err = vdds_pub_set_note(p->pub, note);
 
 	return err < 0 ? pyvdds__raise(err, NULL) : Py_NewRef(Py_None);
 }
@@ -807,7 +879,10 @@ static PyMethodDef pub_methods[] = {
 	  "stats() -> dict\n\n"
 	  "The publisher's counters: slot_count, free_slots, loaned_slots, subscribers,\n"
 	  "published, wakeups, disconnects, kicked, delivered, dropped, blocked,\n"
-	  "blocked_ns, largest_held, largest_lane (see vdds_pub_stats(3))." },
+	  "blocked_ns, largest_held, largest_lane, and what came of huge_pages=True:\n"
+	  "huge_pages (bool: the memory is on huge pages), huge_pages_err (0, or the\n"
+	  "negative errno why not), huge_pages_note (words: \"2048 KiB pages\", the\n"
+	  "reason, or \"not asked\"). See vdds_pub_stats(3)." },
 	{ "fileno", (PyCFunction)pub_fileno, METH_NOARGS,
 	  "fileno() -> int\n\n"
 	  "vdds_pub_fd(): readable when there is control work for dispatch(). Only\n"
@@ -817,6 +892,11 @@ static PyMethodDef pub_methods[] = {
 	  "dispatch()\n\n"
 	  "Accept new subscribers and reclaim the slots of gone ones, without blocking.\n"
 	  "Only for a publisher opened with service_thread=False." },
+	{ "set_note", (PyCFunction)pub_set_note, METH_O,
+	  "set_note(note)\n\n"
+	  "vdds_pub_set_note(): a line of text that topic_info() and `vdds info` show\n"
+	  "for this topic (a bridge's counters, say); cut at 127 bytes, control\n"
+	  "characters become '?'. None or \"\" clears it. Any thread, any rate." },
 	{ "close", (PyCFunction)pub_close, METH_NOARGS,
 	  "close()\n\n"
 	  "Stop publishing; subscribers see PublisherGone once they have taken what was\n"
@@ -846,21 +926,26 @@ PyTypeObject pyvdds__publisher_type = {
 	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
 	.tp_traverse = (traverseproc)pub_traverse,
 	.tp_clear = (inquiry)pub_clear,
+	/* the first lines are __text_signature__ (inspect.signature, help()) */
 	.tp_doc = "Publisher(topic, slot_size=4096, slots=64, *, max_subscribers=32,\n"
 		  "          type_name=None, type_size=0, service_thread=True, group=None,\n"
-		  "          overflow=OVERFLOW_BLOCK, history=0)\n\n"
-		  "overflow: what loan() does when no slot is free: OVERFLOW_BLOCK waits,\n"
-		  "OVERFLOW_DROP_OLDEST takes back the oldest sample queued for the slowest\n"
-		  "subscriber, OVERFLOW_FAIL raises WouldBlock. history: the last `history`\n"
-		  "samples go first to subscribers that join later (at most slots // 2).\n\n"
+		  "          overflow=0, history=0, huge_pages=False)\n--\n\n"
 		  "Open `topic` for publishing: `slots` slots of `slot_size` bytes in shared\n"
 		  "memory, at most `max_subscribers` subscribers. type_name / type_size, when\n"
 		  "given, must match what subscribers name (ProtocolMismatch otherwise).\n"
 		  "group=gid also admits other users of that group. service_thread=False:\n"
-		  "serve fileno() yourself with dispatch(). Raises TopicExists, AccessDenied,\n"
-		  "InvalidArgument. A context manager: `with vdds.Publisher(...) as pub:`\n"
-		  "closes on exit. Used by one thread at a time (RuntimeError otherwise);\n"
-		  "a child made by fork() must open its own.",
+		  "serve fileno() yourself with dispatch().\n\n"
+		  "overflow: what loan() does when no slot is free: OVERFLOW_BLOCK (0) waits,\n"
+		  "OVERFLOW_DROP_OLDEST takes back the oldest sample queued for the slowest\n"
+		  "subscriber, OVERFLOW_FAIL raises WouldBlock. history: the last `history`\n"
+		  "samples go first to subscribers that join later (at most slots // 2).\n"
+		  "huge_pages=True: the topic's memory on huge pages (fewer TLB misses for\n"
+		  "big slots) if any are reserved (vm.nr_hugepages), else normal pages:\n"
+		  "stats()['huge_pages'] and ['huge_pages_note'] say which and why.\n\n"
+		  "Raises TopicExists, AccessDenied, InvalidArgument (its `detail` names the\n"
+		  "argument). A context manager: `with vdds.Publisher(...) as pub:` closes on\n"
+		  "exit. Used by one thread at a time (RuntimeError otherwise); a child made\n"
+		  "by fork() must open its own.",
 	.tp_methods = pub_methods,
 	.tp_getset = pub_getset,
 	.tp_init = (initproc)pub_init,

@@ -52,12 +52,37 @@ extern PyTypeObject pyvdds__sample_type;
  * filename. Returns NULL, so that `return pyvdds__raise(err, NULL);` reads. */
 PyObject *pyvdds__raise(int err, PyObject *topic);
 
-/* pyvdds__raise() with `why` (the limit or argument at fault) after the text. */
+/* pyvdds__raise() with `why` (the limit or argument at fault; NULL or "":
+ * none) after the text and as the exception's attribute `detail`. Every vdds
+ * exception has that attribute ("" when nothing more is known). */
 PyObject *pyvdds__raise_why(int err, PyObject *topic, const char *why);
+
+/* pyvdds__raise_why() with vdds_last_error_detail(): only after a call that
+ * cleared the detail first (an open after pyvdds__detail_reset(), a
+ * handshake), or the words would be an older call's. */
+PyObject *pyvdds__raise_detail(int err, PyObject *topic);
+
+/* InvalidArgument naming the argument at fault: a printf format, e.g.
+ * ("slot_size %zd: must be at least 1", n). */
+PyObject *pyvdds__raise_arg(PyObject *topic, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* An optional uid or gid argument (None: not given, *id unchanged) into
+ * *id: 0, or -1 with InvalidArgument naming `what` set. */
+int pyvdds__id_arg(PyObject *topic, PyObject *arg, const char *what, uint32_t *id);
+
+/* Clear this thread's vdds_last_error_detail() before an open, by checking
+ * the topic name: 0, or -EINVAL with the name's fault as the detail. */
+int pyvdds__detail_reset(const char *topic);
 
 /* The topic's name in UTF-8 for the C library, or NULL with InvalidArgument
  * set for one with a NUL inside (C would see a shorter name). */
 const char *pyvdds__topic_name(PyObject *topic);
+
+/* vdds.rundir(), vdds.topics(), vdds.topic_info() (topics.c). */
+PyObject *pyvdds__mod_rundir(PyObject *self, PyObject *args, PyObject *kwds);
+PyObject *pyvdds__mod_topics(PyObject *self, PyObject *args, PyObject *kwds);
+PyObject *pyvdds__mod_topic_info(PyObject *self, PyObject *args, PyObject *kwds);
 
 /* Create the exception classes and add them to the module. */
 int pyvdds__errors_init(PyObject *module);

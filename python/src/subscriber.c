@@ -14,6 +14,7 @@ typedef struct {
 	unsigned long fork_gen;
 	int state;                    /* enum pyvdds__state */
 	int busy;                     /* a thread waits in wait() without the GIL */
+	int reconnect;                /* opened with reconnect=True */
 	int has_peek;                 /* ready() took `peek`; the next take() hands it out */
 	struct vdds_sample peek;      /* held, though no Sample object exists for it yet */
 	SampleObject *held;           /* Sample objects not yet released */
@@ -314,20 +315,33 @@ static int sub_init(SubscriberObject *sb, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = { "topic",     "type_name", "type_size",
 				  "reconnect", "busy_poll", "publisher_uid",
-				  "max_held",  "history",   NULL };
+				  "max_held",  "history",   "spin_ns",
+				  NULL };
 	struct vdds_sub_opts o = { 0 };
 	PyObject *topic, *uid = Py_None;
 	const char *type_name = NULL;
-	Py_ssize_t type_size = 0, max_held = 0;
+	Py_ssize_t type_size = 0, max_held = 0, spin_ns = 0;
 	int reconnect = 0, busy_poll = 0, history = 1, err;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "U|$znppOnp:Subscriber", kwlist, &topic,
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "U|$znppOnpn:Subscriber", kwlist, &topic,
 					 &type_name, &type_size, &reconnect, &busy_poll, &uid,
-					 &max_held, &history))
+					 &max_held, &history, &spin_ns))
 		return -1;
-	if (type_size < 0 || (uint64_t)type_size > UINT32_MAX || max_held < 0 ||
-	    (uint64_t)max_held > UINT32_MAX) {
-		pyvdds__raise(-EINVAL, topic);
+	if (type_size < 0 || (uint64_t)type_size > UINT32_MAX) {
+		pyvdds__raise_arg(topic, "type_size %zd: must be 0 to %u", type_size, UINT32_MAX);
+		return -1;
+	}
+	if (max_held < 0 || (uint64_t)max_held > UINT32_MAX) {
+		pyvdds__raise_arg(topic, "max_held %zd: must be 0 to %u", max_held, UINT32_MAX);
+		return -1;
+	}
+	if (spin_ns < 0 || (uint64_t)spin_ns > UINT32_MAX) {
+		pyvdds__raise_arg(topic, "spin_ns %zd: must be 0 to %u", spin_ns, UINT32_MAX);
+		return -1;
+	}
+	if (type_name && strlen(type_name) > VDDS_TYPE_NAME_MAX) {
+		pyvdds__raise_arg(topic, "type_name: %zu bytes, at most %d", strlen(type_name),
+				  VDDS_TYPE_NAME_MAX);
 		return -1;
 	}
 	o.type_name = type_name;
@@ -336,20 +350,18 @@ static int sub_init(SubscriberObject *sb, PyObject *args, PyObject *kwds)
 	o.busy_poll = busy_poll;
 	o.max_held = (uint32_t)max_held;
 	o.no_history = !history;
-	if (uid != Py_None) {
-		unsigned long u = PyLong_AsUnsignedLong(uid);
-
-		if (u == (unsigned long)-1 && PyErr_Occurred())
-			return -1;
-		if (u > UINT32_MAX) {
-			pyvdds__raise(-EINVAL, topic);
-			return -1;
-		}
-		o.publisher_uid = (uint32_t)u;
-	}
+	o.spin_ns = (uint32_t)spin_ns;
+	if (pyvdds__id_arg(topic, uid, "publisher_uid", &o.publisher_uid) < 0)
+		return -1;
 	const char *name = pyvdds__topic_name(topic);
 
-	if (!name || pyvdds__init_begin(&sb->state, "Subscriber") < 0)
+	if (!name)
+		return -1;
+	if ((err = pyvdds__detail_reset(name)) < 0) {
+		pyvdds__raise_detail(err, topic);
+		return -1;
+	}
+	if (pyvdds__init_begin(&sb->state, "Subscriber") < 0)
 		return -1;
 	vdds_sub *sub;
 
@@ -357,11 +369,12 @@ static int sub_init(SubscriberObject *sb, PyObject *args, PyObject *kwds)
 	Py_END_ALLOW_THREADS if (err < 0)
 	{
 		sb->state = PYVDDS_NEW;
-		pyvdds__raise(err, topic);
+		pyvdds__raise_detail(err, topic);
 		return -1;
 	}
 	sb->state = PYVDDS_OPENED;
 	sb->sub = sub;
+	sb->reconnect = reconnect;
 	sb->fork_gen = pyvdds__fork_gen;
 	Py_XSETREF(sb->topic, Py_NewRef(topic));
 	return 0;
@@ -423,6 +436,22 @@ static int sub_clear(SubscriberObject *sb)
 	return 0;
 }
 
+/* The error of a take or a wait. A reconnecting subscriber makes handshakes
+ * in them, and a refusal's words are then that handshake's (it cleared the
+ * detail first); any other error leaves an older call's words behind. */
+static PyObject *raise_data_error(SubscriberObject *sb, int err)
+{
+	switch (sb->reconnect ? -err : 0) {
+	case EPROTO:
+	case EACCES:
+	case ENOSPC:
+	case EBUSY:
+	case EMFILE:
+	case ENFILE: return pyvdds__raise_detail(err, NULL);
+	default: return pyvdds__raise(err, NULL);
+	}
+}
+
 /* take, or hand out what ready() took: 0, -EAGAIN or an error */
 static int take_raw(SubscriberObject *sb, struct vdds_sample *s)
 {
@@ -446,7 +475,7 @@ static PyObject *sub_take(SubscriberObject *sb, PyObject *unused)
 	if (err == -EAGAIN)
 		Py_RETURN_NONE;
 	if (err < 0)
-		return pyvdds__raise(err, NULL);
+		return raise_data_error(sb, err);
 	return sample_new(sb, &s);
 }
 
@@ -462,7 +491,7 @@ static PyObject *sub_ready(SubscriberObject *sb, PyObject *unused)
 	if (err == -EAGAIN)
 		Py_RETURN_FALSE;
 	if (err < 0)
-		return pyvdds__raise(err, NULL);
+		return raise_data_error(sb, err);
 	sb->has_peek = 1;
 	Py_RETURN_TRUE;
 }
@@ -486,7 +515,7 @@ static int wait_ready(SubscriberObject *sb, int64_t timeout_ms)
 	if (r == PYVDDS_RAISED)
 		return -1;
 	if (r < 0) {
-		pyvdds__raise(r, NULL);
+		raise_data_error(sb, r);
 		return -1;
 	}
 	return 0;
@@ -516,7 +545,7 @@ static PyObject *receive(SubscriberObject *sb, int64_t timeout_ms)
 		if (err == 0)
 			return sample_new(sb, &s);
 		if (err != -EAGAIN)
-			return pyvdds__raise(err, NULL);
+			return raise_data_error(sb, err);
 		int64_t ms = timeout_ms;
 
 		if (timeout_ms > 0) {
@@ -682,8 +711,11 @@ PyTypeObject pyvdds__subscriber_type = {
 	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
 	.tp_traverse = (traverseproc)sub_traverse,
 	.tp_clear = (inquiry)sub_clear,
+	/* the first lines are __text_signature__; vdds.Subscriber's __init__
+	 * repeats it (tests/test_parity.py compares the two) */
 	.tp_doc = "Subscriber(topic, *, type_name=None, type_size=0, reconnect=False,\n"
-		  "           busy_poll=False, publisher_uid=None, max_held=0, history=True)\n\n"
+		  "           busy_poll=False, publisher_uid=None, max_held=0, history=True,\n"
+		  "           spin_ns=0)\n--\n\n"
 		  "The C part of vdds.Subscriber; use that class (it adds asyncio).",
 	.tp_iter = (getiterfunc)sub_iter,
 	.tp_iternext = (iternextfunc)sub_iternext,

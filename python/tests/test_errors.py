@@ -29,7 +29,12 @@ def assert_vdds_error(info, code, cls, builtin):
     assert type(e) is cls
     assert isinstance(e, vdds.Error) and isinstance(e, OSError) and isinstance(e, builtin)
     assert e.errno == code
-    assert e.strerror == vdds.strerror(code)
+    # the library's words for the code, then what was at fault (the detail)
+    assert isinstance(e.detail, str)
+    if e.detail:
+        assert e.strerror == f"{vdds.strerror(code)}: {e.detail}"
+    else:
+        assert e.strerror == vdds.strerror(code)
 
 
 @pytest.mark.parametrize("code,cls,builtin", MAPPING, ids=[errno.errorcode[m[0]] for m in MAPPING])
@@ -160,3 +165,124 @@ def test_a_full_publisher_is_TooManySubscribers():
             with pytest.raises(vdds.TooManySubscribers) as info:
                 vdds.Subscriber("one_only")
     assert_vdds_error(info, errno.ENOSPC, vdds.TooManySubscribers, vdds.Error)
+
+
+# ---- the library's detail: in the message and as the attribute `detail`
+
+
+def test_a_type_mismatch_says_what_the_publisher_has():
+    with vdds.Publisher("posed", type_name="Pose", type_size=24):
+        with pytest.raises(vdds.ProtocolMismatch) as info:
+            vdds.Subscriber("posed", type_name="Twist", type_size=48)
+    e = info.value
+    assert e.detail == "type 'Twist' (48 B) expected, publisher has 'Pose' (24 B)"
+    assert "publisher has 'Pose' (24 B)" in str(e)
+    assert_vdds_error(info, errno.EPROTO, vdds.ProtocolMismatch, vdds.Error)
+
+
+PUB_BAD = [
+    ({"slot_size": -1}, "slot_size -1"),
+    ({"slot_size": 0}, "slot_size 0"),
+    ({"slots": 1}, "slots 1"),
+    ({"max_subscribers": 0}, "max_subscribers 0"),
+    ({"max_subscribers": vdds.MAX_SUBSCRIBERS + 1}, f"max_subscribers {vdds.MAX_SUBSCRIBERS + 1}"),
+    ({"type_size": -1}, "type_size -1"),
+    ({"overflow": 7}, "overflow 7"),
+    ({"slots": 8, "history": 5}, "history 5"),
+    ({"group": -1}, "group"),
+    ({"group": 1 << 32}, "group"),
+]
+
+
+@pytest.mark.parametrize("options,named", PUB_BAD, ids=[n for _, n in PUB_BAD])
+def test_a_bad_publisher_option_is_named(options, named):
+    with pytest.raises(vdds.InvalidArgument) as info:
+        vdds.Publisher("ok", **options)
+    assert info.value.detail.startswith(named + ":"), info.value.detail
+    assert named in str(info.value)
+    assert_vdds_error(info, errno.EINVAL, vdds.InvalidArgument, ValueError)
+
+
+SUB_BAD = [
+    ({"type_size": -1}, "type_size -1"),
+    ({"max_held": -1}, "max_held -1"),
+    ({"spin_ns": -1}, "spin_ns -1"),
+    ({"spin_ns": 1 << 32}, f"spin_ns {1 << 32}"),
+    ({"publisher_uid": -1}, "publisher_uid"),
+    ({"type_name": "t" * (vdds.TYPE_NAME_MAX + 1)}, "type_name"),
+]
+
+
+@pytest.mark.parametrize("options,named", SUB_BAD, ids=[n for _, n in SUB_BAD])
+def test_a_bad_subscriber_option_is_named(options, named):
+    with vdds.Publisher("ok"):
+        with pytest.raises(vdds.InvalidArgument) as info:
+            vdds.Subscriber("ok", **options)
+    assert info.value.detail.startswith(named + ":"), info.value.detail
+    assert_vdds_error(info, errno.EINVAL, vdds.InvalidArgument, ValueError)
+
+
+@pytest.mark.parametrize("topic,fault", [("a/b", "'/' at byte 1"), ("nul\0inside", "NUL at byte 3")])
+def test_a_bad_topic_name_says_what_is_wrong_with_it(topic, fault):
+    for handle in (vdds.Publisher, vdds.Subscriber):
+        with pytest.raises(vdds.InvalidArgument) as info:
+            handle(topic)
+        assert fault in info.value.detail
+        assert_vdds_error(info, errno.EINVAL, vdds.InvalidArgument, ValueError)
+
+
+def test_a_detail_belongs_to_the_call_that_failed_never_to_an_older_one():
+    with vdds.Publisher("stale", type_name="Pose"):
+        with pytest.raises(vdds.ProtocolMismatch) as info:
+            vdds.Subscriber("stale", type_name="Twist")
+        assert info.value.detail  # the refusal's words, still this thread's detail
+        with pytest.raises(vdds.NoPublisher) as info:
+            vdds.Subscriber("nobody_here")
+        assert info.value.detail == ""
+        assert_vdds_error(info, errno.ENOENT, vdds.NoPublisher, FileNotFoundError)
+        sub = vdds.Subscriber("stale")
+        with pytest.raises(vdds.ProtocolMismatch):
+            vdds.Subscriber("stale", type_name="Twist")
+    # take() does not touch the detail: the mismatch's words are still there
+    with pytest.raises(vdds.PublisherGone) as info:
+        sub.receive(timeout=5)
+    assert info.value.detail == ""
+    assert_vdds_error(info, errno.EPIPE, vdds.PublisherGone, BrokenPipeError)
+    sub.close()
+
+
+def test_a_reconnecting_subscriber_refused_by_the_next_publisher_says_why():
+    pub = vdds.Publisher("retyped", type_name="Pose", type_size=24)
+    sub = vdds.Subscriber("retyped", type_name="Pose", type_size=24, reconnect=True)
+    pub.close()
+    with vdds.Publisher("retyped", type_name="Twist", type_size=48):
+        with pytest.raises(vdds.ProtocolMismatch) as info:
+            for _ in range(100):
+                sub.wait(timeout=0.1)
+                assert sub.take() is None
+    assert info.value.detail == "type 'Pose' (24 B) expected, publisher has 'Twist' (48 B)"
+    assert_vdds_error(info, errno.EPROTO, vdds.ProtocolMismatch, vdds.Error)
+    sub.close()
+
+
+@pytest.mark.isolated
+def test_out_of_file_descriptors_says_whose_limit_and_what_a_subscription_needs():
+    import resource
+
+    with vdds.Publisher("many", max_subscribers=64):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        in_use = len(os.listdir("/proc/self/fd"))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (in_use + 16, hard))
+        subs = []
+        try:
+            with pytest.raises(vdds.Error) as info:
+                for _ in range(64):
+                    subs.append(vdds.Subscriber("many"))
+        finally:
+            for s in subs:
+                s.close()
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert info.value.errno == errno.EMFILE
+    assert f"RLIMIT_NOFILE is {in_use + 16}" in info.value.detail
+    assert "each subscription needs 2" in info.value.detail
+    assert info.value.detail in str(info.value)

@@ -26,8 +26,11 @@ asyncio: ``async for sample in sub`` and ``await sub.wait_async()`` sleep on
 the subscriber's fd with ``loop.add_reader``; many subscribers, timers and
 sockets share one loop.
 
-Errors are exceptions carrying the vdds code as ``errno`` and the library's
-words as ``strerror``; all derive from vdds.Error (an OSError), and most also
+Errors are exceptions carrying the vdds code as ``errno``, the library's
+words as ``strerror`` and what was at fault as ``detail`` (the library's
+vdds_last_error_detail(), or the argument Python found wrong; "" if none;
+also in ``strerror``, after a colon); all derive from vdds.Error (an
+OSError), and most also
 from the built-in class Python code already catches: NoPublisher is a
 FileNotFoundError, AccessDenied a PermissionError, Timeout a TimeoutError,
 PublisherGone a BrokenPipeError, WouldBlock a BlockingIOError,
@@ -42,6 +45,9 @@ leaves a ``with`` block, that BufferError is not raised over it: what is still
 viewed goes back when its last view goes. Subscriber.close() makes a pending
 ``await take_async()``/``wait_async()`` raise ValueError and ends an ``async for``.
 publish() takes the loan or its whole view, never a slice (ValueError).
+Topics and their publishers: ``vdds.topics()``, ``vdds.topic_info(topic)``
+(what ``vdds ls`` and ``vdds info`` show), ``vdds.rundir()``.
+
 Handles are used by one thread at a time; a child created by fork() opens its own. The runtime directory is $VDDS_DIR, else
 $XDG_RUNTIME_DIR/vdds, else /tmp/vdds-<uid>.
 """
@@ -77,7 +83,10 @@ from ._vdds import (
     WouldBlock,
     error,
     error_class,
+    rundir,
     strerror,
+    topic_info,
+    topics,
     version,
 )
 
@@ -106,6 +115,9 @@ __all__ = [
     "error_class",
     "strerror",
     "version",
+    "rundir",
+    "topics",
+    "topic_info",
     "TOPIC_MAX",
     "TYPE_NAME_MAX",
     "MAX_SUBSCRIBERS",
@@ -120,14 +132,28 @@ _YIELD_EVERY = 64
 
 
 class Subscriber(_vdds.Subscriber):
-    """Subscriber(topic, *, type_name=None, type_size=0, reconnect=False,
-               busy_poll=False, publisher_uid=None)
+    """Subscribe to ``topic``; receives what is published after it joins.
 
-    Subscribe to ``topic``; receives what is published after it joins.
     Raises NoPublisher if the topic has none, ProtocolMismatch if type_name or
-    type_size (when given) differ from the publisher's, AccessDenied,
-    TooManySubscribers. reconnect=True: when the publisher goes away, wait
-    for the next one instead of ending (samples then carry the next epoch).
+    type_size (when given) differ from the publisher's (its ``detail`` says
+    what the publisher has), AccessDenied, TooManySubscribers.
+
+    type_name, type_size: what the publisher must have declared (None, 0: any).
+    reconnect=True: when the publisher goes away, wait for the next one
+    instead of ending (samples then carry the next epoch).
+    busy_poll=True: for spin loops; take() enters the kernel only once per
+    4096 empty takes (fileno() then reports only the publisher's end).
+    publisher_uid: also trust a runtime directory owned by this uid (a
+    publisher's with group access); by default only your own or root's.
+    max_held: hold at most this many samples at once; past it take() raises
+    NoBuffers until one is released (0: no limit), so that this subscriber
+    cannot pin every slot.
+    history=False: decline the publisher's history (its last ``history``
+    samples, delivered first to a late joiner); receive only what is
+    published after joining.
+    spin_ns: wait(), receive() and ``for`` look at the ring for up to this
+    many nanoseconds before sleeping: busy-poll latency under dense traffic,
+    no CPU when idle (0: sleep at once; asyncio sleeps on the fd at once).
 
     Blocking:  ``take()`` (None when empty), ``wait(timeout)``,
     ``receive(timeout)``, ``for sample in sub``.
@@ -144,8 +170,32 @@ class Subscriber(_vdds.Subscriber):
 
     __slots__ = ("_wait", "_in_a_row")
 
-    def __init__(self, topic, **options):
-        super().__init__(topic, **options)  # first: it refuses a second __init__
+    def __init__(
+        self,
+        topic,
+        *,
+        type_name=None,
+        type_size=0,
+        reconnect=False,
+        busy_poll=False,
+        publisher_uid=None,
+        max_held=0,
+        history=True,
+        spin_ns=0,
+    ):
+        # first: it refuses a second __init__; the same signature as
+        # _vdds.Subscriber's (tests/test_parity.py holds them together)
+        super().__init__(
+            topic,
+            type_name=type_name,
+            type_size=type_size,
+            reconnect=reconnect,
+            busy_poll=busy_poll,
+            publisher_uid=publisher_uid,
+            max_held=max_held,
+            history=history,
+            spin_ns=spin_ns,
+        )
         self._wait = None  # (loop, fd, future, callback) while a task waits on the fd
         self._in_a_row = 0
 

@@ -1,7 +1,7 @@
 # vdds/__init__.pyi — type stubs for the vdds package (the C extension's
 # classes and the asyncio helpers), for mypy, pyright and IDEs.
 from types import TracebackType
-from typing import Optional, Type, TypeVar
+from typing import Any, Optional, Type, TypeVar, Union
 
 __version__: str
 TOPIC_MAX: int
@@ -15,7 +15,11 @@ _P = TypeVar("_P", bound="Publisher")
 _S = TypeVar("_S", bound="Subscriber")
 
 class Error(OSError):
-    """Base of every vdds error: errno is the vdds code, strerror its text."""
+    """Base of every vdds error: errno is the vdds code, strerror its text
+    (then ": " and the detail, when there is one)."""
+
+    detail: str
+    """vdds_last_error_detail() of the failed call, or the argument at fault: "" if none."""
 
 class NoPublisher(Error, FileNotFoundError): ...
 class TopicExists(Error, FileExistsError): ...
@@ -42,6 +46,18 @@ def error_class(code: int) -> Type[Error]:
 
 def error(code: int) -> Error:
     """A new exception for a vdds error code, as vdds raises it."""
+
+def rundir(create: bool = False) -> str:
+    """vdds_rundir(): the runtime directory ($VDDS_DIR, ...); create makes it."""
+
+def topics(dir: Optional[str] = None) -> list[str]:
+    """vdds_topic_list(): the topics with a socket in the runtime directory, sorted."""
+
+def topic_info(
+    topic: str, *, dir: Optional[str] = None, timeout: Optional[float] = 1.0
+) -> dict[str, Any]:
+    """vdds_topic_info(): the publisher's account: struct vdds_topic_info's fields,
+    subs a list of dicts (struct vdds_topic_sub's fields)."""
 
 class Loan:
     """A loaned slot, writable in place; `with pub.loan() as buf:`."""
@@ -75,8 +91,9 @@ class Publisher:
         type_size: int = 0,
         service_thread: bool = True,
         group: Optional[int] = None,
-        overflow: int = ...,
+        overflow: int = 0,
         history: int = 0,
+        huge_pages: bool = False,
     ) -> None: ...
     @property
     def closed(self) -> bool: ...
@@ -88,7 +105,8 @@ class Publisher:
     def publish(self, buf: "memoryview | Loan", n: Optional[int] = None) -> None: ...
     def discard(self, buf: "memoryview | Loan") -> None: ...
     def write(self, data: "bytes | bytearray | memoryview", timeout: Optional[float] = None) -> None: ...
-    def stats(self) -> dict[str, int]: ...
+    def stats(self) -> dict[str, Union[int, bool, str]]: ...
+    def set_note(self, note: Optional[str]) -> None: ...
     def fileno(self) -> int: ...
     def dispatch(self) -> None: ...
     def close(self) -> None: ...
@@ -140,6 +158,7 @@ class Subscriber:
         publisher_uid: Optional[int] = None,
         max_held: int = 0,
         history: bool = True,
+        spin_ns: int = 0,
     ) -> None: ...
     def stats(self) -> dict[str, int]: ...
     @property
