@@ -5,6 +5,9 @@
  * its own epoll set) is pub_serve.c's. And what a child of fork() keeps of it:
  * nothing (fork.h). */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,15 +104,63 @@ static int make_socket(struct vdds_pub *p, const char *dir, const char *topic)
 	return listen(p->listen_fd, LISTEN_BACKLOG) < 0 ? -errno : 0;
 }
 
+/* The pid a publisher wrote into its lock file (take_lock), or 0. */
+static pid_t lock_owner(const char *dir, const char *topic)
+{
+	struct sockaddr_un path;
+	char buf[24] = { 0 };
+
+	if (vdds__topic_addr(&path, dir, topic, ".lock") < 0)
+		return 0;
+	int fd = open(path.sun_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0)
+		return 0;
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+
+	close(fd);
+	long pid = n > 0 ? strtol(buf, NULL, 10) : 0;
+
+	return pid > 0 && pid <= INT32_MAX ? (pid_t)pid : 0;
+}
+
+/* The topic lock. Held by a process that no longer exists, it belongs to a
+ * publisher just killed: the kernel may release a dead process's files (its
+ * flock, its listening socket) a few milliseconds after its parent reaped
+ * it (seen: 1-3 ms, test_fork), and a restart must not fail for that. So a
+ * lock whose owner (the pid in the file) is gone is tried again for up to
+ * LOCK_RETRY_MS; a live owner, or one that has not written its pid yet (it
+ * is starting), is -EEXIST at once. An owner in another pid namespace that
+ * looks gone from here costs only that wait: the lock still decides. */
+#define LOCK_RETRY_MS 500
+#define LOCK_RETRY_STEP_MS 2
+
 static int take_lock(struct vdds_pub *p, const char *dir, const char *topic)
 {
 	struct sockaddr_un addr;
+	char pid[24];
 
 	p->lock_fd = vdds__topic_lock(dir, topic);
+	for (int waited = 0; p->lock_fd == -EEXIST && waited < LOCK_RETRY_MS;
+	     waited += LOCK_RETRY_STEP_MS) {
+		pid_t owner = lock_owner(dir, topic);
+
+		if (owner == 0 || kill(owner, 0) == 0 || errno != ESRCH)
+			break; /* alive, starting, or not ours to know */
+		struct timespec step = { 0, LOCK_RETRY_STEP_MS * 1000000L };
+
+		nanosleep(&step, NULL);
+		p->lock_fd = vdds__topic_lock(dir, topic);
+	}
 	if (p->lock_fd < 0)
 		return p->lock_fd;
 	vdds__topic_addr(&addr, dir, topic, ".lock"); /* fits: locked above */
 	memcpy(p->lock_path, addr.sun_path, sizeof(p->lock_path));
+	/* who holds it, for the next publisher that finds it held */
+	int len = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+
+	if (ftruncate(p->lock_fd, 0) < 0 || pwrite(p->lock_fd, pid, (size_t)len, 0) != len)
+		return -errno;
 	return 0;
 }
 
