@@ -19,8 +19,8 @@
  *   core/subcore.h:160 vdds__subcore_release: vdds__release_push
  *       (its pub_wait handshake: slotwait.pml)
  *   core/ring.h:225 vdds__release_push: the entry (mark, slot), a release store
- *   notify/pub.c:202 vdds_pub_loan: vdds__pubcore_loan, else loan_overflow
- *   notify/pub.c:189 loan_overflow: DROP_OLDEST: vdds__pubcore_steal, then
+ *   notify/pub.c:246 vdds_pub_loan: vdds__pubcore_loan, else loan_overflow
+ *   notify/pub.c:233 loan_overflow: DROP_OLDEST: vdds__pubcore_steal, then
  *       vdds__pubcore_loan
  *   core/pubcore.c:356 vdds__pubcore_steal: until a slot is free: queued()
  *       of every lane; steal_one from the one with something queued holding

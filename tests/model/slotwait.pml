@@ -3,12 +3,12 @@
  *
  * Mirrors (file:line function, at the main commit named in README.md;
  * run.sh checks that each function is still there, run.sh --refs the lines):
- *   notify/pub.c:202 vdds_pub_loan: vdds__pubcore_loan, else loan_overflow
- *   notify/pub.c:189 loan_overflow: BLOCK: loan_wait
- *   notify/pub.c:140 loan_wait: vdds__pubcore_arm_wait, vdds__fence,
+ *   notify/pub.c:246 vdds_pub_loan: vdds__pubcore_loan, else loan_overflow
+ *   notify/pub.c:233 loan_overflow: BLOCK: loan_wait
+ *   notify/pub.c:184 loan_wait: vdds__pubcore_arm_wait, vdds__fence,
  *       vdds__pubcore_loan; else wait_for_return, vdds__pubcore_loan again,
  *       loop; vdds__pubcore_disarm_wait
- *   notify/pub.c:96 wait_for_return: futex-wait while ret_word is still the
+ *   notify/pub.c:163 wait_for_return: futex-wait while ret_word is still the
  *       `seen` that loan_wait read at the top of the round
  *   core/pubcore.c:420 vdds__pubcore_arm_wait: T = oldest_held; among the
  *       lanes that have T queued at the head of their queue (the publisher's
@@ -37,7 +37,7 @@
  *   core/subcore.h:160 vdds__subcore_release: push on the release ring,
  *       vdds__fence, W = load pub_wait; W == 0 or seq < W: no wake; else
  *       exchange it with 0, wake if it was not 0
- *   notify/sub.c:205 vdds_sub_release: send_wake, a WAKE message on the
+ *   notify/sub.c:182 vdds_sub_release: send_wake, a WAKE message on the
  *       socket; the control side reads it and bumps ret_word
  *       (vdds__pub_wake_loan: bump, fence, futex wake if the loan sleeps)
  *

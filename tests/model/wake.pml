@@ -13,24 +13,24 @@
  *   core/pubcore.h:191 vdds__pubcore_publish: a push per lane
  *   core/pubcore.h:237 vdds__lane_pub_wants_wake: load wake_gen (relaxed);
  *       kick if not 0 and not the generation last answered
- *   notify/pub.c:219 vdds_pub_publish: publish, vdds__fence, wants_wake, kick
+ *   notify/pub.c:264 vdds_pub_publish: publish, vdds__fence, wants_wake, kick
  *   notify/kick.h:12 vdds__kick: eventfd write
- *   notify/sub_fd.c:72 vdds__sub_drain_fd: epoll_wait on the subscriber's set
- *   notify/sub_fd.c:108 vdds__sub_fd_sync: drain_fd(s, 0), arm, vdds__fence, pending,
+ *   notify/sub_fd.c:77 vdds__sub_drain_fd: epoll_wait on the subscriber's set
+ *   notify/sub_fd.c:113 vdds__sub_fd_sync: drain_fd(s, 0), arm, vdds__fence, pending,
  *       kick itself if not empty
  *   notify/sub.c:97 take_empty: fd mode: synced? else fd_sync, take again;
  *       otherwise drain_fd(s, 0), arm, vdds__fence, take_now
  *   notify/sub.c:137 took_in_fd_mode: the ring ran empty: fd_sync
  *   notify/sub.c:146 take_refused: max_held reached: drain_fd(s, 0), starved
- *   notify/sub.c:155 vdds_sub_take
- *   notify/sub.c:205 vdds_sub_release: starved: fd_sync (its release ring
+ *   notify/sub.c:128 vdds_sub_take
+ *   notify/sub.c:182 vdds_sub_release: starved: fd_sync (its release ring
  *       and pub_wait: slotwait.pml)
  *   notify/sub.c:244 block_on_fd: poll the set (the latch stays)
- *   notify/sub.c:254 wait_slow: prepare, sleep, pending?
- *   notify/sub.c:319 vdds_sub_wait: max_held? pending? (vdds__sub_spin only
+ *   notify/sub.c:221 wait_slow: prepare, sleep, pending?
+ *   notify/sub.c:286 vdds_sub_wait: max_held? pending? (vdds__sub_spin only
  *       loads the mark for a while: more looks, the same handshake) wait_slow
- *   notify/sub_fd.c:241 vdds_sub_fd: first call: fd_sync
- *   notify/sub_fd.c:265 vdds__sub_prepare: pending; fd mode: fd_sync unless
+ *   notify/sub_fd.c:147 vdds_sub_fd: first call: fd_sync
+ *   notify/sub_fd.c:250 vdds__sub_prepare: pending; fd mode: fd_sync unless
  *       synced; else arm, vdds__fence, pending (waitsets call it too)
  *
  * Memory: x86-TSO through tso.pml (store buffers; the fences are real). The
