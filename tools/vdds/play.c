@@ -502,8 +502,8 @@ int cli_play(int argc, char **argv)
 	rc = r >= 2 ? r - 2 : CLI_OK;
 	if (r == 1)
 		fprintf(stderr, "vdds: stopped by a signal\n");
-	fprintf(stderr, "vdds: played %" PRIu64 " messages on %d topic%s from %s\n", played,
-		p->n_topics, p->n_topics == 1 ? "" : "s", p->path);
+	fprintf(stderr, "vdds: played %" PRIu64 " message%s on %d topic%s from %s\n", played,
+		played == 1 ? "" : "s", p->n_topics, p->n_topics == 1 ? "" : "s", p->path);
 out:
 	for (int i = 0; i < p->n_topics; i++)
 		vdds_pub_close(p->topics[i].pub);

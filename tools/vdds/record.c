@@ -656,11 +656,13 @@ out:
 	if (r->temp[0]) /* created, never written to (no memory for a writer) */
 		unlink(r->temp);
 	if (rc == CLI_OK && (r->split_size || r->split_ns))
-		fprintf(stderr, "vdds: wrote %" PRIu64 " messages on %d topic%s to %u files\n",
-			r->written, r->n_topics, r->n_topics == 1 ? "" : "s", r->parts + 1);
+		fprintf(stderr, "vdds: wrote %" PRIu64 " message%s on %d topic%s to %u files\n",
+			r->written, r->written == 1 ? "" : "s", r->n_topics,
+			r->n_topics == 1 ? "" : "s", r->parts + 1);
 	else if (rc == CLI_OK)
-		fprintf(stderr, "vdds: wrote %" PRIu64 " messages on %d topic%s to %s\n",
-			r->written, r->n_topics, r->n_topics == 1 ? "" : "s", r->part);
+		fprintf(stderr, "vdds: wrote %" PRIu64 " message%s on %d topic%s to %s\n",
+			r->written, r->written == 1 ? "" : "s", r->n_topics,
+			r->n_topics == 1 ? "" : "s", r->part);
 	vdds_waitset_free(r->ws);
 	if (r->watch >= 0)
 		close(r->watch);
