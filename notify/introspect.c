@@ -36,9 +36,9 @@ static int read_answer(int sock, union vdds__msg *m, bool detail)
 		return len;
 	int kind = vdds__msg_parse(m, (size_t)len);
 
-	if (kind == VDDS_MSG_INFO)
+	if (kind == VDDS__MSG_INFO)
 		return 0;
-	if (kind == VDDS_MSG_REJECT) {
+	if (kind == VDDS__MSG_REJECT) {
 		if (detail && m->reject.reason[0])
 			vdds__detail_set(m->reject.reason);
 		return -m->reject.err;
@@ -325,7 +325,7 @@ static void run_probes(struct probes *p, int timeout_ms)
 static int probe_all(const char *dir, const char *const *topics, size_t n,
 		     struct vdds_topic_info *infos, int *errs, int timeout_ms, bool detail)
 {
-	char own[VDDS_PATH_MAX];
+	char own[VDDS__PATH_MAX];
 	struct probes p = {
 		.dir = dir, .topics = topics, .infos = infos, .errs = errs, .n = n, .detail = detail
 	};

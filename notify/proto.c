@@ -29,7 +29,7 @@ void vdds__msg_hello(struct vdds__msg_hello *m, const char *type_name, uint32_t 
 		     uint32_t flags)
 {
 	memset(m, 0, sizeof(*m));
-	hdr_init(&m->hdr, VDDS_MSG_HELLO, sizeof(*m));
+	hdr_init(&m->hdr, VDDS__MSG_HELLO, sizeof(*m));
 	m->type_size = type_size;
 	m->flags = flags;
 	copy_str(m->type_name, sizeof(m->type_name), type_name);
@@ -39,7 +39,7 @@ void vdds__msg_welcome(struct vdds__msg_welcome *m, uint32_t lane_id, uint64_t t
 		       uint64_t lane_size)
 {
 	memset(m, 0, sizeof(*m));
-	hdr_init(&m->hdr, VDDS_MSG_WELCOME, sizeof(*m));
+	hdr_init(&m->hdr, VDDS__MSG_WELCOME, sizeof(*m));
 	m->lane_id = lane_id;
 	m->topic_size = topic_size;
 	m->lane_size = lane_size;
@@ -86,19 +86,19 @@ void vdds__reason_type(char *buf, size_t cap, const char *want_name, uint32_t wa
 
 void vdds__msg_wake(struct vdds__msg_wake *m)
 {
-	hdr_init(&m->hdr, VDDS_MSG_WAKE, sizeof(*m));
+	hdr_init(&m->hdr, VDDS__MSG_WAKE, sizeof(*m));
 }
 
 void vdds__msg_info_req(struct vdds__msg_info_req *m)
 {
 	memset(m, 0, sizeof(*m));
-	hdr_init(&m->hdr, VDDS_MSG_INFO_REQ, sizeof(*m));
+	hdr_init(&m->hdr, VDDS__MSG_INFO_REQ, sizeof(*m));
 }
 
 void vdds__msg_info_init(struct vdds__msg_info *m, uint32_t n)
 {
 	memset(m, 0, sizeof(*m));
-	hdr_init(&m->hdr, VDDS_MSG_INFO, vdds__msg_info_size(n));
+	hdr_init(&m->hdr, VDDS__MSG_INFO, vdds__msg_info_size(n));
 	m->n_subs = n;
 }
 
@@ -116,31 +116,31 @@ int vdds__msg_parse(const union vdds__msg *m, size_t len)
 	if (m->hdr.size != len || m->hdr.reserved != 0)
 		return -EBADMSG;
 	switch (m->hdr.kind) {
-	case VDDS_MSG_HELLO:
+	case VDDS__MSG_HELLO:
 		if (len != sizeof(m->hello) || (m->hello.flags & ~VDDS__HELLO_NO_HISTORY) != 0 ||
 		    !terminated(m->hello.type_name, sizeof(m->hello.type_name)))
 			return -EBADMSG;
 		break;
-	case VDDS_MSG_WELCOME:
+	case VDDS__MSG_WELCOME:
 		if (len != sizeof(m->welcome) || m->welcome.reserved != 0)
 			return -EBADMSG;
 		break;
-	case VDDS_MSG_REJECT:
-	case VDDS_MSG_BYE:
+	case VDDS__MSG_REJECT:
+	case VDDS__MSG_BYE:
 		if (len != sizeof(m->reject) || m->reject.reserved != 0 || m->reject.err <= 0 ||
 		    m->reject.err > 4095 || !terminated(m->reject.reason, sizeof(m->reject.reason)))
 			return -EBADMSG;
 		break;
-	case VDDS_MSG_WAKE:
+	case VDDS__MSG_WAKE:
 		if (len != sizeof(m->wake))
 			return -EBADMSG;
 		break;
-	case VDDS_MSG_INFO_REQ:
+	case VDDS__MSG_INFO_REQ:
 		if (len != sizeof(m->info_req) || m->info_req.flags != 0 ||
 		    m->info_req.reserved != 0)
 			return -EBADMSG;
 		break;
-	case VDDS_MSG_INFO:
+	case VDDS__MSG_INFO:
 		if (len < vdds__msg_info_size(0) || m->info.n_subs > VDDS_MAX_SUBSCRIBERS ||
 		    len != vdds__msg_info_size(m->info.n_subs) || m->info.reserved != 0 ||
 		    !terminated(m->info.type_name, sizeof(m->info.type_name)) ||

@@ -15,7 +15,7 @@
  *   publisher  -> INFO {who, layout, statistics, one entry per subscriber}, then hangs up
  *              or REJECT {errno, reason}
  * Every message is one datagram of a size fixed by its kind (INFO: by its
- * subscriber count, bounded by VDDS_MSG_MAX); parsers check all of it.
+ * subscriber count, bounded by VDDS__MSG_MAX); parsers check all of it.
  *
  * Versions: every message carries VDDS__PROTO_VERSION in hdr.version, and a
  * parser accepts exactly that one (-EPROTO for any other, whatever the kind:
@@ -42,16 +42,16 @@
 #define VDDS__PROTO_VERSION 3u
 #define VDDS__WELCOME_FDS 3 /* topic memfd, lane memfd, data eventfd */
 /* no valid message is larger: an INFO with VDDS_MAX_SUBSCRIBERS subscribers */
-#define VDDS_MSG_MAX (304 + 32 * VDDS_MAX_SUBSCRIBERS)
+#define VDDS__MSG_MAX (304 + 32 * VDDS_MAX_SUBSCRIBERS)
 
 enum vdds__msg_kind {
-	VDDS_MSG_HELLO = 1,
-	VDDS_MSG_WELCOME = 2,
-	VDDS_MSG_REJECT = 3,
-	VDDS_MSG_BYE = 4,
-	VDDS_MSG_INFO_REQ = 5, /* version 2 */
-	VDDS_MSG_INFO = 6,     /* version 2 */
-	VDDS_MSG_WAKE = 7,     /* version 3 */
+	VDDS__MSG_HELLO = 1,
+	VDDS__MSG_WELCOME = 2,
+	VDDS__MSG_REJECT = 3,
+	VDDS__MSG_BYE = 4,
+	VDDS__MSG_INFO_REQ = 5, /* version 2 */
+	VDDS__MSG_INFO = 6,     /* version 2 */
+	VDDS__MSG_WAKE = 7,     /* version 3 */
 };
 
 struct vdds__msg_hdr {
@@ -146,7 +146,7 @@ struct vdds__msg_info {
 /* Room for the largest datagram we accept: longer ones arrive truncated
  * (MSG_TRUNC) and are rejected. */
 union vdds__msg {
-	uint8_t raw[VDDS_MSG_MAX];
+	uint8_t raw[VDDS__MSG_MAX];
 	struct vdds__msg_hdr hdr;
 	struct vdds__msg_hello hello;
 	struct vdds__msg_welcome welcome;
@@ -163,8 +163,8 @@ _Static_assert(sizeof(struct vdds__msg_wake) == 16, "wake size");
 _Static_assert(sizeof(struct vdds__msg_info_req) == 24, "info request size");
 _Static_assert(sizeof(struct vdds__msg_info_sub) == 32, "info subscriber size");
 _Static_assert(offsetof(struct vdds__msg_info, subs) == 304, "info fixed part");
-_Static_assert(sizeof(struct vdds__msg_info) == VDDS_MSG_MAX, "info size");
-_Static_assert(sizeof(union vdds__msg) == VDDS_MSG_MAX, "message size");
+_Static_assert(sizeof(struct vdds__msg_info) == VDDS__MSG_MAX, "info size");
+_Static_assert(sizeof(union vdds__msg) == VDDS__MSG_MAX, "message size");
 
 /* Size of an INFO datagram with n subscriber entries. */
 static inline size_t vdds__msg_info_size(uint32_t n)

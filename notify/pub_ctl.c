@@ -30,7 +30,7 @@ static void reject(int fd, int err, const char *reason)
 {
 	struct vdds__msg_reject m;
 
-	vdds__msg_reject(&m, VDDS_MSG_REJECT, err, reason);
+	vdds__msg_reject(&m, VDDS__MSG_REJECT, err, reason);
 	vdds__msg_send(fd, &m, sizeof(m), NULL, 0);
 }
 
@@ -117,9 +117,9 @@ static int check_hello(const struct vdds_pub *p, const union vdds__msg *m, int l
 		vdds__reason_version(why, VDDS__REASON_MAX, m->hdr.version, VDDS__PROTO_VERSION);
 		return -EPROTO;
 	}
-	if (kind == VDDS_MSG_INFO_REQ && nfds == 0)
+	if (kind == VDDS__MSG_INFO_REQ && nfds == 0)
 		return kind;
-	if (kind != VDDS_MSG_HELLO || nfds != 0) {
+	if (kind != VDDS__MSG_HELLO || nfds != 0) {
 		snprintf(why, VDDS__REASON_MAX, "malformed hello");
 		return -EBADMSG;
 	}
@@ -240,7 +240,7 @@ static void serve_hello(struct vdds_pub *p, struct vdds__conn *c)
 		reject(c->fd, kind, why);
 		goto close_conn;
 	}
-	if (kind == VDDS_MSG_INFO_REQ) {
+	if (kind == VDDS__MSG_INFO_REQ) {
 		serve_info(p, c);
 		goto close_conn; /* done: the client reads the answer, then EOF */
 	}
@@ -297,7 +297,7 @@ static void leave(struct vdds_pub *p, struct vdds__conn *c, const char *why)
 	if (why) {
 		struct vdds__msg_reject bye;
 
-		vdds__msg_reject(&bye, VDDS_MSG_BYE, EBADMSG, why);
+		vdds__msg_reject(&bye, VDDS__MSG_BYE, EBADMSG, why);
 		vdds__msg_send(c->fd, &bye, sizeof(bye), NULL, 0);
 	}
 	vdds__pub_unwatch_conn(p, c);
@@ -324,7 +324,7 @@ static void serve_subscriber(struct vdds_pub *p, struct vdds__conn *c)
 
 		if (len == -EAGAIN)
 			break;
-		if (len > 0 && vdds__msg_parse(&m, (size_t)len) == VDDS_MSG_WAKE) {
+		if (len > 0 && vdds__msg_parse(&m, (size_t)len) == VDDS__MSG_WAKE) {
 			woke = 1;
 			continue;
 		}

@@ -102,7 +102,7 @@ struct vdds_pub {
 	gid_t group;
 	int sock_live;     /* new_path renamed to sock_path */
 	uint64_t start_ns; /* CLOCK_REALTIME at open */
-	char sock_path[VDDS_PATH_MAX], new_path[VDDS_PATH_MAX], lock_path[VDDS_PATH_MAX];
+	char sock_path[VDDS__PATH_MAX], new_path[VDDS__PATH_MAX], lock_path[VDDS__PATH_MAX];
 	int huge_pages;     /* the topic is on huge pages */
 	int huge_err;       /* asked for them and fell back: why, -errno */
 	char huge_note[64]; /* in words, for vdds_pub_stats */

@@ -166,7 +166,7 @@ static int take_lock(struct vdds_pub *p, const char *dir, const char *topic)
 
 int vdds__pub_make(struct vdds_pub *p, const char *topic, const struct vdds_pub_opts *o)
 {
-	char dir[VDDS_PATH_MAX];
+	char dir[VDDS__PATH_MAX];
 	int err;
 
 	struct timespec now;

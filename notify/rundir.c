@@ -214,7 +214,7 @@ static int check_suffix(const char *fn, const char *suffix)
 
 int vdds_topic_path(const char *dir, const char *topic, const char *suffix, char *buf, size_t cap)
 {
-	char own[VDDS_PATH_MAX];
+	char own[VDDS__PATH_MAX];
 	int err;
 
 	vdds__detail_clear();
@@ -249,7 +249,7 @@ int vdds_topic_lock(const char *dir, const char *topic, const char *suffix, int 
 int vdds_topic_list(const char *dir, const char *suffix, int (*fn)(const char *topic, void *arg),
 		    void *arg)
 {
-	char own[VDDS_PATH_MAX];
+	char own[VDDS__PATH_MAX];
 	int err;
 
 	vdds__detail_clear();

@@ -8,7 +8,7 @@
 #include <sys/un.h>
 
 /* Room for a runtime-directory path, and for any path a socket address holds. */
-#define VDDS_PATH_MAX sizeof(((struct sockaddr_un *)0)->sun_path)
+#define VDDS__PATH_MAX sizeof(((struct sockaddr_un *)0)->sun_path)
 
 /* 0 if topic is a valid name ([A-Za-z0-9_.-], 1..VDDS_TOPIC_MAX bytes, not
  * starting with '.'), else -EINVAL. A question only: it leaves the error

@@ -65,7 +65,7 @@ void vdds__sub_learn_fate(struct vdds_sub *s)
 
 	if (len == -EAGAIN)
 		return;
-	if (len > 0 && vdds__msg_parse(&m, (size_t)len) == VDDS_MSG_BYE)
+	if (len > 0 && vdds__msg_parse(&m, (size_t)len) == VDDS__MSG_BYE)
 		s->gone = -m.reject.err;
 	else if (len > 0)
 		s->gone = -EBADMSG;

@@ -79,11 +79,11 @@ static int read_welcome(int sock, struct vdds__msg_welcome *w, int fds[])
 		return len == 0 || len == -ECONNRESET ? -ENOENT : len;
 	int kind = vdds__msg_parse(&m, (size_t)len);
 
-	if (kind == VDDS_MSG_REJECT && nfds == 0) {
+	if (kind == VDDS__MSG_REJECT && nfds == 0) {
 		vdds__detail_set(m.reject.reason); /* parse checked it is terminated */
 		return -m.reject.err;
 	}
-	if (kind == VDDS_MSG_WELCOME && nfds == VDDS__WELCOME_FDS) {
+	if (kind == VDDS__MSG_WELCOME && nfds == VDDS__WELCOME_FDS) {
 		*w = m.welcome;
 		return 0;
 	}
@@ -157,7 +157,7 @@ out:
 
 int vdds__sub_dial_start(struct vdds__sub_dial *d, const struct vdds__sub_target *t, int nonblock)
 {
-	char dir[VDDS_PATH_MAX];
+	char dir[VDDS__PATH_MAX];
 	int err = vdds__sub_target_dir(t, dir, sizeof(dir));
 
 	vdds__detail_clear();

@@ -86,7 +86,7 @@ void vdds__sub_reconnect_stop(struct vdds_sub *s)
  * publisher exists, issue #21, would begin here too, then dial.) */
 static int start_watching(struct vdds_sub *s)
 {
-	char dir[VDDS_PATH_MAX];
+	char dir[VDDS__PATH_MAX];
 	int err = vdds__sub_target_dir(&s->target, dir, sizeof(dir));
 
 	if (err < 0)

@@ -348,7 +348,7 @@ static int connect_silently_and_expect_refusal(void)
 		return TU_CHILD_TIMEOUT;
 	int len = vdds__msg_recv(fd, &m, NULL, 0, &nfds, MSG_DONTWAIT);
 
-	if (len <= 0 || vdds__msg_parse(&m, (size_t)len) != VDDS_MSG_REJECT)
+	if (len <= 0 || vdds__msg_parse(&m, (size_t)len) != VDDS__MSG_REJECT)
 		return TU_CHILD_WRONG_RESULT;
 	if (m.reject.err != EACCES || strcmp(m.reject.reason, "user not allowed") != 0)
 		return TU_CHILD_REPORTED;

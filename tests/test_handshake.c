@@ -43,12 +43,12 @@ static int answer_why(int fd, int fds[VDDS__WELCOME_FDS], char why[VDDS__REASON_
 		return -1;
 	int kind = vdds__msg_parse(&m, (size_t)len);
 
-	if (kind == VDDS_MSG_REJECT) {
+	if (kind == VDDS__MSG_REJECT) {
 		if (why)
 			memcpy(why, m.reject.reason, VDDS__REASON_MAX);
 		return m.reject.err;
 	}
-	ck_assert_int_eq(kind, VDDS_MSG_WELCOME);
+	ck_assert_int_eq(kind, VDDS__MSG_WELCOME);
 	ck_assert_int_eq(nfds, VDDS__WELCOME_FDS);
 	return 0;
 }
@@ -460,12 +460,12 @@ START_TEST(test_parser_checks_info_size_against_its_subscriber_count)
 	union vdds__msg m;
 
 	vdds__msg_info_init(&m.info, 3);
-	ck_assert_int_eq(vdds__msg_parse(&m, vdds__msg_info_size(3)), VDDS_MSG_INFO);
+	ck_assert_int_eq(vdds__msg_parse(&m, vdds__msg_info_size(3)), VDDS__MSG_INFO);
 	ck_assert_int_eq(vdds__msg_parse(&m, vdds__msg_info_size(2)), -EBADMSG);
 	m.info.n_subs = 2; /* disagrees with hdr.size */
 	ck_assert_int_eq(vdds__msg_parse(&m, vdds__msg_info_size(3)), -EBADMSG);
 	vdds__msg_info_init(&m.info, VDDS_MAX_SUBSCRIBERS);
-	ck_assert_int_eq(vdds__msg_parse(&m, sizeof(m.info)), VDDS_MSG_INFO);
+	ck_assert_int_eq(vdds__msg_parse(&m, sizeof(m.info)), VDDS__MSG_INFO);
 	m.info.n_subs = VDDS_MAX_SUBSCRIBERS + 1;
 	ck_assert_int_eq(vdds__msg_parse(&m, sizeof(m.info)), -EBADMSG);
 	vdds__msg_info_init(&m.info, 0);
@@ -494,7 +494,7 @@ static pid_t fake_publisher(const char *topic, const void *msg, size_t len)
 	pid_t pid = tu_fork_child();
 
 	if (pid == 0) {
-		char buf[VDDS_MSG_MAX];
+		char buf[VDDS__MSG_MAX];
 		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 
 		if (fd < 0 || recv(fd, buf, sizeof(buf), 0) <= 0)
@@ -517,7 +517,7 @@ START_TEST(test_a_publisher_of_another_version_is_named_in_the_detail)
 	vdds_sub *sub;
 
 	/* what a newer publisher would answer: a REJECT we cannot parse */
-	vdds__msg_reject(&r, VDDS_MSG_REJECT, EPROTO, "from the future");
+	vdds__msg_reject(&r, VDDS__MSG_REJECT, EPROTO, "from the future");
 	r.hdr.version = VDDS__PROTO_VERSION + 1;
 	pid_t pid = fake_publisher("newer", &r, sizeof(r));
 
@@ -539,7 +539,7 @@ START_TEST(test_a_v2_publisher_is_refused_with_eproto_and_a_reason)
 	memset(&w, 0, sizeof(w));
 	w.hdr.magic = VDDS__PROTO_MAGIC;
 	w.hdr.version = 2;
-	w.hdr.kind = VDDS_MSG_WELCOME;
+	w.hdr.kind = VDDS__MSG_WELCOME;
 	w.hdr.size = sizeof(w);
 	pid_t pid = fake_publisher("v2pub", &w, sizeof(w));
 
@@ -627,7 +627,7 @@ START_TEST(test_a_reason_with_control_characters_is_cleaned)
 	struct vdds__msg_reject r;
 	vdds_sub *sub;
 
-	vdds__msg_reject(&r, VDDS_MSG_REJECT, EACCES, "\033[2Jgo away\n\177");
+	vdds__msg_reject(&r, VDDS__MSG_REJECT, EACCES, "\033[2Jgo away\n\177");
 	pid_t pid = fake_publisher("rude", &r, sizeof(r));
 
 	ck_assert_int_eq(vdds_sub_open(&sub, "rude", NULL), -EACCES);

@@ -168,7 +168,7 @@ static int raw_open(struct raw_sub *rs, int probe)
 	}
 	int len = vdds__msg_recv(rs->sock, &m, fds, VDDS__WELCOME_FDS, &nfds, 0);
 
-	if (len <= 0 || vdds__msg_parse(&m, (size_t)len) != VDDS_MSG_WELCOME ||
+	if (len <= 0 || vdds__msg_parse(&m, (size_t)len) != VDDS__MSG_WELCOME ||
 	    nfds != VDDS__WELCOME_FDS) {
 		for (int i = 0; len > 0 && i < nfds; i++)
 			close(fds[i]);
@@ -282,7 +282,8 @@ static int raw_await_bye(struct raw_sub *rs, int timeout_ms)
 		return -RAW_NO_BYE;
 	int len = vdds__msg_recv(rs->sock, &m, fds, 0, &nfds, MSG_DONTWAIT);
 
-	if (len <= 0 || vdds__msg_parse(&m, (size_t)len) != VDDS_MSG_BYE || m.reject.err != EBADMSG)
+	if (len <= 0 || vdds__msg_parse(&m, (size_t)len) != VDDS__MSG_BYE ||
+	    m.reject.err != EBADMSG)
 		return -RAW_WRONG_BYE;
 	if (poll(&pfd, 1, 5000) != 1 ||
 	    vdds__msg_recv(rs->sock, &m, fds, 0, &nfds, MSG_DONTWAIT) != 0)

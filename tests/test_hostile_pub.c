@@ -156,7 +156,7 @@ static void welcome_one(struct fake_pub *fp, int sock)
 	ck_assert_int_eq(poll(&pfd, 1, 5000), 1);
 	int len = vdds__msg_recv(sock, &m, NULL, 0, &nfds, 0);
 
-	ck_assert_int_eq(vdds__msg_parse(&m, (size_t)len), VDDS_MSG_HELLO);
+	ck_assert_int_eq(vdds__msg_parse(&m, (size_t)len), VDDS__MSG_HELLO);
 	struct vdds__lane_hdr *lane = make_lane(fp, (uint32_t)n, &lane_fd);
 	int efd = eventfd(0, EFD_CLOEXEC);
 	struct vdds__msg_welcome w;
@@ -199,7 +199,7 @@ static void *serve(void *arg)
  * named TYPE, sealed as a publisher seals it; serve in a thread. */
 static void fake_pub_start(struct fake_pub *fp, uint32_t overflow, int forgery)
 {
-	char dir[VDDS_PATH_MAX];
+	char dir[VDDS__PATH_MAX];
 	struct sockaddr_un addr;
 	void *map;
 
@@ -526,7 +526,7 @@ static void raw_lane_open(struct raw_lane *r, const char *topic)
 	ck_assert_int_eq(poll(&pfd, 1, 5000), 1);
 	int len = vdds__msg_recv(r->sock, &m, fds, VDDS__WELCOME_FDS, &nfds, 0);
 
-	ck_assert_int_eq(vdds__msg_parse(&m, (size_t)len), VDDS_MSG_WELCOME);
+	ck_assert_int_eq(vdds__msg_parse(&m, (size_t)len), VDDS__MSG_WELCOME);
 	ck_assert_int_eq(nfds, VDDS__WELCOME_FDS);
 	r->topic_size = m.welcome.topic_size;
 	r->lane_size = m.welcome.lane_size;
@@ -630,7 +630,7 @@ START_TEST(
 	ck_assert_int_eq(poll(&pfd, 1, 5000), 1);
 	int len = vdds__msg_recv(liar.sock, &m, NULL, 0, &nfds, MSG_DONTWAIT);
 
-	ck_assert_int_eq(vdds__msg_parse(&m, (size_t)len), VDDS_MSG_BYE);
+	ck_assert_int_eq(vdds__msg_parse(&m, (size_t)len), VDDS__MSG_BYE);
 	ck_assert_int_eq(m.reject.err, EBADMSG);
 	raw_lane_close(&liar);
 	vdds_sub_close(rel.sub);

@@ -311,7 +311,7 @@ static pid_t foreign_publisher(const char *topic)
 		if (c < 0)
 			_exit(1);
 		if (recv(c, &m, sizeof(m), 0) > 0) {
-			vdds__msg_reject(&m.reject, VDDS_MSG_REJECT, EPROTO, "version");
+			vdds__msg_reject(&m.reject, VDDS__MSG_REJECT, EPROTO, "version");
 			m.hdr.version = VDDS__PROTO_VERSION + 1;
 			(void)send(c, &m.reject, sizeof(m.reject), MSG_NOSIGNAL);
 		}

@@ -250,7 +250,7 @@ static int check_handed_out_topic(long kib)
 		return TU_CHILD_PIPE_FAILED;
 	int len = vdds__msg_recv(sock, &m, fds, VDDS__WELCOME_FDS, &nfds, 0);
 
-	if (len <= 0 || vdds__msg_parse(&m, (size_t)len) != VDDS_MSG_WELCOME ||
+	if (len <= 0 || vdds__msg_parse(&m, (size_t)len) != VDDS__MSG_WELCOME ||
 	    nfds != VDDS__WELCOME_FDS)
 		return TU_CHILD_WRONG_RESULT;
 	if (fstatfs(fds[0], &sfs) < 0 || sfs.f_type != HUGETLBFS_MAGIC || fstat(fds[0], &st) < 0 ||

@@ -22,13 +22,13 @@ static void fuzz_message(const uint8_t *data, size_t size)
 	memcpy(&m, data, size);
 	int kind = vdds__msg_parse(&m, size);
 
-	if (kind == VDDS_MSG_HELLO && !memchr(m.hello.type_name, 0, sizeof(m.hello.type_name)))
+	if (kind == VDDS__MSG_HELLO && !memchr(m.hello.type_name, 0, sizeof(m.hello.type_name)))
 		abort(); /* accepted an unterminated string */
-	if (kind == VDDS_MSG_INFO &&
+	if (kind == VDDS__MSG_INFO &&
 	    (m.info.n_subs > VDDS_MAX_SUBSCRIBERS || size != vdds__msg_info_size(m.info.n_subs) ||
 	     !memchr(m.info.type_name, 0, sizeof(m.info.type_name))))
 		abort();
-	if ((kind == VDDS_MSG_REJECT || kind == VDDS_MSG_BYE) &&
+	if ((kind == VDDS__MSG_REJECT || kind == VDDS__MSG_BYE) &&
 	    (m.reject.err <= 0 || !memchr(m.reject.reason, 0, sizeof(m.reject.reason))))
 		abort();
 }
