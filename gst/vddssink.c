@@ -428,14 +428,13 @@ static GstStructure *vdds_sink_stats(GstVddsSink *self)
 		vdds_pub_stats(self->link->pub, &st);
 		g_mutex_unlock(&self->link->lock);
 	}
-	return gst_structure_new("application/x-vddssink-stats", "published", G_TYPE_UINT64,
-				 self->published, "zero-copy", G_TYPE_UINT64, self->zero_copy,
-				 "copied", G_TYPE_UINT64, self->copied, "dropped", G_TYPE_UINT64,
-				 self->dropped, "subscribers", G_TYPE_UINT, st.subscribers,
-				 "overflow-dropped", G_TYPE_UINT64, st.dropped, "blocked",
-				 G_TYPE_UINT64, st.blocked, "blocked-ns", G_TYPE_UINT64,
-				 st.blocked_ns, "huge-pages",
-				 G_TYPE_BOOLEAN, (gboolean)st.huge_pages, NULL);
+	return gst_structure_new(
+		"application/x-vddssink-stats", "published", G_TYPE_UINT64, self->published,
+		"zero-copy", G_TYPE_UINT64, self->zero_copy, "copied", G_TYPE_UINT64, self->copied,
+		"dropped", G_TYPE_UINT64, self->dropped, "subscribers", G_TYPE_UINT, st.subscribers,
+		"overflow-dropped", G_TYPE_UINT64, st.dropped, "blocked", G_TYPE_UINT64, st.blocked,
+		"blocked-ns", G_TYPE_UINT64, st.blocked_ns, "huge-pages", G_TYPE_BOOLEAN,
+		(gboolean)st.huge_pages, NULL);
 }
 
 static void vdds_sink_set_property(GObject *obj, guint id, const GValue *v, GParamSpec *pspec)

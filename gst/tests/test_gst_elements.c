@@ -448,8 +448,7 @@ GST_START_TEST(test_the_pool_reuses_the_slot_the_reader_returned)
 		GstBuffer *b, *out;
 		GstMapInfo map;
 
-		fail_unless_equals_int(gst_buffer_pool_acquire_buffer(pool, &b, NULL),
-				       GST_FLOW_OK);
+		fail_unless_equals_int(gst_buffer_pool_acquire_buffer(pool, &b, NULL), GST_FLOW_OK);
 		fail_unless(gst_memory_is_type(gst_buffer_peek_memory(b, 0), "VddsLoan"));
 		fail_unless(gst_buffer_map(b, &map, GST_MAP_WRITE));
 		for (j = 0; j < n_seen && seen[j] != map.data; j++)
