@@ -12,7 +12,7 @@
 # raises vm.nr_hugepages by what the topic needs and puts it back at exit.
 # A "floor" row is videotestsrc ! fakesink alone: what making the frames costs.
 # Usage: bench/gst_bench.sh [BUILD_DIR]   (default <repo>/build, gstvdds built)
-# Environment: GSTB_FRAMES_1080 (default 1800), GSTB_FRAMES_4K (default 600):
+# Environment: GSTB_FRAMES_1080 (default 900), GSTB_FRAMES_4K (default 600):
 # enough that start-up does not weigh; GSTB_SLOTS (default 8).
 # Prints a markdown section (bench/RESULTS.md keeps one per run).
 set -euo pipefail
@@ -85,7 +85,7 @@ run() {
 	shift
 	GSTB_COUNT=$work/$name.cnt LD_PRELOAD=$work/cnt.so \
 		/usr/bin/time -f "%e %U %S" -o "$work/$name.time" \
-		timeout 60 gst-launch-1.0 -q "$@" >"$work/$name.out" 2>&1 &
+		timeout 30 gst-launch-1.0 -q "$@" >"$work/$name.out" 2>&1 &
 }
 cpu_us() { tail -n 1 "$work/$1.time" | awk -v n="$2" '{ printf "%.0f", ($2 + $3) * 1e6 / n }'; }
 copies() { awk -v n="$2" '{ printf "%.2f", $1 / n }' "$work/$1.cnt" 2>/dev/null || echo "?"; }
@@ -129,7 +129,8 @@ one_case() {
 	cpu=$((wcpu + rcpu))
 	local note=""
 	# a pipeline that hung (shmsink can wait forever for room) is not a result
-	grep -q 'status 124' "$work"/*.time 2>/dev/null && note="TIMED OUT (60 s): "
+	timedout=0
+	grep -q 'status 124' "$work"/*.time 2>/dev/null && timedout=1 note="TIMED OUT (30 s): "
 	[ "${mech%+huge}" = vdds ] && note="${note}sink: $(sed -n 's/.*published [0-9]* (\(.*\)), dropped [0-9]*, \(blocked.*\)/\1; \2/p' "$work/w.out"); frames per reader: $got"
 	[ "$mech" = vdds+huge ] && note="$note; $(grep -q 'huge pages not had' "$work/w.out" && echo 'huge pages NOT had' || echo 'on huge pages')"
 	printf '| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |\n' "${w}x$h" "$mech" "$r" "$fps" \
@@ -147,7 +148,7 @@ echo "| frame | transport | readers | frames/s | writer CPU µs/frame | reader C
 echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"
 ratios=()
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-for res in "1920 1080 ${GSTB_FRAMES_1080:-1800}" "3840 2160 ${GSTB_FRAMES_4K:-600}"; do
+for res in "1920 1080 ${GSTB_FRAMES_1080:-900}" "3840 2160 ${GSTB_FRAMES_4K:-600}"; do
 	set -- $res
 	one_case floor "$1" "$2" "$3" 0
 	floor=$cpu
@@ -160,6 +161,9 @@ for res in "1920 1080 ${GSTB_FRAMES_1080:-1800}" "3840 2160 ${GSTB_FRAMES_4K:-60
 			hfps=$fps hcpu=$cpu
 		fi
 		one_case shm "$1" "$2" "$3" $r
+		# shmsink/shmsrc hang now and then (the writer waits for room
+		# forever): the hung row is printed, and the case run once more
+		[ "$timedout" = 1 ] && one_case shm "$1" "$2" "$3" $r
 		ratios+=("| ${1}x$2 | $r | $(ratio "$vfps" "$fps") | $(ratio "$vcpu" "$cpu") | $([ "$hfps" = - ] && echo - || ratio "$hfps" "$fps") | $([ "$hcpu" = - ] && echo - || ratio "$hcpu" "$cpu") | $(ratio "$floor" "$cpu") |")
 	done
 done
