@@ -435,7 +435,7 @@ GST_START_TEST(test_the_pool_reuses_the_slot_the_reader_returned)
 	GstCaps *caps = gst_caps_from_string(CAPS_A);
 	GstQuery *q = gst_query_new_allocation(caps, TRUE);
 	GstBufferPool *pool = NULL;
-	gpointer seen[8];
+	gpointer seen[8] = { NULL };
 	guint n_seen = 0, i, j;
 
 	open_pair(topic, NULL, &src, &sink);
