@@ -21,6 +21,7 @@ typedef struct {
 	gchar *group_access;
 	guint64 slot_size;
 	guint wait_subscribers;
+	gboolean huge_pages;
 	/* streaming state */
 	VddsPubLink *link;
 	GstAllocator *alloc;
@@ -47,6 +48,7 @@ enum {
 	PROP_GROUP_ACCESS,
 	PROP_SLOT_SIZE,
 	PROP_WAIT_SUBSCRIBERS,
+	PROP_HUGE_PAGES,
 	PROP_STATS,
 };
 
@@ -92,6 +94,7 @@ static gint64 vdds_sink_group(const gchar *s)
 static gboolean vdds_sink_open(GstVddsSink *self, gsize frame_size)
 {
 	struct vdds_pub_opts o;
+	struct vdds_pub_stats st;
 	vdds_pub *pub;
 	gint64 gid;
 	int err;
@@ -102,6 +105,7 @@ static gboolean vdds_sink_open(GstVddsSink *self, gsize frame_size)
 	o.slot_count = self->slots;
 	o.history = self->history;
 	o.overflow = (uint32_t)self->overflow;
+	o.huge_pages = self->huge_pages;
 	gid = vdds_sink_group(self->group_access);
 	GST_OBJECT_UNLOCK(self);
 	o.type_name = VDDSGST_TYPE_NAME;
@@ -127,8 +131,13 @@ static gboolean vdds_sink_open(GstVddsSink *self, gsize frame_size)
 	}
 	self->link = vdds_pub_link_new(pub, o.slot_size - VDDSGST_HDR_SIZE, self->overflow);
 	self->alloc = gst_vdds_allocator_new(self->link);
-	GST_INFO_OBJECT(self, "topic %s: %u slots of %" G_GSIZE_FORMAT " bytes", self->topic,
-			o.slot_count, o.slot_size);
+	/* huge pages asked for and not had is no error (normal pages work),
+	 * but the user should learn why */
+	vdds_pub_stats(pub, &st);
+	if (o.huge_pages && !st.huge_pages)
+		GST_WARNING_OBJECT(self, "huge pages not had: %s", st.huge_pages_note);
+	GST_INFO_OBJECT(self, "topic %s: %u slots of %" G_GSIZE_FORMAT " bytes, huge pages: %s",
+			self->topic, o.slot_count, o.slot_size, st.huge_pages_note);
 	return TRUE;
 }
 
@@ -383,11 +392,22 @@ static gboolean vdds_sink_start(GstBaseSink *bs)
 static gboolean vdds_sink_stop(GstBaseSink *bs)
 {
 	GstVddsSink *self = (GstVddsSink *)bs;
+	struct vdds_pub_stats st;
 
+	memset(&st, 0, sizeof(st));
+	if (self->link) {
+		g_mutex_lock(&self->link->lock);
+		vdds_pub_stats(self->link->pub, &st);
+		g_mutex_unlock(&self->link->lock);
+	}
+	/* blocked: how long the stream waited for readers to return slots,
+	 * what a benchmark needs to tell waiting from work */
 	GST_INFO_OBJECT(self,
 			"published %" G_GUINT64_FORMAT " (zero-copy %" G_GUINT64_FORMAT
-			", copied %" G_GUINT64_FORMAT "), dropped %" G_GUINT64_FORMAT,
-			self->published, self->zero_copy, self->copied, self->dropped);
+			", copied %" G_GUINT64_FORMAT "), dropped %" G_GUINT64_FORMAT
+			", blocked %" G_GUINT64_FORMAT " loans for %" G_GUINT64_FORMAT " us",
+			self->published, self->zero_copy, self->copied, self->dropped,
+			(guint64)st.blocked, (guint64)(st.blocked_ns / 1000));
 	/* the publisher closes when the last loan upstream still holds is
 	 * freed (VddsPubLink); readers then see it leave */
 	if (self->alloc)
@@ -408,11 +428,13 @@ static GstStructure *vdds_sink_stats(GstVddsSink *self)
 		vdds_pub_stats(self->link->pub, &st);
 		g_mutex_unlock(&self->link->lock);
 	}
-	return gst_structure_new("application/x-vddssink-stats", "published", G_TYPE_UINT64,
-				 self->published, "zero-copy", G_TYPE_UINT64, self->zero_copy,
-				 "copied", G_TYPE_UINT64, self->copied, "dropped", G_TYPE_UINT64,
-				 self->dropped, "subscribers", G_TYPE_UINT, st.subscribers,
-				 "overflow-dropped", G_TYPE_UINT64, st.dropped, NULL);
+	return gst_structure_new(
+		"application/x-vddssink-stats", "published", G_TYPE_UINT64, self->published,
+		"zero-copy", G_TYPE_UINT64, self->zero_copy, "copied", G_TYPE_UINT64, self->copied,
+		"dropped", G_TYPE_UINT64, self->dropped, "subscribers", G_TYPE_UINT, st.subscribers,
+		"overflow-dropped", G_TYPE_UINT64, st.dropped, "blocked", G_TYPE_UINT64, st.blocked,
+		"blocked-ns", G_TYPE_UINT64, st.blocked_ns, "huge-pages", G_TYPE_BOOLEAN,
+		(gboolean)st.huge_pages, NULL);
 }
 
 static void vdds_sink_set_property(GObject *obj, guint id, const GValue *v, GParamSpec *pspec)
@@ -434,6 +456,7 @@ static void vdds_sink_set_property(GObject *obj, guint id, const GValue *v, GPar
 		break;
 	case PROP_SLOT_SIZE: self->slot_size = g_value_get_uint64(v); break;
 	case PROP_WAIT_SUBSCRIBERS: self->wait_subscribers = g_value_get_uint(v); break;
+	case PROP_HUGE_PAGES: self->huge_pages = g_value_get_boolean(v); break;
 	default: G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec); break;
 	}
 	GST_OBJECT_UNLOCK(self);
@@ -458,6 +481,7 @@ static void vdds_sink_get_property(GObject *obj, guint id, GValue *v, GParamSpec
 	case PROP_GROUP_ACCESS: g_value_set_string(v, self->group_access); break;
 	case PROP_SLOT_SIZE: g_value_set_uint64(v, self->slot_size); break;
 	case PROP_WAIT_SUBSCRIBERS: g_value_set_uint(v, self->wait_subscribers); break;
+	case PROP_HUGE_PAGES: g_value_set_boolean(v, self->huge_pages); break;
 	default: G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec); break;
 	}
 	GST_OBJECT_UNLOCK(self);
@@ -527,11 +551,21 @@ static void gst_vdds_sink_class_init(GstVddsSinkClass *klass)
 				  "connected (0: do not wait)",
 				  0, VDDS_MAX_SUBSCRIBERS, 0, rw));
 	g_object_class_install_property(
+		oc, PROP_HUGE_PAGES,
+		g_param_spec_boolean("huge-pages", "Huge pages",
+				     "Put the slots on huge pages (vm.nr_hugepages must reserve "
+				     "enough): a slot's first write faults in a few pages, not "
+				     "thousands. Without enough, normal pages are used (a "
+				     "warning says why; stats has huge-pages)",
+				     FALSE, rw));
+	g_object_class_install_property(
 		oc, PROP_STATS,
 		g_param_spec_boxed("stats", "Statistics",
 				   "published, zero-copy (written in place by upstream), "
 				   "copied, dropped (no slot), subscribers, overflow-dropped "
-				   "(frames taken back from slow readers)",
+				   "(frames taken back from slow readers), blocked and blocked-ns "
+				   "(loans that waited for a slot under block, and how long), "
+				   "huge-pages (the slots are on huge pages)",
 				   GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
 	gst_element_class_add_static_pad_template(ec, &sink_template);

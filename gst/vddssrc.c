@@ -21,13 +21,16 @@
 /* A subscriber shared by the element and every buffer it made: a buffer may
  * outlive the element, and releases from downstream's threads. vdds handles
  * are used by one thread at a time: lock. wake_fd wakes a create() that
- * waits (a release when max-held was reached; unlock). */
+ * waits (a release when max-held was reached; unlock). A release writes it
+ * only while create() waits for one (wants_release, under lock): a write
+ * per frame would cost a syscall, and the next wait a wake-up for nothing. */
 typedef struct {
 	gint refs;
 	GMutex lock;
 	vdds_sub *sub;
 	int wake_fd;
 	gint held;
+	gboolean wants_release;
 } VddsSubLink;
 
 typedef struct {
@@ -126,12 +129,15 @@ static void vdds_held_free(gpointer data)
 {
 	VddsHeld *h = data;
 	VddsSubLink *link = h->link;
+	gboolean wake;
 
 	g_mutex_lock(&link->lock);
 	vdds_sub_release(link->sub, &h->s);
+	wake = link->wants_release;
 	g_mutex_unlock(&link->lock);
 	g_atomic_int_add(&link->held, -1);
-	vdds_wake(link->wake_fd);
+	if (wake)
+		vdds_wake(link->wake_fd);
 	g_free(h);
 	vdds_sub_link_unref(link);
 }
@@ -425,9 +431,20 @@ static GstFlowReturn vdds_src_create(GstPushSrc *ps, GstBuffer **out)
 				return ret;
 			continue;
 		}
+		/* max-held reached: a release must wake us. Set under the lock
+		 * take() failed under, so a release either came before it (and
+		 * take() would have had its slot) or sees the flag */
+		self->link->wants_release = err == -ENOBUFS;
 		g_mutex_unlock(&self->link->lock);
 		if (err == -EAGAIN || err == -ENOBUFS) {
-			if (!vdds_src_wait_sample(self, err == -ENOBUFS))
+			gboolean go_on = vdds_src_wait_sample(self, err == -ENOBUFS);
+
+			if (err == -ENOBUFS) {
+				g_mutex_lock(&self->link->lock);
+				self->link->wants_release = FALSE;
+				g_mutex_unlock(&self->link->lock);
+			}
+			if (!go_on)
 				return GST_FLOW_FLUSHING;
 			continue;
 		}

@@ -424,6 +424,90 @@ GST_START_TEST(test_a_buffer_outlives_its_source_element)
 }
 GST_END_TEST;
 
+/* A slot's first write faults in its pages (3000 for a 4K frame): the pool
+ * must loan the slot the reader just returned, not every slot in turn. With
+ * history 1 and a reader that frees each frame before the next is made, two
+ * slots are enough; the library alone hands out all 8 before reusing one. */
+GST_START_TEST(test_the_pool_reuses_the_slot_the_reader_returned)
+{
+	gchar *topic = new_topic();
+	GstHarness *src, *sink;
+	GstCaps *caps = gst_caps_from_string(CAPS_A);
+	GstQuery *q = gst_query_new_allocation(caps, TRUE);
+	GstBufferPool *pool = NULL;
+	gpointer seen[8] = { NULL };
+	guint n_seen = 0, i, j;
+
+	open_pair(topic, NULL, &src, &sink);
+	gst_harness_set_src_caps(sink, gst_caps_ref(caps));
+	fail_unless(gst_pad_peer_query(sink->srcpad, q));
+	gst_query_parse_nth_allocation_pool(q, 0, &pool, NULL, NULL, NULL);
+	fail_unless(pool != NULL);
+	fail_unless(gst_buffer_pool_set_active(pool, TRUE));
+	for (i = 0; i < 24; i++) {
+		GstBuffer *b, *out;
+		GstMapInfo map;
+
+		fail_unless_equals_int(gst_buffer_pool_acquire_buffer(pool, &b, NULL), GST_FLOW_OK);
+		fail_unless(gst_memory_is_type(gst_buffer_peek_memory(b, 0), "VddsLoan"));
+		fail_unless(gst_buffer_map(b, &map, GST_MAP_WRITE));
+		for (j = 0; j < n_seen && seen[j] != map.data; j++)
+			;
+		if (j == n_seen) {
+			fail_unless(n_seen < G_N_ELEMENTS(seen), "more slots than the topic has");
+			seen[n_seen++] = map.data;
+		}
+		memset(map.data, (int)i, map.size);
+		gst_buffer_unmap(b, &map);
+		fail_unless_equals_int(gst_harness_push(sink, b), GST_FLOW_OK);
+		out = gst_harness_pull(src);
+		fail_unless(out != NULL);
+		gst_buffer_unref(out);
+	}
+	fail_unless(n_seen <= 3, "24 frames, one at a time, went through %u slots", n_seen);
+	fail_unless_equals_uint64(stat_u64(vdds_element(sink), "zero-copy"), 24);
+	fail_unless(gst_buffer_pool_set_active(pool, FALSE));
+	gst_object_unref(pool);
+	gst_query_unref(q);
+	gst_caps_unref(caps);
+	gst_harness_teardown(sink);
+	gst_harness_teardown(src);
+	g_free(topic);
+}
+GST_END_TEST;
+
+/* huge-pages: asked for without huge pages reserved, the topic still works
+ * on normal pages, and stats says which it got. */
+GST_START_TEST(test_huge_pages_fall_back_to_normal_pages)
+{
+	gchar *topic = new_topic();
+	gchar *k = g_strdup_printf("vddssink topic=%s sync=false huge-pages=true", topic);
+	GstHarness *sink = gst_harness_new_parse(k);
+	GstStructure *st;
+	gboolean huge = FALSE;
+	gchar *nr = NULL;
+	guint64 reserved;
+
+	gst_harness_set_src_caps_str(sink, CAPS_A);
+	fail_unless_equals_int(gst_harness_push(sink, make_buffer(SIZE_A, 3)), GST_FLOW_OK);
+	g_object_get(vdds_element(sink), "stats", &st, NULL);
+	fail_unless(gst_structure_get_boolean(st, "huge-pages", &huge));
+	gst_structure_free(st);
+	fail_unless_equals_uint64(stat_u64(vdds_element(sink), "published"), 1);
+	/* had exactly when the machine reserves some (we cannot tell how many
+	 * are free to us, so only the none-reserved case is checked) */
+	if (g_file_get_contents("/proc/sys/vm/nr_hugepages", &nr, NULL, NULL)) {
+		reserved = g_ascii_strtoull(nr, NULL, 10);
+		if (reserved == 0)
+			fail_if(huge, "huge pages had with vm.nr_hugepages 0");
+		g_free(nr);
+	}
+	gst_harness_teardown(sink);
+	g_free(k);
+	g_free(topic);
+}
+GST_END_TEST;
+
 static Suite *vddsgst_suite(void)
 {
 	Suite *s = suite_create("vddsgst");
@@ -439,6 +523,8 @@ static Suite *vddsgst_suite(void)
 	tcase_add_test(tc, test_buffers_go_back_to_vdds_when_downstream_frees_them);
 	tcase_add_test(tc, test_depth_skips_to_the_newest_frames);
 	tcase_add_test(tc, test_a_buffer_outlives_its_source_element);
+	tcase_add_test(tc, test_the_pool_reuses_the_slot_the_reader_returned);
+	tcase_add_test(tc, test_huge_pages_fall_back_to_normal_pages);
 	suite_add_tcase(s, tc);
 	return s;
 }
