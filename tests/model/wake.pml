@@ -18,14 +18,14 @@
  *   notify/sub_fd.c:77 vdds__sub_drain_fd: epoll_wait on the subscriber's set
  *   notify/sub_fd.c:113 vdds__sub_fd_sync: drain_fd(s, 0), arm, vdds__fence, pending,
  *       kick itself if not empty
- *   notify/sub.c:97 take_empty: fd mode: synced? else fd_sync, take again;
+ *   notify/sub_fd.c:177 vdds__sub_take_empty: fd mode: synced? else fd_sync, take again;
  *       otherwise drain_fd(s, 0), arm, vdds__fence, take_now
- *   notify/sub.c:137 took_in_fd_mode: the ring ran empty: fd_sync
- *   notify/sub.c:146 take_refused: max_held reached: drain_fd(s, 0), starved
+ *   notify/sub_fd.c:218 vdds__sub_took_in_fd_mode: the ring ran empty: fd_sync
+ *   notify/sub_fd.c:227 vdds__sub_take_refused: max_held reached: drain_fd(s, 0), starved
  *   notify/sub.c:128 vdds_sub_take
  *   notify/sub.c:182 vdds_sub_release: starved: fd_sync (its release ring
  *       and pub_wait: slotwait.pml)
- *   notify/sub.c:244 block_on_fd: poll the set (the latch stays)
+ *   notify/sub_fd.c:238 vdds__sub_block_on_fd: poll the set (the latch stays)
  *   notify/sub.c:221 wait_slow: prepare, sleep, pending?
  *   notify/sub.c:286 vdds_sub_wait: max_held? pending? (vdds__sub_spin only
  *       loads the mark for a while: more looks, the same handshake) wait_slow
