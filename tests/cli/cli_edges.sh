@@ -8,26 +8,9 @@
 # the checks count and compare, they do not time. Exit 77: cannot run here.
 set -uo pipefail
 vdds=$1 peer=$2 case=$3
-py=/usr/bin/python3
-work=$(mktemp -d /tmp/vdds-edges-XXXXXX)
-export VDDS_DIR=$work/run
-mkdir -m 700 "$VDDS_DIR"
-bg=()
-cleanup() {
-	for p in "${bg[@]}"; do kill -9 "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$work"
-}
-trap cleanup EXIT
-passed=0 failed=0
-ok() { passed=$((passed + 1)); }
-bad() {
-	echo "FAIL: $*"
-	failed=$((failed + 1))
-}
-check() {
-	if "${@:2}"; then ok; else bad "$1"; fi
-}
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/cli/harness.sh
+source "$here/harness.sh" edges
 # run ARGS...: vdds under a 30 s watchdog (124: it hung), output kept
 run() {
 	timeout -s KILL 30 "$vdds" "$@" >"$work/out" 2>"$work/err"

@@ -8,28 +8,8 @@
 set -uo pipefail
 vdds=$1 peer=$2 case=$3
 here=$(cd "$(dirname "$0")" && pwd)
-py=/usr/bin/python3 # Debian's, whatever else is earlier on PATH
-work=$(mktemp -d /tmp/vdds-cli-XXXXXX)
-export VDDS_DIR=$work/run
-mkdir -m 700 "$VDDS_DIR"
-bg=()
-cleanup() {
-	for p in "${bg[@]}"; do kill -9 "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$work"
-}
-trap cleanup EXIT
-passed=0 failed=0
-
-ok() { passed=$((passed + 1)); }
-bad() {
-	echo "FAIL: $*"
-	failed=$((failed + 1))
-}
-# check DESCRIPTION COMMAND...: the command succeeds
-check() {
-	if "${@:2}"; then ok; else bad "$1"; fi
-}
+# shellcheck source=tests/cli/harness.sh
+source "$here/harness.sh" cli
 # run ARGS...: the vdds command, its stdout, stderr and exit code kept
 run() {
 	"$vdds" "$@" >"$work/out" 2>"$work/err"
