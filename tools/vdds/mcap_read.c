@@ -35,15 +35,15 @@ struct mcap_reader {
 	bool stream;
 	uint64_t data_at; /* the data section's first byte, after the Header */
 	uint64_t off;     /* the next byte of fd */
-	uint64_t good;  /* just past the last complete top-level record */
-	uint32_t crc;   /* of the data section so far */
-	bool crc_whole; /* false once a record was skipped unread */
+	uint64_t good;    /* just past the last complete top-level record */
+	uint32_t crc;     /* of the data section so far */
+	bool crc_whole;   /* false once a record was skipped unread */
 	uint64_t t_start, t_end;
-	bool index_wanted;  /* a range was set: look for the chunk index */
-	struct cidx *idx;   /* by start offset, checked; NULL: scan instead */
+	bool index_wanted;     /* a range was set: look for the chunk index */
+	struct cidx *idx;      /* by start offset, checked; NULL: scan instead */
 	size_t n_idx, idx_pos; /* idx_pos: the first entry not yet passed */
-	unsigned checks;    /* records since the last look at cancel_fd */
-	unsigned char *rec; /* the current top-level record's content */
+	unsigned checks;       /* records since the last look at cancel_fd */
+	unsigned char *rec;    /* the current top-level record's content */
 	size_t rec_cap;
 	unsigned char *chunk; /* a chunk's records, uncompressed */
 	size_t chunk_cap, chunk_len, chunk_pos;
@@ -614,8 +614,8 @@ static int count_summary(struct mcap_reader *r, const unsigned char *p, size_t l
 /* The chunk index, sorted by offset and checked: each chunk and its Message
  * Indexes inside the data section, none overlapping the next. NULL (*n 0)
  * when it does not hold together. */
-static struct cidx *chunk_table(struct mcap_reader *r, const unsigned char *p, size_t len,
-				size_t n, uint64_t data_end)
+static struct cidx *chunk_table(struct mcap_reader *r, const unsigned char *p, size_t len, size_t n,
+				uint64_t data_end)
 {
 	struct cidx *t = malloc(n * sizeof(*t));
 	const unsigned char *q = p;
@@ -664,7 +664,8 @@ static int load_index(struct mcap_reader *r)
 	size_t n_channels = 0;
 	int n = 0, err = 0;
 
-	if (fstat(r->fd, &st) < 0 || !find_summary(r, (uint64_t)st.st_size, &from, &to, &crc_len, &crc))
+	if (fstat(r->fd, &st) < 0 ||
+	    !find_summary(r, (uint64_t)st.st_size, &from, &to, &crc_len, &crc))
 		return 0;
 	if (crc_len > MCAP_MAX_RECORD || !(sum = malloc((size_t)crc_len)))
 		return 0;
@@ -777,7 +778,8 @@ int mcap_reader_next(struct mcap_reader *r, struct mcap_message *msg)
 
 		if (r->idx_pos < r->n_idx && at == r->idx[r->idx_pos].start &&
 		    (op != OP_CHUNK || n != r->idx[r->idx_pos].len - 9))
-			return bad(r, -EBADMSG, "the chunk index points at no Chunk record of its length");
+			return bad(r, -EBADMSG,
+				   "the chunk index points at no Chunk record of its length");
 		if (op == OP_CHUNK) {
 			if ((err = read_chunk(r, h, n, at)) < 0)
 				return err;
