@@ -361,6 +361,27 @@ PY
 	else ok; fi
 	wait_pid "$spid" 30
 	check "through the chunk index: exactly those again" same_payloads all "$work/replay" "$work/want"
+	# absolute times: known before the first message, so the first chunk
+	# (before the range) is passed over too; now damaged as well
+	"$py" - "$work/w.mcap" "$work/range" <<'PY' || bad "damaging the first chunk"
+import struct, sys
+p = bytearray(open(sys.argv[1], "rb").read())
+off = 8
+while p[off] != 0x06:
+    off += 9 + struct.unpack_from("<Q", p, off + 1)[0]
+n, t0, t1 = struct.unpack_from("<QQQ", p, off + 1)
+p[off:off + 9 + n] = b"\xee" * (9 + n)
+open(sys.argv[1], "wb").write(p)
+open(sys.argv[2], "w").write("%d %d" % (t0 + 100_000_000, t0 + 300_000_000))
+sys.exit(0 if t1 < t0 + 100_000_000 else 1)
+PY
+	read -r lo hi <"$work/range"
+	start "$peer" sub w1 --count 51 --log "$work/replay"
+	spid=$last
+	run play "$work/w.mcap" --wait-subs 1 --topics w1 --start "$lo" --end "$hi"
+	expect 0 "played 51 messages on 1 topic from" "play --start T --end T with the first chunk damaged too"
+	wait_pid "$spid" 30
+	check "absolute --start/--end through the chunk index: exactly those" same_payloads all "$work/replay" "$work/want"
 }
 
 # -o safety: a symlink is refused, its target untouched; a failing start
