@@ -1,7 +1,8 @@
 /* test_mcap.c — the `vdds` command's MCAP writer and reader: CRC-32 against
  * its check value, a file's exact framing (magic, records, chunks and their
  * indexes, summary offsets, footer), reading back what was written with each
- * compression, refusing damaged files, and the reader's bounds: a stream
+ * compression, refusing damaged files, seeking by time through the chunk
+ * index (and not trusting it), and the reader's bounds: a stream
  * claiming 64 GiB, a sparse 512 MiB attachment, a cancel while blocked. */
 #include <check.h>
 #include <errno.h>
@@ -360,6 +361,275 @@ START_TEST(test_range_skips_chunks_unread)
 }
 END_TEST
 
+/* Twenty messages, one per chunk (chunk_size 1), log times 1000, 1010, ...
+ * 1190 and sequence numbers 1..20, on two channels taking turns. */
+static void write_many(void)
+{
+	struct mcap_writer *w;
+	uint16_t ch[2];
+	const struct mcap_writer_opts o = { "x-vdds", "test", MCAP_ZSTD, 1 };
+
+	temp_path();
+	ck_assert_int_eq(mcap_writer_open(&w, open_path(O_WRONLY | O_TRUNC), &o), 0);
+	ck_assert_int_eq(mcap_writer_channel(w, "cam", NULL, "x-vdds-raw", NULL, 0, &ch[0]), 0);
+	ck_assert_int_eq(mcap_writer_channel(w, "imu", NULL, "x-vdds-raw", NULL, 0, &ch[1]), 0);
+	for (uint32_t i = 0; i < 20; i++) {
+		char data[16];
+		int n = snprintf(data, sizeof(data), "m%u", i);
+
+		ck_assert_int_eq(
+			mcap_writer_message(w, ch[i % 2], i + 1, 1000 + 10 * i, 0, data, (size_t)n),
+			0);
+	}
+	ck_assert_int_eq(mcap_writer_close(w), 0);
+}
+
+static void spit(const unsigned char *p, size_t len)
+{
+	int fd = open_path(O_WRONLY | O_TRUNC);
+
+	ck_assert_int_eq(write(fd, p, len), (ssize_t)len);
+	close(fd);
+}
+
+static void put_le64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* The Chunk records of the data section, in file order (their offsets). */
+static int chunks_of(const unsigned char *p, size_t len, size_t *at, int max)
+{
+	size_t off = 8;
+	int n = 0;
+
+	while (off < len - 8 && p[off] != 0x0f) {
+		if (p[off] == 0x06 && n < max)
+			at[n++] = off;
+		off += 9 + le(p + off + 1, 8);
+	}
+	return n;
+}
+
+/* The summary's Chunk Index records, in file order. */
+static int chunk_indexes_of(unsigned char *p, size_t len, unsigned char **ci, int max)
+{
+	const unsigned char *f = p + len - 8 - 29;
+	size_t off = le(f + 9, 8), end = le(f + 17, 8);
+	int n = 0;
+
+	while (off < end) {
+		if (p[off] == 0x08 && n < max)
+			ci[n++] = p + off;
+		off += 9 + le(p + off + 1, 8);
+	}
+	return n;
+}
+
+/* The Footer's summary CRC made right again after the summary was changed. */
+static void fix_summary_crc(unsigned char *p, size_t len)
+{
+	unsigned char *f = p + len - 8 - 29;
+	uint64_t summary = le(f + 9, 8);
+	uint32_t crc = mcap_crc32(0, p + summary, (size_t)(f + 25 - (p + summary)));
+
+	for (int i = 0; i < 4; i++)
+		f[25 + i] = (unsigned char)(crc >> (8 * i));
+}
+
+/* Read with the range [1050, 1080] set before the first message (after it
+ * when first is set: that message is given back too), into seq[]. */
+static int read_range(bool stream, bool first, uint32_t *seq, int max, int *n, bool *indexed)
+{
+	struct mcap_reader *r;
+	struct mcap_message m;
+	int err = mcap_reader_open(&r, open_path(O_RDONLY), stream, -1);
+
+	*n = 0;
+	if (err == 0 && first && (err = mcap_reader_next(r, &m)) == 1 && *n < max)
+		seq[(*n)++] = m.sequence;
+	if (err >= 0) {
+		mcap_reader_set_range(r, 1050, 1080);
+		while ((err = mcap_reader_next(r, &m)) == 1) {
+			char data[16];
+			int k = snprintf(data, sizeof(data), "m%u", m.sequence - 1);
+
+			ck_assert_uint_eq(m.log_time, 1000 + 10 * (m.sequence - 1));
+			ck_assert_uint_eq(m.len, (size_t)k);
+			ck_assert_mem_eq(m.data, data, (size_t)k);
+			ck_assert_str_eq(m.channel->topic, m.sequence % 2 ? "cam" : "imu");
+			if (*n < max)
+				seq[(*n)++] = m.sequence;
+		}
+	}
+	*indexed = mcap_reader_indexed(r);
+	mcap_reader_close(r);
+	return err;
+}
+
+/* The messages logged 1050..1080 (sequence 6..9), and nothing else. */
+static void assert_in_range(const uint32_t *seq, int n, int from)
+{
+	ck_assert_int_eq(n, from + 4);
+	for (int i = 0; i < 4; i++)
+		ck_assert_uint_eq(seq[from + i], 6 + (uint32_t)i);
+}
+
+/* With a time range, a file's chunk index takes the reader straight to the
+ * chunks in it: every other chunk is overwritten whole (header and all) and
+ * the in-range messages still come back, exactly; read as a stream, or with
+ * the summary cut off, the same file is a damaged file. */
+START_TEST(test_range_seeks_by_the_chunk_index)
+{
+	size_t len, at[32];
+	uint32_t seq[32];
+	int n;
+	bool indexed;
+
+	write_many();
+	unsigned char *p = slurp(&len);
+
+	ck_assert_int_eq(chunks_of(p, len, at, 32), 20);
+	/* undamaged: the index is taken, and gives what a scan gives */
+	ck_assert_int_eq(read_range(false, false, seq, 32, &n, &indexed), 0);
+	ck_assert(indexed);
+	assert_in_range(seq, n, 0);
+	ck_assert_int_eq(read_range(true, false, seq, 32, &n, &indexed), 0);
+	ck_assert(!indexed); /* a stream cannot seek */
+	assert_in_range(seq, n, 0);
+	/* every chunk but the first (1000) and those of 1050..1080 overwritten */
+	for (int i = 1; i < 20; i++)
+		if (i < 5 || i > 8)
+			memset(p + at[i], 0xee, (size_t)(9 + le(p + at[i] + 1, 8)));
+	spit(p, len);
+	ck_assert_int_eq(read_range(false, false, seq, 32, &n, &indexed), 0);
+	ck_assert(indexed);
+	assert_in_range(seq, n, 0);
+	/* the range set after the first message, as `vdds play` does */
+	ck_assert_int_eq(read_range(false, true, seq, 32, &n, &indexed), 0);
+	ck_assert(indexed);
+	ck_assert_uint_eq(seq[0], 1);
+	assert_in_range(seq, n, 1);
+	/* a stream walks into the damage (the second chunk) */
+	ck_assert_int_eq(read_range(true, false, seq, 32, &n, &indexed), -ENODATA);
+	ck_assert_int_eq(n, 0);
+	/* so does a file without its summary */
+	const unsigned char *f = p + len - 8 - 29;
+
+	ck_assert_int_eq(truncate(path, (off_t)le(f + 9, 8)), 0);
+	ck_assert_int_lt(read_range(false, false, seq, 32, &n, &indexed), 0);
+	ck_assert(!indexed);
+	ck_assert_int_eq(n, 0);
+	free(p);
+	unlink(path);
+}
+END_TEST
+
+/* Read the file as changed by the caller: the in-range messages, exactly,
+ * the index used or not as said. */
+static void assert_read(bool want_indexed)
+{
+	uint32_t seq[32];
+	int n;
+	bool indexed;
+
+	ck_assert_int_eq(read_range(false, false, seq, 32, &n, &indexed), 0);
+	ck_assert_int_eq(indexed, want_indexed);
+	assert_in_range(seq, n, 0);
+}
+
+/* A chunk index that does not hold together is not used: the file is
+ * scanned, and gives the same messages. One that holds together but points
+ * beside a chunk is a damaged file, said so. */
+START_TEST(test_malformed_chunk_index_is_not_used)
+{
+	unsigned char *ci[32];
+	size_t len;
+
+	write_many();
+	unsigned char *p = slurp(&len), *q = malloc(len);
+
+	ck_assert_int_eq(chunk_indexes_of(p, len, ci, 32), 20);
+	/* fields of a Chunk Index: times +9 +17, offset +25, length +33 */
+	uint64_t start5 = le(ci[5] + 25, 8);
+
+	/* the summary changed and its CRC not: not used */
+	memcpy(q, p, len);
+	put_le64(q + (ci[7] - p) + 25, start5);
+	spit(q, len);
+	assert_read(false);
+	/* a chunk past the end of the file */
+	put_le64(q + (ci[7] - p) + 25, len + 100);
+	fix_summary_crc(q, len);
+	spit(q, len);
+	assert_read(false);
+	/* one over another: the offset of chunk 5 twice */
+	put_le64(q + (ci[7] - p) + 25, start5);
+	fix_summary_crc(q, len);
+	spit(q, len);
+	assert_read(false);
+	/* offset plus length past 2^64 */
+	memcpy(q, p, len);
+	put_le64(q + (ci[7] - p) + 33, UINT64_MAX - 8);
+	fix_summary_crc(q, len);
+	spit(q, len);
+	assert_read(false);
+	/* a length too short for a Chunk record */
+	memcpy(q, p, len);
+	put_le64(q + (ci[7] - p) + 33, 8);
+	fix_summary_crc(q, len);
+	spit(q, len);
+	assert_read(false);
+	/* a Chunk Index record longer than the summary */
+	memcpy(q, p, len);
+	put_le64(q + (ci[19] - p) + 1, 1u << 20);
+	fix_summary_crc(q, len);
+	spit(q, len);
+	assert_read(false);
+	/* the CRC set to 0 (none) with the index intact: used */
+	memcpy(q, p, len);
+	memset(q + len - 8 - 4, 0, 4);
+	spit(q, len);
+	assert_read(true);
+	/* out of order in the summary (two whole records swapped): sorted, used */
+	memcpy(q, p, len);
+	size_t l2 = (size_t)(9 + le(ci[2] + 1, 8)), l12 = (size_t)(9 + le(ci[12] + 1, 8));
+
+	ck_assert_uint_eq(l2, l12);
+	memcpy(q + (ci[2] - p), ci[12], l12);
+	memcpy(q + (ci[12] - p), ci[2], l2);
+	fix_summary_crc(q, len);
+	spit(q, len);
+	assert_read(true);
+	/* in-range chunk 5 said to start a byte late, chunk 4's Message Index a
+	 * byte longer to meet it: no gap, no overlap, yet no Chunk there */
+	memcpy(q, p, len);
+	put_le64(q + (ci[5] - p) + 25, start5 + 1);
+	put_le64(q + (ci[5] - p) + 33, le(ci[5] + 33, 8) - 1);
+	unsigned char *mi4 = q + (ci[4] - p) + 45 + le(ci[4] + 41, 4);
+
+	put_le64(mi4, le(mi4, 8) + 1);
+	fix_summary_crc(q, len);
+	spit(q, len);
+	struct mcap_reader *r;
+	struct mcap_message m;
+	int err;
+
+	ck_assert_int_eq(open_reader(&r), 0);
+	mcap_reader_set_range(r, 1050, 1080);
+	while ((err = mcap_reader_next(r, &m)) == 1)
+		;
+	ck_assert_int_eq(err, -EBADMSG);
+	ck_assert(mcap_reader_indexed(r));
+	ck_assert_ptr_nonnull(strstr(mcap_reader_error(r), "chunk index"));
+	mcap_reader_close(r);
+	free(q);
+	free(p);
+	unlink(path);
+}
+END_TEST
+
 static long max_rss_kb(void)
 {
 	struct rusage ru;
@@ -510,6 +780,8 @@ int main(void)
 	tcase_add_test(tc, test_reader_gives_back_what_was_written);
 	tcase_add_test(tc, test_damaged_files_are_refused);
 	tcase_add_test(tc, test_range_skips_chunks_unread);
+	tcase_add_test(tc, test_range_seeks_by_the_chunk_index);
+	tcase_add_test(tc, test_malformed_chunk_index_is_not_used);
 	tcase_add_test(tc, test_stream_claiming_64_gib_allocates_what_arrives);
 	tcase_add_test(tc, test_attachment_is_skipped_unread);
 	tcase_add_test(tc, test_cancel_ends_a_blocked_read);

@@ -1,7 +1,9 @@
 /* fuzz_mcap.c — libFuzzer target for the `vdds` command's MCAP reader
- * (tools/vdds/mcap_read.c): each input is read as a file (seekable: records
- * skipped by seeking, then every message read again by its place, as play
- * does) and as a stream (a pipe or FIFO: everything read, nothing sought).
+ * (tools/vdds/mcap_read.c): each input is read as a file (seekable: always
+ * with a time range, so the summary's chunk index is taken and followed,
+ * set before the first message or after it as play does; records skipped
+ * by seeking, then every message read again by its place) and as a stream
+ * (a pipe or FIFO: everything read, nothing sought).
  * Any crash, sanitizer report, leak or hang is a finding; so is a message
  * whose bytes lie outside what the reader holds (ASan sees the read). */
 #include <stdint.h>
@@ -37,13 +39,23 @@ static void read_as(const uint8_t *data, size_t size, bool stream)
 	if (fd < 0 || write(fd, data, size) != (ssize_t)size || lseek(fd, 0, SEEK_SET) != 0)
 		abort();
 	if (mcap_reader_open(&r, fd, stream, -1) == 0) {
-		if (size > 0 && (data[size - 1] & 1))
+		bool first = false; /* the range still to be set at the first message */
+
+		if (stream && size > 0 && (data[size - 1] & 1))
 			mcap_reader_set_range(r, 10, 1000); /* chunks skipped by time too */
+		else if (!stream && (size & 1))
+			mcap_reader_set_range(r, 140, 170); /* the seeds' middle chunk */
+		else
+			first = !stream;
 		while ((err = mcap_reader_next(r, &m)) == 1) {
 			touch(&m);
+			if (first) /* around the first time, as play's relative --start */
+				mcap_reader_set_range(r, m.log_time + 40, m.log_time + 70);
+			first = false;
 			if (n < 8)
 				pos[n++] = m.pos;
 		}
+		sink = mcap_reader_indexed(r);
 		if (err > 1)
 			abort();
 		for (int i = n - 1; !stream && i >= 0; i--)

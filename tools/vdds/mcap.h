@@ -17,6 +17,9 @@
  *   MCAP_MAX_CHUNK      one chunk's uncompressed content
  *   MCAP_MAX_SCHEMA     one schema's data kept (longer: kept empty)
  *   MCAP_MAX_META       one channel's metadata map
+ *   MCAP_MAX_INDEX      Chunk Index entries used to seek (40 bytes each; a
+ *                       summary of more, or of more than MCAP_MAX_RECORD
+ *                       bytes, is not used: the file is scanned)
  * Records the reader does not use (attachments, metadata, indexes) are
  * skipped unread, whatever their length. */
 #define MCAP_MAX_CHANNELS 1024
@@ -24,6 +27,7 @@
 #define MCAP_MAX_CHUNK (256u << 20)
 #define MCAP_MAX_SCHEMA (1u << 20)
 #define MCAP_MAX_META (64u << 10)
+#define MCAP_MAX_INDEX (1u << 20)
 
 /* CRC-32 (IEEE 802.3, as zlib): crc of len more bytes after crc. Start at 0. */
 uint32_t mcap_crc32(uint32_t crc, const void *data, size_t len);
@@ -111,8 +115,23 @@ struct mcap_reader;
  * (-EBADMSG: not MCAP, with mcap_reader_error()); *r is set either way. */
 int mcap_reader_open(struct mcap_reader **r, int fd, bool stream, int cancel_fd);
 /* Chunks whose messages all lie outside [start, end] (log time) are
- * skipped unread. */
+ * skipped unread. In a file (not a stream) whose summary holds Channels and
+ * a Chunk Index, the next mcap_reader_next() takes that index (with the
+ * summary's Schemas and Channels) and from then on goes straight to the
+ * chunks it puts in the range, in file order: the others, and the Message
+ * Indexes after every chunk, are not read at all, headers included; what
+ * it does not cover (top-level records between chunks) is read as before.
+ * An index that does not hold together (Footer CRC, an offset or length
+ * outside the data section, chunks that overlap, a malformed record, more
+ * than MCAP_MAX_INDEX entries) is not an error: it is not used, and the
+ * data section is scanned, skipping chunks by the times in their headers.
+ * One that holds together but points at no Chunk record where one is read
+ * makes mcap_reader_next() return -EBADMSG. May be called again (from the
+ * first message on, as `vdds play` does for relative times). */
 void mcap_reader_set_range(struct mcap_reader *r, uint64_t start, uint64_t end);
+/* Whether the chunk index is in use (known after the first
+ * mcap_reader_next() that follows mcap_reader_set_range()). */
+bool mcap_reader_indexed(const struct mcap_reader *r);
 /* The next Message of the data section: 1, 0 at its end (Data End, whose CRC
  * is checked when every record was read, or the Footer), or -errno:
  * -EBADMSG for a malformed file, -ENODATA for one that ends inside a record

@@ -1,9 +1,10 @@
 /* mcap_read.c — reading MCAP files (mcap.dev/spec) from any conforming
  * writer: the data section's Schemas, Channels and Messages, top-level or
- * in chunks (zstd, lz4 or none), from a file or a stream (pipe, FIFO). The
- * file is untrusted: every length is checked against the bytes really
- * present before anything is allocated for it, tables have fixed bounds
- * (mcap.h), and records not used are skipped unread. */
+ * in chunks (zstd, lz4 or none), from a file or a stream (pipe, FIFO); with
+ * a time range, a file's chunk index says which chunks to go to. The file
+ * is untrusted: every length is checked against the bytes really present
+ * before anything is allocated for it, tables have fixed bounds (mcap.h),
+ * and records not used are skipped unread. */
 #include <errno.h>
 #include <lz4frame.h>
 #include <poll.h>
@@ -23,16 +24,26 @@ struct rschema {
 	size_t len;
 };
 
+/* A Chunk Index entry, as used to seek: the chunk's log times, its record
+ * [start, start + len), and end, just past the Message Indexes after it. */
+struct cidx {
+	uint64_t t0, t1, start, len, end;
+};
+
 struct mcap_reader {
 	int fd, cancel_fd;
 	bool stream;
-	uint64_t off;   /* the next byte of fd */
-	uint64_t good;  /* just past the last complete top-level record */
-	uint32_t crc;   /* of the data section so far */
-	bool crc_whole; /* false once a record was skipped unread */
+	uint64_t data_at; /* the data section's first byte, after the Header */
+	uint64_t off;     /* the next byte of fd */
+	uint64_t good;    /* just past the last complete top-level record */
+	uint32_t crc;     /* of the data section so far */
+	bool crc_whole;   /* false once a record was skipped unread */
 	uint64_t t_start, t_end;
-	unsigned checks;    /* records since the last look at cancel_fd */
-	unsigned char *rec; /* the current top-level record's content */
+	bool index_wanted;     /* a range was set: look for the chunk index */
+	struct cidx *idx;      /* by start offset, checked; NULL: scan instead */
+	size_t n_idx, idx_pos; /* idx_pos: the first entry not yet passed */
+	unsigned checks;       /* records since the last look at cancel_fd */
+	unsigned char *rec;    /* the current top-level record's content */
 	size_t rec_cap;
 	unsigned char *chunk; /* a chunk's records, uncompressed */
 	size_t chunk_cap, chunk_len, chunk_pos;
@@ -467,6 +478,7 @@ int mcap_reader_open(struct mcap_reader **rp, int fd, bool stream, int cancel_fd
 	r->crc = mcap_crc32(mcap_crc32(mcap_crc32(0, m, sizeof(m)), h, sizeof(h)), r->rec,
 			    (size_t)n);
 	r->good = r->off;
+	r->data_at = r->off;
 	return 0;
 }
 
@@ -474,6 +486,237 @@ void mcap_reader_set_range(struct mcap_reader *r, uint64_t start, uint64_t end)
 {
 	r->t_start = start;
 	r->t_end = end;
+	/* once, and only where seeking pays: a file, a range narrower than all */
+	if (!r->stream && !r->idx && (start > 0 || end < UINT64_MAX))
+		r->index_wanted = true;
+}
+
+bool mcap_reader_indexed(const struct mcap_reader *r)
+{
+	return r->idx != NULL;
+}
+
+/* Exactly n bytes at offset at, the file position left alone. */
+static int rd_at(struct mcap_reader *r, void *p, size_t n, uint64_t at)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t k = pread(r->fd, (char *)p + got, n - got, (off_t)(at + got));
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		if (k == 0)
+			return -ENODATA;
+		got += (size_t)k;
+	}
+	return 0;
+}
+
+/* From the Footer: the summary's records lie in [*from, *to); the Footer's
+ * CRC (*crc, 0: none) covers *crc_len bytes from *from, up to the CRC
+ * field. false: no summary, or a Footer that does not hold together. */
+static bool find_summary(struct mcap_reader *r, uint64_t size, uint64_t *from, uint64_t *to,
+			 uint64_t *crc_len, uint32_t *crc)
+{
+	unsigned char f[9 + 20 + 8]; /* Footer and magic */
+
+	if (size < r->data_at + 13 + sizeof(f) || rd_at(r, f, sizeof(f), size - sizeof(f)) < 0)
+		return false;
+	struct cur c = { f, sizeof(f), false };
+	int op = (int)get_le(&c, 1);
+	uint64_t n = get_le(&c, 8), start = get_le(&c, 8), offsets = get_le(&c, 8);
+	uint64_t footer = size - sizeof(f);
+
+	*crc = (uint32_t)get_le(&c, 4);
+	if (op != OP_FOOTER || n != 20 || memcmp(f + 29, mcap_magic, 8) != 0 || start == 0)
+		return false;
+	/* the data section, its Data End (13 bytes) last, lies before it */
+	if (start < r->data_at + 13 || start > footer ||
+	    (offsets && (offsets < start || offsets > footer)))
+		return false;
+	*from = start;
+	*to = offsets ? offsets : footer;
+	*crc_len = footer + 9 + 16 - start;
+	return true;
+}
+
+/* The smallest Chunk record: header, two times, size, CRC, "" and 0 bytes. */
+#define CHUNK_MIN (9u + 8 + 8 + 8 + 4 + 4 + 8)
+
+static bool parse_chunk_index(struct cur *c, struct cidx *e)
+{
+	e->t0 = get_le(c, 8);
+	e->t1 = get_le(c, 8);
+	e->start = get_le(c, 8);
+	e->len = get_le(c, 8);
+	get_bytes(c, get_le(c, 4)); /* Message Index offsets: not needed */
+	uint64_t mi = get_le(c, 8);
+
+	get_bytes(c, get_le(c, 4)); /* compression, and its two sizes */
+	get_le(c, 8);
+	get_le(c, 8);
+	if (c->bad || e->t0 > e->t1 || e->len < CHUNK_MIN || e->len > UINT64_MAX - e->start ||
+	    mi > UINT64_MAX - e->start - e->len)
+		return false;
+	e->end = e->start + e->len + mi;
+	return true;
+}
+
+static int by_start(const void *a, const void *b)
+{
+	const struct cidx *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Each record of the summary [p, p + len) with opcode op, in turn: its
+ * content in *c. false at the end. Lengths were checked by count_summary. */
+static bool next_of(const unsigned char **p, const unsigned char *end, int op, struct cur *c)
+{
+	while (*p < end) {
+		struct cur h = { *p, (size_t)(end - *p), false };
+		int o = (int)get_le(&h, 1);
+		uint64_t n = get_le(&h, 8);
+
+		*c = (struct cur){ h.p, (size_t)n, false };
+		*p = h.p + n;
+		if (o == op)
+			return true;
+	}
+	return false;
+}
+
+/* Chunk Index records and Channel records in the summary's len bytes; -1
+ * when a record runs past them. */
+static int count_summary(struct mcap_reader *r, const unsigned char *p, size_t len,
+			 size_t *n_channels)
+{
+	struct cur c = { p, len, false };
+	size_t n = 0;
+
+	*n_channels = 0;
+	while (c.left > 0) {
+		int op = (int)get_le(&c, 1);
+
+		if (!get_bytes(&c, get_le(&c, 8)))
+			return -1;
+		n += op == OP_CHUNK_INDEX;
+		*n_channels += op == OP_CHANNEL;
+		if (cancelled(r, false) < 0)
+			return -EINTR;
+	}
+	return n > MCAP_MAX_INDEX ? -1 : (int)n;
+}
+
+/* The chunk index, sorted by offset and checked: each chunk and its Message
+ * Indexes inside the data section, none overlapping the next. NULL (*n 0)
+ * when it does not hold together. */
+static struct cidx *chunk_table(struct mcap_reader *r, const unsigned char *p, size_t len, size_t n,
+				uint64_t data_end)
+{
+	struct cidx *t = malloc(n * sizeof(*t));
+	const unsigned char *q = p;
+	struct cur c;
+
+	for (size_t i = 0; t && i < n; i++)
+		if (!next_of(&q, p + len, OP_CHUNK_INDEX, &c) || !parse_chunk_index(&c, &t[i]))
+			goto bad;
+	if (!t)
+		return NULL;
+	qsort(t, n, sizeof(*t), by_start);
+	for (size_t i = 0; i < n; i++)
+		if (t[i].start < (i ? t[i - 1].end : r->data_at) || t[i].end > data_end)
+			goto bad;
+	return t;
+bad:
+	free(t);
+	return NULL;
+}
+
+/* Schemas, then Channels (a Channel names its Schema), from the summary. */
+static int summary_channels(struct mcap_reader *r, const unsigned char *p, size_t len)
+{
+	const unsigned char *q = p;
+	struct cur c;
+	int err = 0;
+
+	while (err == 0 && next_of(&q, p + len, OP_SCHEMA, &c))
+		err = parse_schema(r, &c);
+	for (q = p; err == 0 && next_of(&q, p + len, OP_CHANNEL, &c);)
+		err = parse_channel(r, &c);
+	return err;
+}
+
+/* Take the summary's chunk index for seeking, with its Schemas and Channels
+ * (chunks passed over may hold the only other copy). Anything amiss leaves
+ * r->idx NULL: the data section is scanned as without a summary. 0, or
+ * -EINTR. */
+static int load_index(struct mcap_reader *r)
+{
+	struct stat st;
+	uint64_t from, to, crc_len;
+	uint32_t crc;
+	unsigned char *sum = NULL;
+	struct cidx *t = NULL;
+	size_t n_channels = 0;
+	int n = 0, err = 0;
+
+	if (fstat(r->fd, &st) < 0 ||
+	    !find_summary(r, (uint64_t)st.st_size, &from, &to, &crc_len, &crc))
+		return 0;
+	if (crc_len > MCAP_MAX_RECORD || !(sum = malloc((size_t)crc_len)))
+		return 0;
+	if (rd_at(r, sum, (size_t)crc_len, from) < 0 || (err = cancelled(r, true)) < 0 ||
+	    (crc && mcap_crc32(0, sum, (size_t)crc_len) != crc))
+		goto out;
+	n = count_summary(r, sum, (size_t)(to - from), &n_channels);
+	if (n == -EINTR)
+		err = -EINTR;
+	/* no Channels there: a chunk passed over might hold the only one */
+	if (n <= 0 || n_channels == 0)
+		goto out;
+	if (!(t = chunk_table(r, sum, (size_t)(to - from), (size_t)n, from - 13)))
+		goto out;
+	if (summary_channels(r, sum, (size_t)(to - from)) < 0) {
+		r->error[0] = '\0'; /* not the file's fault as far as a scan goes */
+		free(t);
+		goto out;
+	}
+	r->idx = t;
+	r->n_idx = (size_t)n;
+	r->idx_pos = 0;
+out:
+	free(sum);
+	return err;
+}
+
+/* With the chunk index: pass over the chunks it puts outside the range, and
+ * the Message Indexes after every chunk, without reading a byte of them.
+ * What it does not cover (top-level records between chunks, the Data End)
+ * is left to the walk. */
+static int index_skip(struct mcap_reader *r)
+{
+	uint64_t to = r->off;
+
+	while (r->idx_pos < r->n_idx) {
+		const struct cidx *e = &r->idx[r->idx_pos];
+		bool just_read = e->start < to && e->start + e->len == to;
+
+		if (e->start > to)
+			break; /* bytes the index does not cover come first */
+		if (e->start < to && !just_read) {
+			r->idx_pos++; /* behind: passed before the index was taken */
+			continue;
+		}
+		if (!just_read && e->t1 >= r->t_start && e->t0 <= r->t_end)
+			break; /* in the range: read it */
+		to = e->end;
+		r->idx_pos++;
+	}
+	return to == r->off ? 0 : skip(r, to - r->off);
 }
 
 /* A Chunk record at offset at, n bytes: skipped when its time span misses
@@ -513,6 +756,13 @@ int mcap_reader_next(struct mcap_reader *r, struct mcap_message *msg)
 			return err;
 		if ((err = cancelled(r, false)) < 0)
 			return err;
+		if (r->index_wanted) {
+			r->index_wanted = false;
+			if ((err = load_index(r)) < 0)
+				return err;
+		}
+		if (r->idx && (err = index_skip(r)) < 0)
+			return err;
 		unsigned char h[9];
 		uint64_t at = r->off, n = 0;
 		uint32_t crc = r->crc;
@@ -526,6 +776,10 @@ int mcap_reader_next(struct mcap_reader *r, struct mcap_message *msg)
 			n |= (uint64_t)h[1 + i] << (8 * i);
 		int op = h[0];
 
+		if (r->idx_pos < r->n_idx && at == r->idx[r->idx_pos].start &&
+		    (op != OP_CHUNK || n != r->idx[r->idx_pos].len - 9))
+			return bad(r, -EBADMSG,
+				   "the chunk index points at no Chunk record of its length");
 		if (op == OP_CHUNK) {
 			if ((err = read_chunk(r, h, n, at)) < 0)
 				return err;
@@ -665,5 +919,6 @@ void mcap_reader_close(struct mcap_reader *r)
 	}
 	free(r->rec);
 	free(r->chunk);
+	free(r->idx);
 	free(r);
 }

@@ -198,6 +198,10 @@ static int survey(struct play *p)
 	int err, n_seen = 0;
 	bool first = true;
 
+	/* absolute bounds are known now: the index can skip the first chunks too */
+	if (!p->start.relative && !p->end.relative)
+		mcap_reader_set_range(p->rd, bound_ns(&p->start, 0, 0),
+				      bound_ns(&p->end, 0, UINT64_MAX));
 	while ((err = mcap_reader_next(p->rd, &m)) > 0) {
 		int n = mcap_reader_channels(p->rd, &ch);
 
