@@ -150,8 +150,9 @@ static void to_public(struct vdds_topic_info *out, const struct vdds__msg_info *
 	}
 }
 
-/* How far asking one topic got. */
-enum { P_TODO, P_FULL, P_ASKED, P_DONE };
+/* How far asking one topic got: not connected yet; its backlog was full (try
+ * again within the deadline); request sent, answer awaited; answered or failed. */
+enum { P_UNASKED, P_FULL, P_ASKED, P_DONE };
 
 /* Many topics being asked: the caller's arrays, and per topic its phase and
  * connection; pfd/who the connections of one round. */
@@ -261,11 +262,11 @@ static size_t start_round(struct probes *p, bool *full)
 	for (size_t i = 0; i < p->n; i++)
 		k += p->phase[i] == P_ASKED;
 	for (size_t i = 0; i < p->n; i++) {
-		if ((p->phase[i] == P_TODO || p->phase[i] == P_FULL) && k < p->budget) {
+		if ((p->phase[i] == P_UNASKED || p->phase[i] == P_FULL) && k < p->budget) {
 			p->phase[i] = (unsigned char)start_probe(p, i);
 			k += p->phase[i] == P_ASKED;
 		}
-		*full |= p->phase[i] == P_FULL || p->phase[i] == P_TODO;
+		*full |= p->phase[i] == P_FULL || p->phase[i] == P_UNASKED;
 	}
 	k = 0;
 	for (size_t i = 0; i < p->n; i++)
